@@ -1,0 +1,38 @@
+# Front door for people: every target installs what it needs first (idempotent, quick when done).
+.PHONY: all build deps run test unit e2e asan bench fmt fmt-check clean
+
+BUILD := build
+ASAN_BUILD := build-asan
+JOBS := $(shell nproc)
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	@scripts/run
+
+# Unit and end-to-end suites, then both again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build asan
+	@scripts/test $(BUILD) $(ASAN_BUILD)
+
+bench: build
+	@scripts/bench
+
+fmt: deps
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+fmt-check: deps
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

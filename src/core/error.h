@@ -1,0 +1,26 @@
+#ifndef TESSERA_CORE_ERROR_H
+#define TESSERA_CORE_ERROR_H
+
+/* Every fallible function returns 0 on success or one of these negative codes. Each code maps to one
+ * HTTP status; the human detail travels separately (see struct http_error in http/response.h). */
+enum tessera_error {
+  TE_OK = 0,
+  TE_BAD_REQUEST = -1,
+  TE_UNAUTHORIZED = -2,
+  TE_FORBIDDEN = -3,
+  TE_NOT_FOUND = -4,
+  TE_METHOD_NOT_ALLOWED = -5,
+  TE_CONFLICT = -6,
+  TE_TOO_LARGE = -7,
+  TE_UNSUPPORTED_MEDIA = -8,
+  TE_INTERNAL = -9,
+  TE_UNAVAILABLE = -10,
+};
+
+/* The HTTP status for an error code (500 for anything unknown). */
+int error_http_status(int err);
+
+/* The HTTP reason phrase for a status ("Bad Request"); "Error" for unknown statuses. */
+const char *error_status_text(int http_status);
+
+#endif

@@ -1,0 +1,41 @@
+#include "core/expiry.h"
+
+#include "core/error.h"
+#include "core/limits.h"
+#include "core/timeutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+
+int expiry_parse_text(const char *text, int64_t *out) {
+  const char *p = text;
+  if (*p == '-' || *p == '+')
+    p++;
+  if (!*p)
+    return TE_BAD_REQUEST;
+  while (isdigit((unsigned char)*p))
+    p++;
+  if (*p != '\0')
+    return time_parse_rfc3339(text, out);
+  errno = 0;
+  long long v = strtoll(text, NULL, 10);
+  if (errno == ERANGE)
+    return TE_BAD_REQUEST;
+  *out = v;
+  return TE_OK;
+}
+
+int expiry_check(int64_t expires, int64_t now, const char **why) {
+  if (expires == 0)
+    return TE_OK;
+  if (expires <= now) {
+    *why = "expires is in the past; use a future time, or 0 for a token that never expires.";
+    return TE_BAD_REQUEST;
+  }
+  if (expires - now > TOKEN_LIFETIME_MAX) {
+    *why = "expires is more than two years ahead; tokens may live at most two years.";
+    return TE_BAD_REQUEST;
+  }
+  return TE_OK;
+}

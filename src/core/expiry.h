@@ -1,0 +1,15 @@
+#ifndef TESSERA_CORE_EXPIRY_H
+#define TESSERA_CORE_EXPIRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses an expiry given as text: Unix seconds ("1767225600", "0" for never) or an RFC 3339
+ * date-time. Returns 0 or TE_BAD_REQUEST. */
+int expiry_parse_text(const char *text, int64_t *out);
+
+/* Checks an expiry against now: 0 (never) is fine; the past and more than TOKEN_LIFETIME_MAX ahead
+ * are not. On TE_BAD_REQUEST, *why says which, in words fit for an error message. */
+int expiry_check(int64_t expires, int64_t now, const char **why);
+
+#endif

@@ -1,0 +1,180 @@
+#include "core/lastused.h"
+
+#include "core/error.h"
+#include "core/timeutil.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define BUCKETS 4096 /* chains stay short up to tens of thousands of tokens in use per interval */
+
+struct entry {
+  int64_t seq;
+  int64_t pending; /* 0 when nothing waits to be written */
+  int64_t written; /* when this process last wrote it; throttles the window before readers see it */
+  struct entry *next;
+};
+
+struct lastused {
+  struct store *store;
+  int64_t interval;
+  int tick_ms;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  bool stopping;
+  pthread_t thread;
+  struct entry *buckets[BUCKETS];
+};
+
+static struct entry **slot(struct lastused *lu, int64_t seq) {
+  struct entry **e = &lu->buckets[(uint64_t)seq % BUCKETS];
+  while (*e && (*e)->seq != seq)
+    e = &(*e)->next;
+  return e;
+}
+
+static struct entry *entry_get_or_add(struct lastused *lu, int64_t seq) {
+  struct entry **e = slot(lu, seq);
+  if (!*e) {
+    *e = calloc(1, sizeof **e);
+    if (!*e)
+      abort();
+    (*e)->seq = seq;
+  }
+  return *e;
+}
+
+void lastused_note(struct lastused *lu, int64_t seq, int64_t stored, int64_t now) {
+  if (now - stored < lu->interval)
+    return;
+  pthread_mutex_lock(&lu->lock);
+  struct entry *e = entry_get_or_add(lu, seq);
+  if (e->pending || now - e->written >= lu->interval)
+    e->pending = now;
+  pthread_mutex_unlock(&lu->lock);
+}
+
+int64_t lastused_effective(struct lastused *lu, int64_t seq, int64_t stored) {
+  pthread_mutex_lock(&lu->lock);
+  struct entry *e = *slot(lu, seq);
+  int64_t pending = e ? e->pending : 0;
+  pthread_mutex_unlock(&lu->lock);
+  return pending > stored ? pending : stored;
+}
+
+/* Takes the pending uses out of the table and forgets entries whose throttle window has passed. */
+static struct store_last_used *take_pending(struct lastused *lu, int64_t now, size_t *count) {
+  size_t n = 0, cap = 0;
+  struct store_last_used *updates = NULL;
+  for (int b = 0; b < BUCKETS; b++) {
+    for (struct entry **e = &lu->buckets[b]; *e;) {
+      struct entry *cur = *e;
+      if (cur->pending) {
+        if (n == cap) {
+          cap = cap ? cap * 2 : 64;
+          updates = realloc(updates, cap * sizeof *updates);
+          if (!updates)
+            abort();
+        }
+        updates[n++] = (struct store_last_used){cur->seq, cur->pending};
+        cur->written = cur->pending;
+        cur->pending = 0;
+      }
+      if (!cur->pending && now - cur->written >= lu->interval) {
+        *e = cur->next;
+        free(cur);
+      } else {
+        e = &cur->next;
+      }
+    }
+  }
+  *count = n;
+  return updates;
+}
+
+/* Puts uses back after a failed write, so the next flush retries them. */
+static void restore_pending(struct lastused *lu, const struct store_last_used *u, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    struct entry *e = entry_get_or_add(lu, u[i].seq);
+    if (e->pending < u[i].last_used)
+      e->pending = u[i].last_used;
+  }
+}
+
+int lastused_flush(struct lastused *lu) {
+  size_t n;
+  pthread_mutex_lock(&lu->lock);
+  struct store_last_used *updates = take_pending(lu, time_now(), &n);
+  pthread_mutex_unlock(&lu->lock);
+  int rc = n ? lu->store->ops->tokens_touch(lu->store, updates, n) : TE_OK;
+  if (rc) {
+    fprintf(stderr, "tessera: could not record last use of %zu tokens; will retry\n", n);
+    pthread_mutex_lock(&lu->lock);
+    restore_pending(lu, updates, n);
+    pthread_mutex_unlock(&lu->lock);
+  }
+  free(updates);
+  return rc;
+}
+
+/* A pending use is written at the next tick; later uses within the interval are throttled. */
+static void *flusher_main(void *arg) {
+  struct lastused *lu = arg;
+  pthread_mutex_lock(&lu->lock);
+  while (!lu->stopping) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += lu->tick_ms / 1000;
+    deadline.tv_nsec += (long)(lu->tick_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+      deadline.tv_sec++;
+      deadline.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&lu->wake, &lu->lock, &deadline);
+    if (lu->stopping)
+      break;
+    pthread_mutex_unlock(&lu->lock);
+    lastused_flush(lu);
+    pthread_mutex_lock(&lu->lock);
+  }
+  pthread_mutex_unlock(&lu->lock);
+  return NULL;
+}
+
+int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms, struct lastused **out) {
+  struct lastused *lu = calloc(1, sizeof *lu);
+  if (!lu)
+    abort();
+  lu->store = store;
+  lu->interval = interval_seconds > 0 ? interval_seconds : 1;
+  lu->tick_ms = tick_ms > 0 ? tick_ms : LASTUSED_TICK_MS;
+  pthread_mutex_init(&lu->lock, NULL);
+  pthread_cond_init(&lu->wake, NULL);
+  if (pthread_create(&lu->thread, NULL, flusher_main, lu) != 0) {
+    free(lu);
+    return TE_INTERNAL;
+  }
+  *out = lu;
+  return TE_OK;
+}
+
+void lastused_stop(struct lastused *lu) {
+  pthread_mutex_lock(&lu->lock);
+  lu->stopping = true;
+  pthread_cond_signal(&lu->wake);
+  pthread_mutex_unlock(&lu->lock);
+  pthread_join(lu->thread, NULL);
+  lastused_flush(lu);
+  for (int b = 0; b < BUCKETS; b++) {
+    for (struct entry *e = lu->buckets[b], *next; e; e = next) {
+      next = e->next;
+      free(e);
+    }
+  }
+  pthread_mutex_destroy(&lu->lock);
+  pthread_cond_destroy(&lu->wake);
+  free(lu);
+}

@@ -1,0 +1,42 @@
+#include "core/names.h"
+
+#include "core/limits.h"
+
+#include <ctype.h>
+#include <string.h>
+
+bool name_is_valid(const char *name) {
+  size_t len = strlen(name);
+  if (len == 0 || len > LOGIN_MAX || !isalnum((unsigned char)name[0]))
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)name[i];
+    if (!(isalnum(c) || c == '.' || c == '_' || c == '-') || c > 127)
+      return false;
+  }
+  return true;
+}
+
+static bool has_control(const char *s) {
+  for (; *s; s++) {
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return true;
+  }
+  return false;
+}
+
+bool display_name_is_valid(const char *name) {
+  return strlen(name) <= USER_NAME_MAX && !has_control(name);
+}
+
+bool email_is_valid(const char *email) {
+  if (!*email)
+    return true;
+  const char *at = strchr(email, '@');
+  return strlen(email) <= EMAIL_MAX && !has_control(email) && !strchr(email, ' ') && at &&
+         at != email && at[1] && !strchr(at + 1, '@');
+}
+
+bool role_is_valid(const char *role) {
+  return strcmp(role, "admin") == 0 || strcmp(role, "member") == 0;
+}

@@ -1,0 +1,19 @@
+#ifndef TESSERA_CORE_NAMES_H
+#define TESSERA_CORE_NAMES_H
+
+#include <stdbool.h>
+
+/* User logins and organization names: 1..LOGIN_MAX of [A-Za-z0-9._-], starting with a letter or
+ * digit (so they are safe in URLs, logs and file names). */
+bool name_is_valid(const char *name);
+
+/* Display names: at most USER_NAME_MAX bytes, no control characters. */
+bool display_name_is_valid(const char *name);
+
+/* Emails: empty, or at most EMAIL_MAX bytes with one '@' and no blanks or control characters. */
+bool email_is_valid(const char *email);
+
+/* Roles within an organization: "admin" or "member". */
+bool role_is_valid(const char *role);
+
+#endif

@@ -1,0 +1,31 @@
+#ifndef TESSERA_CORE_TOKEN_H
+#define TESSERA_CORE_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Access token values: "pul-" + 32 hex of CSPRNG output + CRC-32 (%08x) of the first 36 characters.
+ * They match Pulumi's pul-[a-f0-9]{40}, and the checksum lets us reject look-alikes before a lookup. */
+#define TOKEN_PREFIX "pul-"
+#define TOKEN_PREFIX_LEN 4
+#define TOKEN_RANDOM_HEX 32
+#define TOKEN_VALUE_LEN (TOKEN_PREFIX_LEN + TOKEN_RANDOM_HEX + 8)
+#define TOKEN_HASH_LEN 32 /* SHA-256 */
+#define TOKEN_ID_LEN 36   /* UUID text form */
+
+/* Fills `value` (TOKEN_VALUE_LEN + 1 bytes) with a fresh token. Aborts if the CSPRNG fails. */
+void token_generate(char value[TOKEN_VALUE_LEN + 1]);
+
+/* True when `value` (of length `len`) has the exact shape and a matching checksum. */
+bool token_is_well_formed(const char *value, size_t len);
+
+/* SHA-256 of the token value: the only form in which a token is ever stored. */
+void token_hash(const char *value, size_t len, unsigned char hash[TOKEN_HASH_LEN]);
+
+/* A fresh UUIDv4 in lowercase text form (TOKEN_ID_LEN + 1 bytes). */
+void token_new_id(char id[TOKEN_ID_LEN + 1]);
+
+/* True for a lowercase or uppercase UUID in canonical 8-4-4-4-12 text form. */
+bool token_id_is_valid(const char *id);
+
+#endif

@@ -1,0 +1,127 @@
+#include "http/request.h"
+
+#include "core/error.h"
+#include "core/limits.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_reply(struct request *req, int status, char *body) {
+  free(req->reply_body);
+  req->status = status;
+  req->reply_body = body;
+  req->reply_len = body ? strlen(body) : 0;
+  req->replied = true;
+}
+
+static char *error_body(int status, const char *detail) {
+  char message[512];
+  snprintf(message, sizeof message, "%s: %s", error_status_text(status), detail);
+  json_t *j = json_pack("{s:i, s:s}", "code", status, "message", message);
+  char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (!body)
+    abort();
+  return body;
+}
+
+void reply_json(struct request *req, int status, json_t *json) {
+  char *body = json ? json_dumps(json, JSON_COMPACT) : NULL;
+  json_decref(json);
+  if (!body) {
+    set_reply(req, 500, error_body(500, "could not render the response."));
+    return;
+  }
+  set_reply(req, status, body);
+}
+
+void reply_error(struct request *req, int status, const char *detail_fmt, ...) {
+  char detail[384];
+  va_list ap;
+  va_start(ap, detail_fmt);
+  vsnprintf(detail, sizeof detail, detail_fmt, ap);
+  va_end(ap);
+  set_reply(req, status, error_body(status, detail));
+}
+
+void reply_failure(struct request *req, int err, const char *detail) {
+  int status = error_http_status(err);
+  if (status >= 500)
+    detail = status == 503 ? "the store is busy; retry shortly." : "an unexpected error occurred.";
+  reply_error(req, status, "%s", detail);
+}
+
+void reply_empty(struct request *req, int status) {
+  set_reply(req, status, NULL);
+}
+
+static int depth_of(json_t *j) {
+  int deepest = 0;
+  if (json_is_object(j)) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v) {
+      int d = depth_of(v);
+      deepest = d > deepest ? d : deepest;
+    }
+    return deepest + 1;
+  }
+  if (json_is_array(j)) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(j, i, v) {
+      int d = depth_of(v);
+      deepest = d > deepest ? d : deepest;
+    }
+    return deepest + 1;
+  }
+  return 0;
+}
+
+json_t *request_json_object(struct request *req) {
+  if (req->body_len == 0)
+    return json_object();
+  json_error_t err;
+  /* jansson bounds its own recursion (2048 levels), so parsing 64 KiB of brackets is safe; our
+   * tighter depth limit is applied to the result. */
+  json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+  if (!j) {
+    /* jansson quotes the offending input after " near "; it could be a secret, so it is cut. */
+    char *near = strstr(err.text, " near ");
+    if (near)
+      *near = '\0';
+    reply_error(req, 400, "the request body is not valid JSON: %s (line %d, column %d).", err.text,
+                err.line, err.column);
+    return NULL;
+  }
+  if (!json_is_object(j)) {
+    json_decref(j);
+    reply_error(req, 400, "the request body must be a JSON object.");
+    return NULL;
+  }
+  if (depth_of(j) > JSON_DEPTH_MAX) {
+    json_decref(j);
+    reply_error(req, 400, "the request body is nested deeper than %d levels.", JSON_DEPTH_MAX);
+    return NULL;
+  }
+  return j;
+}
+
+const char *request_query(struct request *req, const char *name) {
+  return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *request_header(struct request *req, const char *name) {
+  return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void request_defer(struct request *req) {
+  req->deferred = true;
+  MHD_suspend_connection(req->conn);
+}
+
+void request_resume(struct request *req) {
+  MHD_resume_connection(req->conn);
+}

@@ -1,0 +1,72 @@
+#ifndef TESSERA_HTTP_REQUEST_H
+#define TESSERA_HTTP_REQUEST_H
+
+#include "store/store.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ROUTE_PARAMS_MAX 2
+#define REQUEST_ID_LEN 24
+
+/* What every handler can reach: the process-wide services. */
+struct app {
+  struct store *store;
+  struct lastused *lastused;
+};
+
+/* One HTTP request from its first byte to its access-log line. A handler must end by calling one of
+ * the reply_* functions, or request_defer() and later, from any thread, a reply_* then
+ * request_resume(). */
+struct request {
+  struct app *app;
+  struct MHD_Connection *conn;
+  const char *method;
+  char *path;
+  char id[REQUEST_ID_LEN + 1];
+  int64_t started_us;
+
+  char *body;
+  size_t body_len;
+  bool body_too_large;
+
+  char *params[ROUTE_PARAMS_MAX]; /* copies of the segments matched by {} */
+
+  bool authenticated;
+  struct store_principal principal;
+  char warning[192]; /* X-Pulumi-Warning, empty for none */
+
+  bool replied;
+  bool deferred;
+  int status;
+  char *reply_body; /* malloc'd, NULL for none */
+  size_t reply_len;
+  const char *allow; /* Allow header for 405s */
+};
+
+/* Sends `json` (stolen) with `status`. */
+void reply_json(struct request *req, int status, json_t *json);
+/* Sends the Pulumi error shape {"code": status, "message": "<Status text>: <detail>"}. */
+void reply_error(struct request *req, int status, const char *detail_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sends the error for a TE_* code with the given detail (a generic one for 5xx: no internals). */
+void reply_failure(struct request *req, int err, const char *detail);
+/* Sends an empty body (204). */
+void reply_empty(struct request *req, int status);
+
+/* Parses the body as a JSON object (an empty body counts as {}): rejects malformed JSON, duplicate
+ * keys, other types and nesting beyond JSON_DEPTH_MAX, replying 400 itself. NULL after a reply. */
+json_t *request_json_object(struct request *req);
+
+/* A query parameter or header, or NULL. */
+const char *request_query(struct request *req, const char *name);
+const char *request_header(struct request *req, const char *name);
+
+/* Suspends the connection while the reply is produced elsewhere (e.g. a group commit). */
+void request_defer(struct request *req);
+/* Wakes a deferred request once its reply_* has been called. Safe from any thread. */
+void request_resume(struct request *req);
+
+#endif

@@ -1,0 +1,27 @@
+#ifndef TESSERA_HTTP_ROUTER_H
+#define TESSERA_HTTP_ROUTER_H
+
+#include "http/request.h"
+
+#include <stdbool.h>
+
+typedef void (*route_handler)(struct request *req);
+
+struct route {
+  const char *method;
+  const char *pattern; /* "/api/user/tokens/{}": each {} matches one non-empty segment */
+  route_handler handler;
+  bool needs_auth;
+};
+
+/* The route table, terminated by an entry with a NULL method (routes.c). */
+extern const struct route routes[];
+
+enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
+
+/* Finds the route for method and path, filling req->params. On ROUTE_NO_METHOD, *allow lists the
+ * methods the path does accept (a static string). */
+enum route_match router_find(const char *method, const char *path, struct request *req,
+                             const struct route **found, const char **allow);
+
+#endif

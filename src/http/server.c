@@ -1,0 +1,261 @@
+#include "http/server.h"
+
+#include "core/error.h"
+#include "core/limits.h"
+#include "core/timeutil.h"
+#include "core/token.h"
+#include "http/auth.h"
+#include "http/router.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Header block and URL must fit here; MHD answers larger ones with 431/414 by itself. */
+#define CONNECTION_MEMORY (32 * 1024)
+#define CONNECTION_LIMIT 1000
+#define DRAIN_SECONDS 10
+
+struct server {
+  struct MHD_Daemon *daemon;
+  struct app *app;
+  bool access_log;
+  char id_prefix[9]; /* random per process, so request ids do not repeat across restarts */
+  atomic_uint_fast64_t next_id;
+  atomic_int in_flight;
+};
+
+static int64_t monotonic_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct request *request_new(struct server *s, struct MHD_Connection *conn, const char *method,
+                                   const char *url) {
+  struct request *req = calloc(1, sizeof *req);
+  if (!req || !(req->path = strdup(url)))
+    abort();
+  req->app = s->app;
+  req->conn = conn;
+  req->method = method;
+  req->started_us = monotonic_us();
+  snprintf(req->id, sizeof req->id, "%s%016llx", s->id_prefix,
+           (unsigned long long)atomic_fetch_add(&s->next_id, 1));
+  atomic_fetch_add(&s->in_flight, 1);
+  return req;
+}
+
+static void request_free(struct request *req) {
+  free(req->path);
+  free(req->body);
+  free(req->reply_body);
+  for (int i = 0; i < ROUTE_PARAMS_MAX; i++)
+    free(req->params[i]);
+  free(req);
+}
+
+static void add_header(struct MHD_Response *r, const char *name, const char *value) {
+  if (MHD_add_response_header(r, name, value) != MHD_YES)
+    abort();
+}
+
+static enum MHD_Result send_reply(struct request *req) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(req->reply_len, req->reply_body,
+                                                           MHD_RESPMEM_MUST_FREE);
+  if (!r)
+    return MHD_NO;
+  req->reply_body = NULL; /* MHD owns it now */
+  add_header(r, "X-Pulumi-Request-ID", req->id);
+  add_header(r, "Cache-Control", "no-store"); /* token values must not linger in caches */
+  add_header(r, "X-Content-Type-Options", "nosniff");
+  if (req->reply_len)
+    add_header(r, "Content-Type", "application/json");
+  if (req->warning[0])
+    add_header(r, "X-Pulumi-Warning", req->warning);
+  if (req->allow)
+    add_header(r, "Allow", req->allow);
+  enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static void dispatch(struct request *req) {
+  const struct route *route = NULL;
+  switch (router_find(req->method, req->path, req, &route, &req->allow)) {
+  case ROUTE_NO_PATH:
+    reply_error(req, 404, "no route for %s.", strlen(req->path) <= 128 ? req->path : "this path");
+    return;
+  case ROUTE_NO_METHOD:
+    reply_error(req, 405, "%s is not allowed here; allowed: %s.", req->method, req->allow);
+    return;
+  case ROUTE_FOUND:
+    break;
+  }
+  if (route->needs_auth && !auth_authenticate(req))
+    return;
+  route->handler(req);
+  if (!req->replied && !req->deferred)
+    reply_failure(req, TE_INTERNAL, "");
+}
+
+/* True when the declared body is larger than we accept, so we can answer before reading it. */
+static bool declared_too_large(struct MHD_Connection *conn) {
+  const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+  return length && strtoull(length, NULL, 10) > BODY_MAX;
+}
+
+static void take_upload(struct request *req, const char *data, size_t size) {
+  if (req->body_too_large)
+    return;
+  if (req->body_len + size > BODY_MAX) {
+    req->body_too_large = true;
+    free(req->body);
+    req->body = NULL;
+    req->body_len = 0;
+    return;
+  }
+  char *grown = realloc(req->body, req->body_len + size + 1);
+  if (!grown)
+    abort();
+  memcpy(grown + req->body_len, data, size);
+  req->body = grown;
+  req->body_len += size;
+  req->body[req->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **req_cls) {
+  (void)version;
+  struct server *s = cls;
+  struct request *req = *req_cls;
+  if (!req) {
+    *req_cls = req = request_new(s, conn, method, url);
+    if (!declared_too_large(conn))
+      return MHD_YES;
+    reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);
+    return send_reply(req);
+  }
+  if (*upload_size) {
+    take_upload(req, upload_data, *upload_size);
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (req->deferred) { /* resumed: the reply was set by whoever finished the work */
+    req->deferred = false;
+    return send_reply(req);
+  }
+  if (req->replied) /* answered early (413 before the body) */
+    return MHD_YES;
+  if (req->body_too_large)
+    reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);
+  else
+    dispatch(req);
+  return req->deferred ? MHD_YES : send_reply(req);
+}
+
+static void log_access(const struct request *req) {
+  char when[RFC3339_LEN + 1];
+  time_format_rfc3339(time_now(), when);
+  json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I}", "time", when, "request_id", req->id,
+                           "method", req->method, "path", req->path, "status", req->status,
+                           "duration_us", (json_int_t)(monotonic_us() - req->started_us));
+  if (!line)
+    return;
+  if (req->authenticated)
+    json_object_set_new(line, "user", json_string(req->principal.user.login));
+  char *text = json_dumps(line, JSON_COMPACT);
+  json_decref(line);
+  if (text) {
+    fprintf(stdout, "%s\n", text);
+    free(text);
+  }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)conn;
+  (void)toe;
+  struct server *s = cls;
+  struct request *req = *req_cls;
+  if (!req)
+    return;
+  if (s->access_log && req->replied)
+    log_access(req);
+  request_free(req);
+  *req_cls = NULL;
+  atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static int bind_address(const char *host, int port, struct sockaddr_storage *addr) {
+  memset(addr, 0, sizeof *addr);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)addr;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)addr;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    return AF_INET;
+  }
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    return AF_INET6;
+  }
+  return -1;
+}
+
+int server_start(const struct server_config *config, struct app *app, struct server **out) {
+  struct sockaddr_storage addr;
+  int family = bind_address(config->host, config->port, &addr);
+  if (family < 0) {
+    fprintf(stderr, "tessera: --listen needs an IP address, not '%s'\n", config->host);
+    return TE_BAD_REQUEST;
+  }
+  struct server *s = calloc(1, sizeof *s);
+  if (!s)
+    abort();
+  s->app = app;
+  s->access_log = config->access_log;
+  unsigned char prefix[4];
+  if (RAND_bytes(prefix, sizeof prefix) != 1)
+    abort();
+  snprintf(s->id_prefix, sizeof s->id_prefix, "%02x%02x%02x%02x", prefix[0], prefix[1], prefix[2],
+           prefix[3]);
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  if (family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  s->daemon = MHD_start_daemon(
+      flags, (uint16_t)config->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->timeout_seconds,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)CONNECTION_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+  if (!s->daemon) {
+    fprintf(stderr, "tessera: cannot listen on %s:%d\n", config->host, config->port);
+    free(s);
+    return TE_INTERNAL;
+  }
+  *out = s;
+  return TE_OK;
+}
+
+int server_port(struct server *s) {
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  return info ? info->port : -1;
+}
+
+void server_stop(struct server *s) {
+  MHD_quiesce_daemon(s->daemon);
+  /* Requests already being served (a token creation waiting for its commit, say) get to finish. */
+  for (int i = 0; i < DRAIN_SECONDS * 100 && atomic_load(&s->in_flight) > 0; i++)
+    usleep(10 * 1000);
+  MHD_stop_daemon(s->daemon);
+  free(s);
+}

@@ -1,0 +1,26 @@
+#ifndef TESSERA_HTTP_SERVER_H
+#define TESSERA_HTTP_SERVER_H
+
+#include "http/request.h"
+
+#include <stdbool.h>
+
+struct server_config {
+  const char *host; /* IPv4 or IPv6 literal */
+  int port;         /* 0: the kernel picks one */
+  int threads;
+  int timeout_seconds; /* idle connections are closed after this */
+  bool access_log;     /* one JSON line per request on stdout */
+};
+
+struct server;
+
+int server_start(const struct server_config *config, struct app *app, struct server **out);
+
+/* The port actually bound. */
+int server_port(struct server *server);
+
+/* Stops accepting, lets requests in flight finish (bounded), then stops. */
+void server_stop(struct server *server);
+
+#endif

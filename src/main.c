@@ -1,0 +1,184 @@
+/* tessera: the server, the offline admin commands, and (later) the client, in one binary. */
+
+#include "admin/admin.h"
+#include "core/error.h"
+#include "core/lastused.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+
+static const char serve_usage[] =
+    "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
+    "                     [--lastused-flush-seconds N] [--no-access-log]\n"
+    "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
+    "  --db       SQLite database file, created 0600 if absent (TESSERA_DB; default\n"
+    "             ./var/tessera.db)\n"
+    "  --threads  HTTP worker threads (TESSERA_THREADS; default: one per CPU core)\n"
+    "  --timeout  seconds before an idle connection is closed (default 30)\n"
+    "  --lastused-flush-seconds  a token's lastUsed is written at most this often (default 60)\n"
+    "  --no-access-log  do not print one JSON line per request on stdout\n";
+
+struct serve_options {
+  char host[64];
+  int port;
+  const char *db;
+  int threads;
+  int timeout;
+  int lastused_interval;
+  bool access_log;
+};
+
+/* Parses a positive integer within [min, max]; false for anything else. */
+static bool parse_int(const char *text, int min, int max, int *out) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (!*text || *end || v < min || v > max)
+    return false;
+  *out = (int)v;
+  return true;
+}
+
+/* "HOST:PORT" or "[V6]:PORT". */
+static bool parse_listen(const char *text, struct serve_options *o) {
+  const char *colon = strrchr(text, ':');
+  if (!colon || !parse_int(colon + 1, 0, 65535, &o->port))
+    return false;
+  const char *host = text;
+  size_t len = (size_t)(colon - text);
+  if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+    host++;
+    len -= 2;
+  }
+  if (len == 0 || len >= sizeof o->host)
+    return false;
+  memcpy(o->host, host, len);
+  o->host[len] = '\0';
+  return true;
+}
+
+static int serve_usage_error(const char *problem) {
+  fprintf(stderr, "tessera serve: %s\n%s", problem, serve_usage);
+  return EXIT_USAGE;
+}
+
+static int parse_serve(int argc, char **argv, struct serve_options *o) {
+  static const struct option options[] = {
+      {"listen", required_argument, NULL, 'l'},
+      {"db", required_argument, NULL, 'd'},
+      {"threads", required_argument, NULL, 't'},
+      {"timeout", required_argument, NULL, 'T'},
+      {"lastused-flush-seconds", required_argument, NULL, 'f'},
+      {"no-access-log", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  *o = (struct serve_options){.threads = cores > 0 ? (int)cores : 2,
+                              .timeout = 30,
+                              .lastused_interval = 60,
+                              .access_log = true};
+  const char *listen = getenv("TESSERA_LISTEN"), *threads = getenv("TESSERA_THREADS");
+  o->db = getenv("TESSERA_DB");
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    switch (c) {
+    case 'l': listen = optarg; break;
+    case 'd': o->db = optarg; break;
+    case 't': threads = optarg; break;
+    case 'T':
+      if (!parse_int(optarg, 1, 3600, &o->timeout))
+        return serve_usage_error("--timeout must be 1..3600 seconds");
+      break;
+    case 'f':
+      if (!parse_int(optarg, 1, 86400, &o->lastused_interval))
+        return serve_usage_error("--lastused-flush-seconds must be 1..86400");
+      break;
+    case 'q': o->access_log = false; break;
+    case 'h': fputs(serve_usage, stdout); exit(0);
+    default: return serve_usage_error("unknown or incomplete option");
+    }
+  }
+  if (optind < argc)
+    return serve_usage_error("unexpected argument");
+  if (!parse_listen(listen ? listen : "127.0.0.1:8080", o))
+    return serve_usage_error("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+  if (threads && !parse_int(threads, 1, 256, &o->threads))
+    return serve_usage_error("--threads must be 1..256");
+  if (!o->db || !*o->db)
+    o->db = "./var/tessera.db";
+  return 0;
+}
+
+static int serve(int argc, char **argv) {
+  struct serve_options o;
+  int rc = parse_serve(argc, argv, &o);
+  if (rc)
+    return rc;
+  /* Signals are taken synchronously by the main thread; every other thread inherits the mask. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+
+  struct store *store;
+  if (store_sqlite_open(o.db, o.threads + 1, &store)) {
+    fprintf(stderr, "tessera: cannot open the database at %s\n", o.db);
+    return 1;
+  }
+  struct app app = {.store = store};
+  struct server *server = NULL;
+  if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK) {
+    store->ops->close(store);
+    return 1;
+  }
+  struct server_config config = {.host = o.host,
+                                 .port = o.port,
+                                 .threads = o.threads,
+                                 .timeout_seconds = o.timeout,
+                                 .access_log = o.access_log};
+  if (server_start(&config, &app, &server) != TE_OK) {
+    lastused_stop(app.lastused);
+    store->ops->close(store);
+    return 1;
+  }
+  fprintf(stderr, "tessera: listening on http://%s%s%s:%d\n", strchr(o.host, ':') ? "[" : "",
+          o.host, strchr(o.host, ':') ? "]" : "", server_port(server));
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  fprintf(stderr, "tessera: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server_stop(server);
+  lastused_stop(app.lastused); /* writes the lastUsed values still pending */
+  store->ops->close(store);
+  fprintf(stderr, "tessera: stopped\n");
+  return 0;
+}
+
+static int usage(void) {
+  fputs("usage: tessera serve [options]    run the server (tessera serve --help)\n"
+        "       tessera admin COMMAND ...  offline administration (tessera admin help)\n",
+        stderr);
+  return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return usage();
+  if (strcmp(argv[1], "serve") == 0)
+    return serve(argc - 1, argv + 1);
+  if (strcmp(argv[1], "admin") == 0)
+    return admin_main(argc - 1, argv + 1);
+  return usage();
+}

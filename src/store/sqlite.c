@@ -1,0 +1,359 @@
+#include "store/store.h"
+
+#include "core/error.h"
+#include "store/sqlite_internal.h"
+#include "store/sqlite_schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TOKEN_COLUMNS                                                                              \
+  "t.seq, t.id, t.hash, t.kind, t.user_id, t.description, t.created, t.expires, t.last_used, "     \
+  "c.login"
+
+static const char *const statement_sql[STMT_COUNT] = {
+    [STMT_USER_INSERT] = "INSERT INTO users (uuid, login, name, email, site_admin, created) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [STMT_USER_BY_LOGIN] = "SELECT id, uuid, login, name, email, site_admin FROM users "
+                           "WHERE login = ?1",
+    [STMT_ORG_INSERT] = "INSERT INTO orgs (name, created) VALUES (?1, ?2)",
+    [STMT_MEMBER_SET] = "INSERT INTO memberships (org_id, user_id, role, created) "
+                        "SELECT o.id, u.id, ?3, ?4 FROM orgs o, users u "
+                        "WHERE o.name = ?1 AND u.login = ?2 "
+                        "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+    [STMT_MEMBERSHIPS] = "SELECT o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id "
+                         "WHERE m.user_id = ?1 ORDER BY o.name COLLATE NOCASE",
+    [STMT_TOKEN_INSERT] = "INSERT INTO tokens (id, hash, kind, user_id, description, created_by, "
+                          "created, expires, last_used) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+    [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
+    [STMT_PRINCIPAL_BY_HASH] =
+        "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin "
+        "FROM tokens t JOIN users u ON u.id = t.user_id JOIN users c ON c.id = t.created_by "
+        "WHERE t.hash = ?1",
+    [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t JOIN users c ON c.id = t.created_by "
+                        "WHERE t.user_id = ?1 AND t.seq < ?2 AND ("
+                        "  ?3 = 2"
+                        "  OR (?3 = 0 AND (t.expires = 0 OR t.expires > ?4))"
+                        "  OR (?3 = 1 AND t.expires <> 0 AND t.expires <= ?4)) "
+                        "ORDER BY t.seq DESC LIMIT ?5",
+    [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SAVEPOINT] = "SAVEPOINT job",
+    [STMT_RELEASE] = "RELEASE job",
+    [STMT_ROLLBACK_TO] = "ROLLBACK TO job",
+};
+
+sqlite3_stmt *conn_stmt(struct conn *c, enum stmt_id id) {
+  sqlite3_stmt *st = c->stmts[id];
+  if (!st) {
+    if (sqlite3_prepare_v3(c->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+        SQLITE_OK) {
+      fprintf(stderr, "tessera: store: cannot prepare statement %d: %s\n", (int)id,
+              sqlite3_errmsg(c->db));
+      return NULL;
+    }
+    c->stmts[id] = st;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+int conn_error(struct conn *c, int rc, const char *what) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    return TE_CONFLICT;
+  if ((rc & 0xff) == SQLITE_BUSY)
+    return TE_UNAVAILABLE;
+  fprintf(stderr, "tessera: store: %s failed: %s\n", what, sqlite3_errstr(rc));
+  (void)c;
+  return TE_INTERNAL;
+}
+
+int conn_exec(struct conn *c, enum stmt_id id) {
+  sqlite3_stmt *st = conn_stmt(c, id);
+  if (!st)
+    return TE_INTERNAL;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? TE_OK : conn_error(c, rc, statement_sql[id]);
+}
+
+void column_text(sqlite3_stmt *st, int col, char *dst, size_t size) {
+  const unsigned char *text = sqlite3_column_text(st, col);
+  snprintf(dst, size, "%s", text ? (const char *)text : "");
+}
+
+/* Creates the file owner-only before SQLite sees it: SQLite gives its -wal and -shm files the
+ * database file's mode, so this keeps all three private. An existing file is tightened to 0600. */
+static int ensure_private_file(const char *path) {
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    fprintf(stderr, "tessera: cannot open %s: %s\n", path, strerror(errno));
+    return TE_INTERNAL;
+  }
+  struct stat st;
+  int rc = fstat(fd, &st) == 0 && ((st.st_mode & 077) == 0 || fchmod(fd, 0600) == 0)
+               ? TE_OK
+               : TE_INTERNAL;
+  if (rc)
+    fprintf(stderr, "tessera: cannot make %s private (mode 0600): %s\n", path, strerror(errno));
+  close(fd);
+  return rc;
+}
+
+static int conn_open(const char *path, bool reader, struct conn **out) {
+  struct conn *c = calloc(1, sizeof *c);
+  if (!c)
+    abort();
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+    fprintf(stderr, "tessera: cannot open database %s: %s\n", path, sqlite3_errmsg(c->db));
+    sqlite3_close(c->db);
+    free(c);
+    return TE_INTERNAL;
+  }
+  /* synchronous=FULL: a write is acknowledged only once it survives power loss. The busy timeout
+   * lets the offline admin commands and the server share the file. */
+  const char *pragmas = reader ? "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
+                                 "PRAGMA query_only = ON;"
+                               : "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
+                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+  if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+    fprintf(stderr, "tessera: cannot configure database %s: %s\n", path, sqlite3_errmsg(c->db));
+    sqlite3_close(c->db);
+    free(c);
+    return TE_INTERNAL;
+  }
+  *out = c;
+  return TE_OK;
+}
+
+static void conn_close(struct conn *c) {
+  for (int i = 0; i < STMT_COUNT; i++)
+    sqlite3_finalize(c->stmts[i]);
+  sqlite3_close(c->db);
+  free(c);
+}
+
+struct conn *sqlite_reader_acquire(struct sqlite_store *s) {
+  pthread_mutex_lock(&s->pool_lock);
+  while (s->idle_readers == 0)
+    pthread_cond_wait(&s->pool_free, &s->pool_lock);
+  struct conn *c = s->readers[--s->idle_readers];
+  pthread_mutex_unlock(&s->pool_lock);
+  return c;
+}
+
+void sqlite_reader_release(struct sqlite_store *s, struct conn *c) {
+  pthread_mutex_lock(&s->pool_lock);
+  s->readers[s->idle_readers++] = c;
+  pthread_cond_signal(&s->pool_free);
+  pthread_mutex_unlock(&s->pool_lock);
+}
+
+static void read_user(sqlite3_stmt *st, int col, struct store_user *u) {
+  u->id = sqlite3_column_int64(st, col);
+  column_text(st, col + 1, u->uuid, sizeof u->uuid);
+  column_text(st, col + 2, u->login, sizeof u->login);
+  column_text(st, col + 3, u->name, sizeof u->name);
+  column_text(st, col + 4, u->email, sizeof u->email);
+  u->site_admin = sqlite3_column_int(st, col + 5) != 0;
+}
+
+/* Reads TOKEN_COLUMNS starting at column 0. */
+static void read_token(sqlite3_stmt *st, struct store_token *t) {
+  t->seq = sqlite3_column_int64(st, 0);
+  column_text(st, 1, t->id, sizeof t->id);
+  if (sqlite3_column_bytes(st, 2) == TOKEN_HASH_LEN)
+    memcpy(t->hash, sqlite3_column_blob(st, 2), TOKEN_HASH_LEN);
+  t->kind = TOKEN_PERSONAL;
+  t->user_id = sqlite3_column_int64(st, 4);
+  column_text(st, 5, t->description, sizeof t->description);
+  t->created = sqlite3_column_int64(st, 6);
+  t->expires = sqlite3_column_int64(st, 7);
+  t->last_used = sqlite3_column_int64(st, 8);
+  column_text(st, 9, t->created_by, sizeof t->created_by);
+}
+
+static int sqlite_user_by_login(struct store *store, const char *login, struct store_user *out) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_USER_BY_LOGIN);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+      read_user(st, 0, out);
+      rc = TE_OK;
+    } else {
+      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "user lookup");
+    }
+    sqlite3_reset(st);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+static int sqlite_principal_by_token_hash(struct store *store,
+                                          const unsigned char hash[TOKEN_HASH_LEN],
+                                          struct store_principal *out) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_PRINCIPAL_BY_HASH);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_blob(st, 1, hash, TOKEN_HASH_LEN, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+      read_token(st, &out->token);
+      read_user(st, 10, &out->user);
+      rc = TE_OK;
+    } else {
+      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "token lookup");
+    }
+    sqlite3_reset(st);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+/* Runs a bound SELECT and collects its rows into a growing malloc'd array. */
+static int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
+                        void (*read)(sqlite3_stmt *, void *), void **out, size_t *count) {
+  size_t n = 0, cap = 8;
+  char *items = malloc(cap * item_size);
+  if (!items)
+    abort();
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n == cap) {
+      cap *= 2;
+      items = realloc(items, cap * item_size);
+      if (!items)
+        abort();
+    }
+    read(st, items + n * item_size);
+    n++;
+  }
+  sqlite3_reset(st);
+  if (step != SQLITE_DONE) {
+    free(items);
+    return conn_error(c, step, "query");
+  }
+  *out = items;
+  *count = n;
+  return TE_OK;
+}
+
+static void read_membership(sqlite3_stmt *st, void *item) {
+  struct store_membership *m = item;
+  column_text(st, 0, m->org, sizeof m->org);
+  column_text(st, 1, m->role, sizeof m->role);
+}
+
+static int sqlite_memberships(struct store *store, int64_t user_id, struct store_membership **out,
+                              size_t *count) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_MEMBERSHIPS);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_int64(st, 1, user_id);
+    rc = collect_rows(c, st, sizeof **out, read_membership, (void **)out, count);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+static void read_token_item(sqlite3_stmt *st, void *item) {
+  read_token(st, item);
+}
+
+static int sqlite_token_list(struct store *store, const struct store_token_query *q,
+                             struct store_token **out, size_t *count) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_TOKEN_LIST);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_int64(st, 1, q->user_id);
+    sqlite3_bind_int64(st, 2, q->before_seq);
+    sqlite3_bind_int(st, 3, (int)q->filter);
+    sqlite3_bind_int64(st, 4, q->now);
+    sqlite3_bind_int(st, 5, q->limit);
+    rc = collect_rows(c, st, sizeof **out, read_token_item, (void **)out, count);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+static void sqlite_close(struct store *store) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  if (s->writer)
+    writer_stop(s->writer); /* commits what is queued before the connection closes */
+  if (s->writer_conn)
+    conn_close(s->writer_conn);
+  for (int i = 0; i < s->idle_readers; i++)
+    conn_close(s->readers[i]);
+  free(s->readers);
+  pthread_mutex_destroy(&s->pool_lock);
+  pthread_cond_destroy(&s->pool_free);
+  free(s);
+}
+
+static const struct store_ops sqlite_ops = {
+    .close = sqlite_close,
+    .user_create = sqlite_user_create,
+    .user_by_login = sqlite_user_by_login,
+    .org_create = sqlite_org_create,
+    .member_set = sqlite_member_set,
+    .memberships = sqlite_memberships,
+    .token_insert = sqlite_token_insert,
+    .token_delete = sqlite_token_delete,
+    .principal_by_token_hash = sqlite_principal_by_token_hash,
+    .token_list = sqlite_token_list,
+    .tokens_touch = sqlite_tokens_touch,
+};
+
+int store_sqlite_open(const char *path, int read_connections, struct store **out) {
+  if (read_connections < 1)
+    read_connections = 1;
+  int rc = ensure_private_file(path);
+  if (rc)
+    return rc;
+  struct conn *writer_conn;
+  if ((rc = conn_open(path, false, &writer_conn)) != 0)
+    return rc;
+  if ((rc = sqlite_schema_migrate(writer_conn->db)) != 0) {
+    conn_close(writer_conn);
+    return rc;
+  }
+  struct sqlite_store *s = calloc(1, sizeof *s);
+  if (!s || !(s->readers = calloc((size_t)read_connections, sizeof *s->readers)))
+    abort();
+  s->writer_conn = writer_conn;
+  s->base.ops = &sqlite_ops;
+  pthread_mutex_init(&s->pool_lock, NULL);
+  pthread_cond_init(&s->pool_free, NULL);
+  for (int i = 0; i < read_connections; i++) {
+    if ((rc = conn_open(path, true, &s->readers[i])) != 0) {
+      sqlite_close(&s->base);
+      return rc;
+    }
+    s->idle_readers = s->total_readers = i + 1;
+  }
+  if ((rc = writer_start(writer_conn, &s->writer)) != 0) {
+    sqlite_close(&s->base);
+    return rc;
+  }
+  *out = &s->base;
+  return TE_OK;
+}

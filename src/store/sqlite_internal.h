@@ -1,0 +1,91 @@
+#ifndef TESSERA_STORE_SQLITE_INTERNAL_H
+#define TESSERA_STORE_SQLITE_INTERNAL_H
+
+/* Shared between the files of the SQLite backend only. */
+
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+/* Every statement the backend runs, prepared once per connection on first use. */
+enum stmt_id {
+  STMT_USER_INSERT,
+  STMT_USER_BY_LOGIN,
+  STMT_ORG_INSERT,
+  STMT_MEMBER_SET,
+  STMT_MEMBERSHIPS,
+  STMT_TOKEN_INSERT,
+  STMT_TOKEN_DELETE,
+  STMT_PRINCIPAL_BY_HASH,
+  STMT_TOKEN_LIST,
+  STMT_TOKEN_TOUCH,
+  STMT_BEGIN,
+  STMT_COMMIT,
+  STMT_ROLLBACK,
+  STMT_SAVEPOINT,
+  STMT_RELEASE,
+  STMT_ROLLBACK_TO,
+  STMT_COUNT
+};
+
+struct conn {
+  sqlite3 *db;
+  sqlite3_stmt *stmts[STMT_COUNT];
+};
+
+/* The statement, reset and with bindings cleared, ready to bind; NULL only if preparing failed. */
+sqlite3_stmt *conn_stmt(struct conn *c, enum stmt_id id);
+/* Maps an SQLite result code to a TE_* code, logging unexpected failures (never with values). */
+int conn_error(struct conn *c, int rc, const char *what);
+/* Runs a statement that returns no rows. */
+int conn_exec(struct conn *c, enum stmt_id id);
+
+/* The group-commit writer: one connection, one thread; jobs queued while a commit is in flight share
+ * the next commit. */
+struct write_job {
+  /* Runs the job's statements inside the batch's transaction. */
+  int (*apply)(struct conn *c, struct write_job *job);
+  store_done_fn done;
+  void *arg;
+  struct write_job *next;
+};
+
+struct writer;
+
+int writer_start(struct conn *c, struct writer **out);
+/* Queues a malloc'd job (its struct write_job first); the writer frees it after done() runs. */
+void writer_submit(struct writer *w, struct write_job *job);
+/* Queues the job and waits until it is durable; returns its result. */
+int writer_submit_wait(struct writer *w, struct write_job *job);
+/* Commits everything queued, then stops the thread (the connection stays open). */
+void writer_stop(struct writer *w);
+
+struct sqlite_store {
+  struct store base;
+  struct conn *writer_conn;
+  struct writer *writer;
+  pthread_mutex_t pool_lock;
+  pthread_cond_t pool_free;
+  struct conn **readers; /* stack of idle read connections */
+  int idle_readers;
+  int total_readers;
+};
+
+struct conn *sqlite_reader_acquire(struct sqlite_store *s);
+void sqlite_reader_release(struct sqlite_store *s, struct conn *c);
+
+/* The write operations of store_ops (sqlite_writes.c). */
+int sqlite_user_create(struct store *store, const struct store_user *user, struct store_user *out);
+int sqlite_org_create(struct store *store, const char *name);
+int sqlite_member_set(struct store *store, const char *org, const char *login, const char *role);
+int sqlite_token_insert(struct store *store, const struct store_token *token, store_done_fn done,
+                        void *arg);
+int sqlite_token_delete(struct store *store, int64_t user_id, const char *token_id,
+                        store_done_fn done, void *arg);
+int sqlite_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count);
+
+/* Copies a text column into a fixed buffer (truncating safely; inputs are bounded on the way in). */
+void column_text(sqlite3_stmt *st, int col, char *dst, size_t size);
+
+#endif

@@ -1,0 +1,141 @@
+#include "store/sqlite_internal.h"
+
+#include "core/error.h"
+
+#include <stdlib.h>
+
+/* Bounded so one batch cannot hold the write lock for long; the rest waits for the next commit. */
+#define BATCH_MAX 512
+
+struct writer {
+  struct conn *conn;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  struct write_job *head, *tail;
+  bool stopping;
+};
+
+static struct write_job *take_batch(struct writer *w, bool *stop) {
+  pthread_mutex_lock(&w->lock);
+  while (!w->head && !w->stopping)
+    pthread_cond_wait(&w->wake, &w->lock);
+  struct write_job *batch = w->head, *last = w->head;
+  for (int n = 1; last && last->next && n < BATCH_MAX; n++)
+    last = last->next;
+  if (last) {
+    w->head = last->next;
+    if (!w->head)
+      w->tail = NULL;
+    last->next = NULL;
+  }
+  *stop = !batch; /* the wait ends with an empty queue only when stopping */
+  pthread_mutex_unlock(&w->lock);
+  return batch;
+}
+
+/* Each job runs in its own savepoint so one failing job (say, a duplicate) leaves the others intact. */
+static int apply_one(struct conn *c, struct write_job *job) {
+  int rc = conn_exec(c, STMT_SAVEPOINT);
+  if (rc)
+    return rc;
+  rc = job->apply(c, job);
+  if (rc)
+    conn_exec(c, STMT_ROLLBACK_TO);
+  int released = conn_exec(c, STMT_RELEASE);
+  return rc ? rc : released;
+}
+
+static void run_batch(struct writer *w, struct write_job *batch) {
+  int results[BATCH_MAX];
+  int n = 0, rc = conn_exec(w->conn, STMT_BEGIN);
+  for (struct write_job *j = batch; j; j = j->next)
+    results[n++] = rc ? rc : apply_one(w->conn, j);
+  if (!rc && (rc = conn_exec(w->conn, STMT_COMMIT)) != 0)
+    conn_exec(w->conn, STMT_ROLLBACK);
+  n = 0;
+  for (struct write_job *j = batch, *next; j; j = next) {
+    next = j->next;
+    j->done(j->arg, rc ? rc : results[n]);
+    n++;
+    free(j);
+  }
+}
+
+static void *writer_main(void *arg) {
+  struct writer *w = arg;
+  for (;;) {
+    bool stop;
+    struct write_job *batch = take_batch(w, &stop);
+    if (stop)
+      return NULL;
+    if (batch)
+      run_batch(w, batch);
+  }
+}
+
+int writer_start(struct conn *c, struct writer **out) {
+  struct writer *w = calloc(1, sizeof *w);
+  if (!w)
+    abort();
+  w->conn = c;
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_cond_init(&w->wake, NULL);
+  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    free(w);
+    return TE_INTERNAL;
+  }
+  *out = w;
+  return TE_OK;
+}
+
+void writer_submit(struct writer *w, struct write_job *job) {
+  job->next = NULL;
+  pthread_mutex_lock(&w->lock);
+  if (w->tail)
+    w->tail->next = job;
+  else
+    w->head = job;
+  w->tail = job;
+  pthread_cond_signal(&w->wake);
+  pthread_mutex_unlock(&w->lock);
+}
+
+struct waiter {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+  int result;
+};
+
+static void wake_waiter(void *arg, int result) {
+  struct waiter *wt = arg;
+  pthread_mutex_lock(&wt->lock);
+  wt->result = result;
+  wt->done = true;
+  pthread_cond_signal(&wt->cond);
+  pthread_mutex_unlock(&wt->lock);
+}
+
+int writer_submit_wait(struct writer *w, struct write_job *job) {
+  struct waiter wt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+  job->done = wake_waiter;
+  job->arg = &wt;
+  writer_submit(w, job);
+  pthread_mutex_lock(&wt.lock);
+  while (!wt.done)
+    pthread_cond_wait(&wt.cond, &wt.lock);
+  pthread_mutex_unlock(&wt.lock);
+  return wt.result;
+}
+
+void writer_stop(struct writer *w) {
+  pthread_mutex_lock(&w->lock);
+  w->stopping = true;
+  pthread_cond_signal(&w->wake);
+  pthread_mutex_unlock(&w->lock);
+  pthread_join(w->thread, NULL);
+  pthread_mutex_destroy(&w->lock);
+  pthread_cond_destroy(&w->wake);
+  free(w);
+}

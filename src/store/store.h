@@ -1,0 +1,108 @@
+#ifndef TESSERA_STORE_STORE_H
+#define TESSERA_STORE_STORE_H
+
+#include "core/limits.h"
+#include "core/token.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The one interface to persistent state. Handlers and commands talk only to this; each backend
+ * (sqlite.c now, a PostgreSQL one later) fills in a struct store_ops. All functions return 0 or a
+ * negative TE_* code: TE_NOT_FOUND for a missing row, TE_CONFLICT for a uniqueness violation,
+ * TE_INTERNAL for anything the caller cannot fix. Writes are durable when they report success. */
+
+struct store_user {
+  int64_t id;
+  char uuid[TOKEN_ID_LEN + 1];
+  char login[LOGIN_MAX + 1];
+  char name[USER_NAME_MAX + 1];
+  char email[EMAIL_MAX + 1];
+  bool site_admin;
+};
+
+struct store_membership {
+  char org[LOGIN_MAX + 1];
+  char role[16]; /* "admin" | "member" */
+};
+
+enum token_kind { TOKEN_PERSONAL = 0 };
+
+struct store_token {
+  int64_t seq; /* insertion order; the key for paging */
+  char id[TOKEN_ID_LEN + 1];
+  unsigned char hash[TOKEN_HASH_LEN];
+  enum token_kind kind;
+  int64_t user_id;
+  char description[DESCRIPTION_MAX + 1];
+  char created_by[LOGIN_MAX + 1]; /* login of the creator; filled by reads */
+  int64_t created;
+  int64_t expires;   /* 0 = never */
+  int64_t last_used; /* 0 = never */
+};
+
+/* What a valid token resolves to: the token itself and the user it acts as. */
+struct store_principal {
+  struct store_token token;
+  struct store_user user;
+};
+
+enum token_filter { TOKEN_FILTER_ACTIVE, TOKEN_FILTER_EXPIRED, TOKEN_FILTER_ALL };
+
+struct store_token_query {
+  int64_t user_id;
+  enum token_filter filter;
+  int64_t now;       /* the instant that separates active from expired */
+  int64_t before_seq; /* only tokens with seq < this; INT64_MAX for the first page */
+  int limit;
+};
+
+struct store_last_used {
+  int64_t seq;
+  int64_t last_used;
+};
+
+/* Called once a queued write is durable (result 0) or has failed. Runs on a store thread: it must be
+ * quick and must not call back into the store synchronously. */
+typedef void (*store_done_fn)(void *arg, int result);
+
+struct store;
+
+struct store_ops {
+  void (*close)(struct store *store);
+
+  int (*user_create)(struct store *store, const struct store_user *user, struct store_user *out);
+  int (*user_by_login)(struct store *store, const char *login, struct store_user *out);
+  int (*org_create)(struct store *store, const char *name);
+  int (*member_set)(struct store *store, const char *org, const char *login, const char *role);
+  /* Memberships of a user ordered by org name; *out is freed with free(). */
+  int (*memberships)(struct store *store, int64_t user_id, struct store_membership **out,
+                     size_t *count);
+
+  /* Inserts a token. With done == NULL it blocks until durable and returns the result; otherwise it
+   * returns 0 at once and reports through done(arg, result) later (group commit). */
+  int (*token_insert)(struct store *store, const struct store_token *token, store_done_fn done,
+                      void *arg);
+  /* Deletes the user's token with this id (TE_NOT_FOUND when there is none). Same done contract. */
+  int (*token_delete)(struct store *store, int64_t user_id, const char *token_id,
+                      store_done_fn done, void *arg);
+  /* The hot path: one indexed lookup by hash. TE_NOT_FOUND when no token has this hash. */
+  int (*principal_by_token_hash)(struct store *store, const unsigned char hash[TOKEN_HASH_LEN],
+                                 struct store_principal *out);
+  /* A page of tokens, newest first; *out is freed with free(). */
+  int (*token_list)(struct store *store, const struct store_token_query *query,
+                    struct store_token **out, size_t *count);
+  /* Raises last_used of each token to the given value (never lowers it). Blocks until durable. */
+  int (*tokens_touch)(struct store *store, const struct store_last_used *updates, size_t count);
+};
+
+struct store {
+  const struct store_ops *ops;
+};
+
+/* Opens the SQLite store at path, creating it (mode 0600) and applying migrations as needed.
+ * read_connections bounds concurrent readers. */
+int store_sqlite_open(const char *path, int read_connections, struct store **out);
+
+#endif

@@ -1,0 +1,154 @@
+/* lastUsed coalescing (core/lastused.c) against a recording fake store. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/lastused.h"
+#include "core/timeutil.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct fake_store {
+  struct store base;
+  pthread_mutex_t lock;
+  int calls;
+  int fail_next;
+  struct store_last_used written[64];
+  size_t written_count;
+};
+
+static int fake_touch(struct store *store, const struct store_last_used *u, size_t n) {
+  struct fake_store *f = (struct fake_store *)store;
+  pthread_mutex_lock(&f->lock);
+  int rc = TE_OK;
+  if (f->fail_next) {
+    f->fail_next--;
+    rc = TE_INTERNAL;
+  } else {
+    f->calls++;
+    for (size_t i = 0; i < n && f->written_count < 64; i++)
+      f->written[f->written_count++] = u[i];
+  }
+  pthread_mutex_unlock(&f->lock);
+  return rc;
+}
+
+static const struct store_ops fake_ops = {.tokens_touch = fake_touch};
+
+/* Tests flush explicitly; the background tick is an hour so it cannot race them (but one). */
+#define NO_TICK (3600 * 1000)
+static int setup(void **state) {
+  struct fake_store *f = calloc(1, sizeof *f);
+  f->base.ops = &fake_ops;
+  pthread_mutex_init(&f->lock, NULL);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  free(*state);
+  return 0;
+}
+
+static void recently_stored_uses_are_not_written(void **state) {
+  struct fake_store *f = *state;
+  struct lastused *lu;
+  assert_int_equal(lastused_start(&f->base, 60, NO_TICK, &lu), TE_OK);
+  int64_t now = time_now();
+  lastused_note(lu, 7, now - 30, now);
+  assert_int_equal(lastused_effective(lu, 7, now - 30), now - 30);
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->written_count, 0);
+  lastused_stop(lu);
+  assert_int_equal(f->written_count, 0);
+}
+
+static void many_uses_become_one_write(void **state) {
+  struct fake_store *f = *state;
+  struct lastused *lu;
+  assert_int_equal(lastused_start(&f->base, 60, NO_TICK, &lu), TE_OK);
+  int64_t now = time_now();
+  for (int i = 0; i < 100; i++)
+    lastused_note(lu, 7, 0, now + (i == 99)); /* the last use is a second later */
+  assert_int_equal(lastused_effective(lu, 7, 0), now + 1);
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->written_count, 1);
+  assert_int_equal(f->written[0].seq, 7);
+  assert_int_equal(f->written[0].last_used, now + 1);
+  /* Within the interval a further use is not written again, even if a reader still sees the old
+   * stored value. */
+  lastused_note(lu, 7, 0, now + 2);
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->written_count, 1);
+  /* Once the interval has passed, it is. */
+  lastused_note(lu, 7, now + 1, now + 61);
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->written_count, 2);
+  assert_int_equal(f->written[1].last_used, now + 61);
+  lastused_stop(lu);
+}
+
+static void a_failed_write_is_retried(void **state) {
+  struct fake_store *f = *state;
+  struct lastused *lu;
+  assert_int_equal(lastused_start(&f->base, 60, NO_TICK, &lu), TE_OK);
+  int64_t now = time_now();
+  lastused_note(lu, 3, 0, now);
+  lastused_note(lu, 4, 0, now);
+  f->fail_next = 1;
+  assert_int_equal(lastused_flush(lu), TE_INTERNAL);
+  assert_int_equal(f->written_count, 0);
+  assert_int_equal(lastused_effective(lu, 3, 0), now);
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->written_count, 2);
+  lastused_stop(lu);
+}
+
+static void stopping_writes_what_is_pending(void **state) {
+  struct fake_store *f = *state;
+  struct lastused *lu;
+  assert_int_equal(lastused_start(&f->base, 3600, NO_TICK, &lu), TE_OK);
+  int64_t now = time_now();
+  lastused_note(lu, 11, 0, now);
+  lastused_stop(lu);
+  assert_int_equal(f->written_count, 1);
+  assert_int_equal(f->written[0].seq, 11);
+}
+
+static void the_background_thread_writes_within_seconds(void **state) {
+  struct fake_store *f = *state;
+  struct lastused *lu;
+  assert_int_equal(lastused_start(&f->base, 60, 100, &lu), TE_OK);
+  lastused_note(lu, 5, 0, time_now());
+  /* The flusher ticks every 100 ms; allow up to five seconds. */
+  for (int i = 0; i < 50; i++) {
+    pthread_mutex_lock(&f->lock);
+    size_t n = f->written_count;
+    pthread_mutex_unlock(&f->lock);
+    if (n)
+      break;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  pthread_mutex_lock(&f->lock);
+  assert_int_equal(f->written_count, 1);
+  pthread_mutex_unlock(&f->lock);
+  lastused_stop(lu);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(recently_stored_uses_are_not_written, setup, teardown),
+      cmocka_unit_test_setup_teardown(many_uses_become_one_write, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_failed_write_is_retried, setup, teardown),
+      cmocka_unit_test_setup_teardown(stopping_writes_what_is_pending, setup, teardown),
+      cmocka_unit_test_setup_teardown(the_background_thread_writes_within_seconds, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

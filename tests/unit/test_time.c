@@ -1,0 +1,95 @@
+/* RFC 3339 parsing and formatting, expiry parsing and checks (core/timeutil.c, core/expiry.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/expiry.h"
+#include "core/limits.h"
+#include "core/timeutil.h"
+
+#include <string.h>
+
+static int64_t parse(const char *text) {
+  int64_t t = -1;
+  assert_int_equal(time_parse_rfc3339(text, &t), TE_OK);
+  return t;
+}
+
+static void rfc3339_forms_parse_to_unix_seconds(void **state) {
+  (void)state;
+  assert_int_equal(parse("2026-12-01T00:00:00Z"), 1796083200);
+  assert_int_equal(parse("2026-12-01t00:00:00z"), 1796083200);
+  assert_int_equal(parse("2026-12-01T02:00:00+02:00"), 1796083200);
+  assert_int_equal(parse("2026-11-30T19:30:00-04:30"), 1796083200);
+  assert_int_equal(parse("2026-12-01T00:00:00.999999Z"), 1796083200);
+  assert_int_equal(parse("1970-01-01T00:00:00Z"), 0);
+  assert_int_equal(parse("2028-02-29T00:00:00Z"), 1835395200);
+}
+
+static void malformed_dates_are_rejected(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "",          "2026-12-01",           "2026-12-01T00:00:00", "2026-13-01T00:00:00Z",
+      "2026-02-29T00:00:00Z", "2026-12-32T00:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01T00:60:00Z",
+      "2026-12-01T00:00:00+2:00", "2026-12-01T00:00:00Zjunk", "26-12-01T00:00:00Z",
+      "2026-12-01T00:00:00.Z", "tomorrow", "2026-12-01T00:00:00+24:00"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int64_t t;
+    if (time_parse_rfc3339(bad[i], &t) != TE_BAD_REQUEST)
+      fail_msg("accepted '%s'", bad[i]);
+  }
+}
+
+static void formatting_round_trips(void **state) {
+  (void)state;
+  char text[RFC3339_LEN + 1];
+  time_format_rfc3339(1796083200, text);
+  assert_string_equal(text, "2026-12-01T00:00:00Z");
+  assert_int_equal(parse(text), 1796083200);
+}
+
+static void expiry_text_accepts_seconds_and_dates(void **state) {
+  (void)state;
+  int64_t t;
+  assert_int_equal(expiry_parse_text("0", &t), TE_OK);
+  assert_int_equal(t, 0);
+  assert_int_equal(expiry_parse_text("1796083200", &t), TE_OK);
+  assert_int_equal(t, 1796083200);
+  assert_int_equal(expiry_parse_text("2026-12-01T00:00:00Z", &t), TE_OK);
+  assert_int_equal(t, 1796083200);
+  assert_int_equal(expiry_parse_text("-5", &t), TE_OK);
+  assert_int_equal(t, -5);
+  assert_int_equal(expiry_parse_text("", &t), TE_BAD_REQUEST);
+  assert_int_equal(expiry_parse_text("-", &t), TE_BAD_REQUEST);
+  assert_int_equal(expiry_parse_text("99999999999999999999999", &t), TE_BAD_REQUEST);
+  assert_int_equal(expiry_parse_text("12abc", &t), TE_BAD_REQUEST);
+}
+
+static void expiry_bounds(void **state) {
+  (void)state;
+  const int64_t now = 1796083200;
+  const char *why = NULL;
+  assert_int_equal(expiry_check(0, now, &why), TE_OK);
+  assert_int_equal(expiry_check(now + 1, now, &why), TE_OK);
+  assert_int_equal(expiry_check(now + TOKEN_LIFETIME_MAX, now, &why), TE_OK);
+  assert_int_equal(expiry_check(now, now, &why), TE_BAD_REQUEST);
+  assert_non_null(strstr(why, "past"));
+  why = NULL;
+  assert_int_equal(expiry_check(-1, now, &why), TE_BAD_REQUEST);
+  assert_non_null(strstr(why, "past"));
+  assert_int_equal(expiry_check(now + TOKEN_LIFETIME_MAX + 1, now, &why), TE_BAD_REQUEST);
+  assert_non_null(strstr(why, "two years"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(rfc3339_forms_parse_to_unix_seconds),
+      cmocka_unit_test(malformed_dates_are_rejected),
+      cmocka_unit_test(formatting_round_trips),
+      cmocka_unit_test(expiry_text_accepts_seconds_and_dates),
+      cmocka_unit_test(expiry_bounds),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,99 @@
+/* Token values, hashing and ids (core/token.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/token.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+static void generated_tokens_have_pulumi_shape_and_checksum(void **state) {
+  (void)state;
+  char value[TOKEN_VALUE_LEN + 1];
+  token_generate(value);
+  assert_int_equal(strlen(value), 44);
+  assert_memory_equal(value, "pul-", 4);
+  for (int i = 4; i < 44; i++)
+    assert_non_null(strchr("0123456789abcdef", value[i]));
+  char expected[9];
+  snprintf(expected, sizeof expected, "%08lx", crc32(0L, (const Bytef *)value, 36));
+  assert_string_equal(value + 36, expected);
+  assert_true(token_is_well_formed(value, strlen(value)));
+}
+
+static void generated_tokens_differ(void **state) {
+  (void)state;
+  char a[TOKEN_VALUE_LEN + 1], b[TOKEN_VALUE_LEN + 1];
+  token_generate(a);
+  token_generate(b);
+  assert_string_not_equal(a, b);
+}
+
+static void look_alikes_are_rejected(void **state) {
+  (void)state;
+  char value[TOKEN_VALUE_LEN + 1];
+  token_generate(value);
+  char bad[TOKEN_VALUE_LEN + 2];
+
+  strcpy(bad, value);
+  bad[10] = bad[10] == 'a' ? 'b' : 'a'; /* one random digit changed: checksum no longer matches */
+  assert_false(token_is_well_formed(bad, strlen(bad)));
+
+  strcpy(bad, value);
+  bad[43] = bad[43] == '0' ? '1' : '0'; /* checksum digit changed */
+  assert_false(token_is_well_formed(bad, strlen(bad)));
+
+  strcpy(bad, value);
+  bad[20] = 'A'; /* uppercase is not Pulumi's alphabet */
+  assert_false(token_is_well_formed(bad, strlen(bad)));
+
+  assert_false(token_is_well_formed(value, 43));
+  strcpy(bad, value);
+  strcat(bad, "0");
+  assert_false(token_is_well_formed(bad, strlen(bad)));
+
+  strcpy(bad, value);
+  memcpy(bad, "pux-", 4);
+  assert_false(token_is_well_formed(bad, strlen(bad)));
+  assert_false(token_is_well_formed("", 0));
+}
+
+static void hash_is_sha256_of_the_value(void **state) {
+  (void)state;
+  unsigned char hash[TOKEN_HASH_LEN];
+  token_hash("abc", 3, hash);
+  static const unsigned char sha256_abc[32] = {
+      0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+      0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+  assert_memory_equal(hash, sha256_abc, 32);
+}
+
+static void ids_are_uuid_v4(void **state) {
+  (void)state;
+  char id[TOKEN_ID_LEN + 1], other[TOKEN_ID_LEN + 1];
+  token_new_id(id);
+  token_new_id(other);
+  assert_true(token_id_is_valid(id));
+  assert_string_not_equal(id, other);
+  assert_int_equal(id[14], '4');
+  assert_non_null(strchr("89ab", id[19]));
+  assert_true(token_id_is_valid("6EF46239-E314-4DDD-AD5C-969E6ACD951E"));
+  assert_false(token_id_is_valid("6ef46239-e314-4ddd-ad5c-969e6acd951"));
+  assert_false(token_id_is_valid("6ef46239xe314-4ddd-ad5c-969e6acd951e"));
+  assert_false(token_id_is_valid("6ef46239-e314-4ddd-ad5c-969e6acd951g"));
+  assert_false(token_id_is_valid("../../etc/passwd"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(generated_tokens_have_pulumi_shape_and_checksum),
+      cmocka_unit_test(generated_tokens_differ),
+      cmocka_unit_test(look_alikes_are_rejected),
+      cmocka_unit_test(hash_is_sha256_of_the_value),
+      cmocka_unit_test(ids_are_uuid_v4),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,96 @@
+/* Names, paging parameters and continuation tokens (core/names.c, core/paging.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/names.h"
+#include "core/paging.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void names(void **state) {
+  (void)state;
+  assert_true(name_is_valid("alice"));
+  assert_true(name_is_valid("Acme-Corp.io_2"));
+  assert_true(name_is_valid("0day"));
+  char longest[LOGIN_MAX + 2];
+  memset(longest, 'a', LOGIN_MAX);
+  longest[LOGIN_MAX] = '\0';
+  assert_true(name_is_valid(longest));
+  longest[LOGIN_MAX] = 'a';
+  longest[LOGIN_MAX + 1] = '\0';
+  assert_false(name_is_valid(longest));
+  assert_false(name_is_valid(""));
+  assert_false(name_is_valid("-alice"));
+  assert_false(name_is_valid(".hidden"));
+  assert_false(name_is_valid("a b"));
+  assert_false(name_is_valid("a/b"));
+  assert_false(name_is_valid("caf\xc3\xa9"));
+  assert_true(role_is_valid("admin"));
+  assert_true(role_is_valid("member"));
+  assert_false(role_is_valid("owner"));
+  assert_false(role_is_valid("Admin"));
+}
+
+static void emails_and_display_names(void **state) {
+  (void)state;
+  assert_true(email_is_valid(""));
+  assert_true(email_is_valid("a@example.com"));
+  assert_false(email_is_valid("example.com"));
+  assert_false(email_is_valid("@example.com"));
+  assert_false(email_is_valid("a@"));
+  assert_false(email_is_valid("a@b@c"));
+  assert_false(email_is_valid("a b@c"));
+  assert_true(display_name_is_valid("Alice Liddell"));
+  assert_false(display_name_is_valid("Alice\nLiddell"));
+}
+
+static void page_sizes(void **state) {
+  (void)state;
+  int n = 0;
+  assert_int_equal(page_size_parse(NULL, &n), TE_OK);
+  assert_int_equal(n, PAGE_DEFAULT);
+  assert_int_equal(page_size_parse("1", &n), TE_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(page_size_parse("1000", &n), TE_OK);
+  assert_int_equal(n, 1000);
+  static const char *const bad[] = {"0", "-1", "1001", "abc", "", "10x", " 5", "99999", "+5"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    if (page_size_parse(bad[i], &n) != TE_BAD_REQUEST)
+      fail_msg("accepted maxResults '%s'", bad[i]);
+  }
+}
+
+static void continuation_tokens_round_trip_within_their_scope(void **state) {
+  (void)state;
+  char text[CONTINUATION_MAX + 1];
+  int64_t pos = 0;
+  page_token_encode(12345, "user-a", text);
+  assert_int_equal(page_token_decode(text, "user-a", &pos), TE_OK);
+  assert_int_equal(pos, 12345);
+  /* another user's token, an edited position, garbage: all refused */
+  assert_int_equal(page_token_decode(text, "user-b", &pos), TE_BAD_REQUEST);
+  char edited[CONTINUATION_MAX + 1];
+  strcpy(edited, text);
+  edited[0] = edited[0] == '1' ? '2' : '1';
+  assert_int_equal(page_token_decode(edited, "user-a", &pos), TE_BAD_REQUEST);
+  assert_int_equal(page_token_decode("", "user-a", &pos), TE_BAD_REQUEST);
+  assert_int_equal(page_token_decode("abc", "user-a", &pos), TE_BAD_REQUEST);
+  assert_int_equal(page_token_decode("0.00000000", "user-a", &pos), TE_BAD_REQUEST);
+  char padded[CONTINUATION_MAX + 8];
+  snprintf(padded, sizeof padded, "%s0", text);
+  assert_int_equal(page_token_decode(padded, "user-a", &pos), TE_BAD_REQUEST);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(names),
+      cmocka_unit_test(emails_and_display_names),
+      cmocka_unit_test(page_sizes),
+      cmocka_unit_test(continuation_tokens_round_trip_within_their_scope),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
