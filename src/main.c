@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
+/* Commits by other processes (tessera admin) reach the cache within this; see store/cache.c. */
+#define CACHE_POLL_MS 100
+#define CACHE_TTL_SECONDS 10
 
 static const char serve_usage[] =
     "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
@@ -92,9 +95,15 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
   int c;
   while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
     switch (c) {
-    case 'l': listen = optarg; break;
-    case 'd': o->db = optarg; break;
-    case 't': threads = optarg; break;
+    case 'l':
+      listen = optarg;
+      break;
+    case 'd':
+      o->db = optarg;
+      break;
+    case 't':
+      threads = optarg;
+      break;
     case 'T':
       if (!parse_int(optarg, 1, 3600, &o->timeout))
         return serve_usage_error("--timeout must be 1..3600 seconds");
@@ -103,9 +112,14 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       if (!parse_int(optarg, 1, 86400, &o->lastused_interval))
         return serve_usage_error("--lastused-flush-seconds must be 1..86400");
       break;
-    case 'q': o->access_log = false; break;
-    case 'h': fputs(serve_usage, stdout); exit(0);
-    default: return serve_usage_error("unknown or incomplete option");
+    case 'q':
+      o->access_log = false;
+      break;
+    case 'h':
+      fputs(serve_usage, stdout);
+      exit(0);
+    default:
+      return serve_usage_error("unknown or incomplete option");
     }
   }
   if (optind < argc)
@@ -133,11 +147,13 @@ static int serve(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
 
-  struct store *store;
-  if (store_sqlite_open(o.db, o.threads + 1, &store)) {
+  struct store *sqlite, *store;
+  if (store_sqlite_open(o.db, o.threads + 1, &sqlite)) {
     fprintf(stderr, "tessera: cannot open the database at %s\n", o.db);
     return 1;
   }
+  if (store_cache_wrap(sqlite, CACHE_POLL_MS, CACHE_TTL_SECONDS, &store) != TE_OK)
+    return 1;
   struct app app = {.store = store};
   struct server *server = NULL;
   if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK) {

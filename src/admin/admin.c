@@ -55,16 +55,35 @@ static int parse_args(int argc, char **argv, struct admin_args *a) {
   int c;
   while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
     switch (c) {
-    case 'd': a->db = optarg; break;
-    case 'u': a->user = optarg; break;
-    case 'o': a->org = optarg; break;
-    case 'n': a->name = optarg; break;
-    case 'e': a->email = optarg; break;
-    case 'r': a->role = optarg; break;
-    case 'D': a->description = optarg; break;
-    case 'x': a->expires = optarg; break;
-    case 's': a->site_admin = true; break;
-    default: return usage("unknown or incomplete option");
+    case 'd':
+      a->db = optarg;
+      break;
+    case 'u':
+      a->user = optarg;
+      break;
+    case 'o':
+      a->org = optarg;
+      break;
+    case 'n':
+      a->name = optarg;
+      break;
+    case 'e':
+      a->email = optarg;
+      break;
+    case 'r':
+      a->role = optarg;
+      break;
+    case 'D':
+      a->description = optarg;
+      break;
+    case 'x':
+      a->expires = optarg;
+      break;
+    case 's':
+      a->site_admin = true;
+      break;
+    default:
+      return usage("unknown or incomplete option");
     }
   }
   for (int i = optind; i < argc; i++) {
@@ -95,8 +114,10 @@ static int open_store(const char *path, struct store **out) {
 static int check_name(const char *what, const char *name) {
   if (name && name_is_valid(name))
     return 0;
-  fprintf(stderr, "tessera admin: %s must be 1-%d letters, digits, '.', '_' or '-', starting with "
-                  "a letter or digit\n", what, LOGIN_MAX);
+  fprintf(stderr,
+          "tessera admin: %s must be 1-%d letters, digits, '.', '_' or '-', starting with "
+          "a letter or digit\n",
+          what, LOGIN_MAX);
   return EXIT_USAGE;
 }
 
@@ -113,8 +134,8 @@ static int add_user(struct store *store, const struct admin_args *a, const char 
 /* Creates a personal token and prints its value: the only time it is ever shown. */
 static int issue_token(struct store *store, const struct store_user *user, const char *description,
                        int64_t expires) {
-  struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = user->id, .expires = expires,
-                          .created = time_now()};
+  struct store_token t = {
+      .kind = TOKEN_PERSONAL, .user_id = user->id, .expires = expires, .created = time_now()};
   char value[TOKEN_VALUE_LEN + 1];
   snprintf(t.description, sizeof t.description, "%s", description);
   token_new_id(t.id);
@@ -225,7 +246,8 @@ int admin_main(int argc, char **argv) {
     return usage("unknown command");
   }
   struct admin_args a;
-  /* getopt sees argv[0] as the program name, so hand it the slice starting one before the options */
+  /* getopt sees argv[0] as the program name, so hand it the slice starting one before the options
+   */
   int rc = parse_args(argc - skip + 1, argv + skip - 1, &a);
   if (rc || (rc = validate(cmd, &a)) != 0)
     return rc;

@@ -49,6 +49,8 @@ const char *error_status_text(int http_status) {
     return "Conflict";
   case 413:
     return "Request Entity Too Large";
+  case 414:
+    return "URI Too Long";
   case 415:
     return "Unsupported Media Type";
   case 431:

@@ -1,8 +1,9 @@
 #ifndef TESSERA_CORE_ERROR_H
 #define TESSERA_CORE_ERROR_H
 
-/* Every fallible function returns 0 on success or one of these negative codes. Each code maps to one
- * HTTP status; the human detail travels separately (see struct http_error in http/response.h). */
+/* Every fallible function returns 0 on success or one of these negative codes. Each code maps to
+ * one HTTP status; the human detail travels separately (see struct http_error in http/response.h).
+ */
 enum tessera_error {
   TE_OK = 0,
   TE_BAD_REQUEST = -1,

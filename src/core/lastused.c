@@ -144,7 +144,8 @@ static void *flusher_main(void *arg) {
   return NULL;
 }
 
-int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms, struct lastused **out) {
+int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
+                   struct lastused **out) {
   struct lastused *lu = calloc(1, sizeof *lu);
   if (!lu)
     abort();

@@ -11,7 +11,8 @@ struct lastused;
 
 /* Pending uses are written every tick_ms milliseconds (the server uses LASTUSED_TICK_MS). */
 #define LASTUSED_TICK_MS 1000
-int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms, struct lastused **out);
+int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
+                   struct lastused **out);
 
 /* Records a use at `now` of the token `seq` whose stored lastUsed is `stored`. Lock-free when the
  * stored value is recent enough, which is the common case. */

@@ -5,7 +5,8 @@
 #include <stddef.h>
 
 /* Access token values: "pul-" + 32 hex of CSPRNG output + CRC-32 (%08x) of the first 36 characters.
- * They match Pulumi's pul-[a-f0-9]{40}, and the checksum lets us reject look-alikes before a lookup. */
+ * They match Pulumi's pul-[a-f0-9]{40}, and the checksum lets us reject look-alikes before a
+ * lookup. */
 #define TOKEN_PREFIX "pul-"
 #define TOKEN_PREFIX_LEN 4
 #define TOKEN_RANDOM_HEX 32

@@ -119,6 +119,7 @@ const char *request_header(struct request *req, const char *name) {
 
 void request_defer(struct request *req) {
   req->deferred = true;
+  atomic_fetch_add(&req->app->deferred, 1);
   MHD_suspend_connection(req->conn);
 }
 

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 struct app {
   struct store *store;
   struct lastused *lastused;
+  atomic_int deferred; /* requests suspended in request_defer() and not yet answered */
 };
 
 /* One HTTP request from its first byte to its access-log line. A handler must end by calling one of

@@ -35,13 +35,15 @@ static const char *const statement_sql[STMT_COUNT] = {
         "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin "
         "FROM tokens t JOIN users u ON u.id = t.user_id JOIN users c ON c.id = t.created_by "
         "WHERE t.hash = ?1",
-    [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t JOIN users c ON c.id = t.created_by "
-                        "WHERE t.user_id = ?1 AND t.seq < ?2 AND ("
-                        "  ?3 = 2"
-                        "  OR (?3 = 0 AND (t.expires = 0 OR t.expires > ?4))"
-                        "  OR (?3 = 1 AND t.expires <> 0 AND t.expires <= ?4)) "
-                        "ORDER BY t.seq DESC LIMIT ?5",
+    [STMT_TOKEN_LIST] =
+        "SELECT " TOKEN_COLUMNS " FROM tokens t JOIN users c ON c.id = t.created_by "
+        "WHERE t.user_id = ?1 AND t.seq < ?2 AND ("
+        "  ?3 = 2"
+        "  OR (?3 = 0 AND (t.expires = 0 OR t.expires > ?4))"
+        "  OR (?3 = 1 AND t.expires <> 0 AND t.expires <= ?4)) "
+        "ORDER BY t.seq DESC LIMIT ?5",
     [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
+    [STMT_DATA_VERSION] = "PRAGMA data_version",
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
@@ -99,9 +101,8 @@ static int ensure_private_file(const char *path) {
     return TE_INTERNAL;
   }
   struct stat st;
-  int rc = fstat(fd, &st) == 0 && ((st.st_mode & 077) == 0 || fchmod(fd, 0600) == 0)
-               ? TE_OK
-               : TE_INTERNAL;
+  int rc = fstat(fd, &st) == 0 && ((st.st_mode & 077) == 0 || fchmod(fd, 0600) == 0) ? TE_OK
+                                                                                     : TE_INTERNAL;
   if (rc)
     fprintf(stderr, "tessera: cannot make %s private (mode 0600): %s\n", path, strerror(errno));
   close(fd);
@@ -295,12 +296,35 @@ static int sqlite_token_list(struct store *store, const struct store_token_query
   return rc;
 }
 
+static int sqlite_data_version(struct store *store, uint64_t *out) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  pthread_mutex_lock(&s->version_lock);
+  struct conn *c = s->version_conn;
+  sqlite3_stmt *st = conn_stmt(c, STMT_DATA_VERSION);
+  int rc = TE_INTERNAL;
+  if (st) {
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+      *out = (uint64_t)sqlite3_column_int64(st, 0);
+      rc = TE_OK;
+    } else {
+      rc = conn_error(c, step, "data_version");
+    }
+    sqlite3_reset(st);
+  }
+  pthread_mutex_unlock(&s->version_lock);
+  return rc;
+}
+
 static void sqlite_close(struct store *store) {
   struct sqlite_store *s = (struct sqlite_store *)store;
   if (s->writer)
     writer_stop(s->writer); /* commits what is queued before the connection closes */
   if (s->writer_conn)
     conn_close(s->writer_conn);
+  if (s->version_conn)
+    conn_close(s->version_conn);
+  pthread_mutex_destroy(&s->version_lock);
   for (int i = 0; i < s->idle_readers; i++)
     conn_close(s->readers[i]);
   free(s->readers);
@@ -321,9 +345,18 @@ static const struct store_ops sqlite_ops = {
     .principal_by_token_hash = sqlite_principal_by_token_hash,
     .token_list = sqlite_token_list,
     .tokens_touch = sqlite_tokens_touch,
+    .data_version = sqlite_data_version,
 };
 
+/* SQLite's allocation statistics take a process-wide mutex on every malloc; with several reader
+ * threads that mutex was the main source of futex calls on the hot path. We never read them. */
+static void configure_sqlite(void) {
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_sqlite_open(const char *path, int read_connections, struct store **out) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, configure_sqlite);
   if (read_connections < 1)
     read_connections = 1;
   int rc = ensure_private_file(path);
@@ -343,6 +376,11 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
   s->base.ops = &sqlite_ops;
   pthread_mutex_init(&s->pool_lock, NULL);
   pthread_cond_init(&s->pool_free, NULL);
+  pthread_mutex_init(&s->version_lock, NULL);
+  if ((rc = conn_open(path, true, &s->version_conn)) != 0) {
+    sqlite_close(&s->base);
+    return rc;
+  }
   for (int i = 0; i < read_connections; i++) {
     if ((rc = conn_open(path, true, &s->readers[i])) != 0) {
       sqlite_close(&s->base);

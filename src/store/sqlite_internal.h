@@ -20,6 +20,7 @@ enum stmt_id {
   STMT_PRINCIPAL_BY_HASH,
   STMT_TOKEN_LIST,
   STMT_TOKEN_TOUCH,
+  STMT_DATA_VERSION,
   STMT_BEGIN,
   STMT_COMMIT,
   STMT_ROLLBACK,
@@ -41,8 +42,8 @@ int conn_error(struct conn *c, int rc, const char *what);
 /* Runs a statement that returns no rows. */
 int conn_exec(struct conn *c, enum stmt_id id);
 
-/* The group-commit writer: one connection, one thread; jobs queued while a commit is in flight share
- * the next commit. */
+/* The group-commit writer: one connection, one thread; jobs queued while a commit is in flight
+ * share the next commit. */
 struct write_job {
   /* Runs the job's statements inside the batch's transaction. */
   int (*apply)(struct conn *c, struct write_job *job);
@@ -64,6 +65,8 @@ void writer_stop(struct writer *w);
 struct sqlite_store {
   struct store base;
   struct conn *writer_conn;
+  struct conn *version_conn; /* data_version is per connection, so always ask the same one */
+  pthread_mutex_t version_lock;
   struct writer *writer;
   pthread_mutex_t pool_lock;
   pthread_cond_t pool_free;
@@ -85,7 +88,8 @@ int sqlite_token_delete(struct store *store, int64_t user_id, const char *token_
                         store_done_fn done, void *arg);
 int sqlite_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count);
 
-/* Copies a text column into a fixed buffer (truncating safely; inputs are bounded on the way in). */
+/* Copies a text column into a fixed buffer (truncating safely; inputs are bounded on the way in).
+ */
 void column_text(sqlite3_stmt *st, int col, char *dst, size_t size);
 
 #endif

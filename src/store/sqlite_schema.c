@@ -31,7 +31,8 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX memberships_by_user ON memberships(user_id);"
     /* seq is AUTOINCREMENT so a deleted token's seq is never reused: continuation tokens stay
-     * meaningful across deletions. hash is SHA-256 of the value; the value itself is never stored. */
+     * meaningful across deletions. hash is SHA-256 of the value; the value itself is never stored.
+     */
     "CREATE TABLE tokens ("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  id TEXT NOT NULL UNIQUE,"

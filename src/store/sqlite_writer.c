@@ -34,7 +34,8 @@ static struct write_job *take_batch(struct writer *w, bool *stop) {
   return batch;
 }
 
-/* Each job runs in its own savepoint so one failing job (say, a duplicate) leaves the others intact. */
+/* Each job runs in its own savepoint so one failing job (say, a duplicate) leaves the others
+ * intact. */
 static int apply_one(struct conn *c, struct write_job *job) {
   int rc = conn_exec(c, STMT_SAVEPOINT);
   if (rc)

@@ -199,8 +199,7 @@ static int apply_tokens_touch(struct conn *c, struct write_job *job) {
 }
 
 int sqlite_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count) {
-  struct touch_job *job =
-      job_new(sizeof *job + count * sizeof job->updates[0], apply_tokens_touch);
+  struct touch_job *job = job_new(sizeof *job + count * sizeof job->updates[0], apply_tokens_touch);
   job->count = count;
   memcpy(job->updates, updates, count * sizeof updates[0]);
   return writer_submit_wait(((struct sqlite_store *)store)->writer, &job->job);

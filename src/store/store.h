@@ -53,7 +53,7 @@ enum token_filter { TOKEN_FILTER_ACTIVE, TOKEN_FILTER_EXPIRED, TOKEN_FILTER_ALL 
 struct store_token_query {
   int64_t user_id;
   enum token_filter filter;
-  int64_t now;       /* the instant that separates active from expired */
+  int64_t now;        /* the instant that separates active from expired */
   int64_t before_seq; /* only tokens with seq < this; INT64_MAX for the first page */
   int limit;
 };
@@ -63,8 +63,8 @@ struct store_last_used {
   int64_t last_used;
 };
 
-/* Called once a queued write is durable (result 0) or has failed. Runs on a store thread: it must be
- * quick and must not call back into the store synchronously. */
+/* Called once a queued write is durable (result 0) or has failed. Runs on a store thread: it must
+ * be quick and must not call back into the store synchronously. */
 typedef void (*store_done_fn)(void *arg, int result);
 
 struct store;
@@ -95,11 +95,18 @@ struct store_ops {
                     struct store_token **out, size_t *count);
   /* Raises last_used of each token to the given value (never lowers it). Blocks until durable. */
   int (*tokens_touch)(struct store *store, const struct store_last_used *updates, size_t count);
+  /* A number that changes whenever anyone (any process) commits a change; caches poll it. */
+  int (*data_version)(struct store *store, uint64_t *out);
 };
 
 struct store {
   const struct store_ops *ops;
 };
+
+/* Wraps `inner` with an in-memory cache of token and membership lookups, taking ownership of it.
+ * Writes made through the wrapper invalidate the cache before they are reported done; commits made
+ * by other processes invalidate it within poll_ms; no entry outlives ttl_seconds. */
+int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct store **out);
 
 /* Opens the SQLite store at path, creating it (mode 0600) and applying migrations as needed.
  * read_connections bounds concurrent readers. */

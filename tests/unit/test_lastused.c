@@ -147,8 +147,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(many_uses_become_one_write, setup, teardown),
       cmocka_unit_test_setup_teardown(a_failed_write_is_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(stopping_writes_what_is_pending, setup, teardown),
-      cmocka_unit_test_setup_teardown(the_background_thread_writes_within_seconds, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(the_background_thread_writes_within_seconds, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

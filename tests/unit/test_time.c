@@ -30,11 +30,20 @@ static void rfc3339_forms_parse_to_unix_seconds(void **state) {
 
 static void malformed_dates_are_rejected(void **state) {
   (void)state;
-  static const char *const bad[] = {
-      "",          "2026-12-01",           "2026-12-01T00:00:00", "2026-13-01T00:00:00Z",
-      "2026-02-29T00:00:00Z", "2026-12-32T00:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01T00:60:00Z",
-      "2026-12-01T00:00:00+2:00", "2026-12-01T00:00:00Zjunk", "26-12-01T00:00:00Z",
-      "2026-12-01T00:00:00.Z", "tomorrow", "2026-12-01T00:00:00+24:00"};
+  static const char *const bad[] = {"",
+                                    "2026-12-01",
+                                    "2026-12-01T00:00:00",
+                                    "2026-13-01T00:00:00Z",
+                                    "2026-02-29T00:00:00Z",
+                                    "2026-12-32T00:00:00Z",
+                                    "2026-12-01T24:00:00Z",
+                                    "2026-12-01T00:60:00Z",
+                                    "2026-12-01T00:00:00+2:00",
+                                    "2026-12-01T00:00:00Zjunk",
+                                    "26-12-01T00:00:00Z",
+                                    "2026-12-01T00:00:00.Z",
+                                    "tomorrow",
+                                    "2026-12-01T00:00:00+24:00"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int64_t t;
     if (time_parse_rfc3339(bad[i], &t) != TE_BAD_REQUEST)

@@ -1,0 +1,306 @@
+/* A caching decorator over any store: token and membership lookups are answered from memory, so
+ * the hot path (authenticating a request) usually touches no database lock at all.
+ *
+ * Correctness rests on one generation counter. An entry is valid only if it was filled under the
+ * current generation, which is read *before* the database is, so a fill racing with a write can
+ * never outlive that write. The generation moves:
+ *  - after every write made through this store, before that write is reported done (a deleted
+ *    token is refused on the very next request);
+ *  - when the backend's data_version changes, polled every poll_ms (commits by other processes,
+ *    e.g. `tessera admin`);
+ * and each entry also expires after ttl seconds regardless. */
+
+#include "store/store.h"
+
+#include "core/error.h"
+
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PRINCIPAL_SLOTS 4096 /* direct-mapped by hash: a collision simply evicts */
+#define MEMBERSHIP_SLOTS 1024
+#define MEMBERSHIPS_CACHED 16 /* users in more orgs than this are always read from the store */
+#define SHARDS 64            /* readers of different slots rarely share a lock */
+
+struct principal_slot {
+  uint64_t generation; /* 0 = empty (generations start at 1) */
+  int64_t expires_ms;
+  struct store_principal principal;
+};
+
+struct membership_slot {
+  uint64_t generation;
+  int64_t expires_ms;
+  int64_t user_id;
+  size_t count;
+  struct store_membership items[MEMBERSHIPS_CACHED];
+};
+
+struct cache_store {
+  struct store base;
+  struct store *inner;
+  int64_t ttl_ms;
+  int poll_ms;
+  atomic_uint_fast64_t generation;
+  pthread_rwlock_t shards[SHARDS];
+  struct principal_slot *principals;
+  struct membership_slot *memberships;
+  uint64_t seen_version;
+  pthread_t poller;
+  pthread_mutex_t stop_lock;
+  pthread_cond_t stop_cond;
+  bool stopping;
+};
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct cache_store *from(struct store *store) {
+  return (struct cache_store *)store;
+}
+
+static void invalidate(struct cache_store *c) {
+  atomic_fetch_add(&c->generation, 1);
+}
+
+static size_t principal_index(const unsigned char hash[TOKEN_HASH_LEN]) {
+  uint64_t k;
+  memcpy(&k, hash, sizeof k); /* SHA-256 output: already uniformly spread */
+  return (size_t)(k % PRINCIPAL_SLOTS);
+}
+
+static int cached_principal_by_token_hash(struct store *store,
+                                          const unsigned char hash[TOKEN_HASH_LEN],
+                                          struct store_principal *out) {
+  struct cache_store *c = from(store);
+  size_t i = principal_index(hash);
+  pthread_rwlock_t *lock = &c->shards[i % SHARDS];
+  struct principal_slot *slot = &c->principals[i];
+  uint64_t generation = atomic_load(&c->generation);
+  int64_t now = now_ms();
+
+  pthread_rwlock_rdlock(lock);
+  bool hit = slot->generation == generation && slot->expires_ms > now &&
+             CRYPTO_memcmp(slot->principal.token.hash, hash, TOKEN_HASH_LEN) == 0;
+  if (hit)
+    *out = slot->principal;
+  pthread_rwlock_unlock(lock);
+  if (hit)
+    return TE_OK;
+
+  int rc = c->inner->ops->principal_by_token_hash(c->inner, hash, out);
+  if (rc == TE_OK) {
+    pthread_rwlock_wrlock(lock);
+    slot->principal = *out;
+    slot->generation = generation; /* as read before the store was: a racing write wins */
+    slot->expires_ms = now + c->ttl_ms;
+    pthread_rwlock_unlock(lock);
+  }
+  return rc;
+}
+
+static int cached_memberships(struct store *store, int64_t user_id, struct store_membership **out,
+                              size_t *count) {
+  struct cache_store *c = from(store);
+  size_t i = (size_t)((uint64_t)user_id % MEMBERSHIP_SLOTS);
+  pthread_rwlock_t *lock = &c->shards[i % SHARDS];
+  struct membership_slot *slot = &c->memberships[i];
+  uint64_t generation = atomic_load(&c->generation);
+  int64_t now = now_ms();
+
+  pthread_rwlock_rdlock(lock);
+  bool hit = slot->generation == generation && slot->expires_ms > now && slot->user_id == user_id;
+  if (hit) {
+    *count = slot->count;
+    *out = malloc((slot->count ? slot->count : 1) * sizeof **out);
+    if (!*out)
+      abort();
+    memcpy(*out, slot->items, slot->count * sizeof **out);
+  }
+  pthread_rwlock_unlock(lock);
+  if (hit)
+    return TE_OK;
+
+  int rc = c->inner->ops->memberships(c->inner, user_id, out, count);
+  if (rc == TE_OK && *count <= MEMBERSHIPS_CACHED) {
+    pthread_rwlock_wrlock(lock);
+    slot->user_id = user_id;
+    slot->count = *count;
+    memcpy(slot->items, *out, *count * sizeof **out);
+    slot->generation = generation;
+    slot->expires_ms = now + c->ttl_ms;
+    pthread_rwlock_unlock(lock);
+  }
+  return rc;
+}
+
+/* Asynchronous writes: invalidate first, then tell the caller. */
+struct done_relay {
+  struct cache_store *cache;
+  store_done_fn done;
+  void *arg;
+};
+
+static void relay_done(void *arg, int result) {
+  struct done_relay *r = arg;
+  invalidate(r->cache);
+  r->done(r->arg, result);
+  free(r);
+}
+
+static struct done_relay *relay(struct cache_store *c, store_done_fn done, void *arg) {
+  if (!done)
+    return NULL;
+  struct done_relay *r = malloc(sizeof *r);
+  if (!r)
+    abort();
+  *r = (struct done_relay){c, done, arg};
+  return r;
+}
+
+/* A new token cannot be in the cache (misses are not cached), so inserting invalidates nothing. */
+static int passthrough_token_insert(struct store *store, const struct store_token *token,
+                                    store_done_fn done, void *arg) {
+  return from(store)->inner->ops->token_insert(from(store)->inner, token, done, arg);
+}
+
+static int cached_token_delete(struct store *store, int64_t user_id, const char *token_id,
+                               store_done_fn done, void *arg) {
+  struct cache_store *c = from(store);
+  struct done_relay *r = relay(c, done, arg);
+  int rc = c->inner->ops->token_delete(c->inner, user_id, token_id, r ? relay_done : NULL, r);
+  if (!r)
+    invalidate(c);
+  return rc;
+}
+
+static int cached_user_create(struct store *store, const struct store_user *user,
+                              struct store_user *out) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->user_create(c->inner, user, out);
+  invalidate(c);
+  return rc;
+}
+
+static int cached_org_create(struct store *store, const char *name) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->org_create(c->inner, name);
+  invalidate(c);
+  return rc;
+}
+
+static int cached_member_set(struct store *store, const char *org, const char *login,
+                             const char *role) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->member_set(c->inner, org, login, role);
+  invalidate(c);
+  return rc;
+}
+
+static int cached_tokens_touch(struct store *store, const struct store_last_used *updates,
+                               size_t count) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->tokens_touch(c->inner, updates, count);
+  invalidate(c); /* so cached principals pick up the new lastUsed */
+  return rc;
+}
+
+static int passthrough_user_by_login(struct store *store, const char *login,
+                                     struct store_user *out) {
+  return from(store)->inner->ops->user_by_login(from(store)->inner, login, out);
+}
+
+static int passthrough_token_list(struct store *store, const struct store_token_query *query,
+                                  struct store_token **out, size_t *count) {
+  return from(store)->inner->ops->token_list(from(store)->inner, query, out, count);
+}
+
+static int passthrough_data_version(struct store *store, uint64_t *out) {
+  return from(store)->inner->ops->data_version(from(store)->inner, out);
+}
+
+static void *poll_main(void *arg) {
+  struct cache_store *c = arg;
+  pthread_mutex_lock(&c->stop_lock);
+  while (!c->stopping) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += (long)c->poll_ms * 1000000;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000;
+    deadline.tv_nsec %= 1000000000;
+    pthread_cond_timedwait(&c->stop_cond, &c->stop_lock, &deadline);
+    uint64_t version;
+    /* A failed poll invalidates too: when in doubt, read the store. */
+    if (c->inner->ops->data_version(c->inner, &version) != TE_OK || version != c->seen_version) {
+      c->seen_version = version;
+      invalidate(c);
+    }
+  }
+  pthread_mutex_unlock(&c->stop_lock);
+  return NULL;
+}
+
+static void cached_close(struct store *store) {
+  struct cache_store *c = from(store);
+  pthread_mutex_lock(&c->stop_lock);
+  c->stopping = true;
+  pthread_cond_signal(&c->stop_cond);
+  pthread_mutex_unlock(&c->stop_lock);
+  pthread_join(c->poller, NULL);
+  c->inner->ops->close(c->inner);
+  for (int i = 0; i < SHARDS; i++)
+    pthread_rwlock_destroy(&c->shards[i]);
+  pthread_mutex_destroy(&c->stop_lock);
+  pthread_cond_destroy(&c->stop_cond);
+  free(c->principals);
+  free(c->memberships);
+  free(c);
+}
+
+static const struct store_ops cache_ops = {
+    .close = cached_close,
+    .user_create = cached_user_create,
+    .user_by_login = passthrough_user_by_login,
+    .org_create = cached_org_create,
+    .member_set = cached_member_set,
+    .memberships = cached_memberships,
+    .token_insert = passthrough_token_insert,
+    .token_delete = cached_token_delete,
+    .principal_by_token_hash = cached_principal_by_token_hash,
+    .token_list = passthrough_token_list,
+    .tokens_touch = cached_tokens_touch,
+    .data_version = passthrough_data_version,
+};
+
+int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct store **out) {
+  struct cache_store *c = calloc(1, sizeof *c);
+  if (!c || !(c->principals = calloc(PRINCIPAL_SLOTS, sizeof *c->principals)) ||
+      !(c->memberships = calloc(MEMBERSHIP_SLOTS, sizeof *c->memberships)))
+    abort();
+  c->base.ops = &cache_ops;
+  c->inner = inner;
+  c->ttl_ms = (int64_t)ttl_seconds * 1000;
+  c->poll_ms = poll_ms > 0 ? poll_ms : 100;
+  atomic_init(&c->generation, 1);
+  for (int i = 0; i < SHARDS; i++)
+    pthread_rwlock_init(&c->shards[i], NULL);
+  pthread_mutex_init(&c->stop_lock, NULL);
+  pthread_cond_init(&c->stop_cond, NULL);
+  if (inner->ops->data_version(inner, &c->seen_version) != TE_OK ||
+      pthread_create(&c->poller, NULL, poll_main, c) != 0) {
+    inner->ops->close(inner);
+    free(c->principals);
+    free(c->memberships);
+    free(c);
+    return TE_INTERNAL;
+  }
+  *out = &c->base;
+  return TE_OK;
+}

@@ -1,0 +1,445 @@
+// Shared helpers for the Tessera end-to-end tests (node:test + node:assert + global fetch).
+//
+// Every test file starts its own server(s) on 127.0.0.1 with a kernel-chosen port and its own
+// temporary database, so files can run in parallel.
+
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+import OpenAPIResponseValidatorModule from 'openapi-response-validator';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..');
+
+// TESSERA_BIN from the environment is taken relative to the current directory (as a shell user
+// would expect: `cd tests && TESSERA_BIN=../build/tessera npm run test:e2e`); the default
+// `build/tessera` is relative to the repository root.
+export const tesseraBin = process.env.TESSERA_BIN
+  ? path.resolve(process.env.TESSERA_BIN)
+  : path.resolve(repoRoot, 'build/tessera');
+
+export const specPath = process.env.TESSERA_SPEC
+  ? path.resolve(process.env.TESSERA_SPEC)
+  : path.resolve(repoRoot, '../shared/reference/spec.json');
+
+export const UNAUTHORIZED_MESSAGE = 'Unauthorized: No credentials provided or are invalid.';
+export const TOKEN_RE = /^pul-[a-f0-9]{40}$/;
+export const UUID_V4_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+export const RFC3339_Z_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+// ---------------------------------------------------------------------------------------------
+// CRC-32 (zlib polynomial). Node >= 20.15 has zlib.crc32; otherwise a small table implementation.
+
+let crcTable;
+function crc32Fallback(buf) {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (const b of buf) crc = crcTable[(crc ^ b) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export function crc32(text) {
+  const buf = Buffer.from(text, 'utf8');
+  return typeof zlib.crc32 === 'function' ? zlib.crc32(buf) >>> 0 : crc32Fallback(buf);
+}
+
+export function crc32Hex(text) {
+  return crc32(text).toString(16).padStart(8, '0');
+}
+
+/** Asserts the token format `pul-` + 32 hex + %08x crc32(first 36 chars). */
+export function assertTokenValue(value) {
+  assert.equal(typeof value, 'string', 'token value must be a string');
+  assert.match(value, TOKEN_RE, `token value ${JSON.stringify(value)} has the wrong shape`);
+  assert.equal(value.slice(36), crc32Hex(value.slice(0, 36)), 'token checksum must be crc32 of its first 36 chars');
+}
+
+/** A syntactically valid token (correct checksum) that no server has issued. */
+export function makeUnknownToken() {
+  const head = 'pul-' + crypto.randomBytes(16).toString('hex');
+  return head + crc32Hex(head);
+}
+
+/** The same token with its checksum corrupted (still 40 hex chars). */
+export function corruptChecksum(value) {
+  const last = value[value.length - 1];
+  const repl = last === '0' ? '1' : '0';
+  return value.slice(0, -1) + repl;
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenAPI response validation against the Pulumi spec (openapi-response-validator: ajv 8 based,
+// resolves #/components/... $refs and allOf).
+
+const OpenAPIResponseValidator = OpenAPIResponseValidatorModule.default || OpenAPIResponseValidatorModule;
+let specDoc;
+const operations = new Map();
+const validators = new Map();
+
+function loadSpec() {
+  if (!specDoc) {
+    specDoc = JSON.parse(fs.readFileSync(specPath, 'utf8'));
+    for (const [p, item] of Object.entries(specDoc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (op && typeof op === 'object' && op.operationId) operations.set(op.operationId, { path: p, method, op });
+      }
+    }
+  }
+  return specDoc;
+}
+
+/** The spec operation (path, method, op object) for an operationId. */
+export function specOperation(operationId) {
+  loadSpec();
+  const entry = operations.get(operationId);
+  assert.ok(entry, `operationId ${operationId} not found in ${specPath}`);
+  return entry;
+}
+
+/**
+ * Validates a response body against the spec's schema for operationId + status.
+ * Throws an AssertionError listing the schema violations.
+ */
+export function validate(operationId, status, body) {
+  const spec = loadSpec();
+  const { op } = specOperation(operationId);
+  const response = op.responses?.[String(status)];
+  assert.ok(response, `spec has no ${status} response for ${operationId}`);
+  assert.ok(
+    response.content?.['application/json']?.schema,
+    `spec has no application/json schema for ${operationId} ${status}`,
+  );
+  let v = validators.get(operationId);
+  if (!v) {
+    v = new OpenAPIResponseValidator({ responses: op.responses, components: spec.components });
+    validators.set(operationId, v);
+  }
+  const result = v.validateResponse(status, body);
+  if (result) {
+    assert.fail(
+      `${operationId} ${status} response does not match the spec: ${JSON.stringify(result.errors)}\nbody: ${JSON.stringify(body)}`,
+    );
+  }
+}
+
+// Which 2xx responses are validated automatically by api(): method + path (no query) → operationId.
+const AUTO_VALIDATE = [
+  ['GET', /^\/api\/user$/, 'GetCurrentUser'],
+  ['POST', /^\/api\/user\/tokens$/, 'CreatePersonalToken'],
+  ['GET', /^\/api\/user\/tokens$/, 'ListPersonalTokens'],
+  ['GET', /^\/api\/capabilities$/, 'Capabilities'],
+  ['GET', /^\/api\/user\/organizations\/default$/, 'GetDefaultOrganization'],
+];
+
+// Accepted reason phrases per status (RFC 9110 renamed a few; any of the historical names is fine).
+const STATUS_TEXTS = {
+  413: ['Payload Too Large', 'Content Too Large', 'Request Entity Too Large'],
+  414: ['URI Too Long', 'Request-URI Too Long'],
+  431: ['Request Header Fields Too Large'],
+};
+
+export function statusTexts(status) {
+  return STATUS_TEXTS[status] || [http.STATUS_CODES[status]];
+}
+
+/** Asserts an error body is exactly {code, message} with code === status and "<Status text>: ..." */
+export function assertErrorBody(status, json, text) {
+  assert.ok(json && typeof json === 'object' && !Array.isArray(json), `error body must be a JSON object, got ${text}`);
+  assert.deepEqual(Object.keys(json).sort(), ['code', 'message'], `error body keys must be code, message: ${text}`);
+  assert.equal(json.code, status, `error body code must equal the HTTP status: ${text}`);
+  assert.equal(typeof json.message, 'string');
+  const texts = statusTexts(status);
+  assert.ok(
+    texts.some((t) => json.message.startsWith(`${t}: `)),
+    `error message must start with "${texts.join('" or "')}: ", got ${JSON.stringify(json.message)}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client
+
+/**
+ * Performs a request against a running server and checks the invariants every response must
+ * satisfy (X-Pulumi-Request-ID, JSON content, error body shape, spec validation of 2xx bodies).
+ *
+ * opts: token (sends `Authorization: token <v>`), auth (raw Authorization header value),
+ *       headers, json (object → JSON body), body (raw string/Buffer body), validate (default true).
+ * Returns {status, headers, text, json, requestId}.
+ */
+export async function api(server, method, urlPath, opts = {}) {
+  const url = typeof server === 'string' ? server : server.url;
+  const headers = { ...(opts.headers || {}) };
+  if (opts.token !== undefined) headers.Authorization = `token ${opts.token}`;
+  if (opts.auth !== undefined) headers.Authorization = opts.auth;
+  let body;
+  if (opts.json !== undefined) {
+    body = JSON.stringify(opts.json);
+    headers['Content-Type'] = headers['Content-Type'] || 'application/json';
+  } else if (opts.body !== undefined) {
+    body = opts.body;
+    headers['Content-Type'] = headers['Content-Type'] || 'application/json';
+  }
+  let res;
+  let text;
+  try {
+    res = await fetch(url + urlPath, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10000),
+    });
+    text = await res.text();
+  } catch (e) {
+    const cause = e.cause ? ` (${e.cause.code || ''} ${e.cause.message || e.cause})` : '';
+    throw new Error(`${method} ${urlPath}: ${e.message}${cause}`);
+  }
+  const requestId = res.headers.get('x-pulumi-request-id');
+  const where = `${method} ${urlPath} → ${res.status}`;
+  assert.ok(requestId && requestId.trim().length > 0, `${where}: missing X-Pulumi-Request-ID header`);
+
+  let json;
+  if (res.status === 204) {
+    assert.equal(text, '', `${where}: 204 must have an empty body`);
+  } else {
+    assert.match(res.headers.get('content-type') || '', /application\/json/, `${where}: Content-Type must be JSON`);
+    try {
+      json = JSON.parse(text);
+    } catch {
+      assert.fail(`${where}: body is not JSON: ${JSON.stringify(text.slice(0, 300))}`);
+    }
+  }
+  if (res.status >= 400) assertErrorBody(res.status, json, `${where}: ${text}`);
+
+  if (opts.validate !== false && res.status >= 200 && res.status < 300 && res.status !== 204) {
+    const p = urlPath.split('?')[0];
+    for (const [m, re, operationId] of AUTO_VALIDATE) {
+      if (m === method && re.test(p)) validate(operationId, res.status, json);
+    }
+  }
+  return { status: res.status, headers: res.headers, text, json, requestId };
+}
+
+/** Asserts a 401 with the exact contract body. */
+export function assert401(res, what = '') {
+  assert.equal(res.status, 401, `${what} expected 401, got ${res.status}: ${res.text}`);
+  assert.deepEqual(res.json, { code: 401, message: UNAUTHORIZED_MESSAGE });
+}
+
+/** Asserts a 400 Bad Request. */
+export function assert400(res, what = '') {
+  assert.equal(res.status, 400, `${what} expected 400, got ${res.status}: ${res.text}`);
+}
+
+/** POST /api/user/tokens, asserting 200; returns {id, tokenValue}. */
+export async function createToken(server, token, body = {}, query = '') {
+  const res = await api(server, 'POST', `/api/user/tokens${query}`, { token, json: body });
+  assert.equal(res.status, 200, `create token: ${res.text}`);
+  assert.match(res.json.id, UUID_V4_RE);
+  assertTokenValue(res.json.tokenValue);
+  return res.json;
+}
+
+/** GET /api/user/tokens with a query string, asserting 200; returns the body. */
+export async function listTokens(server, token, query = '') {
+  const res = await api(server, 'GET', `/api/user/tokens${query}`, { token });
+  assert.equal(res.status, 200, `list tokens: ${res.text}`);
+  return res.json;
+}
+
+/** Follows continuation tokens; returns all tokens of the listing. */
+export async function listAll(server, token, query = '') {
+  const sep = query ? '&' : '?';
+  let page = await listTokens(server, token, query);
+  const all = [...page.tokens];
+  for (let i = 0; i < 100 && page.continuationToken !== undefined; i++) {
+    page = await listTokens(server, token, `${query}${sep}continuationToken=${encodeURIComponent(page.continuationToken)}`);
+    all.push(...page.tokens);
+  }
+  return all;
+}
+
+/** Polls fn() (async, returns truthy when done) every intervalMs until timeoutMs; returns the last value. */
+export async function poll(fn, { timeoutMs = 5000, intervalMs = 200 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let v;
+  for (;;) {
+    v = await fn();
+    if (v || Date.now() >= deadline) return v;
+    await sleep(intervalMs);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin CLI
+
+/** Runs `tessera args...`; returns {status, stdout, stderr} without throwing. */
+export function runTessera(args, { env, timeoutMs = 15000 } = {}) {
+  const r = spawnSync(tesseraBin, args, {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: env ? { ...process.env, ...env } : process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs an admin command that must succeed; returns stdout trimmed. */
+export function admin(args) {
+  try {
+    return execFileSync(tesseraBin, ['admin', ...args], {
+      encoding: 'utf8',
+      timeout: 15000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
+  } catch (e) {
+    assert.fail(`tessera admin ${args.join(' ')} failed (status ${e.status}): ${e.stderr}`);
+  }
+}
+
+export const bootstrap = (dbPath, user, org) => admin(['bootstrap', '--db', dbPath, '--user', user, '--org', org]);
+export const userAdd = (dbPath, login, ...extra) => admin(['user', 'add', '--db', dbPath, login, ...extra]);
+export const orgAdd = (dbPath, org) => admin(['org', 'add', '--db', dbPath, org]);
+export const memberAdd = (dbPath, org, login, role) => admin(['member', 'add', '--db', dbPath, org, login, '--role', role]);
+export const tokenCreate = (dbPath, login, ...extra) =>
+  admin(['token', 'create', '--db', dbPath, '--user', login, ...extra]);
+
+// ---------------------------------------------------------------------------------------------
+// Server processes
+
+export function makeTempDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-'));
+}
+
+const LISTEN_RE = /^tessera: listening on (http:\/\/127\.0\.0\.1:(\d+))$/;
+
+/**
+ * Spawns `tessera serve --listen 127.0.0.1:0 --db dbPath ...extraArgs` and waits (bounded) for the
+ * listening line on stderr. Returns {url, port, proc, stdout(), stderr(), stop(signal)}.
+ * stop() sends SIGTERM (or the given signal), awaits exit and asserts exit status 0.
+ */
+export async function spawnServer(dbPath, extraArgs = [], { env, listenArgs, startTimeoutMs = 10000 } = {}) {
+  const args = ['serve', ...(listenArgs ?? ['--listen', '127.0.0.1:0', '--db', dbPath]), ...extraArgs];
+  const proc = spawn(tesseraBin, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
+  let out = '';
+  let err = '';
+  proc.stdout.setEncoding('utf8');
+  proc.stderr.setEncoding('utf8');
+  proc.stdout.on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  let exitInfo;
+  exited.then((e) => (exitInfo = e));
+
+  const url = await new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (fn, v) => {
+      if (!done) {
+        done = true;
+        clearTimeout(timer);
+        fn(v);
+      }
+    };
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      finish(reject, new Error(`server did not print the listening line within ${startTimeoutMs} ms; stderr: ${err}`));
+    }, startTimeoutMs);
+    proc.stderr.on('data', (d) => {
+      err += d;
+      for (const line of err.split('\n').slice(0, -1)) {
+        const m = LISTEN_RE.exec(line);
+        if (m) finish(resolve, m[1]);
+      }
+    });
+    proc.on('error', (e) => finish(reject, e));
+    exited.then((e) => finish(reject, new Error(`server exited early (${JSON.stringify(e)}); stderr: ${err}`)));
+  });
+
+  let stopping;
+  const server = {
+    url,
+    port: Number(new URL(url).port),
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    get exitInfo() {
+      return exitInfo;
+    },
+    async stop(signal = 'SIGTERM', timeoutMs = 10000) {
+      if (!stopping) {
+        stopping = (async () => {
+          if (!exitInfo) proc.kill(signal);
+          let timer;
+          const res = await Promise.race([
+            exited,
+            new Promise((r) => (timer = setTimeout(() => r(null), timeoutMs))),
+          ]);
+          clearTimeout(timer);
+          if (!res) {
+            proc.kill('SIGKILL');
+            await exited;
+            assert.fail(`server did not exit within ${timeoutMs} ms of ${signal}; stderr: ${err}`);
+          }
+          assert.deepEqual(res, { code: 0, signal: null }, `server must exit 0 on ${signal}; stderr: ${err}`);
+          return res;
+        })();
+      }
+      return stopping;
+    },
+  };
+  return server;
+}
+
+/**
+ * Makes a temp dir, bootstraps alice (site admin, admin of acme), runs setup(dbPath) (offline admin
+ * commands), then starts the server. Returns {url, token, dbPath, dir, server, stop()}.
+ * stop() stops the server (asserting exit 0) and removes the temp dir.
+ */
+export async function startServer({ extraArgs = [], setup, user = 'alice', org = 'acme' } = {}) {
+  const dir = makeTempDir();
+  const dbPath = path.join(dir, 't.db');
+  let server;
+  try {
+    const token = bootstrap(dbPath, user, org);
+    const setupResult = setup ? await setup(dbPath) : undefined;
+    server = await spawnServer(dbPath, extraArgs);
+    return {
+      url: server.url,
+      token,
+      dbPath,
+      dir,
+      server,
+      setupResult,
+      async stop() {
+        try {
+          await server.stop();
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (e) {
+    if (server) server.proc.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,153 @@
+// Secrecy and durability: token values never reach the DB files or the logs; the DB holds the
+// SHA-256 of each value; the DB file is 0600; the access log is one JSON object per line.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { api, createToken, startServer, tokenCreate, userAdd } from './helpers.mjs';
+
+let srv;
+const values = []; // every token value issued in this file
+const responses = []; // {requestId, method, path, status, user}
+
+before(async () => {
+  srv = await startServer({
+    setup(db) {
+      userAdd(db, 'bob');
+      return { bob: tokenCreate(db, 'bob', '--description', 'bob cli') };
+    },
+  });
+  values.push(srv.token, srv.setupResult.bob);
+});
+
+after(async () => {
+  await srv?.stop();
+});
+
+async function call(method, p, opts, user) {
+  const res = await api(srv, method, p, opts);
+  responses.push({ requestId: res.requestId, method, path: p, status: res.status, user });
+  return res;
+}
+
+function dbFiles() {
+  const base = path.basename(srv.dbPath);
+  return fs
+    .readdirSync(srv.dir)
+    .filter((f) => f.startsWith(base))
+    .map((f) => path.join(srv.dir, f));
+}
+
+function dbBytes() {
+  return Buffer.concat(dbFiles().map((f) => fs.readFileSync(f)));
+}
+
+function assertNoSecrets(buf, where) {
+  for (const v of values) {
+    const random = v.slice(4, 36);
+    assert.equal(buf.indexOf(Buffer.from(v)), -1, `${where} contains a token value`);
+    assert.equal(buf.indexOf(Buffer.from(random)), -1, `${where} contains the random part of a token (hex)`);
+    assert.equal(buf.indexOf(Buffer.from(random.toUpperCase())), -1, `${where} contains the random part (HEX)`);
+    assert.equal(buf.indexOf(Buffer.from(random, 'hex')), -1, `${where} contains the random part (binary)`);
+  }
+}
+
+test('create and use tokens (API and admin-created)', async () => {
+  for (let i = 0; i < 5; i++) {
+    const t = await createToken(srv, srv.token, { description: `secret-${i}` });
+    values.push(t.tokenValue);
+    const r = await call('GET', '/api/user', { token: t.tokenValue }, 'alice');
+    assert.equal(r.status, 200);
+  }
+  assert.equal((await call('GET', '/api/user', { token: srv.setupResult.bob }, 'bob')).status, 200);
+  assert.equal((await call('GET', '/api/user/tokens', { token: srv.token }, 'alice')).status, 200);
+  // Credentials sent in odd places must not be logged either.
+  const victim = values[2];
+  assert.equal((await call('GET', '/api/user', { auth: `Basic ${victim}` }, null)).status, 401);
+  assert.equal((await call('GET', '/healthz', {}, null)).status, 200);
+  assert.equal((await call('GET', '/api/nope', { token: srv.token }, null)).status, 404);
+});
+
+test('DB file is mode 0600', () => {
+  const mode = fs.statSync(srv.dbPath).mode & 0o777;
+  assert.equal(mode.toString(8), '600');
+});
+
+test('while running: no token value or random part in the DB files', () => {
+  const files = dbFiles();
+  assert.ok(files.includes(srv.dbPath));
+  assertNoSecrets(dbBytes(), `DB files ${files.map((f) => path.basename(f))}`);
+});
+
+test('stdout/stderr never contain token values', () => {
+  const logs = srv.server.stdout() + srv.server.stderr();
+  for (const v of values) {
+    assert.ok(!logs.includes(v), 'logs contain a token value');
+    assert.ok(!logs.includes(v.slice(4, 36)), 'logs contain the random part of a token');
+  }
+});
+
+function accessLog() {
+  return srv.server
+    .stdout()
+    .split('\n')
+    .filter((l) => l.length > 0);
+}
+
+test('access log: every stdout line is a JSON object with all contract keys', async () => {
+  // Give the logger a moment to write the last lines.
+  await new Promise((r) => setTimeout(r, 200));
+  const lines = accessLog();
+  assert.ok(lines.length >= responses.length, `expected ≥ ${responses.length} log lines, got ${lines.length}`);
+  for (const line of lines) {
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      assert.fail(`access log line is not JSON: ${line}`);
+    }
+    assert.ok(entry && typeof entry === 'object' && !Array.isArray(entry), line);
+    for (const k of ['time', 'request_id', 'method', 'path', 'status', 'duration_us', 'user']) {
+      assert.ok(Object.hasOwn(entry, k), `access log line missing ${k}: ${line}`);
+    }
+  }
+});
+
+test('access log: one line per request, matching request id, method, path, status and user', async () => {
+  await new Promise((r) => setTimeout(r, 200));
+  const byId = new Map();
+  for (const line of accessLog()) {
+    const entry = JSON.parse(line);
+    byId.set(entry.request_id, entry);
+  }
+  for (const r of responses) {
+    const e = byId.get(r.requestId);
+    assert.ok(e, `no access log line for request ${r.requestId} (${r.method} ${r.path})`);
+    assert.equal(e.method, r.method);
+    assert.equal(e.status, r.status);
+    assert.equal(typeof e.duration_us, 'number');
+    assert.ok(r.path.startsWith(e.path), `logged path ${e.path} vs ${r.path}`);
+    if (r.user) assert.equal(e.user, r.user, `user for ${r.method} ${r.path}`);
+  }
+});
+
+test('a token value sent in the query string is not logged', async () => {
+  const victim = values[3];
+  const res = await call('GET', `/api/user?token=${victim}`, { token: srv.token }, 'alice');
+  assert.equal(res.status, 200);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(!srv.server.stdout().includes(victim), 'access log contains a token value from the query string');
+});
+
+test('after shutdown: no secrets in the DB files, and each value is stored as binary SHA-256', async () => {
+  await srv.server.stop();
+  const buf = dbBytes();
+  assertNoSecrets(buf, 'DB files after shutdown');
+  for (const v of values) {
+    const digest = crypto.createHash('sha256').update(v).digest();
+    assert.notEqual(buf.indexOf(digest), -1, 'SHA-256 (binary) of a token value must be stored');
+  }
+  const mode = fs.statSync(srv.dbPath).mode & 0o777;
+  assert.equal(mode.toString(8), '600', 'DB mode stays 0600');
+});
