@@ -1,5 +1,7 @@
 #include "api/api.h"
 
+#include "api/view_cache.h"
+
 #include <stdlib.h>
 
 static int load_memberships(struct request *req, struct store_membership **out, size_t *count) {
@@ -20,11 +22,17 @@ static json_t *organizations_json(const struct store_membership *m, size_t count
 
 /* What `pulumi login` and `pulumi whoami` read: githubLogin is the identity they print. */
 void api_user_get(struct request *req) {
+  const struct store_user *u = &req->principal.user;
+  size_t len;
+  char *cached = view_cache_get(u->id, req->principal.version, &len);
+  if (cached) {
+    reply_json_text(req, 200, cached);
+    return;
+  }
   struct store_membership *memberships;
   size_t count;
   if (load_memberships(req, &memberships, &count))
     return;
-  const struct store_user *u = &req->principal.user;
   json_t *user = json_pack(
       "{s:s, s:s, s:s, s:s, s:s, s:b, s:[], s:b, s:b, s:o, s:b}", "id", u->uuid, "githubLogin",
       u->login, "name", u->name[0] ? u->name : u->login, "email", u->email, "avatarUrl", "",
@@ -32,6 +40,9 @@ void api_user_get(struct request *req) {
       organizations_json(memberships, count), "siteAdmin", u->site_admin);
   free(memberships);
   reply_json(req, 200, user);
+  /* Rendered after the memberships were read, so it shows data at least as new as the version. */
+  if (req->status == 200)
+    view_cache_put(u->id, req->principal.version, req->reply_body);
 }
 
 void api_user_default_org(struct request *req) {

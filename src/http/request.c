@@ -16,15 +16,28 @@ static void set_reply(struct request *req, int status, char *body) {
   req->replied = true;
 }
 
-static char *error_body(int status, const char *detail) {
+static char *render_error(int status, const char *detail) {
   char message[512];
   snprintf(message, sizeof message, "%s: %s", error_status_text(status), detail);
   json_t *j = json_pack("{s:i, s:s}", "code", status, "message", message);
   char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
+  return body;
+}
+
+/* A detail that is not valid UTF-8 (say, echoing bytes a client sent) cannot be JSON; a generic
+ * detail then takes its place rather than the reply failing. */
+static char *error_body(int status, const char *detail) {
+  char *body = render_error(status, detail);
+  if (!body)
+    body = render_error(status, "the request could not be processed.");
   if (!body)
     abort();
   return body;
+}
+
+void reply_json_text(struct request *req, int status, char *text) {
+  set_reply(req, status, text);
 }
 
 void reply_json(struct request *req, int status, json_t *json) {

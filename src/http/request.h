@@ -48,6 +48,8 @@ struct request {
   const char *allow; /* Allow header for 405s */
 };
 
+/* Sends `text` (malloc'd JSON, stolen) with `status`. */
+void reply_json_text(struct request *req, int status, char *text);
 /* Sends `json` (stolen) with `status`. */
 void reply_json(struct request *req, int status, json_t *json);
 /* Sends the Pulumi error shape {"code": status, "message": "<Status text>: <detail>"}. */

@@ -4,6 +4,7 @@
 #include "core/limits.h"
 #include "core/timeutil.h"
 #include "core/token.h"
+#include "http/accesslog.h"
 #include "http/auth.h"
 #include "http/router.h"
 
@@ -90,12 +91,14 @@ static enum MHD_Result send_reply(struct request *req) {
 
 static void dispatch(struct request *req) {
   const struct route *route = NULL;
+  char shown[160]; /* client bytes are echoed percent-encoded and bounded */
   switch (router_find(req->method, req->path, req, &route, &req->allow)) {
   case ROUTE_NO_PATH:
-    reply_error(req, 404, "no route for %s.", strlen(req->path) <= 128 ? req->path : "this path");
+    reply_error(req, 404, "no route for %s.", accesslog_escape(req->path, shown, sizeof shown));
     return;
   case ROUTE_NO_METHOD:
-    reply_error(req, 405, "%s is not allowed here; allowed: %s.", req->method, req->allow);
+    reply_error(req, 405, "%s is not allowed here; allowed: %s.",
+                accesslog_escape(req->method, shown, sizeof shown), req->allow);
     return;
   case ROUTE_FOUND:
     break;
@@ -185,21 +188,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void log_access(const struct request *req) {
-  char when[RFC3339_LEN + 1];
-  time_format_rfc3339(time_now(), when);
-  json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I}", "time", when, "request_id", req->id,
-                           "method", req->method, "path", req->path, "status", req->status,
-                           "duration_us", (json_int_t)(monotonic_us() - req->started_us));
-  if (!line)
-    return;
-  json_object_set_new(line, "user",
-                      req->authenticated ? json_string(req->principal.user.login) : json_null());
-  char *text = json_dumps(line, JSON_COMPACT);
-  json_decref(line);
-  if (text) {
-    fprintf(stdout, "%s\n", text);
-    free(text);
-  }
+  struct access_entry e = {.request_id = req->id,
+                           .method = req->method,
+                           .path = req->path,
+                           .status = req->status,
+                           .duration_us = monotonic_us() - req->started_us,
+                           .user = req->authenticated ? req->principal.user.login : NULL};
+  accesslog_write(&e);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -251,7 +246,8 @@ int server_start(const struct server_config *config, struct app *app, struct ser
     abort();
   snprintf(s->id_prefix, sizeof s->id_prefix, "%02x%02x%02x%02x", prefix[0], prefix[1], prefix[2],
            prefix[3]);
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  unsigned flags =
+      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (family == AF_INET6)
     flags |= MHD_USE_IPv6;
   s->daemon = MHD_start_daemon(
@@ -265,6 +261,8 @@ int server_start(const struct server_config *config, struct app *app, struct ser
     free(s);
     return TE_INTERNAL;
   }
+  if (s->access_log)
+    accesslog_start(STDOUT_FILENO);
   *out = s;
   return TE_OK;
 }
@@ -284,5 +282,7 @@ void server_stop(struct server *s) {
   while (atomic_load(&s->app->deferred) > 0)
     usleep(10 * 1000);
   MHD_stop_daemon(s->daemon);
+  if (s->access_log)
+    accesslog_stop(); /* after MHD: no worker thread can log any more */
   free(s);
 }

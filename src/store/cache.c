@@ -8,7 +8,8 @@
  *    token is refused on the very next request);
  *  - when the backend's data_version changes, polled every poll_ms (commits by other processes,
  *    e.g. `tessera admin`);
- * and each entry also expires after ttl seconds regardless. */
+ * and each entry also expires after ttl seconds regardless. Principals carry the generation they
+ * were validated under as their version, so callers can cache what they derive from them. */
 
 #include "store/store.h"
 
@@ -24,7 +25,7 @@
 #define PRINCIPAL_SLOTS 4096 /* direct-mapped by hash: a collision simply evicts */
 #define MEMBERSHIP_SLOTS 1024
 #define MEMBERSHIPS_CACHED 16 /* users in more orgs than this are always read from the store */
-#define SHARDS 64            /* readers of different slots rarely share a lock */
+#define SHARDS 64             /* readers of different slots rarely share a lock */
 
 struct principal_slot {
   uint64_t generation; /* 0 = empty (generations start at 1) */
@@ -89,14 +90,17 @@ static int cached_principal_by_token_hash(struct store *store,
   pthread_rwlock_rdlock(lock);
   bool hit = slot->generation == generation && slot->expires_ms > now &&
              CRYPTO_memcmp(slot->principal.token.hash, hash, TOKEN_HASH_LEN) == 0;
-  if (hit)
+  if (hit) {
     *out = slot->principal;
+    out->version = generation;
+  }
   pthread_rwlock_unlock(lock);
   if (hit)
     return TE_OK;
 
   int rc = c->inner->ops->principal_by_token_hash(c->inner, hash, out);
   if (rc == TE_OK) {
+    out->version = generation;
     pthread_rwlock_wrlock(lock);
     slot->principal = *out;
     slot->generation = generation; /* as read before the store was: a racing write wins */

@@ -216,6 +216,7 @@ static int sqlite_principal_by_token_hash(struct store *store,
     if (step == SQLITE_ROW) {
       read_token(st, &out->token);
       read_user(st, 10, &out->user);
+      out->version = 0;
       rc = TE_OK;
     } else {
       rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "token lookup");

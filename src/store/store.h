@@ -46,6 +46,9 @@ struct store_token {
 struct store_principal {
   struct store_token token;
   struct store_user user;
+  /* Nonzero when the backend vouches that nothing was written since this was read: the same
+   * version means the same user and memberships (the caching store provides it; 0 = unknown). */
+  uint64_t version;
 };
 
 enum token_filter { TOKEN_FILTER_ACTIVE, TOKEN_FILTER_EXPIRED, TOKEN_FILTER_ALL };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { api, createToken, startServer, tokenCreate, userAdd } from './helpers.mjs';
+import { api, createToken, poll, startServer, tokenCreate, userAdd } from './helpers.mjs';
 
 let srv;
 const values = []; // every token value issued in this file
@@ -95,10 +95,20 @@ function accessLog() {
     .filter((l) => l.length > 0);
 }
 
+// Access-log lines are batched and written at most a second after their request: wait (bounded)
+// until every given request id has its line.
+async function waitForLogLines(requestIds) {
+  return poll(
+    () => {
+      const text = srv.server.stdout();
+      return requestIds.every((id) => text.includes(`"request_id":"${id}"`)) ? accessLog() : null;
+    },
+    { timeoutMs: 4000, intervalMs: 100 },
+  );
+}
+
 test('access log: every stdout line is a JSON object with all contract keys', async () => {
-  // Give the logger a moment to write the last lines.
-  await new Promise((r) => setTimeout(r, 200));
-  const lines = accessLog();
+  const lines = await waitForLogLines(responses.map((r) => r.requestId));
   assert.ok(lines.length >= responses.length, `expected ≥ ${responses.length} log lines, got ${lines.length}`);
   for (const line of lines) {
     let entry;
@@ -115,9 +125,8 @@ test('access log: every stdout line is a JSON object with all contract keys', as
 });
 
 test('access log: one line per request, matching request id, method, path, status and user', async () => {
-  await new Promise((r) => setTimeout(r, 200));
   const byId = new Map();
-  for (const line of accessLog()) {
+  for (const line of await waitForLogLines(responses.map((r) => r.requestId))) {
     const entry = JSON.parse(line);
     byId.set(entry.request_id, entry);
   }
@@ -136,7 +145,7 @@ test('a token value sent in the query string is not logged', async () => {
   const victim = values[3];
   const res = await call('GET', `/api/user?token=${victim}`, { token: srv.token }, 'alice');
   assert.equal(res.status, 200);
-  await new Promise((r) => setTimeout(r, 200));
+  await waitForLogLines([res.requestId]); // the line for this very request is there ...
   assert.ok(!srv.server.stdout().includes(victim), 'access log contains a token value from the query string');
 });
 

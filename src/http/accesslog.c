@@ -1,0 +1,179 @@
+#include "http/accesslog.h"
+
+#include "core/timeutil.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUFFER_SIZE (32 * 1024)
+#define LINE_MAX_BYTES 1024 /* paths longer than fit are truncated in the log */
+#define FLUSH_MS 1000
+
+/* One per thread that logs; linked so that the flusher can reach idle ones. */
+struct buffer {
+  pthread_mutex_t lock; /* taken by its own thread per line, by the flusher once a second */
+  size_t len;
+  int64_t oldest_ms;
+  struct buffer *next;
+  char data[BUFFER_SIZE];
+};
+
+static int log_fd = -1;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct buffer *buffers;
+static pthread_t flusher;
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+static bool running, stopping;
+/* Buffers are freed by accesslog_stop; a thread's pointer from an earlier start is then stale. */
+static int epoch;
+static __thread struct buffer *mine;
+static __thread int mine_epoch;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Caller holds b->lock. Lines are only ever written whole, so concurrent writers never split one. */
+static void write_out(struct buffer *b) {
+  size_t done = 0;
+  while (done < b->len) {
+    ssize_t n = write(log_fd, b->data + done, b->len - done);
+    if (n <= 0)
+      break; /* a broken log must not take the server down; the lines are dropped */
+    done += (size_t)n;
+  }
+  b->len = 0;
+}
+
+static struct buffer *thread_buffer(void) {
+  if (!mine || mine_epoch != epoch) {
+    mine_epoch = epoch;
+    mine = calloc(1, sizeof *mine);
+    if (!mine)
+      abort();
+    pthread_mutex_init(&mine->lock, NULL);
+    pthread_mutex_lock(&registry_lock);
+    mine->next = buffers;
+    buffers = mine;
+    pthread_mutex_unlock(&registry_lock);
+  }
+  return mine;
+}
+
+char *accesslog_escape(const char *text, char *out, size_t size) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)text; *p && o + 4 <= size; p++) {
+    if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '%') {
+      out[o++] = '%';
+      out[o++] = hex[*p >> 4];
+      out[o++] = hex[*p & 0xf];
+    } else {
+      out[o++] = (char)*p;
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* The current second as RFC 3339, formatted once per second per thread. */
+static const char *current_time(void) {
+  static __thread int64_t cached_second = -1;
+  static __thread char text[RFC3339_LEN + 1];
+  int64_t now = time_now();
+  if (now != cached_second) {
+    time_format_rfc3339(now, text);
+    cached_second = now;
+  }
+  return text;
+}
+
+void accesslog_write(const struct access_entry *e) {
+  if (log_fd < 0)
+    return;
+  char path[512], method[32], line[LINE_MAX_BYTES];
+  /* The user is a login: letters, digits, '.', '_' and '-' only (core/names.c), so no escaping. */
+  int n = snprintf(line, sizeof line,
+                   "{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+                   "\"status\":%d,\"duration_us\":%lld,\"user\":%s%s%s}\n",
+                   current_time(), e->request_id, accesslog_escape(e->method, method, sizeof method),
+                   accesslog_escape(e->path, path, sizeof path), e->status,
+                   (long long)e->duration_us, e->user ? "\"" : "", e->user ? e->user : "null",
+                   e->user ? "\"" : "");
+  if (n <= 0 || (size_t)n >= sizeof line)
+    return;
+  struct buffer *b = thread_buffer();
+  int64_t now = now_ms();
+  pthread_mutex_lock(&b->lock);
+  if (b->len + (size_t)n > BUFFER_SIZE)
+    write_out(b);
+  if (b->len == 0)
+    b->oldest_ms = now;
+  memcpy(b->data + b->len, line, (size_t)n);
+  b->len += (size_t)n;
+  if (now - b->oldest_ms >= FLUSH_MS)
+    write_out(b);
+  pthread_mutex_unlock(&b->lock);
+}
+
+static void flush_all(void) {
+  pthread_mutex_lock(&registry_lock);
+  for (struct buffer *b = buffers; b; b = b->next) {
+    pthread_mutex_lock(&b->lock);
+    write_out(b);
+    pthread_mutex_unlock(&b->lock);
+  }
+  pthread_mutex_unlock(&registry_lock);
+}
+
+static void *flusher_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&stop_lock);
+  while (!stopping) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += FLUSH_MS / 1000;
+    pthread_cond_timedwait(&stop_cond, &stop_lock, &deadline);
+    pthread_mutex_unlock(&stop_lock);
+    flush_all();
+    pthread_mutex_lock(&stop_lock);
+  }
+  pthread_mutex_unlock(&stop_lock);
+  return NULL;
+}
+
+void accesslog_start(int fd) {
+  log_fd = fd;
+  stopping = false;
+  running = pthread_create(&flusher, NULL, flusher_main, NULL) == 0;
+}
+
+void accesslog_stop(void) {
+  if (running) {
+    pthread_mutex_lock(&stop_lock);
+    stopping = true;
+    pthread_cond_signal(&stop_cond);
+    pthread_mutex_unlock(&stop_lock);
+    pthread_join(flusher, NULL);
+    running = false;
+  }
+  flush_all();
+  log_fd = -1;
+  pthread_mutex_lock(&registry_lock);
+  while (buffers) { /* the threads that owned them have exited (MHD is stopped) */
+    struct buffer *next = buffers->next;
+    pthread_mutex_destroy(&buffers->lock);
+    free(buffers);
+    buffers = next;
+  }
+  epoch++;
+  pthread_mutex_unlock(&registry_lock);
+}
