@@ -41,7 +41,8 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Caller holds b->lock. Lines are only ever written whole, so concurrent writers never split one. */
+/* Caller holds b->lock. Lines are only ever written whole, so concurrent writers never split one.
+ */
 static void write_out(struct buffer *b) {
   size_t done = 0;
   while (done < b->len) {
@@ -101,13 +102,13 @@ void accesslog_write(const struct access_entry *e) {
     return;
   char path[512], method[32], line[LINE_MAX_BYTES];
   /* The user is a login: letters, digits, '.', '_' and '-' only (core/names.c), so no escaping. */
-  int n = snprintf(line, sizeof line,
-                   "{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
-                   "\"status\":%d,\"duration_us\":%lld,\"user\":%s%s%s}\n",
-                   current_time(), e->request_id, accesslog_escape(e->method, method, sizeof method),
-                   accesslog_escape(e->path, path, sizeof path), e->status,
-                   (long long)e->duration_us, e->user ? "\"" : "", e->user ? e->user : "null",
-                   e->user ? "\"" : "");
+  int n =
+      snprintf(line, sizeof line,
+               "{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
+               "\"status\":%d,\"duration_us\":%lld,\"user\":%s%s%s}\n",
+               current_time(), e->request_id, accesslog_escape(e->method, method, sizeof method),
+               accesslog_escape(e->path, path, sizeof path), e->status, (long long)e->duration_us,
+               e->user ? "\"" : "", e->user ? e->user : "null", e->user ? "\"" : "");
   if (n <= 0 || (size_t)n >= sizeof line)
     return;
   struct buffer *b = thread_buffer();

@@ -112,19 +112,21 @@ static void dispatch(struct request *req) {
 
 static bool declared_too_large(struct MHD_Connection *conn);
 
-static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value) {
+/* Adds a header's or query argument's size (with its separators) to *cls. */
+static enum MHD_Result add_value_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
   (void)kind;
-  *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+  *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF, or "&", "=" */
   return MHD_YES;
 }
 
 /* Answers at once a request whose URL or headers are over our limits, or whose declared body is:
  * then the body is never read. Returns false when the request may go on. */
 static bool refused_early(struct request *req, const char *url) {
-  size_t header_bytes = 0;
-  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
-  if (strlen(url) > URL_MAX)
+  size_t header_bytes = 0, url_bytes = strlen(url); /* MHD hands us the path without the query */
+  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_value_size, &header_bytes);
+  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_value_size, &url_bytes);
+  if (url_bytes > URL_MAX)
     reply_error(req, 414, "the URL is longer than %d bytes.", URL_MAX);
   else if (header_bytes > HEADERS_MAX)
     reply_error(req, 431, "the request headers are larger than %d bytes.", HEADERS_MAX);

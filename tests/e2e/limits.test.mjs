@@ -111,3 +111,20 @@ test('concurrent requests are all answered', async () => {
   for (const r of results) assert.equal(r.status, 200);
   assert.equal(new Set(results.map((r) => r.requestId)).size, 16);
 });
+
+test('a URL over 4096 bytes, query string included, gets a JSON 414', async () => {
+  const longQuery = 'x'.repeat(5000);
+  const res = await api(srv, 'GET', `/api/user/tokens?filter=all&pad=${longQuery}`, { token: srv.token });
+  assert.equal(res.status, 414);
+  const longPath = await api(srv, 'GET', `/${'p'.repeat(5000)}`);
+  assert.equal(longPath.status, 414);
+  // just under the limit is served normally
+  const ok = await api(srv, 'GET', `/api/user/tokens?pad=${'x'.repeat(3900)}`, { token: srv.token });
+  assert.equal(ok.status, 200);
+});
+
+test('headers over 16 KiB get a JSON 431, not the HTTP library\'s HTML page', async () => {
+  const res = await api(srv, 'GET', '/api/user', { token: srv.token, headers: { 'X-Pad': 'y'.repeat(17 * 1024) } });
+  assert.equal(res.status, 431);
+  assert.equal((await api(srv, 'GET', '/api/user', { token: srv.token })).status, 200);
+});

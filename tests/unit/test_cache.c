@@ -1,0 +1,185 @@
+/* The caching store decorator (store/cache.c) over a real SQLite store. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/timeutil.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct fixture {
+  char dir[64];
+  char path[96];
+  struct store *cached; /* the decorator, as the server uses it */
+  struct store *other;  /* a second, uncached handle: "another process" writing */
+  struct store_user alice;
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-cache-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  struct store *inner;
+  assert_int_equal(store_sqlite_open(f->path, 2, &inner), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 50, 3600, &f->cached), TE_OK);
+  assert_int_equal(store_sqlite_open(f->path, 1, &f->other), TE_OK);
+  struct store_user u = {0};
+  snprintf(u.login, sizeof u.login, "alice");
+  assert_int_equal(f->cached->ops->user_create(f->cached, &u, &f->alice), TE_OK);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  f->cached->ops->close(f->cached);
+  f->other->ops->close(f->other);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  assert_int_equal(system(cmd), 0);
+  free(f);
+  return 0;
+}
+
+static struct store_token insert_token(struct store *s, int64_t user_id) {
+  struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = user_id, .created = time_now()};
+  char value[TOKEN_VALUE_LEN + 1];
+  token_new_id(t.id);
+  token_generate(value);
+  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL), TE_OK);
+  return t;
+}
+
+static void lookups_carry_a_version_that_moves_with_writes(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token t = insert_token(s, f->alice.id);
+  struct store_principal a, b;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &a), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &b), TE_OK);
+  assert_true(a.version != 0);
+  assert_int_equal(a.version, b.version); /* a hit: nothing was written in between */
+  assert_int_equal(s->ops->org_create(s, "acme"), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &b), TE_OK);
+  assert_true(b.version != a.version);
+}
+
+static void a_delete_through_the_cache_is_seen_at_once(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token t = insert_token(s, f->alice.id);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK); /* now cached */
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+}
+
+struct done_flag {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+  int result;
+  struct store *store;
+  unsigned char hash[TOKEN_HASH_LEN];
+  int lookup_in_callback; /* what a lookup returned from inside done(): must already be fresh */
+};
+
+static void on_deleted(void *arg, int result) {
+  struct done_flag *d = arg;
+  struct store_principal p;
+  d->lookup_in_callback = d->store->ops->principal_by_token_hash(d->store, d->hash, &p);
+  pthread_mutex_lock(&d->lock);
+  d->done = true;
+  d->result = result;
+  pthread_cond_signal(&d->cond);
+  pthread_mutex_unlock(&d->lock);
+}
+
+static void an_async_delete_invalidates_before_it_reports(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token t = insert_token(s, f->alice.id);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  struct done_flag d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, -1, s, {0}, -1};
+  memcpy(d.hash, t.hash, TOKEN_HASH_LEN);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, on_deleted, &d), TE_OK);
+  pthread_mutex_lock(&d.lock);
+  while (!d.done)
+    pthread_cond_wait(&d.cond, &d.lock);
+  pthread_mutex_unlock(&d.lock);
+  assert_int_equal(d.result, TE_OK);
+  assert_int_equal(d.lookup_in_callback, TE_NOT_FOUND);
+}
+
+static void writes_by_another_process_are_seen_after_a_poll(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token t = insert_token(s, f->alice.id);
+  struct store_principal p;
+  struct store_membership *m;
+  size_t n;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_int_equal(s->ops->memberships(s, f->alice.id, &m, &n), TE_OK);
+  free(m);
+  assert_int_equal(n, 0);
+  /* The uncached handle stands for `tessera admin` in another process. */
+  assert_int_equal(f->other->ops->org_create(f->other, "acme"), TE_OK);
+  assert_int_equal(f->other->ops->member_set(f->other, "acme", "alice", "admin"), TE_OK);
+  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, t.id, NULL, NULL), TE_OK);
+  int found = TE_OK;
+  for (int i = 0; i < 100 && (found == TE_OK || n == 0); i++) { /* the poll runs every 50 ms */
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    found = s->ops->principal_by_token_hash(s, t.hash, &p);
+    assert_int_equal(s->ops->memberships(s, f->alice.id, &m, &n), TE_OK);
+    free(m);
+  }
+  assert_int_equal(found, TE_NOT_FOUND);
+  assert_int_equal(n, 1);
+}
+
+static void entries_expire_after_their_ttl(void **state) {
+  struct fixture *f = *state;
+  /* A cache that never polls, with a 1 s TTL: only the TTL can refresh it. */
+  struct store *inner, *s;
+  assert_int_equal(store_sqlite_open(f->path, 1, &inner), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 3600 * 1000, 1, &s), TE_OK);
+  struct store_membership *m;
+  size_t n;
+  assert_int_equal(s->ops->memberships(s, f->alice.id, &m, &n), TE_OK);
+  free(m);
+  assert_int_equal(n, 0);
+  assert_int_equal(f->other->ops->org_create(f->other, "late"), TE_OK);
+  assert_int_equal(f->other->ops->member_set(f->other, "late", "alice", "member"), TE_OK);
+  sleep(2);
+  assert_int_equal(s->ops->memberships(s, f->alice.id, &m, &n), TE_OK);
+  assert_int_equal(n, 1);
+  assert_string_equal(m[0].org, "late");
+  free(m);
+  s->ops->close(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(lookups_carry_a_version_that_moves_with_writes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(a_delete_through_the_cache_is_seen_at_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(an_async_delete_invalidates_before_it_reports, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(writes_by_another_process_are_seen_after_a_poll, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(entries_expire_after_their_ttl, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,68 @@
+/* Route matching (http/router.c) against the real route table. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "http/router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static enum route_match find(const char *method, const char *path, struct request *req,
+                             const struct route **found, const char **allow) {
+  memset(req, 0, sizeof *req);
+  *found = NULL;
+  *allow = NULL;
+  return router_find(method, path, req, found, allow);
+}
+
+static void known_routes_match_exactly(void **state) {
+  (void)state;
+  struct request req;
+  const struct route *r;
+  const char *allow;
+  assert_int_equal(find("GET", "/api/user", &req, &r, &allow), ROUTE_FOUND);
+  assert_string_equal(r->pattern, "/api/user");
+  assert_true(r->needs_auth);
+  assert_int_equal(find("GET", "/healthz", &req, &r, &allow), ROUTE_FOUND);
+  assert_false(r->needs_auth);
+  assert_int_equal(find("GET", "/api/user/", &req, &r, &allow), ROUTE_NO_PATH);
+  assert_int_equal(find("GET", "/api/users", &req, &r, &allow), ROUTE_NO_PATH);
+  assert_int_equal(find("GET", "/api", &req, &r, &allow), ROUTE_NO_PATH);
+  assert_int_equal(find("GET", "", &req, &r, &allow), ROUTE_NO_PATH);
+}
+
+static void parameters_are_single_non_empty_segments(void **state) {
+  (void)state;
+  struct request req;
+  const struct route *r;
+  const char *allow;
+  assert_int_equal(find("DELETE", "/api/user/tokens/abc-123", &req, &r, &allow), ROUTE_FOUND);
+  assert_string_equal(req.params[0], "abc-123");
+  free(req.params[0]);
+  assert_int_equal(find("DELETE", "/api/user/tokens/", &req, &r, &allow), ROUTE_NO_PATH);
+  assert_int_equal(find("DELETE", "/api/user/tokens/a/b", &req, &r, &allow), ROUTE_NO_PATH);
+}
+
+static void wrong_methods_list_the_allowed_ones(void **state) {
+  (void)state;
+  struct request req;
+  const struct route *r;
+  const char *allow;
+  assert_int_equal(find("PUT", "/api/user/tokens", &req, &r, &allow), ROUTE_NO_METHOD);
+  assert_string_equal(allow, "GET, POST");
+  assert_int_equal(find("GET", "/api/user/tokens/x", &req, &r, &allow), ROUTE_NO_METHOD);
+  assert_string_equal(allow, "DELETE");
+  assert_int_equal(find("get", "/api/user", &req, &r, &allow), ROUTE_NO_METHOD); /* case matters */
+  assert_string_equal(allow, "GET");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(known_routes_match_exactly),
+      cmocka_unit_test(parameters_are_single_non_empty_segments),
+      cmocka_unit_test(wrong_methods_list_the_allowed_ones),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
