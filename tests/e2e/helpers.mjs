@@ -24,9 +24,15 @@ export const tesseraBin = process.env.TESSERA_BIN
   ? path.resolve(process.env.TESSERA_BIN)
   : path.resolve(repoRoot, 'build/tessera');
 
+// Pulumi's OpenAPI document: the shared reference beside the repository when it is there (the
+// authority), else the byte-exact copy vendored in tests/reference/ so a bare clone can test too.
+export const sharedSpecPath = path.resolve(repoRoot, '../shared/reference/spec.json');
+export const vendoredSpecPath = path.resolve(repoRoot, 'tests/reference/spec.json');
 export const specPath = process.env.TESSERA_SPEC
   ? path.resolve(process.env.TESSERA_SPEC)
-  : path.resolve(repoRoot, '../shared/reference/spec.json');
+  : fs.existsSync(sharedSpecPath)
+    ? sharedSpecPath
+    : vendoredSpecPath;
 
 export const UNAUTHORIZED_MESSAGE = 'Unauthorized: No credentials provided or are invalid.';
 export const TOKEN_RE = /^pul-[a-f0-9]{40}$/;
