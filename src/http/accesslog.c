@@ -97,29 +97,71 @@ static const char *current_time(void) {
   return text;
 }
 
+/* Appends to a bounded line; formatting with snprintf cost about 4% of a request's CPU. */
+struct line {
+  char *p, *end;
+  bool overflow;
+};
+
+static void put(struct line *l, const char *text) {
+  size_t n = strlen(text);
+  if ((size_t)(l->end - l->p) <= n) {
+    l->overflow = true;
+    return;
+  }
+  memcpy(l->p, text, n);
+  l->p += n;
+}
+
+static void put_int(struct line *l, long long v) {
+  char digits[24], *d = digits + sizeof digits;
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  *--d = '\0';
+  do {
+    *--d = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    *--d = '-';
+  put(l, d);
+}
+
 void accesslog_write(const struct access_entry *e) {
   if (log_fd < 0)
     return;
-  char path[512], method[32], line[LINE_MAX_BYTES];
+  char path[512], method[32], text[LINE_MAX_BYTES];
+  struct line l = {text, text + sizeof text, false};
+  put(&l, "{\"time\":\"");
+  put(&l, current_time());
+  put(&l, "\",\"request_id\":\"");
+  put(&l, e->request_id);
+  put(&l, "\",\"method\":\"");
+  put(&l, accesslog_escape(e->method, method, sizeof method));
+  put(&l, "\",\"path\":\"");
+  put(&l, accesslog_escape(e->path, path, sizeof path));
+  put(&l, "\",\"status\":");
+  put_int(&l, e->status);
+  put(&l, ",\"duration_us\":");
+  put_int(&l, e->duration_us);
   /* The user is a login: letters, digits, '.', '_' and '-' only (core/names.c), so no escaping. */
-  int n =
-      snprintf(line, sizeof line,
-               "{\"time\":\"%s\",\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
-               "\"status\":%d,\"duration_us\":%lld,\"user\":%s%s%s}\n",
-               current_time(), e->request_id, accesslog_escape(e->method, method, sizeof method),
-               accesslog_escape(e->path, path, sizeof path), e->status, (long long)e->duration_us,
-               e->user ? "\"" : "", e->user ? e->user : "null", e->user ? "\"" : "");
-  if (n <= 0 || (size_t)n >= sizeof line)
+  put(&l, e->user ? ",\"user\":\"" : ",\"user\":null");
+  if (e->user) {
+    put(&l, e->user);
+    put(&l, "\"");
+  }
+  put(&l, "}\n");
+  if (l.overflow)
     return;
+  size_t n = (size_t)(l.p - text);
   struct buffer *b = thread_buffer();
   int64_t now = now_ms();
   pthread_mutex_lock(&b->lock);
-  if (b->len + (size_t)n > BUFFER_SIZE)
+  if (b->len + n > BUFFER_SIZE)
     write_out(b);
   if (b->len == 0)
     b->oldest_ms = now;
-  memcpy(b->data + b->len, line, (size_t)n);
-  b->len += (size_t)n;
+  memcpy(b->data + b->len, text, n);
+  b->len += n;
   if (now - b->oldest_ms >= FLUSH_MS)
     write_out(b);
   pthread_mutex_unlock(&b->lock);
