@@ -1,9 +1,10 @@
 #include "api/view_cache.h"
 
+#include "core/timeutil.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define SLOTS 1024
 #define SHARDS 16
@@ -27,12 +28,6 @@ static pthread_rwlock_t shards[SHARDS] = {
     PTHREAD_RWLOCK_INITIALIZER,
 };
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t index_of(int64_t user_id) {
   return (size_t)((uint64_t)user_id % SLOTS);
 }
@@ -44,7 +39,7 @@ char *view_cache_get(int64_t user_id, uint64_t version, size_t *len) {
   char *copy = NULL;
   pthread_rwlock_rdlock(&shards[i % SHARDS]);
   struct slot *s = &slots[i];
-  if (s->version == version && s->user_id == user_id && s->expires_ms > now_ms()) {
+  if (s->version == version && s->user_id == user_id && s->expires_ms > time_monotonic_ms()) {
     copy = malloc(s->len + 1);
     if (!copy)
       abort();
@@ -66,7 +61,7 @@ void view_cache_put(int64_t user_id, uint64_t version, const char *body) {
   pthread_rwlock_wrlock(&shards[i % SHARDS]);
   struct slot *s = &slots[i];
   char *old = s->body;
-  *s = (struct slot){user_id, version, now_ms() + TTL_MS, copy, len};
+  *s = (struct slot){user_id, version, time_monotonic_ms() + TTL_MS, copy, len};
   pthread_rwlock_unlock(&shards[i % SHARDS]);
   free(old);
 }

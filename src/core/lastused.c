@@ -1,6 +1,7 @@
 #include "core/lastused.h"
 
 #include "core/error.h"
+#include "core/ticker.h"
 #include "core/timeutil.h"
 
 #include <pthread.h>
@@ -21,11 +22,8 @@ struct entry {
 struct lastused {
   struct store *store;
   int64_t interval;
-  int tick_ms;
   pthread_mutex_t lock;
-  pthread_cond_t wake;
-  bool stopping;
-  pthread_t thread;
+  struct ticker *flusher;
   struct entry *buckets[BUCKETS];
 };
 
@@ -121,27 +119,8 @@ int lastused_flush(struct lastused *lu) {
 }
 
 /* A pending use is written at the next tick; later uses within the interval are throttled. */
-static void *flusher_main(void *arg) {
-  struct lastused *lu = arg;
-  pthread_mutex_lock(&lu->lock);
-  while (!lu->stopping) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += lu->tick_ms / 1000;
-    deadline.tv_nsec += (long)(lu->tick_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-      deadline.tv_sec++;
-      deadline.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&lu->wake, &lu->lock, &deadline);
-    if (lu->stopping)
-      break;
-    pthread_mutex_unlock(&lu->lock);
-    lastused_flush(lu);
-    pthread_mutex_lock(&lu->lock);
-  }
-  pthread_mutex_unlock(&lu->lock);
-  return NULL;
+static void flush_tick(void *arg) {
+  lastused_flush(arg);
 }
 
 int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
@@ -151,10 +130,9 @@ int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
     abort();
   lu->store = store;
   lu->interval = interval_seconds > 0 ? interval_seconds : 1;
-  lu->tick_ms = tick_ms > 0 ? tick_ms : LASTUSED_TICK_MS;
   pthread_mutex_init(&lu->lock, NULL);
-  pthread_cond_init(&lu->wake, NULL);
-  if (pthread_create(&lu->thread, NULL, flusher_main, lu) != 0) {
+  if (ticker_start(tick_ms, flush_tick, lu, &lu->flusher) != TE_OK) {
+    pthread_mutex_destroy(&lu->lock);
     free(lu);
     return TE_INTERNAL;
   }
@@ -163,11 +141,7 @@ int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
 }
 
 void lastused_stop(struct lastused *lu) {
-  pthread_mutex_lock(&lu->lock);
-  lu->stopping = true;
-  pthread_cond_signal(&lu->wake);
-  pthread_mutex_unlock(&lu->lock);
-  pthread_join(lu->thread, NULL);
+  ticker_stop(lu->flusher);
   lastused_flush(lu);
   for (int b = 0; b < BUCKETS; b++) {
     for (struct entry *e = lu->buckets[b], *next; e; e = next) {
@@ -176,6 +150,5 @@ void lastused_stop(struct lastused *lu) {
     }
   }
   pthread_mutex_destroy(&lu->lock);
-  pthread_cond_destroy(&lu->wake);
   free(lu);
 }

@@ -1,5 +1,6 @@
 #include "http/accesslog.h"
 
+#include "core/ticker.h"
 #include "core/timeutil.h"
 
 #include <pthread.h>
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BUFFER_SIZE (32 * 1024)
@@ -26,20 +26,11 @@ struct buffer {
 static int log_fd = -1;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct buffer *buffers;
-static pthread_t flusher;
-static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
-static bool running, stopping;
+static struct ticker *flusher;
 /* Buffers are freed by accesslog_stop; a thread's pointer from an earlier start is then stale. */
 static int epoch;
 static __thread struct buffer *mine;
 static __thread int mine_epoch;
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Caller holds b->lock. Lines are only ever written whole, so concurrent writers never split one.
  */
@@ -154,7 +145,7 @@ void accesslog_write(const struct access_entry *e) {
     return;
   size_t n = (size_t)(l.p - text);
   struct buffer *b = thread_buffer();
-  int64_t now = now_ms();
+  int64_t now = time_monotonic_ms();
   pthread_mutex_lock(&b->lock);
   if (b->len + n > BUFFER_SIZE)
     write_out(b);
@@ -177,37 +168,21 @@ static void flush_all(void) {
   pthread_mutex_unlock(&registry_lock);
 }
 
-static void *flusher_main(void *arg) {
+static void flush_tick(void *arg) {
   (void)arg;
-  pthread_mutex_lock(&stop_lock);
-  while (!stopping) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += FLUSH_MS / 1000;
-    pthread_cond_timedwait(&stop_cond, &stop_lock, &deadline);
-    pthread_mutex_unlock(&stop_lock);
-    flush_all();
-    pthread_mutex_lock(&stop_lock);
-  }
-  pthread_mutex_unlock(&stop_lock);
-  return NULL;
+  flush_all();
 }
 
 void accesslog_start(int fd) {
   log_fd = fd;
-  stopping = false;
-  running = pthread_create(&flusher, NULL, flusher_main, NULL) == 0;
+  if (ticker_start(FLUSH_MS, flush_tick, NULL, &flusher) != 0)
+    flusher = NULL; /* lines are then written when a buffer fills, a second passes, or at stop */
 }
 
 void accesslog_stop(void) {
-  if (running) {
-    pthread_mutex_lock(&stop_lock);
-    stopping = true;
-    pthread_cond_signal(&stop_cond);
-    pthread_mutex_unlock(&stop_lock);
-    pthread_join(flusher, NULL);
-    running = false;
-  }
+  if (flusher)
+    ticker_stop(flusher);
+  flusher = NULL;
   flush_all();
   log_fd = -1;
   pthread_mutex_lock(&registry_lock);

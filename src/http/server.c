@@ -34,12 +34,6 @@ struct server {
   atomic_int in_flight;
 };
 
-static int64_t monotonic_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static struct request *request_new(struct server *s, struct MHD_Connection *conn,
                                    const char *method, const char *url) {
   struct request *req = calloc(1, sizeof *req);
@@ -48,7 +42,7 @@ static struct request *request_new(struct server *s, struct MHD_Connection *conn
   req->app = s->app;
   req->conn = conn;
   req->method = method;
-  req->started_us = monotonic_us();
+  req->started_us = time_monotonic_us();
   /* prefix + 16 hex digits of a counter; hand-formatted because this runs for every request */
   static const char hex[] = "0123456789abcdef";
   uint64_t n = atomic_fetch_add(&s->next_id, 1);
@@ -199,7 +193,7 @@ static void log_access(const struct request *req) {
                            .method = req->method,
                            .path = req->path,
                            .status = req->status,
-                           .duration_us = monotonic_us() - req->started_us,
+                           .duration_us = time_monotonic_us() - req->started_us,
                            .user = req->authenticated ? req->principal.user.login : NULL};
   accesslog_write(&e);
 }

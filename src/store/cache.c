@@ -14,13 +14,14 @@
 #include "store/store.h"
 
 #include "core/error.h"
+#include "core/ticker.h"
+#include "core/timeutil.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define PRINCIPAL_SLOTS 4096 /* direct-mapped by hash: a collision simply evicts */
 #define MEMBERSHIP_SLOTS 1024
@@ -45,23 +46,13 @@ struct cache_store {
   struct store base;
   struct store *inner;
   int64_t ttl_ms;
-  int poll_ms;
   atomic_uint_fast64_t generation;
   pthread_rwlock_t shards[SHARDS];
   struct principal_slot *principals;
   struct membership_slot *memberships;
-  uint64_t seen_version;
-  pthread_t poller;
-  pthread_mutex_t stop_lock;
-  pthread_cond_t stop_cond;
-  bool stopping;
+  uint64_t seen_version; /* only the poller touches it */
+  struct ticker *poller;
 };
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct cache_store *from(struct store *store) {
   return (struct cache_store *)store;
@@ -85,7 +76,7 @@ static int cached_principal_by_token_hash(struct store *store,
   pthread_rwlock_t *lock = &c->shards[i % SHARDS];
   struct principal_slot *slot = &c->principals[i];
   uint64_t generation = atomic_load(&c->generation);
-  int64_t now = now_ms();
+  int64_t now = time_monotonic_ms();
 
   pthread_rwlock_rdlock(lock);
   bool hit = slot->generation == generation && slot->expires_ms > now &&
@@ -117,7 +108,7 @@ static int cached_memberships(struct store *store, int64_t user_id, struct store
   pthread_rwlock_t *lock = &c->shards[i % SHARDS];
   struct membership_slot *slot = &c->memberships[i];
   uint64_t generation = atomic_load(&c->generation);
-  int64_t now = now_ms();
+  int64_t now = time_monotonic_ms();
 
   pthread_rwlock_rdlock(lock);
   bool hit = slot->generation == generation && slot->expires_ms > now && slot->user_id == user_id;
@@ -230,39 +221,22 @@ static int passthrough_data_version(struct store *store, uint64_t *out) {
   return from(store)->inner->ops->data_version(from(store)->inner, out);
 }
 
-static void *poll_main(void *arg) {
+static void poll_for_changes(void *arg) {
   struct cache_store *c = arg;
-  pthread_mutex_lock(&c->stop_lock);
-  while (!c->stopping) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += (long)c->poll_ms * 1000000;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000;
-    deadline.tv_nsec %= 1000000000;
-    pthread_cond_timedwait(&c->stop_cond, &c->stop_lock, &deadline);
-    uint64_t version;
-    /* A failed poll invalidates too: when in doubt, read the store. */
-    if (c->inner->ops->data_version(c->inner, &version) != TE_OK || version != c->seen_version) {
-      c->seen_version = version;
-      invalidate(c);
-    }
+  uint64_t version = 0;
+  /* A failed poll invalidates too: when in doubt, read the store. */
+  if (c->inner->ops->data_version(c->inner, &version) != TE_OK || version != c->seen_version) {
+    c->seen_version = version;
+    invalidate(c);
   }
-  pthread_mutex_unlock(&c->stop_lock);
-  return NULL;
 }
 
 static void cached_close(struct store *store) {
   struct cache_store *c = from(store);
-  pthread_mutex_lock(&c->stop_lock);
-  c->stopping = true;
-  pthread_cond_signal(&c->stop_cond);
-  pthread_mutex_unlock(&c->stop_lock);
-  pthread_join(c->poller, NULL);
+  ticker_stop(c->poller);
   c->inner->ops->close(c->inner);
   for (int i = 0; i < SHARDS; i++)
     pthread_rwlock_destroy(&c->shards[i]);
-  pthread_mutex_destroy(&c->stop_lock);
-  pthread_cond_destroy(&c->stop_cond);
   free(c->principals);
   free(c->memberships);
   free(c);
@@ -291,14 +265,11 @@ int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct s
   c->base.ops = &cache_ops;
   c->inner = inner;
   c->ttl_ms = (int64_t)ttl_seconds * 1000;
-  c->poll_ms = poll_ms > 0 ? poll_ms : 100;
   atomic_init(&c->generation, 1);
   for (int i = 0; i < SHARDS; i++)
     pthread_rwlock_init(&c->shards[i], NULL);
-  pthread_mutex_init(&c->stop_lock, NULL);
-  pthread_cond_init(&c->stop_cond, NULL);
   if (inner->ops->data_version(inner, &c->seen_version) != TE_OK ||
-      pthread_create(&c->poller, NULL, poll_main, c) != 0) {
+      ticker_start(poll_ms, poll_for_changes, c, &c->poller) != TE_OK) {
     inner->ops->close(inner);
     free(c->principals);
     free(c->memberships);
