@@ -20,12 +20,15 @@
 
 static const char serve_usage[] =
     "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
-    "                     [--lastused-flush-seconds N] [--no-access-log]\n"
+    "                     [--max-connections-per-ip N] [--lastused-flush-seconds N]\n"
+    "                     [--no-access-log]\n"
     "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
     "  --db       SQLite database file, created 0600 if absent (TESSERA_DB; default\n"
     "             ./var/tessera.db)\n"
     "  --threads  HTTP worker threads (TESSERA_THREADS; default: one per CPU core)\n"
-    "  --timeout  seconds before an idle connection is closed (default 30)\n"
+    "  --timeout  seconds before an idle connection is closed, and within which a request body\n"
+    "             must arrive whole (default 30)\n"
+    "  --max-connections-per-ip  connections one client address may hold open (default 256)\n"
     "  --lastused-flush-seconds  a token's lastUsed is written at most this often (default 60)\n"
     "  --no-access-log  do not print one JSON line per request on stdout\n";
 
@@ -35,6 +38,7 @@ struct serve_options {
   const char *db;
   int threads;
   int timeout;
+  int connections_per_ip;
   int lastused_interval;
   bool access_log;
 };
@@ -79,6 +83,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       {"threads", required_argument, NULL, 't'},
       {"timeout", required_argument, NULL, 'T'},
       {"lastused-flush-seconds", required_argument, NULL, 'f'},
+      {"max-connections-per-ip", required_argument, NULL, 'p'},
       {"no-access-log", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -86,6 +91,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   *o = (struct serve_options){.threads = cores > 0 ? (int)cores : 2,
                               .timeout = 30,
+                              .connections_per_ip = 256,
                               .lastused_interval = 60,
                               .access_log = true};
   const char *listen = getenv("TESSERA_LISTEN"), *threads = getenv("TESSERA_THREADS");
@@ -111,6 +117,10 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
     case 'f':
       if (!parse_int(optarg, 1, 86400, &o->lastused_interval))
         return serve_usage_error("--lastused-flush-seconds must be 1..86400");
+      break;
+    case 'p':
+      if (!parse_int(optarg, 1, 100000, &o->connections_per_ip))
+        return serve_usage_error("--max-connections-per-ip must be 1..100000");
       break;
     case 'q':
       o->access_log = false;
@@ -164,6 +174,7 @@ static int serve(int argc, char **argv) {
                                  .port = o.port,
                                  .threads = o.threads,
                                  .timeout_seconds = o.timeout,
+                                 .connections_per_ip = o.connections_per_ip,
                                  .access_log = o.access_log};
   if (server_start(&config, &app, &server) != TE_OK) {
     lastused_stop(app.lastused);

@@ -205,8 +205,9 @@ static int validate(const char *cmd, const struct admin_args *a) {
     if (a->positional_count)
       return usage("token create takes no positional arguments");
     rc = check_name("--user", a->user);
-    if (!rc && a->description && strlen(a->description) > DESCRIPTION_MAX)
-      return usage("--description is too long");
+    if (!rc && a->description &&
+        (strlen(a->description) > DESCRIPTION_MAX || !text_is_utf8(a->description)))
+      return usage("--description must be at most 1024 bytes of UTF-8 text");
   } else {
     return usage("unknown command");
   }

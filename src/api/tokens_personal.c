@@ -114,7 +114,11 @@ void api_personal_token_create(struct request *req) {
   token_hash(p->value, TOKEN_VALUE_LEN, token.hash);
   token.created = time_now();
   /* Suspend first: the commit may finish on the writer thread before this function returns. */
-  request_defer(req);
+  if (!request_defer(req)) {
+    OPENSSL_cleanse(p, sizeof *p);
+    free(p);
+    return;
+  }
   struct store *store = req->app->store;
   store->ops->token_insert(store, &token, created, p);
 }
@@ -184,7 +188,14 @@ void api_personal_token_list(struct request *req) {
   json_t *items = json_array();
   for (size_t i = 0; i < count && i < (size_t)page; i++) {
     int64_t last_used = lastused_effective(req->app->lastused, tokens[i].seq, tokens[i].last_used);
-    json_array_append_new(items, access_token_json(&tokens[i], last_used));
+    /* A row that cannot be rendered fails the listing: silently skipping it would corrupt paging.
+     */
+    if (json_array_append_new(items, access_token_json(&tokens[i], last_used)) != 0) {
+      json_decref(items);
+      free(tokens);
+      reply_failure(req, TE_INTERNAL, "");
+      return;
+    }
   }
   json_t *reply = json_pack("{s:o}", "tokens", items);
   if (count > (size_t)page) {
@@ -213,7 +224,8 @@ void api_personal_token_delete(struct request *req) {
   }
   for (char *c = id; *c; c++)
     *c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
-  request_defer(req);
+  if (!request_defer(req))
+    return;
   struct store *store = req->app->store;
   store->ops->token_delete(store, req->principal.user.id, id, deleted, req);
 }

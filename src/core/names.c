@@ -3,6 +3,7 @@
 #include "core/limits.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <string.h>
 
 bool name_is_valid(const char *name) {
@@ -25,8 +26,15 @@ static bool has_control(const char *s) {
   return false;
 }
 
+bool text_is_utf8(const char *text) {
+  /* jansson refuses to make a string of invalid UTF-8, which makes it our validator. */
+  json_t *j = json_string(text);
+  json_decref(j);
+  return j != NULL;
+}
+
 bool display_name_is_valid(const char *name) {
-  return strlen(name) <= USER_NAME_MAX && !has_control(name);
+  return strlen(name) <= USER_NAME_MAX && !has_control(name) && text_is_utf8(name);
 }
 
 bool email_is_valid(const char *email) {
@@ -34,7 +42,7 @@ bool email_is_valid(const char *email) {
     return true;
   const char *at = strchr(email, '@');
   return strlen(email) <= EMAIL_MAX && !has_control(email) && !strchr(email, ' ') && at &&
-         at != email && at[1] && !strchr(at + 1, '@');
+         at != email && at[1] && !strchr(at + 1, '@') && text_is_utf8(email);
 }
 
 bool role_is_valid(const char *role) {

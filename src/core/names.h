@@ -7,7 +7,10 @@
  * digit (so they are safe in URLs, logs and file names). */
 bool name_is_valid(const char *name);
 
-/* Display names: at most USER_NAME_MAX bytes, no control characters. */
+/* True when text is valid UTF-8 (it must be, to be shown in JSON). */
+bool text_is_utf8(const char *text);
+
+/* Display names: at most USER_NAME_MAX bytes of UTF-8, no control characters. */
 bool display_name_is_valid(const char *name);
 
 /* Emails: empty, or at most EMAIL_MAX bytes with one '@' and no blanks or control characters. */

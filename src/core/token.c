@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 
 static void random_bytes(unsigned char *buf, int len) {
@@ -68,6 +69,31 @@ void token_hash(const char *value, size_t len, unsigned char hash[TOKEN_HASH_LEN
   unsigned int out_len = 0;
   if (EVP_Digest(value, len, hash, &out_len, sha256, NULL) != 1 || out_len != TOKEN_HASH_LEN)
     abort();
+}
+
+static bool is_hex(char c) {
+  return is_lower_hex(c) || (c >= 'A' && c <= 'F');
+}
+
+char *token_redact(const char *text, char *out, size_t size) {
+  static const char mark[] = "[redacted]";
+  size_t o = 0;
+  for (const char *p = text; *p && o + 1 < size;) {
+    size_t hex = 0;
+    if (strncasecmp(p, TOKEN_PREFIX, TOKEN_PREFIX_LEN) == 0)
+      while (is_hex(p[TOKEN_PREFIX_LEN + hex]))
+        hex++;
+    if (hex >= 16 && o + TOKEN_PREFIX_LEN + sizeof mark <= size) {
+      memcpy(out + o, p, TOKEN_PREFIX_LEN);
+      memcpy(out + o + TOKEN_PREFIX_LEN, mark, sizeof mark - 1);
+      o += TOKEN_PREFIX_LEN + sizeof mark - 1;
+      p += TOKEN_PREFIX_LEN + hex;
+    } else {
+      out[o++] = *p++;
+    }
+  }
+  out[o] = '\0';
+  return out;
 }
 
 void token_new_id(char id[TOKEN_ID_LEN + 1]) {

@@ -1,6 +1,7 @@
 #include "http/accesslog.h"
 
 #include "core/ticker.h"
+#include "core/token.h"
 #include "core/timeutil.h"
 
 #include <pthread.h>
@@ -120,7 +121,7 @@ static void put_int(struct line *l, long long v) {
 void accesslog_write(const struct access_entry *e) {
   if (log_fd < 0)
     return;
-  char path[512], method[32], text[LINE_MAX_BYTES];
+  char redacted[512], path[512], method[32], text[LINE_MAX_BYTES];
   struct line l = {text, text + sizeof text, false};
   put(&l, "{\"time\":\"");
   put(&l, current_time());
@@ -129,7 +130,7 @@ void accesslog_write(const struct access_entry *e) {
   put(&l, "\",\"method\":\"");
   put(&l, accesslog_escape(e->method, method, sizeof method));
   put(&l, "\",\"path\":\"");
-  put(&l, accesslog_escape(e->path, path, sizeof path));
+  put(&l, accesslog_escape(token_redact(e->path, redacted, sizeof redacted), path, sizeof path));
   put(&l, "\",\"status\":");
   put_int(&l, e->status);
   put(&l, ",\"duration_us\":");

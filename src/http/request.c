@@ -130,12 +130,24 @@ const char *request_header(struct request *req, const char *name) {
   return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-void request_defer(struct request *req) {
-  req->deferred = true;
+/* Shutdown waits until `deferred` is 0 with `draining` set; counting first and checking second
+ * means either the shutdown sees this request or this request sees the shutdown. */
+bool request_defer(struct request *req) {
   atomic_fetch_add(&req->app->deferred, 1);
+  if (atomic_load(&req->app->draining)) {
+    atomic_fetch_sub(&req->app->deferred, 1);
+    reply_error(req, 503, "the server is shutting down; retry.");
+    return false;
+  }
+  req->deferred = true;
   MHD_suspend_connection(req->conn);
+  return true;
 }
 
 void request_resume(struct request *req) {
+  struct app *app = req->app; /* once resumed, the request may complete and be freed at once */
   MHD_resume_connection(req->conn);
+  /* Counted here rather than when the handler runs again: a client that hung up is closed by MHD
+   * without calling the handler, and shutdown must not wait for it forever. */
+  atomic_fetch_sub(&app->deferred, 1);
 }

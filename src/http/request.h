@@ -16,7 +16,8 @@
 struct app {
   struct store *store;
   struct lastused *lastused;
-  atomic_int deferred; /* requests suspended in request_defer() and not yet answered */
+  atomic_int deferred;  /* requests suspended in request_defer() and not yet resumed */
+  atomic_bool draining; /* shutting down: no new request may be suspended */
 };
 
 /* One HTTP request from its first byte to its access-log line. A handler must end by calling one of
@@ -29,6 +30,7 @@ struct request {
   char *path;
   char id[REQUEST_ID_LEN + 1];
   int64_t started_us;
+  size_t raw_uri_len; /* as sent: path, query and escapes */
 
   char *body;
   size_t body_len;
@@ -68,9 +70,12 @@ json_t *request_json_object(struct request *req);
 const char *request_query(struct request *req, const char *name);
 const char *request_header(struct request *req, const char *name);
 
-/* Suspends the connection while the reply is produced elsewhere (e.g. a group commit). */
-void request_defer(struct request *req);
-/* Wakes a deferred request once its reply_* has been called. Safe from any thread. */
+/* Suspends the connection while the reply is produced elsewhere (e.g. a group commit). Returns
+ * false, having replied 503, when the server is shutting down: the caller must then not start the
+ * work. */
+bool request_defer(struct request *req);
+/* Wakes a deferred request once its reply_* has been called. Safe from any thread; the request
+ * may be gone by the time it returns. */
 void request_resume(struct request *req);
 
 #endif

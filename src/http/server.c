@@ -29,19 +29,22 @@ struct server {
   struct MHD_Daemon *daemon;
   struct app *app;
   bool access_log;
+  int timeout_seconds;
   char id_prefix[9]; /* random per process, so request ids do not repeat across restarts */
   atomic_uint_fast64_t next_id;
   atomic_int in_flight;
 };
 
-static struct request *request_new(struct server *s, struct MHD_Connection *conn,
-                                   const char *method, const char *url) {
+/* MHD's URI callback: runs as soon as the request line is in, with the URI as sent (query string
+ * and percent-escapes included), and what it returns becomes the request's context. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  struct server *s = cls;
   struct request *req = calloc(1, sizeof *req);
-  if (!req || !(req->path = strdup(url)))
+  if (!req)
     abort();
   req->app = s->app;
   req->conn = conn;
-  req->method = method;
+  req->raw_uri_len = strlen(uri);
   req->started_us = time_monotonic_us();
   /* prefix + 16 hex digits of a counter; hand-formatted because this runs for every request */
   static const char hex[] = "0123456789abcdef";
@@ -90,10 +93,12 @@ static enum MHD_Result send_reply(struct request *req) {
 
 static void dispatch(struct request *req) {
   const struct route *route = NULL;
-  char shown[160]; /* client bytes are echoed percent-encoded and bounded */
+  char shown[160], redacted[160]; /* client bytes are echoed redacted, escaped and bounded */
   switch (router_find(req->method, req->path, req, &route, &req->allow)) {
   case ROUTE_NO_PATH:
-    reply_error(req, 404, "no route for %s.", accesslog_escape(req->path, shown, sizeof shown));
+    reply_error(
+        req, 404, "no route for %s.",
+        accesslog_escape(token_redact(req->path, redacted, sizeof redacted), shown, sizeof shown));
     return;
   case ROUTE_NO_METHOD:
     reply_error(req, 405, "%s is not allowed here; allowed: %s.",
@@ -105,27 +110,27 @@ static void dispatch(struct request *req) {
   if (route->needs_auth && !auth_authenticate(req))
     return;
   route->handler(req);
-  if (!req->replied && !req->deferred)
+  /* deferred first: once deferred, `replied` belongs to whoever finishes the work */
+  if (!req->deferred && !req->replied)
     reply_failure(req, TE_INTERNAL, "");
 }
 
 static bool declared_too_large(struct MHD_Connection *conn);
 
-/* Adds a header's or query argument's size (with its separators) to *cls. */
-static enum MHD_Result add_value_size(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value) {
+/* Adds a header's size (with ": " and CRLF) to *cls. */
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value) {
   (void)kind;
-  *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF, or "&", "=" */
+  *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
   return MHD_YES;
 }
 
 /* Answers at once a request whose URL or headers are over our limits, or whose declared body is:
  * then the body is never read. Returns false when the request may go on. */
-static bool refused_early(struct request *req, const char *url) {
-  size_t header_bytes = 0, url_bytes = strlen(url); /* MHD hands us the path without the query */
-  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_value_size, &header_bytes);
-  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_value_size, &url_bytes);
-  if (url_bytes > URL_MAX)
+static bool refused_early(struct request *req) {
+  size_t header_bytes = 0;
+  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
+  if (req->raw_uri_len > URL_MAX)
     reply_error(req, 414, "the URL is longer than %d bytes.", URL_MAX);
   else if (header_bytes > HEADERS_MAX)
     reply_error(req, 431, "the request headers are larger than %d bytes.", HEADERS_MAX);
@@ -138,6 +143,12 @@ static bool refused_early(struct request *req, const char *url) {
 static bool declared_too_large(struct MHD_Connection *conn) {
   const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
   return length && strtoull(length, NULL, 10) > BODY_MAX;
+}
+
+/* A body must arrive whole within the connection timeout; only that bounds a client that sends
+ * one byte at a time, since each byte resets MHD's idle timer. */
+static bool upload_too_slow(const struct server *s, const struct request *req) {
+  return time_monotonic_us() - req->started_us > (int64_t)s->timeout_seconds * 1000000;
 }
 
 static void take_upload(struct request *req, const char *data, size_t size) {
@@ -163,20 +174,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **req_cls) {
   (void)version;
+  (void)conn;
   struct server *s = cls;
-  struct request *req = *req_cls;
-  if (!req) {
-    *req_cls = req = request_new(s, conn, method, url);
-    return refused_early(req, url) ? send_reply(req) : MHD_YES;
+  struct request *req = *req_cls; /* made by on_uri */
+  if (!req->path) {               /* first call: the headers are in */
+    req->method = method;
+    if (!(req->path = strdup(url)))
+      abort();
+    return refused_early(req) ? send_reply(req) : MHD_YES;
   }
   if (*upload_size) {
+    if (upload_too_slow(s, req))
+      return MHD_NO; /* closes the connection */
     take_upload(req, upload_data, *upload_size);
     *upload_size = 0;
     return MHD_YES;
   }
   if (req->deferred) { /* resumed: the reply was set by whoever finished the work */
     req->deferred = false;
-    atomic_fetch_sub(&s->app->deferred, 1);
     return send_reply(req);
   }
   if (req->replied) /* answered early, before the body */
@@ -206,7 +221,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   struct request *req = *req_cls;
   if (!req)
     return;
-  if (s->access_log && req->replied)
+  if (s->access_log && req->replied && req->path)
     log_access(req);
   request_free(req);
   *req_cls = NULL;
@@ -242,28 +257,33 @@ int server_start(const struct server_config *config, struct app *app, struct ser
     abort();
   s->app = app;
   s->access_log = config->access_log;
+  s->timeout_seconds = config->timeout_seconds;
   unsigned char prefix[4];
   if (RAND_bytes(prefix, sizeof prefix) != 1)
     abort();
   snprintf(s->id_prefix, sizeof s->id_prefix, "%02x%02x%02x%02x", prefix[0], prefix[1], prefix[2],
            prefix[3]);
+  if (s->access_log) /* before the workers exist, so they never see it half set up */
+    accesslog_start(STDOUT_FILENO);
   unsigned flags =
       MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (family == AF_INET6)
     flags |= MHD_USE_IPv6;
   s->daemon = MHD_start_daemon(
       flags, (uint16_t)config->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->timeout_seconds,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)CONNECTION_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)config->connections_per_ip, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)config->timeout_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   if (!s->daemon) {
     fprintf(stderr, "tessera: cannot listen on %s:%d\n", config->host, config->port);
+    if (s->access_log)
+      accesslog_stop();
     free(s);
     return TE_INTERNAL;
   }
-  if (s->access_log)
-    accesslog_start(STDOUT_FILENO);
   *out = s;
   return TE_OK;
 }
@@ -274,7 +294,10 @@ int server_port(struct server *s) {
 }
 
 void server_stop(struct server *s) {
-  MHD_quiesce_daemon(s->daemon);
+  MHD_socket listener = MHD_quiesce_daemon(s->daemon);
+  if (listener != MHD_INVALID_SOCKET)
+    close(listener); /* ours to close: new clients are refused instead of left hanging */
+  atomic_store(&s->app->draining, true);
   /* Requests already being served get DRAIN_SECONDS to finish; a client slow to send its body is
    * cut off after that. A suspended request (a creation waiting for its commit) is always waited
    * for: the store reports every queued write, and MHD must not stop while one is suspended. */

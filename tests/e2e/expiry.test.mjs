@@ -90,3 +90,11 @@ test('a token with expires = now + 2 s works, warns, then gets 401 and is listed
   const legacy = await listTokens(srv, srv.token, '?show_expired=true&maxResults=1000');
   assert.deepEqual(ids(legacy), ids(all), 'show_expired=true equals filter=all');
 });
+
+test('an RFC 3339 expiry at or before the Unix epoch is in the past, not "never"', async () => {
+  for (const expires of ['1970-01-01T00:00:00Z', '1970-01-01T01:00:00+01:00', '1969-12-31T23:59:59Z']) {
+    const res = await api(srv, 'POST', '/api/user/tokens', { token: srv.token, json: { expires } });
+    assert.equal(res.status, 400, expires);
+    assert.match(res.json.message, /past/);
+  }
+});

@@ -128,3 +128,8 @@ test('headers over 16 KiB get a JSON 431, not the HTTP library\'s HTML page', as
   assert.equal(res.status, 431);
   assert.equal((await api(srv, 'GET', '/api/user', { token: srv.token })).status, 200);
 });
+
+test('the URL limit counts the URI as sent: a long percent-encoded path gets 414', async () => {
+  const res = await api(srv, 'GET', `/${'%41'.repeat(1500)}`); // 4501 bytes sent, 1501 decoded
+  assert.equal(res.status, 414);
+});

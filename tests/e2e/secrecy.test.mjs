@@ -149,6 +149,18 @@ test('a token value sent in the query string is not logged', async () => {
   assert.ok(!srv.server.stdout().includes(victim), 'access log contains a token value from the query string');
 });
 
+test('a token value pasted into a path is redacted in the 404 message and the access log', async () => {
+  const victim = values[4];
+  const res = await call('DELETE', `/api/user/tokens/${victim}`, { token: srv.token }, 'alice');
+  assert.equal(res.status, 404);
+  const miss = await call('GET', `/nope/${victim}`, {}, null);
+  assert.equal(miss.status, 404);
+  assert.ok(!miss.text.includes(victim.slice(4)), `404 message echoes the token: ${miss.text}`);
+  assert.match(miss.json.message, /pul-\[redacted\]/);
+  await waitForLogLines([res.requestId, miss.requestId]);
+  assert.ok(!srv.server.stdout().includes(victim.slice(4)), 'access log contains a token value from a path');
+});
+
 test('after shutdown: no secrets in the DB files, and each value is stored as binary SHA-256', async () => {
   await srv.server.stop();
   const buf = dbBytes();

@@ -70,6 +70,11 @@ static void expiry_text_accepts_seconds_and_dates(void **state) {
   assert_int_equal(t, 1796083200);
   assert_int_equal(expiry_parse_text("-5", &t), TE_OK);
   assert_int_equal(t, -5);
+  /* only a literal 0 means never: a date at or before the epoch is in the past */
+  assert_int_equal(expiry_parse_text("1970-01-01T00:00:00Z", &t), TE_OK);
+  assert_true(t < 0);
+  assert_int_equal(expiry_parse_text("1970-01-01T01:00:00+01:00", &t), TE_OK);
+  assert_true(t < 0);
   assert_int_equal(expiry_parse_text("", &t), TE_BAD_REQUEST);
   assert_int_equal(expiry_parse_text("-", &t), TE_BAD_REQUEST);
   assert_int_equal(expiry_parse_text("99999999999999999999999", &t), TE_BAD_REQUEST);

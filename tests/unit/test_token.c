@@ -88,6 +88,27 @@ static void ids_are_uuid_v4(void **state) {
   assert_false(token_id_is_valid("../../etc/passwd"));
 }
 
+static void redaction_hides_tokens_and_near_misses(void **state) {
+  (void)state;
+  char value[TOKEN_VALUE_LEN + 1], text[256], out[256];
+  token_generate(value);
+  snprintf(text, sizeof text, "/api/user/tokens/%s/x", value);
+  assert_string_equal(token_redact(text, out, sizeof out), "/api/user/tokens/pul-[redacted]/x");
+  assert_null(strstr(out, value + 4));
+  /* uppercase, truncated and overlong look-alikes are secrets too */
+  assert_string_equal(token_redact("a PUL-0123456789ABCDEF0123 b", out, sizeof out),
+                      "a PUL-[redacted] b");
+  assert_string_equal(
+      token_redact("pul-0123456789abcdef0123456789abcdef0123456789", out, sizeof out),
+      "pul-[redacted]");
+  /* short hex after pul- and ordinary text are left alone */
+  assert_string_equal(token_redact("pul-abc /healthz", out, sizeof out), "pul-abc /healthz");
+  /* never overflows the output */
+  char tiny[8];
+  token_redact(text, tiny, sizeof tiny);
+  assert_int_equal(strlen(tiny), 7);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(generated_tokens_have_pulumi_shape_and_checksum),
@@ -95,6 +116,7 @@ int main(void) {
       cmocka_unit_test(look_alikes_are_rejected),
       cmocka_unit_test(hash_is_sha256_of_the_value),
       cmocka_unit_test(ids_are_uuid_v4),
+      cmocka_unit_test(redaction_hides_tokens_and_near_misses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,7 +45,12 @@ static void emails_and_display_names(void **state) {
   assert_false(email_is_valid("a@b@c"));
   assert_false(email_is_valid("a b@c"));
   assert_true(display_name_is_valid("Alice Liddell"));
+  assert_true(display_name_is_valid("Caf\xc3\xa9"));
   assert_false(display_name_is_valid("Alice\nLiddell"));
+  assert_false(display_name_is_valid("Caf\xe9")); /* Latin-1, not UTF-8 */
+  assert_false(email_is_valid("caf\xe9@example.com"));
+  assert_true(text_is_utf8("d\xc3\xa9j\xc3\xa0 vu"));
+  assert_false(text_is_utf8("d\xff"));
 }
 
 static void page_sizes(void **state) {
