@@ -203,11 +203,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   return req->deferred ? MHD_YES : send_reply(req);
 }
 
-static void log_access(const struct request *req) {
+/* The status to log: what was sent, or, when the connection ended otherwise, nginx's conventions
+ * (408 for a timeout, 499 for a client that went away or a connection that failed). */
+static int logged_status(const struct request *req, enum MHD_RequestTerminationCode toe) {
+  if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    return req->status;
+  return toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499;
+}
+
+static void log_access(const struct request *req, enum MHD_RequestTerminationCode toe) {
   struct access_entry e = {.request_id = req->id,
                            .method = req->method,
                            .path = req->path,
-                           .status = req->status,
+                           .status = logged_status(req, toe),
                            .duration_us = time_monotonic_us() - req->started_us,
                            .user = req->authenticated ? req->principal.user.login : NULL};
   accesslog_write(&e);
@@ -216,13 +224,12 @@ static void log_access(const struct request *req) {
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
   (void)conn;
-  (void)toe;
   struct server *s = cls;
   struct request *req = *req_cls;
   if (!req)
     return;
-  if (s->access_log && req->replied && req->path)
-    log_access(req);
+  if (s->access_log && req->path) /* every request that got as far as its headers */
+    log_access(req, toe);
   request_free(req);
   *req_cls = NULL;
   atomic_fetch_sub(&s->in_flight, 1);

@@ -67,3 +67,27 @@ test('every access-log line is valid JSON, including the hostile requests above'
     assert.ok(!entry.path.includes('?'), 'query strings are never logged');
   }
 });
+
+test('a request whose client hangs up before the reply is logged as 499, not as delivered', async () => {
+  const body = '{"description":"gone"}';
+  await new Promise((resolve) => {
+    const sock = net.connect(srv.server.port, '127.0.0.1', () => {
+      sock.end(
+        `POST /api/user/tokens HTTP/1.1\r\nHost: a\r\nAuthorization: token ${srv.token}\r\n` +
+          `Content-Length: ${body.length + 10}\r\n\r\n${body}`, // 10 bytes short: never complete
+      );
+      setTimeout(() => sock.destroy(), 100);
+    });
+    sock.on('error', () => {});
+    sock.on('close', resolve);
+  });
+  const line = await poll(
+    () =>
+      srv.server
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('"method":"POST"') && l.includes('"status":499')),
+    { timeoutMs: 4000, intervalMs: 100 },
+  );
+  assert.ok(line, 'no 499 line for the abandoned request');
+});
