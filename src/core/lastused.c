@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #define BUCKETS 4096 /* chains stay short up to tens of thousands of tokens in use per interval */
 

@@ -115,7 +115,11 @@ static void dispatch(struct request *req) {
     reply_failure(req, TE_INTERNAL, "");
 }
 
-static bool declared_too_large(struct MHD_Connection *conn);
+/* True when the declared body is larger than we accept, so we can answer before reading it. */
+static bool declared_too_large(struct MHD_Connection *conn) {
+  const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+  return length && strtoull(length, NULL, 10) > BODY_MAX;
+}
 
 /* Adds a header's size (with ": " and CRLF) to *cls. */
 static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -137,12 +141,6 @@ static bool refused_early(struct request *req) {
   else if (declared_too_large(req->conn))
     reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);
   return req->replied;
-}
-
-/* True when the declared body is larger than we accept, so we can answer before reading it. */
-static bool declared_too_large(struct MHD_Connection *conn) {
-  const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-  return length && strtoull(length, NULL, 10) > BODY_MAX;
 }
 
 /* A body must arrive whole within the connection timeout; only that bounds a client that sends
