@@ -23,7 +23,7 @@
  * JSON; only a request nearly twice over them reaches MHD's built-in (HTML) 431/414 page. */
 #define CONNECTION_MEMORY (32 * 1024)
 #define CONNECTION_LIMIT 1000
-#define DRAIN_SECONDS 10
+#define DRAIN_SECONDS 5 /* well inside the usual 10-30 s stop budgets of supervisors */
 
 struct server {
   struct MHD_Daemon *daemon;
