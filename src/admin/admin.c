@@ -22,6 +22,7 @@ static const char usage_text[] =
     "  tessera admin org add --db PATH ORG\n"
     "  tessera admin member add --db PATH ORG LOGIN --role admin|member\n"
     "  tessera admin token create --db PATH --user LOGIN [--description D] [--expires WHEN]\n"
+    "  tessera admin audit verify --db PATH   (exit 1 names the first tampered record)\n"
     "WHEN is Unix seconds, an RFC 3339 date-time (2026-12-01T00:00:00Z), or 0 for never.\n"
     "The database path may also come from TESSERA_DB.\n";
 
@@ -141,7 +142,7 @@ static int issue_token(struct store *store, const struct store_user *user, const
   token_new_id(t.id);
   token_generate(value);
   token_hash(value, TOKEN_VALUE_LEN, t.hash);
-  int rc = store->ops->token_insert(store, &t, NULL, NULL);
+  int rc = store->ops->token_insert(store, &t, NULL, NULL, NULL);
   if (rc == TE_OK)
     printf("%s\n", value);
   OPENSSL_cleanse(value, sizeof value);
@@ -176,6 +177,22 @@ static int cmd_token_create(struct store *store, const struct admin_args *a) {
   return issue_token(store, &user, a->description ? a->description : "", expires);
 }
 
+static int cmd_audit_verify(const char *db) {
+  int64_t count = 0;
+  char report[512];
+  int rc = store_sqlite_audit_verify(db, &count, report, sizeof report);
+  if (rc == TE_OK) {
+    printf("audit log intact: %lld records verified\n", (long long)count);
+    return 0;
+  }
+  if (rc == TE_CONFLICT)
+    fprintf(stderr, "tessera admin: audit log TAMPERED: %s (%lld records before it verified)\n",
+            report, (long long)count);
+  else
+    fprintf(stderr, "tessera admin: could not verify the audit log of %s\n", db);
+  return 1;
+}
+
 /* Validates the arguments a command needs before the store is touched. */
 static int validate(const char *cmd, const struct admin_args *a) {
   int rc = 0;
@@ -208,6 +225,9 @@ static int validate(const char *cmd, const struct admin_args *a) {
     if (!rc && a->description &&
         (strlen(a->description) > DESCRIPTION_MAX || !text_is_utf8(a->description)))
       return usage("--description must be at most 1024 bytes of UTF-8 text");
+  } else if (strcmp(cmd, "audit verify") == 0) {
+    if (a->positional_count)
+      return usage("audit verify takes no positional arguments");
   } else {
     return usage("unknown command");
   }
@@ -252,6 +272,8 @@ int admin_main(int argc, char **argv) {
   int rc = parse_args(argc - skip + 1, argv + skip - 1, &a);
   if (rc || (rc = validate(cmd, &a)) != 0)
     return rc;
+  if (strcmp(cmd, "audit verify") == 0)
+    return cmd_audit_verify(a.db); /* reads only: never opens the store for writing */
   struct store *store;
   if (open_store(a.db, &store))
     return 1;

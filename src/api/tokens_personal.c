@@ -120,7 +120,7 @@ void api_personal_token_create(struct request *req) {
     return;
   }
   struct store *store = req->app->store;
-  store->ops->token_insert(store, &token, created, p);
+  store->ops->token_insert(store, &token, NULL, created, p);
 }
 
 static json_t *access_token_json(const struct store_token *t, int64_t last_used) {
@@ -227,5 +227,5 @@ void api_personal_token_delete(struct request *req) {
   if (!request_defer(req))
     return;
   struct store *store = req->app->store;
-  store->ops->token_delete(store, req->principal.user.id, id, deleted, req);
+  store->ops->token_delete(store, req->principal.user.id, id, NULL, deleted, req);
 }

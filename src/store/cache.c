@@ -162,15 +162,23 @@ static struct done_relay *relay(struct cache_store *c, store_done_fn done, void 
 
 /* A new token cannot be in the cache (misses are not cached), so inserting invalidates nothing. */
 static int passthrough_token_insert(struct store *store, const struct store_token *token,
+                                    const struct store_audit *audit, store_done_fn done,
+                                    void *arg) {
+  return from(store)->inner->ops->token_insert(from(store)->inner, token, audit, done, arg);
+}
+
+/* An audit record changes nothing the cache holds. */
+static int passthrough_audit_append(struct store *store, const struct store_audit *audit,
                                     store_done_fn done, void *arg) {
-  return from(store)->inner->ops->token_insert(from(store)->inner, token, done, arg);
+  return from(store)->inner->ops->audit_append(from(store)->inner, audit, done, arg);
 }
 
 static int cached_token_delete(struct store *store, int64_t user_id, const char *token_id,
-                               store_done_fn done, void *arg) {
+                               const struct store_audit *audit, store_done_fn done, void *arg) {
   struct cache_store *c = from(store);
   struct done_relay *r = relay(c, done, arg);
-  int rc = c->inner->ops->token_delete(c->inner, user_id, token_id, r ? relay_done : NULL, r);
+  int rc =
+      c->inner->ops->token_delete(c->inner, user_id, token_id, audit, r ? relay_done : NULL, r);
   if (!r)
     invalidate(c);
   return rc;
@@ -251,6 +259,7 @@ static const struct store_ops cache_ops = {
     .memberships = cached_memberships,
     .token_insert = passthrough_token_insert,
     .token_delete = cached_token_delete,
+    .audit_append = passthrough_audit_append,
     .principal_by_token_hash = cached_principal_by_token_hash,
     .token_list = passthrough_token_list,
     .tokens_touch = cached_tokens_touch,

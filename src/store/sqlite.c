@@ -5,6 +5,7 @@
 #include "store/sqlite_schema.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,10 @@ static const char *const statement_sql[STMT_COUNT] = {
         "ORDER BY t.seq DESC LIMIT ?5",
     [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
     [STMT_DATA_VERSION] = "PRAGMA data_version",
+    [STMT_AUDIT_LAST] = "SELECT seq, chain FROM audit ORDER BY seq DESC LIMIT 1",
+    [STMT_AUDIT_INSERT] = "INSERT INTO audit (seq, org, timestamp, source_ip, event, description, "
+                          "user_login, token_id, token_name, req_org_admin, auth_failure, chain) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
@@ -343,6 +348,7 @@ static const struct store_ops sqlite_ops = {
     .memberships = sqlite_memberships,
     .token_insert = sqlite_token_insert,
     .token_delete = sqlite_token_delete,
+    .audit_append = sqlite_audit_append,
     .principal_by_token_hash = sqlite_principal_by_token_hash,
     .token_list = sqlite_token_list,
     .tokens_touch = sqlite_tokens_touch,
@@ -370,6 +376,13 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
     conn_close(writer_conn);
     return rc;
   }
+  /* A missing key is made only for a log that has nothing to verify yet: a new key for an existing
+   * log would silently restart the chain. */
+  unsigned char audit_key[AUDIT_KEY_LEN];
+  if ((rc = audit_key_load(path, !audit_has_records(writer_conn), audit_key)) != 0) {
+    conn_close(writer_conn);
+    return rc;
+  }
   struct sqlite_store *s = calloc(1, sizeof *s);
   if (!s || !(s->readers = calloc((size_t)read_connections, sizeof *s->readers)))
     abort();
@@ -389,7 +402,9 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
     }
     s->idle_readers = s->total_readers = i + 1;
   }
-  if ((rc = writer_start(writer_conn, &s->writer)) != 0) {
+  rc = writer_start(writer_conn, audit_key, &s->writer);
+  OPENSSL_cleanse(audit_key, sizeof audit_key);
+  if (rc != 0) {
     sqlite_close(&s->base);
     return rc;
   }

@@ -21,6 +21,8 @@ enum stmt_id {
   STMT_TOKEN_LIST,
   STMT_TOKEN_TOUCH,
   STMT_DATA_VERSION,
+  STMT_AUDIT_LAST,
+  STMT_AUDIT_INSERT,
   STMT_BEGIN,
   STMT_COMMIT,
   STMT_ROLLBACK,
@@ -50,11 +52,15 @@ struct write_job {
   store_done_fn done;
   void *arg;
   struct write_job *next;
+  bool has_audit; /* then `audit` is appended in the same savepoint: both land or neither */
+  struct store_audit audit;
 };
 
 struct writer;
 
-int writer_start(struct conn *c, struct writer **out);
+#define AUDIT_KEY_LEN 32
+
+int writer_start(struct conn *c, const unsigned char audit_key[AUDIT_KEY_LEN], struct writer **out);
 /* Queues a malloc'd job (its struct write_job first); the writer frees it after done() runs. */
 void writer_submit(struct writer *w, struct write_job *job);
 /* Queues the job and waits until it is durable; returns its result. */
@@ -82,11 +88,22 @@ void sqlite_reader_release(struct sqlite_store *s, struct conn *c);
 int sqlite_user_create(struct store *store, const struct store_user *user, struct store_user *out);
 int sqlite_org_create(struct store *store, const char *name);
 int sqlite_member_set(struct store *store, const char *org, const char *login, const char *role);
-int sqlite_token_insert(struct store *store, const struct store_token *token, store_done_fn done,
-                        void *arg);
+int sqlite_token_insert(struct store *store, const struct store_token *token,
+                        const struct store_audit *audit, store_done_fn done, void *arg);
 int sqlite_token_delete(struct store *store, int64_t user_id, const char *token_id,
-                        store_done_fn done, void *arg);
+                        const struct store_audit *audit, store_done_fn done, void *arg);
+int sqlite_audit_append(struct store *store, const struct store_audit *audit, store_done_fn done,
+                        void *arg);
 int sqlite_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count);
+
+/* The audit log (sqlite_audit.c). */
+/* Reads "<db_path>.audit-key", creating it when create is true and it is missing. */
+int audit_key_load(const char *db_path, bool create, unsigned char key[AUDIT_KEY_LEN]);
+/* Appends a record chained to the last one; call inside the writer's transaction. */
+int audit_insert(struct conn *c, const unsigned char key[AUDIT_KEY_LEN],
+                 const struct store_audit *audit);
+/* True when the audit table has at least one record. */
+bool audit_has_records(struct conn *c);
 
 /* Copies a text column into a fixed buffer (truncating safely; inputs are bounded on the way in).
  */

@@ -46,6 +46,23 @@ static const char *const migrations[] = {
     "  last_used INTEGER NOT NULL DEFAULT 0"
     ") STRICT;"
     "CREATE INDEX tokens_by_user ON tokens(user_id, seq);",
+    /* 2: the audit log. seq is assigned by the writer (last + 1) because it is part of what each
+     * record's chain value covers; chain = HMAC-SHA-256(key, previous chain || this record). */
+    "CREATE TABLE audit ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  org TEXT NOT NULL,"
+    "  timestamp INTEGER NOT NULL,"
+    "  source_ip TEXT NOT NULL,"
+    "  event TEXT NOT NULL CHECK (length(event) BETWEEN 1 AND 64),"
+    "  description TEXT NOT NULL,"
+    "  user_login TEXT NOT NULL,"
+    "  token_id TEXT NOT NULL,"
+    "  token_name TEXT NOT NULL,"
+    "  req_org_admin INTEGER NOT NULL,"
+    "  auth_failure INTEGER NOT NULL,"
+    "  chain BLOB NOT NULL CHECK (length(chain) = 32)"
+    ") STRICT;"
+    "CREATE INDEX audit_by_org_time ON audit(org, timestamp);",
 };
 
 int sqlite_schema_version_latest(void) {

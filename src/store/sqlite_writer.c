@@ -2,13 +2,16 @@
 
 #include "core/error.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Bounded so one batch cannot hold the write lock for long; the rest waits for the next commit. */
 #define BATCH_MAX 512
 
 struct writer {
   struct conn *conn;
+  unsigned char audit_key[AUDIT_KEY_LEN];
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t wake;
@@ -35,12 +38,16 @@ static struct write_job *take_batch(struct writer *w, bool *stop) {
 }
 
 /* Each job runs in its own savepoint so one failing job (say, a duplicate) leaves the others
- * intact. */
-static int apply_one(struct conn *c, struct write_job *job) {
+ * intact; its audit record shares the savepoint, so a change whose record cannot be written is
+ * undone. */
+static int apply_one(struct writer *w, struct write_job *job) {
+  struct conn *c = w->conn;
   int rc = conn_exec(c, STMT_SAVEPOINT);
   if (rc)
     return rc;
-  rc = job->apply(c, job);
+  rc = job->apply ? job->apply(c, job) : TE_OK;
+  if (rc == TE_OK && job->has_audit)
+    rc = audit_insert(c, w->audit_key, &job->audit);
   if (rc)
     conn_exec(c, STMT_ROLLBACK_TO);
   int released = conn_exec(c, STMT_RELEASE);
@@ -51,7 +58,7 @@ static void run_batch(struct writer *w, struct write_job *batch) {
   int results[BATCH_MAX];
   int n = 0, rc = conn_exec(w->conn, STMT_BEGIN);
   for (struct write_job *j = batch; j; j = j->next)
-    results[n++] = rc ? rc : apply_one(w->conn, j);
+    results[n++] = rc ? rc : apply_one(w, j);
   if (!rc && (rc = conn_exec(w->conn, STMT_COMMIT)) != 0)
     conn_exec(w->conn, STMT_ROLLBACK);
   n = 0;
@@ -75,11 +82,13 @@ static void *writer_main(void *arg) {
   }
 }
 
-int writer_start(struct conn *c, struct writer **out) {
+int writer_start(struct conn *c, const unsigned char audit_key[AUDIT_KEY_LEN],
+                 struct writer **out) {
   struct writer *w = calloc(1, sizeof *w);
   if (!w)
     abort();
   w->conn = c;
+  memcpy(w->audit_key, audit_key, AUDIT_KEY_LEN);
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->wake, NULL);
   if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
@@ -138,5 +147,6 @@ void writer_stop(struct writer *w) {
   pthread_join(w->thread, NULL);
   pthread_mutex_destroy(&w->lock);
   pthread_cond_destroy(&w->wake);
+  OPENSSL_cleanse(w->audit_key, sizeof w->audit_key);
   free(w);
 }

@@ -27,6 +27,13 @@ static int step_write(struct conn *c, sqlite3_stmt *st, bool must_change, const 
   return must_change && sqlite3_changes(c->db) == 0 ? TE_NOT_FOUND : TE_OK;
 }
 
+static void attach_audit(struct write_job *job, const struct store_audit *audit) {
+  if (audit) {
+    job->audit = *audit;
+    job->has_audit = true;
+  }
+}
+
 static int submit(struct sqlite_store *s, struct write_job *job, store_done_fn done, void *arg) {
   if (!done)
     return writer_submit_wait(s->writer, job);
@@ -146,10 +153,11 @@ static int apply_token_insert(struct conn *c, struct write_job *job) {
   return step_write(c, st, false, "token insert");
 }
 
-int sqlite_token_insert(struct store *store, const struct store_token *token, store_done_fn done,
-                        void *arg) {
+int sqlite_token_insert(struct store *store, const struct store_token *token,
+                        const struct store_audit *audit, store_done_fn done, void *arg) {
   struct token_job *job = job_new(sizeof *job, apply_token_insert);
   job->token = *token;
+  attach_audit(&job->job, audit);
   return submit((struct sqlite_store *)store, &job->job, done, arg);
 }
 
@@ -170,8 +178,9 @@ static int apply_token_delete(struct conn *c, struct write_job *job) {
 }
 
 int sqlite_token_delete(struct store *store, int64_t user_id, const char *token_id,
-                        store_done_fn done, void *arg) {
+                        const struct store_audit *audit, store_done_fn done, void *arg) {
   struct delete_job *job = job_new(sizeof *job, apply_token_delete);
+  attach_audit(&job->job, audit);
   job->user_id = user_id;
   snprintf(job->token_id, sizeof job->token_id, "%s", token_id);
   return submit((struct sqlite_store *)store, &job->job, done, arg);
@@ -203,4 +212,11 @@ int sqlite_tokens_touch(struct store *store, const struct store_last_used *updat
   job->count = count;
   memcpy(job->updates, updates, count * sizeof updates[0]);
   return writer_submit_wait(((struct sqlite_store *)store)->writer, &job->job);
+}
+
+int sqlite_audit_append(struct store *store, const struct store_audit *audit, store_done_fn done,
+                        void *arg) {
+  struct write_job *job = job_new(sizeof *job, NULL); /* no change: only the record */
+  attach_audit(job, audit);
+  return submit((struct sqlite_store *)store, job, done, arg);
 }

@@ -51,6 +51,27 @@ struct store_principal {
   uint64_t version;
 };
 
+#define AUDIT_EVENT_MAX 64
+#define AUDIT_DESCRIPTION_MAX 512
+#define AUDIT_TOKEN_NAME_MAX 64
+
+/* One audit-log event (Pulumi's AuditLogEvent fields). Records are appended in the same
+ * transaction as the change they describe, each carrying an HMAC-SHA-256 chain value over the
+ * previous one, so that a record that cannot be written fails its change (fail-closed) and an
+ * edited, removed or reordered record is detected by store_sqlite_audit_verify. */
+struct store_audit {
+  int64_t timestamp;
+  char org[LOGIN_MAX + 1]; /* "" when the event concerns no organization */
+  char source_ip[48];
+  char event[AUDIT_EVENT_MAX + 1]; /* Pulumi's kebab-case id, e.g. "organization-token-created" */
+  char description[AUDIT_DESCRIPTION_MAX + 1];
+  char user[LOGIN_MAX + 1];
+  char token_id[TOKEN_ID_LEN + 1];
+  char token_name[AUDIT_TOKEN_NAME_MAX + 1];
+  bool req_org_admin;
+  bool auth_failure;
+};
+
 enum token_filter { TOKEN_FILTER_ACTIVE, TOKEN_FILTER_EXPIRED, TOKEN_FILTER_ALL };
 
 struct store_token_query {
@@ -83,13 +104,17 @@ struct store_ops {
   int (*memberships)(struct store *store, int64_t user_id, struct store_membership **out,
                      size_t *count);
 
-  /* Inserts a token. With done == NULL it blocks until durable and returns the result; otherwise it
-   * returns 0 at once and reports through done(arg, result) later (group commit). */
-  int (*token_insert)(struct store *store, const struct store_token *token, store_done_fn done,
-                      void *arg);
-  /* Deletes the user's token with this id (TE_NOT_FOUND when there is none). Same done contract. */
+  /* Inserts a token, with its audit record when audit is not NULL. With done == NULL it blocks
+   * until durable and returns the result; otherwise it returns 0 at once and reports through
+   * done(arg, result) later (group commit). */
+  int (*token_insert)(struct store *store, const struct store_token *token,
+                      const struct store_audit *audit, store_done_fn done, void *arg);
+  /* Deletes the user's token with this id (TE_NOT_FOUND when there is none). Same contract. */
   int (*token_delete)(struct store *store, int64_t user_id, const char *token_id,
-                      store_done_fn done, void *arg);
+                      const struct store_audit *audit, store_done_fn done, void *arg);
+  /* Appends an audit record that goes with no change (say, a failed authentication). */
+  int (*audit_append)(struct store *store, const struct store_audit *audit, store_done_fn done,
+                      void *arg);
   /* The hot path: one indexed lookup by hash. TE_NOT_FOUND when no token has this hash. */
   int (*principal_by_token_hash)(struct store *store, const unsigned char hash[TOKEN_HASH_LEN],
                                  struct store_principal *out);
@@ -112,7 +137,14 @@ struct store {
 int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct store **out);
 
 /* Opens the SQLite store at path, creating it (mode 0600) and applying migrations as needed.
- * read_connections bounds concurrent readers. */
+ * read_connections bounds concurrent readers. The audit-log key lives beside it in
+ * "<path>.audit-key" (32 random bytes, mode 0600, made on first open); a database that has audit
+ * records but no key is refused. */
 int store_sqlite_open(const char *path, int read_connections, struct store **out);
+
+/* Checks the audit log's chain from its first record. Returns 0 and the number of records checked
+ * in *count when intact; TE_CONFLICT with a sentence in report naming the first bad record when a
+ * record was edited, removed or moved; another TE_* code when the check could not run. */
+int store_sqlite_audit_verify(const char *path, int64_t *count, char *report, size_t report_size);
 
 #endif

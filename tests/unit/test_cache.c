@@ -56,7 +56,7 @@ static struct store_token insert_token(struct store *s, int64_t user_id) {
   token_new_id(t.id);
   token_generate(value);
   token_hash(value, TOKEN_VALUE_LEN, t.hash);
-  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   return t;
 }
 
@@ -80,7 +80,7 @@ static void a_delete_through_the_cache_is_seen_at_once(void **state) {
   struct store_token t = insert_token(s, f->alice.id);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK); /* now cached */
-  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL, NULL), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
 }
 
@@ -113,7 +113,7 @@ static void an_async_delete_invalidates_before_it_reports(void **state) {
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   struct done_flag d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, -1, s, {0}, -1};
   memcpy(d.hash, t.hash, TOKEN_HASH_LEN);
-  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, on_deleted, &d), TE_OK);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, on_deleted, &d), TE_OK);
   pthread_mutex_lock(&d.lock);
   while (!d.done)
     pthread_cond_wait(&d.cond, &d.lock);
@@ -136,7 +136,8 @@ static void writes_by_another_process_are_seen_after_a_poll(void **state) {
   /* The uncached handle stands for `tessera admin` in another process. */
   assert_int_equal(f->other->ops->org_create(f->other, "acme"), TE_OK);
   assert_int_equal(f->other->ops->member_set(f->other, "acme", "alice", "admin"), TE_OK);
-  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, t.id, NULL, NULL), TE_OK);
+  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, t.id, NULL, NULL, NULL),
+                   TE_OK);
   int found = TE_OK;
   for (int i = 0; i < 100 && (found == TE_OK || n == 0); i++) { /* the poll runs every 50 ms */
     struct timespec ts = {0, 20 * 1000 * 1000};

@@ -127,7 +127,7 @@ static void tokens_are_found_by_hash_and_only_by_hash(void **state) {
   struct fixture *f = *state;
   struct store *s = f->store;
   struct store_token t = make_token(f->alice.id, "laptop", 0);
-  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_string_equal(p.token.id, t.id);
@@ -143,20 +143,20 @@ static void tokens_are_found_by_hash_and_only_by_hash(void **state) {
   /* the same hash twice is a conflict, never a second row */
   struct store_token dup = make_token(f->alice.id, "dup", 0);
   memcpy(dup.hash, t.hash, TOKEN_HASH_LEN);
-  assert_int_equal(s->ops->token_insert(s, &dup, NULL, NULL), TE_CONFLICT);
+  assert_int_equal(s->ops->token_insert(s, &dup, NULL, NULL, NULL), TE_CONFLICT);
 }
 
 static void delete_is_scoped_to_the_owner(void **state) {
   struct fixture *f = *state;
   struct store *s = f->store;
   struct store_token t = make_token(f->alice.id, "x", 0);
-  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL), TE_OK);
-  assert_int_equal(s->ops->token_delete(s, f->bob.id, t.id, NULL, NULL), TE_NOT_FOUND);
+  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_delete(s, f->bob.id, t.id, NULL, NULL, NULL), TE_NOT_FOUND);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
-  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL, NULL), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
-  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL), TE_NOT_FOUND);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL, NULL), TE_NOT_FOUND);
 }
 
 static void listing_filters_and_pages_newest_first(void **state) {
@@ -167,10 +167,10 @@ static void listing_filters_and_pages_newest_first(void **state) {
   struct store_token later = make_token(f->alice.id, "later", now + 3600);
   struct store_token gone = make_token(f->alice.id, "gone", now - 10);
   struct store_token bobs = make_token(f->bob.id, "bob's", 0);
-  assert_int_equal(s->ops->token_insert(s, &never, NULL, NULL), TE_OK);
-  assert_int_equal(s->ops->token_insert(s, &later, NULL, NULL), TE_OK);
-  assert_int_equal(s->ops->token_insert(s, &gone, NULL, NULL), TE_OK);
-  assert_int_equal(s->ops->token_insert(s, &bobs, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &never, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &later, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &gone, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &bobs, NULL, NULL, NULL), TE_OK);
 
   struct store_token_query q = {f->alice.id, TOKEN_FILTER_ALL, now, INT64_MAX, 10};
   struct store_token *items;
@@ -210,7 +210,7 @@ static void touch_only_raises_last_used(void **state) {
   struct fixture *f = *state;
   struct store *s = f->store;
   struct store_token t = make_token(f->alice.id, "x", 0);
-  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_int_equal(p.token.last_used, 0);
@@ -250,7 +250,7 @@ static void concurrent_async_inserts_all_commit(void **state) {
     tokens[i] = make_token(f->alice.id, "batch", 0);
     if (i == N / 2)
       memcpy(tokens[i].hash, tokens[0].hash, TOKEN_HASH_LEN); /* one bad job in a batch */
-    assert_int_equal(s->ops->token_insert(s, &tokens[i], count_done, &c), TE_OK);
+    assert_int_equal(s->ops->token_insert(s, &tokens[i], NULL, count_done, &c), TE_OK);
   }
   pthread_mutex_lock(&c.lock);
   while (c.ok + c.failed < N)
@@ -274,7 +274,7 @@ static void reopening_keeps_the_schema_and_data(void **state) {
   struct fixture *f = *state;
   struct store *s = f->store;
   struct store_token t = make_token(f->alice.id, "persist", 0);
-  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   s->ops->close(s);
   assert_int_equal(store_sqlite_open(f->path, 1, &f->store), TE_OK);
   struct store_principal p;

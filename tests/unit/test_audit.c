@@ -1,0 +1,231 @@
+/* The audit log's chain and its verification (store/sqlite_audit.c, store/sqlite_writer.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/timeutil.h"
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fixture {
+  char dir[64];
+  char path[96];
+  struct store *store;
+  int64_t user_id;
+};
+
+static struct store_audit event(const char *name, const char *description) {
+  struct store_audit a = {.timestamp = time_now(), .req_org_admin = true};
+  snprintf(a.org, sizeof a.org, "acme");
+  snprintf(a.source_ip, sizeof a.source_ip, "127.0.0.1");
+  snprintf(a.event, sizeof a.event, "%s", name);
+  snprintf(a.description, sizeof a.description, "%s", description);
+  snprintf(a.user, sizeof a.user, "alice");
+  return a;
+}
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-audit-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  assert_int_equal(store_sqlite_open(f->path, 1, &f->store), TE_OK);
+  struct store_user u = {0}, out;
+  snprintf(u.login, sizeof u.login, "alice");
+  assert_int_equal(f->store->ops->user_create(f->store, &u, &out), TE_OK);
+  f->user_id = out.id;
+  for (int i = 0; i < 5; i++) {
+    char d[32];
+    snprintf(d, sizeof d, "event %d", i + 1);
+    struct store_audit a = event("organization-settings-changed", d);
+    assert_int_equal(f->store->ops->audit_append(f->store, &a, NULL, NULL), TE_OK);
+  }
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  if (f->store)
+    f->store->ops->close(f->store);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  assert_int_equal(system(cmd), 0);
+  free(f);
+  return 0;
+}
+
+/* Runs SQL on the database behind the store's back, as someone tampering with the file would. */
+static void tamper(struct fixture *f, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+    fail_msg("tamper SQL failed: %s", err);
+  sqlite3_close(db);
+}
+
+static int verify(struct fixture *f, int64_t *count, char *report, size_t size) {
+  return store_sqlite_audit_verify(f->path, count, report, size);
+}
+
+static void an_untouched_log_verifies(void **state) {
+  struct fixture *f = *state;
+  int64_t n = -1;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_OK);
+  assert_int_equal(n, 5);
+}
+
+static void an_edited_record_is_named(void **state) {
+  struct fixture *f = *state;
+  tamper(f, "UPDATE audit SET description = 'nothing to see' WHERE seq = 3");
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
+  assert_non_null(strstr(report, "record 3"));
+  assert_non_null(strstr(report, "altered"));
+  assert_int_equal(n, 2);
+}
+
+static void an_edited_flag_is_caught(void **state) {
+  struct fixture *f = *state;
+  tamper(f, "UPDATE audit SET auth_failure = 1 WHERE seq = 5");
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
+  assert_non_null(strstr(report, "record 5"));
+}
+
+static void a_removed_record_is_named(void **state) {
+  struct fixture *f = *state;
+  tamper(f, "DELETE FROM audit WHERE seq = 2");
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
+  assert_non_null(strstr(report, "record 2 is missing"));
+  assert_non_null(strstr(report, "removed"));
+}
+
+static void renumbering_to_hide_a_removal_is_caught(void **state) {
+  struct fixture *f = *state;
+  tamper(f, "DELETE FROM audit WHERE seq = 2; UPDATE audit SET seq = seq - 1 WHERE seq > 2");
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
+  assert_non_null(strstr(report, "record 2"));
+}
+
+static void swapped_records_are_caught(void **state) {
+  struct fixture *f = *state;
+  /* Exchange records 2 and 4 wholesale, chain values included. */
+  tamper(f, "UPDATE audit SET seq = -2 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 4;"
+            "UPDATE audit SET seq = 4 WHERE seq = -2");
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
+  assert_non_null(strstr(report, "record 2"));
+}
+
+static void a_change_and_its_record_land_together_or_not_at_all(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = f->user_id, .created = time_now()};
+  char value[TOKEN_VALUE_LEN + 1];
+  token_new_id(t.id);
+  token_generate(value);
+  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  /* An empty event name violates the audit table's CHECK: the token must not be stored either. */
+  struct store_audit bad = event("", "unwritable");
+  assert_int_not_equal(s->ops->token_insert(s, &t, &bad, NULL, NULL), TE_OK);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+  /* With a valid record both land, and the chain still verifies. */
+  struct store_audit good = event("organization-token-created", "ci");
+  assert_int_equal(s->ops->token_insert(s, &t, &good, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_OK);
+  assert_int_equal(n, 6);
+}
+
+static void two_writers_share_one_chain(void **state) {
+  struct fixture *f = *state;
+  /* A second handle stands for `tessera admin` writing while the server runs. */
+  struct store *other;
+  assert_int_equal(store_sqlite_open(f->path, 1, &other), TE_OK);
+  for (int i = 0; i < 4; i++) {
+    struct store_audit a = event("member-added", "interleaved");
+    struct store *w = i % 2 ? other : f->store;
+    assert_int_equal(w->ops->audit_append(w, &a, NULL, NULL), TE_OK);
+  }
+  other->ops->close(other);
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_OK);
+  assert_int_equal(n, 9);
+}
+
+static void the_key_is_private_and_required(void **state) {
+  struct fixture *f = *state;
+  char key[128];
+  snprintf(key, sizeof key, "%s.audit-key", f->path);
+  struct stat st;
+  assert_int_equal(stat(key, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_int_equal(st.st_size, 32);
+  f->store->ops->close(f->store);
+  f->store = NULL;
+  /* Without its key a log with records cannot be extended (the chain would silently restart)... */
+  assert_int_equal(unlink(key), 0);
+  struct store *s;
+  assert_int_not_equal(store_sqlite_open(f->path, 1, &s), TE_OK);
+  /* ...nor verified. */
+  int64_t n;
+  char report[256];
+  assert_int_not_equal(verify(f, &n, report, sizeof report), TE_OK);
+}
+
+static void a_different_key_fails_verification(void **state) {
+  struct fixture *f = *state;
+  char key[128];
+  snprintf(key, sizeof key, "%s.audit-key", f->path);
+  FILE *k = fopen(key, "r+b");
+  assert_non_null(k);
+  unsigned char byte;
+  assert_int_equal(fread(&byte, 1, 1, k), 1);
+  byte ^= 0xff;
+  fseek(k, 0, SEEK_SET);
+  assert_int_equal(fwrite(&byte, 1, 1, k), 1);
+  fclose(k);
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
+  assert_non_null(strstr(report, "record 1"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(an_untouched_log_verifies, setup, teardown),
+      cmocka_unit_test_setup_teardown(an_edited_record_is_named, setup, teardown),
+      cmocka_unit_test_setup_teardown(an_edited_flag_is_caught, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_removed_record_is_named, setup, teardown),
+      cmocka_unit_test_setup_teardown(renumbering_to_hide_a_removal_is_caught, setup, teardown),
+      cmocka_unit_test_setup_teardown(swapped_records_are_caught, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_change_and_its_record_land_together_or_not_at_all, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(two_writers_share_one_chain, setup, teardown),
+      cmocka_unit_test_setup_teardown(the_key_is_private_and_required, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_different_key_fails_verification, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
