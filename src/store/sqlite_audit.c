@@ -50,8 +50,8 @@ int audit_key_load(const char *db_path, bool create, unsigned char key[AUDIT_KEY
     fprintf(stderr, "tessera: cannot create the audit key %s: %s\n", path, strerror(errno));
     return TE_INTERNAL;
   }
-  int rc = RAND_bytes(key, AUDIT_KEY_LEN) == 1 &&
-                   write(fd, key, AUDIT_KEY_LEN) == AUDIT_KEY_LEN && fsync(fd) == 0
+  int rc = RAND_bytes(key, AUDIT_KEY_LEN) == 1 && write(fd, key, AUDIT_KEY_LEN) == AUDIT_KEY_LEN &&
+                   fsync(fd) == 0
                ? TE_OK
                : TE_INTERNAL;
   close(fd);
@@ -196,7 +196,7 @@ static int verify_chain(sqlite3 *db, const unsigned char key[AUDIT_KEY_LEN], int
     read_record(st, &seq, &a, stored);
     if (seq != expected_seq) {
       snprintf(report, report_size,
-               "audit record %lld is missing (the log jumps from %lld to %lld): removed", 
+               "audit record %lld is missing (the log jumps from %lld to %lld): removed",
                (long long)expected_seq, (long long)expected_seq - 1, (long long)seq);
       rc = TE_CONFLICT;
       break;
