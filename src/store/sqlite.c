@@ -376,10 +376,8 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
     conn_close(writer_conn);
     return rc;
   }
-  /* A missing key is made only for a log that has nothing to verify yet: a new key for an existing
-   * log would silently restart the chain. */
   unsigned char audit_key[AUDIT_KEY_LEN];
-  if ((rc = audit_key_load(path, !audit_has_records(writer_conn), audit_key)) != 0) {
+  if ((rc = audit_key_setup(writer_conn->db, path, audit_key)) != 0) {
     conn_close(writer_conn);
     return rc;
   }
@@ -402,7 +400,7 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
     }
     s->idle_readers = s->total_readers = i + 1;
   }
-  rc = writer_start(writer_conn, audit_key, &s->writer);
+  rc = writer_start(writer_conn, path, audit_key, &s->writer);
   OPENSSL_cleanse(audit_key, sizeof audit_key);
   if (rc != 0) {
     sqlite_close(&s->base);

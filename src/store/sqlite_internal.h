@@ -60,7 +60,8 @@ struct writer;
 
 #define AUDIT_KEY_LEN 32
 
-int writer_start(struct conn *c, const unsigned char audit_key[AUDIT_KEY_LEN], struct writer **out);
+int writer_start(struct conn *c, const char *db_path, const unsigned char audit_key[AUDIT_KEY_LEN],
+                 struct writer **out);
 /* Queues a malloc'd job (its struct write_job first); the writer frees it after done() runs. */
 void writer_submit(struct writer *w, struct write_job *job);
 /* Queues the job and waits until it is durable; returns its result. */
@@ -97,13 +98,16 @@ int sqlite_audit_append(struct store *store, const struct store_audit *audit, st
 int sqlite_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count);
 
 /* The audit log (sqlite_audit.c). */
-/* Reads "<db_path>.audit-key", creating it when create is true and it is missing. */
-int audit_key_load(const char *db_path, bool create, unsigned char key[AUDIT_KEY_LEN]);
-/* Appends a record chained to the last one; call inside the writer's transaction. */
+/* Loads "<real db path>.audit-key" for the database open on db, making it for a database whose
+ * audit log has no key yet; refuses a missing key, a key others can read, or another key. */
+int audit_key_setup(sqlite3 *db, const char *db_path, unsigned char key[AUDIT_KEY_LEN]);
+/* Appends a record chained to the last one, inside the writer's transaction; returns its seq and
+ * chain value for the head file. */
 int audit_insert(struct conn *c, const unsigned char key[AUDIT_KEY_LEN],
-                 const struct store_audit *audit);
-/* True when the audit table has at least one record. */
-bool audit_has_records(struct conn *c);
+                 const struct store_audit *audit, int64_t *seq, unsigned char chain[32]);
+/* Records, after a commit, the last record the log has reached ("<real db path>.audit-head"), so
+ * that records removed from the end are detected. Never moves backwards. */
+int audit_head_write(const char *db_path, int64_t seq, const unsigned char chain[32]);
 
 /* Copies a text column into a fixed buffer (truncating safely; inputs are bounded on the way in).
  */

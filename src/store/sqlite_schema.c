@@ -62,7 +62,10 @@ static const char *const migrations[] = {
     "  auth_failure INTEGER NOT NULL,"
     "  chain BLOB NOT NULL CHECK (length(chain) = 32)"
     ") STRICT;"
-    "CREATE INDEX audit_by_org_time ON audit(org, timestamp);",
+    "CREATE INDEX audit_by_org_time ON audit(org, timestamp);"
+    /* Which key signs the chain: HMAC(key, "tessera-audit-key-id"), so that a lost or different key
+     * (another path to the same file, a restored backup) is refused rather than used. */
+    "CREATE TABLE audit_meta (key_id BLOB NOT NULL CHECK (length(key_id) = 32)) STRICT;",
 };
 
 int sqlite_schema_version_latest(void) {

@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 struct writer {
   struct conn *conn;
+  char *db_path;
   unsigned char audit_key[AUDIT_KEY_LEN];
   pthread_t thread;
   pthread_mutex_t lock;
@@ -37,30 +39,51 @@ static struct write_job *take_batch(struct writer *w, bool *stop) {
   return batch;
 }
 
+/* The last audit record a batch wrote, for the head file once the batch is committed. */
+struct audit_tail {
+  int64_t seq;
+  unsigned char chain[32];
+};
+
 /* Each job runs in its own savepoint so one failing job (say, a duplicate) leaves the others
  * intact; its audit record shares the savepoint, so a change whose record cannot be written is
- * undone. */
-static int apply_one(struct writer *w, struct write_job *job) {
+ * undone. If the undo itself fails, *broken tells the caller to abandon the whole batch rather
+ * than commit a change without its record. */
+static int apply_one(struct writer *w, struct write_job *job, struct audit_tail *tail,
+                     bool *broken) {
   struct conn *c = w->conn;
   int rc = conn_exec(c, STMT_SAVEPOINT);
   if (rc)
     return rc;
+  struct audit_tail mine = *tail;
   rc = job->apply ? job->apply(c, job) : TE_OK;
   if (rc == TE_OK && job->has_audit)
-    rc = audit_insert(c, w->audit_key, &job->audit);
-  if (rc)
-    conn_exec(c, STMT_ROLLBACK_TO);
+    rc = audit_insert(c, w->audit_key, &job->audit, &mine.seq, mine.chain);
+  if (rc && conn_exec(c, STMT_ROLLBACK_TO) != TE_OK)
+    *broken = true;
   int released = conn_exec(c, STMT_RELEASE);
+  if (!rc && !released)
+    *tail = mine;
   return rc ? rc : released;
 }
 
 static void run_batch(struct writer *w, struct write_job *batch) {
   int results[BATCH_MAX];
+  struct audit_tail tail = {0, {0}};
+  bool broken = false;
   int n = 0, rc = conn_exec(w->conn, STMT_BEGIN);
   for (struct write_job *j = batch; j; j = j->next)
-    results[n++] = rc ? rc : apply_one(w, j);
-  if (!rc && (rc = conn_exec(w->conn, STMT_COMMIT)) != 0)
+    results[n++] = rc || broken ? (rc ? rc : TE_INTERNAL) : apply_one(w, j, &tail, &broken);
+  if (broken) {
     conn_exec(w->conn, STMT_ROLLBACK);
+    rc = TE_INTERNAL;
+  } else if (!rc && (rc = conn_exec(w->conn, STMT_COMMIT)) != 0) {
+    conn_exec(w->conn, STMT_ROLLBACK);
+  }
+  /* After the commit: the head may lag the log (a crash here), never lead it. */
+  if (!rc && tail.seq > 0 && audit_head_write(w->db_path, tail.seq, tail.chain) != TE_OK)
+    fprintf(stderr, "tessera: could not record the audit log's head at record %lld\n",
+            (long long)tail.seq);
   n = 0;
   for (struct write_job *j = batch, *next; j; j = next) {
     next = j->next;
@@ -82,16 +105,19 @@ static void *writer_main(void *arg) {
   }
 }
 
-int writer_start(struct conn *c, const unsigned char audit_key[AUDIT_KEY_LEN],
+int writer_start(struct conn *c, const char *db_path, const unsigned char audit_key[AUDIT_KEY_LEN],
                  struct writer **out) {
   struct writer *w = calloc(1, sizeof *w);
   if (!w)
     abort();
   w->conn = c;
+  if (!(w->db_path = strdup(db_path)))
+    abort();
   memcpy(w->audit_key, audit_key, AUDIT_KEY_LEN);
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->wake, NULL);
   if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    free(w->db_path);
     free(w);
     return TE_INTERNAL;
   }
@@ -148,5 +174,6 @@ void writer_stop(struct writer *w) {
   pthread_mutex_destroy(&w->lock);
   pthread_cond_destroy(&w->wake);
   OPENSSL_cleanse(w->audit_key, sizeof w->audit_key);
+  free(w->db_path);
   free(w);
 }

@@ -209,8 +209,82 @@ static void a_different_key_fails_verification(void **state) {
   fclose(k);
   int64_t n;
   char report[256];
+  /* Refused by the key's fingerprint in the database before any record is read. */
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_FORBIDDEN);
+}
+
+static void records_removed_from_the_end_are_caught(void **state) {
+  struct fixture *f = *state;
+  tamper(f, "DELETE FROM audit WHERE seq >= 4");
+  int64_t n;
+  char report[256];
   assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
-  assert_non_null(strstr(report, "record 1"));
+  assert_non_null(strstr(report, "removed from the end"));
+  tamper(f, "DELETE FROM audit");
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
+  assert_non_null(strstr(report, "removed from the end"));
+}
+
+static void values_the_chain_cannot_vouch_for_are_caught(void **state) {
+  struct fixture *f = *state;
+  static const char *const edits[] = {
+      "UPDATE audit SET req_org_admin = 7 WHERE seq = 2", /* flag other than 0/1 */
+      "UPDATE audit SET user_login = 'alice' || char(0) || 'x' WHERE seq = 2", /* hidden bytes */
+      "UPDATE audit SET description = description || printf('%.600c', 'x') WHERE seq = 2",
+  };
+  for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+    struct fixture *g = f;
+    if (i > 0) { /* a fresh log each time */
+      teardown(state);
+      setup(state);
+      g = *state;
+    }
+    tamper(g, edits[i]);
+    int64_t n;
+    char report[256];
+    if (verify(g, &n, report, sizeof report) != TE_CONFLICT)
+      fail_msg("verify accepted: %s", edits[i]);
+    assert_non_null(strstr(report, "record 2"));
+  }
+}
+
+static void a_forged_extra_record_is_caught(void **state) {
+  struct fixture *f = *state;
+  tamper(f, "INSERT INTO audit SELECT 0, org, timestamp, source_ip, event, description, "
+            "user_login, token_id, token_name, req_org_admin, auth_failure, chain FROM audit "
+            "WHERE seq = 1");
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_CONFLICT);
+  assert_non_null(strstr(report, "inserted or renumbered"));
+}
+
+static void a_key_others_can_read_is_refused(void **state) {
+  struct fixture *f = *state;
+  f->store->ops->close(f->store);
+  f->store = NULL;
+  char key[128];
+  snprintf(key, sizeof key, "%s.audit-key", f->path);
+  assert_int_equal(chmod(key, 0644), 0);
+  struct store *s;
+  assert_int_not_equal(store_sqlite_open(f->path, 1, &s), TE_OK);
+}
+
+static void another_path_to_the_database_uses_the_same_key(void **state) {
+  struct fixture *f = *state;
+  char link_path[128];
+  snprintf(link_path, sizeof link_path, "%s/link.db", f->dir);
+  assert_int_equal(symlink(f->path, link_path), 0);
+  struct store *via_link;
+  assert_int_equal(store_sqlite_open(link_path, 1, &via_link), TE_OK);
+  struct store_audit a = event("member-added", "via a symlink");
+  assert_int_equal(via_link->ops->audit_append(via_link, &a, NULL, NULL), TE_OK);
+  via_link->ops->close(via_link);
+  int64_t n;
+  char report[256];
+  assert_int_equal(store_sqlite_audit_verify(link_path, &n, report, sizeof report), TE_OK);
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_OK);
+  assert_int_equal(n, 6);
 }
 
 int main(void) {
@@ -226,6 +300,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(two_writers_share_one_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(the_key_is_private_and_required, setup, teardown),
       cmocka_unit_test_setup_teardown(a_different_key_fails_verification, setup, teardown),
+      cmocka_unit_test_setup_teardown(records_removed_from_the_end_are_caught, setup, teardown),
+      cmocka_unit_test_setup_teardown(values_the_chain_cannot_vouch_for_are_caught, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(a_forged_extra_record_is_caught, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_key_others_can_read_is_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(another_path_to_the_database_uses_the_same_key, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
