@@ -12,5 +12,10 @@ void api_user_default_org(struct request *req);      /* GetDefaultOrganization *
 void api_personal_token_create(struct request *req); /* CreatePersonalToken */
 void api_personal_token_list(struct request *req);   /* ListPersonalTokens */
 void api_personal_token_delete(struct request *req); /* DeletePersonalToken */
+void api_org_get(struct request *req);               /* GetOrganization */
+void api_org_members_list(struct request *req);      /* ListOrganizationMembers */
+void api_org_member_add(struct request *req);        /* AddOrganizationMember */
+void api_org_member_update(struct request *req);     /* UpdateOrganizationMember */
+void api_org_member_delete(struct request *req);     /* DeleteOrganizationMember */
 
 #endif

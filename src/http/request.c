@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "core/limits.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +122,40 @@ json_t *request_json_object(struct request *req) {
     return NULL;
   }
   return j;
+}
+
+bool request_fields_allowed(struct request *req, json_t *body, const char *const allowed[]) {
+  const char *key;
+  json_t *value;
+  json_object_foreach(body, key, value) {
+    bool known = false;
+    for (int i = 0; allowed[i] && !known; i++)
+      known = strcmp(key, allowed[i]) == 0;
+    if (known)
+      continue;
+    char expected[128] = "";
+    for (int i = 0; allowed[i]; i++)
+      snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%s",
+               i ? ", " : "", allowed[i]);
+    bool shown = strlen(key) <= 32;
+    reply_error(req, 400, "unknown field %s%s%s; expected %s.", shown ? "\"" : "",
+                shown ? key : "in the body", shown ? "\"" : "", expected);
+    return false;
+  }
+  return true;
+}
+
+void request_client_ip(struct request *req, char *out, size_t size) {
+  out[0] = '\0';
+  const union MHD_ConnectionInfo *info =
+      MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!info || !info->client_addr)
+    return;
+  const struct sockaddr *sa = info->client_addr;
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
 }
 
 const char *request_query(struct request *req, const char *name) {

@@ -66,6 +66,13 @@ void reply_empty(struct request *req, int status);
  * keys, other types and nesting beyond JSON_DEPTH_MAX, replying 400 itself. NULL after a reply. */
 json_t *request_json_object(struct request *req);
 
+/* Refuses (400, replied) a body with a field not in allowed (NULL-terminated): a misspelt field
+ * must not be silently ignored. Short names are echoed; long ones could be pasted secrets. */
+bool request_fields_allowed(struct request *req, json_t *body, const char *const allowed[]);
+
+/* The client's IP address as text ("" when unknown). */
+void request_client_ip(struct request *req, char *out, size_t size);
+
 /* A query parameter or header, or NULL. */
 const char *request_query(struct request *req, const char *name);
 const char *request_header(struct request *req, const char *name);

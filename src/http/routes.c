@@ -10,5 +10,10 @@ const struct route routes[] = {
     {"GET", "/api/user/tokens", api_personal_token_list, true},
     {"POST", "/api/user/tokens", api_personal_token_create, true},
     {"DELETE", "/api/user/tokens/{}", api_personal_token_delete, true},
+    {"GET", "/api/orgs/{}", api_org_get, true},
+    {"GET", "/api/orgs/{}/members", api_org_members_list, true},
+    {"POST", "/api/orgs/{}/members/{}", api_org_member_add, true},
+    {"PATCH", "/api/orgs/{}/members/{}", api_org_member_update, true},
+    {"DELETE", "/api/orgs/{}/members/{}", api_org_member_delete, true},
     {NULL, NULL, NULL, false},
 };

@@ -215,6 +215,44 @@ static int cached_tokens_touch(struct store *store, const struct store_last_used
   return rc;
 }
 
+static int passthrough_org_by_name(struct store *store, const char *name, struct store_org *out) {
+  return from(store)->inner->ops->org_by_name(from(store)->inner, name, out);
+}
+
+static int passthrough_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role) {
+  return from(store)->inner->ops->org_role(from(store)->inner, org_id, user_id, role);
+}
+
+static int passthrough_org_members(struct store *store, int64_t org_id, int64_t after, int limit,
+                                   struct store_member **out, size_t *count) {
+  return from(store)->inner->ops->org_members(from(store)->inner, org_id, after, limit, out, count);
+}
+
+/* Membership changes alter what /api/user shows: invalidate before reporting. */
+static int cached_org_member_add(struct store *store, int64_t org_id, int64_t user_id,
+                                 const char *role, const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->org_member_add(c->inner, org_id, user_id, role, audit);
+  invalidate(c);
+  return rc;
+}
+
+static int cached_org_member_update(struct store *store, int64_t org_id, int64_t user_id,
+                                    const char *role, const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->org_member_update(c->inner, org_id, user_id, role, audit);
+  invalidate(c);
+  return rc;
+}
+
+static int cached_org_member_remove(struct store *store, int64_t org_id, int64_t user_id,
+                                    const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->org_member_remove(c->inner, org_id, user_id, audit);
+  invalidate(c);
+  return rc;
+}
+
 static int passthrough_user_by_login(struct store *store, const char *login,
                                      struct store_user *out) {
   return from(store)->inner->ops->user_by_login(from(store)->inner, login, out);
@@ -260,6 +298,12 @@ static const struct store_ops cache_ops = {
     .token_insert = passthrough_token_insert,
     .token_delete = cached_token_delete,
     .audit_append = passthrough_audit_append,
+    .org_by_name = passthrough_org_by_name,
+    .org_role = passthrough_org_role,
+    .org_members = passthrough_org_members,
+    .org_member_add = cached_org_member_add,
+    .org_member_update = cached_org_member_update,
+    .org_member_remove = cached_org_member_remove,
     .principal_by_token_hash = cached_principal_by_token_hash,
     .token_list = passthrough_token_list,
     .tokens_touch = cached_tokens_touch,

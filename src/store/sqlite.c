@@ -45,6 +45,17 @@ static const char *const statement_sql[STMT_COUNT] = {
         "ORDER BY t.seq DESC LIMIT ?5",
     [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
     [STMT_DATA_VERSION] = "PRAGMA data_version",
+    [STMT_ORG_BY_NAME] = "SELECT id, name, created FROM orgs WHERE name = ?1",
+    [STMT_ORG_ROLE] = "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+    [STMT_ORG_MEMBERS] = "SELECT u.id, u.uuid, u.login, u.name, u.email, u.site_admin, m.role, "
+                         "m.created FROM memberships m JOIN users u ON u.id = m.user_id "
+                         "WHERE m.org_id = ?1 AND m.user_id > ?2 ORDER BY m.user_id LIMIT ?3",
+    [STMT_MEMBER_INSERT] = "INSERT INTO memberships (org_id, user_id, role, created) "
+                           "VALUES (?1, ?2, ?3, ?4)",
+    [STMT_MEMBER_UPDATE] = "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
+    [STMT_MEMBER_DELETE] = "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+    [STMT_ORG_ADMIN_COUNT] =
+        "SELECT count(*) FROM memberships WHERE org_id = ?1 AND role = 'admin'",
     [STMT_AUDIT_LAST] = "SELECT seq, chain FROM audit ORDER BY seq DESC LIMIT 1",
     [STMT_AUDIT_INSERT] = "INSERT INTO audit (seq, org, timestamp, source_ip, event, description, "
                           "user_login, token_id, token_name, req_org_admin, auth_failure, chain) "
@@ -164,7 +175,7 @@ void sqlite_reader_release(struct sqlite_store *s, struct conn *c) {
   pthread_mutex_unlock(&s->pool_lock);
 }
 
-static void read_user(sqlite3_stmt *st, int col, struct store_user *u) {
+void read_user_columns(sqlite3_stmt *st, int col, struct store_user *u) {
   u->id = sqlite3_column_int64(st, col);
   column_text(st, col + 1, u->uuid, sizeof u->uuid);
   column_text(st, col + 2, u->login, sizeof u->login);
@@ -197,7 +208,7 @@ static int sqlite_user_by_login(struct store *store, const char *login, struct s
     sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-      read_user(st, 0, out);
+      read_user_columns(st, 0, out);
       rc = TE_OK;
     } else {
       rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "user lookup");
@@ -220,7 +231,7 @@ static int sqlite_principal_by_token_hash(struct store *store,
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
       read_token(st, &out->token);
-      read_user(st, 10, &out->user);
+      read_user_columns(st, 10, &out->user);
       out->version = 0;
       rc = TE_OK;
     } else {
@@ -233,8 +244,8 @@ static int sqlite_principal_by_token_hash(struct store *store,
 }
 
 /* Runs a bound SELECT and collects its rows into a growing malloc'd array. */
-static int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
-                        void (*read)(sqlite3_stmt *, void *), void **out, size_t *count) {
+int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
+                 void (*read)(sqlite3_stmt *, void *), void **out, size_t *count) {
   size_t n = 0, cap = 8;
   char *items = malloc(cap * item_size);
   if (!items)
@@ -349,6 +360,12 @@ static const struct store_ops sqlite_ops = {
     .token_insert = sqlite_token_insert,
     .token_delete = sqlite_token_delete,
     .audit_append = sqlite_audit_append,
+    .org_by_name = sqlite_org_by_name,
+    .org_role = sqlite_org_role,
+    .org_members = sqlite_org_members,
+    .org_member_add = sqlite_org_member_add,
+    .org_member_update = sqlite_org_member_update,
+    .org_member_remove = sqlite_org_member_remove,
     .principal_by_token_hash = sqlite_principal_by_token_hash,
     .token_list = sqlite_token_list,
     .tokens_touch = sqlite_tokens_touch,

@@ -21,6 +21,13 @@ enum stmt_id {
   STMT_TOKEN_LIST,
   STMT_TOKEN_TOUCH,
   STMT_DATA_VERSION,
+  STMT_ORG_BY_NAME,
+  STMT_ORG_ROLE,
+  STMT_ORG_MEMBERS,
+  STMT_MEMBER_INSERT,
+  STMT_MEMBER_UPDATE,
+  STMT_MEMBER_DELETE,
+  STMT_ORG_ADMIN_COUNT,
   STMT_AUDIT_LAST,
   STMT_AUDIT_INSERT,
   STMT_BEGIN,
@@ -108,6 +115,28 @@ int audit_insert(struct conn *c, const unsigned char key[AUDIT_KEY_LEN],
 /* Records, after a commit, the last record the log has reached ("<real db path>.audit-head"), so
  * that records removed from the end are detected. Never moves backwards. */
 int audit_head_write(const char *db_path, int64_t seq, const unsigned char chain[32]);
+
+/* Organizations and members (sqlite_orgs.c). */
+int sqlite_org_by_name(struct store *store, const char *name, struct store_org *out);
+int sqlite_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role);
+int sqlite_org_members(struct store *store, int64_t org_id, int64_t after_user_id, int limit,
+                       struct store_member **out, size_t *count);
+int sqlite_org_member_add(struct store *store, int64_t org_id, int64_t user_id, const char *role,
+                          const struct store_audit *audit);
+int sqlite_org_member_update(struct store *store, int64_t org_id, int64_t user_id, const char *role,
+                             const struct store_audit *audit);
+int sqlite_org_member_remove(struct store *store, int64_t org_id, int64_t user_id,
+                             const struct store_audit *audit);
+
+/* Shared by the backend's files (sqlite_writes.c). */
+void *job_new(size_t size, int (*apply)(struct conn *, struct write_job *));
+void job_attach_audit(struct write_job *job, const struct store_audit *audit);
+int step_write(struct conn *c, sqlite3_stmt *st, bool must_change, const char *what);
+/* Reads user columns (id, uuid, login, name, email, site_admin) starting at col. */
+void read_user_columns(sqlite3_stmt *st, int col, struct store_user *u);
+/* Collects the rows of a bound SELECT into a malloc'd array (sqlite.c). */
+int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
+                 void (*read)(sqlite3_stmt *, void *), void **out, size_t *count);
 
 /* Copies a text column into a fixed buffer (truncating safely; inputs are bounded on the way in).
  */

@@ -9,7 +9,7 @@
 
 /* Every write runs on the writer thread as a job, so that concurrent writes share one commit. */
 
-static void *job_new(size_t size, int (*apply)(struct conn *, struct write_job *)) {
+void *job_new(size_t size, int (*apply)(struct conn *, struct write_job *)) {
   struct write_job *job = calloc(1, size);
   if (!job)
     abort();
@@ -19,7 +19,7 @@ static void *job_new(size_t size, int (*apply)(struct conn *, struct write_job *
 
 /* Steps a bound write statement once; with must_change, a statement that touched no row is
  * TE_NOT_FOUND. */
-static int step_write(struct conn *c, sqlite3_stmt *st, bool must_change, const char *what) {
+int step_write(struct conn *c, sqlite3_stmt *st, bool must_change, const char *what) {
   int step = sqlite3_step(st);
   sqlite3_reset(st);
   if (step != SQLITE_DONE)
@@ -27,7 +27,7 @@ static int step_write(struct conn *c, sqlite3_stmt *st, bool must_change, const 
   return must_change && sqlite3_changes(c->db) == 0 ? TE_NOT_FOUND : TE_OK;
 }
 
-static void attach_audit(struct write_job *job, const struct store_audit *audit) {
+void job_attach_audit(struct write_job *job, const struct store_audit *audit) {
   if (audit) {
     job->audit = *audit;
     job->has_audit = true;
@@ -157,7 +157,7 @@ int sqlite_token_insert(struct store *store, const struct store_token *token,
                         const struct store_audit *audit, store_done_fn done, void *arg) {
   struct token_job *job = job_new(sizeof *job, apply_token_insert);
   job->token = *token;
-  attach_audit(&job->job, audit);
+  job_attach_audit(&job->job, audit);
   return submit((struct sqlite_store *)store, &job->job, done, arg);
 }
 
@@ -180,7 +180,7 @@ static int apply_token_delete(struct conn *c, struct write_job *job) {
 int sqlite_token_delete(struct store *store, int64_t user_id, const char *token_id,
                         const struct store_audit *audit, store_done_fn done, void *arg) {
   struct delete_job *job = job_new(sizeof *job, apply_token_delete);
-  attach_audit(&job->job, audit);
+  job_attach_audit(&job->job, audit);
   job->user_id = user_id;
   snprintf(job->token_id, sizeof job->token_id, "%s", token_id);
   return submit((struct sqlite_store *)store, &job->job, done, arg);
@@ -217,6 +217,6 @@ int sqlite_tokens_touch(struct store *store, const struct store_last_used *updat
 int sqlite_audit_append(struct store *store, const struct store_audit *audit, store_done_fn done,
                         void *arg) {
   struct write_job *job = job_new(sizeof *job, NULL); /* no change: only the record */
-  attach_audit(job, audit);
+  job_attach_audit(job, audit);
   return submit((struct sqlite_store *)store, job, done, arg);
 }

@@ -27,6 +27,19 @@ struct store_membership {
   char role[16]; /* "admin" | "member" */
 };
 
+struct store_org {
+  int64_t id;
+  char name[LOGIN_MAX + 1];
+  int64_t created;
+};
+
+/* A member of an organization, as ListOrganizationMembers shows it. */
+struct store_member {
+  struct store_user user;
+  char role[16]; /* "admin" | "member" */
+  int64_t created;
+};
+
 enum token_kind { TOKEN_PERSONAL = 0 };
 
 struct store_token {
@@ -112,6 +125,24 @@ struct store_ops {
   /* Deletes the user's token with this id (TE_NOT_FOUND when there is none). Same contract. */
   int (*token_delete)(struct store *store, int64_t user_id, const char *token_id,
                       const struct store_audit *audit, store_done_fn done, void *arg);
+  /* Organizations and their members. The writes here are synchronous: they are rare, and an
+   * admin's request may wait for its commit. Each takes the audit record of its change. */
+  int (*org_by_name)(struct store *store, const char *name, struct store_org *out);
+  /* The user's role in the org into role (16 bytes); TE_NOT_FOUND when not a member. */
+  int (*org_role)(struct store *store, int64_t org_id, int64_t user_id, char *role);
+  /* Members ordered by user id, after after_user_id, at most limit; *out freed with free(). */
+  int (*org_members)(struct store *store, int64_t org_id, int64_t after_user_id, int limit,
+                     struct store_member **out, size_t *count);
+  /* TE_CONFLICT when already a member. */
+  int (*org_member_add)(struct store *store, int64_t org_id, int64_t user_id, const char *role,
+                        const struct store_audit *audit);
+  /* TE_NOT_FOUND when not a member; TE_FORBIDDEN when it would leave the org without an admin. */
+  int (*org_member_update)(struct store *store, int64_t org_id, int64_t user_id, const char *role,
+                           const struct store_audit *audit);
+  /* Also removes the user from the org's teams. Same errors as org_member_update. */
+  int (*org_member_remove)(struct store *store, int64_t org_id, int64_t user_id,
+                           const struct store_audit *audit);
+
   /* Appends an audit record that goes with no change (say, a failed authentication). */
   int (*audit_append)(struct store *store, const struct store_audit *audit, store_done_fn done,
                       void *arg);

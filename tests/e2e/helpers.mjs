@@ -151,6 +151,9 @@ const AUTO_VALIDATE = [
   ['GET', /^\/api\/user\/tokens$/, 'ListPersonalTokens'],
   ['GET', /^\/api\/capabilities$/, 'Capabilities'],
   ['GET', /^\/api\/user\/organizations\/default$/, 'GetDefaultOrganization'],
+  ['GET', /^\/api\/orgs\/[^/]+$/, 'GetOrganization'],
+  ['GET', /^\/api\/orgs\/[^/]+\/members$/, 'ListOrganizationMembers'],
+  ['POST', /^\/api\/orgs\/[^/]+\/members\/[^/]+$/, 'AddOrganizationMember'],
 ];
 
 // Accepted reason phrases per status (RFC 9110 renamed a few; any of the historical names is fine).

@@ -1,0 +1,25 @@
+#include "api/audit_event.h"
+
+#include "core/timeutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void audit_event(struct store_audit *a, struct request *req, const char *org, const char *event,
+                 bool req_org_admin, const char *description_fmt, ...) {
+  memset(a, 0, sizeof *a);
+  a->timestamp = time_now();
+  a->req_org_admin = req_org_admin;
+  snprintf(a->org, sizeof a->org, "%s", org);
+  snprintf(a->event, sizeof a->event, "%s", event);
+  request_client_ip(req, a->source_ip, sizeof a->source_ip);
+  if (req->authenticated) {
+    snprintf(a->user, sizeof a->user, "%s", req->principal.user.login);
+    snprintf(a->token_id, sizeof a->token_id, "%s", req->principal.token.id);
+  }
+  va_list ap;
+  va_start(ap, description_fmt);
+  vsnprintf(a->description, sizeof a->description, description_fmt, ap);
+  va_end(ap);
+}

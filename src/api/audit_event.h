@@ -1,0 +1,14 @@
+#ifndef TESSERA_API_AUDIT_EVENT_H
+#define TESSERA_API_AUDIT_EVENT_H
+
+#include "http/request.h"
+
+#include <stdbool.h>
+
+/* Fills an audit record for a change made by this request: when, from where, by whom and with
+ * which token; event is one of Pulumi's ids ("member-added", ...), org the organization's name. */
+void audit_event(struct store_audit *a, struct request *req, const char *org, const char *event,
+                 bool req_org_admin, const char *description_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+#endif

@@ -1,0 +1,47 @@
+#include "api/org_access.h"
+
+#include "api/audit_event.h"
+#include "core/error.h"
+
+#include <string.h>
+
+static void not_found(struct request *req) {
+  reply_error(req, 404, "organization not found.");
+}
+
+bool org_access_check(struct request *req, bool need_admin, struct org_access *out) {
+  struct store *store = req->app->store;
+  const char *name = req->params[0];
+  int rc =
+      strlen(name) <= LOGIN_MAX ? store->ops->org_by_name(store, name, &out->org) : TE_NOT_FOUND;
+  if (rc == TE_NOT_FOUND) {
+    not_found(req);
+    return false;
+  }
+  if (rc) {
+    reply_failure(req, rc, "");
+    return false;
+  }
+  char role[16] = "";
+  rc = store->ops->org_role(store, out->org.id, req->principal.user.id, role);
+  if (rc && rc != TE_NOT_FOUND) {
+    reply_failure(req, rc, "");
+    return false;
+  }
+  bool member = rc == TE_OK;
+  out->admin = req->principal.user.site_admin || (member && strcmp(role, "admin") == 0);
+  if (!member && !out->admin) {
+    not_found(req);
+    return false;
+  }
+  if (need_admin && !out->admin) {
+    struct store_audit a;
+    audit_event(&a, req, out->org.name, "auth-failure-organization-role", true,
+                "%s %s requires the admin role in %s", req->method, req->path, out->org.name);
+    a.auth_failure = true;
+    store->ops->audit_append(store, &a, NULL, NULL); /* the refusal stands even if this fails */
+    reply_error(req, 403, "this requires the admin role in organization %s.", out->org.name);
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,168 @@
+/* Organizations and their members in the SQLite backend. */
+
+#include "store/sqlite_internal.h"
+
+#include "core/error.h"
+#include "core/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sqlite_org_by_name(struct store *store, const char *name, struct store_org *out) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_ORG_BY_NAME);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+      out->id = sqlite3_column_int64(st, 0);
+      column_text(st, 1, out->name, sizeof out->name);
+      out->created = sqlite3_column_int64(st, 2);
+      rc = TE_OK;
+    } else {
+      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "org lookup");
+    }
+    sqlite3_reset(st);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+int sqlite_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_ORG_ROLE);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 2, user_id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+      column_text(st, 0, role, 16);
+      rc = TE_OK;
+    } else {
+      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "role lookup");
+    }
+    sqlite3_reset(st);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+static void read_member(sqlite3_stmt *st, void *item) {
+  struct store_member *m = item;
+  read_user_columns(st, 0, &m->user);
+  column_text(st, 6, m->role, sizeof m->role);
+  m->created = sqlite3_column_int64(st, 7);
+}
+
+int sqlite_org_members(struct store *store, int64_t org_id, int64_t after_user_id, int limit,
+                       struct store_member **out, size_t *count) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_ORG_MEMBERS);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 2, after_user_id);
+    sqlite3_bind_int(st, 3, limit);
+    rc = collect_rows(c, st, sizeof **out, read_member, (void **)out, count);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+struct member_change {
+  struct write_job job;
+  int64_t org_id;
+  int64_t user_id;
+  char role[16];
+};
+
+/* An organization always keeps at least one admin: checked after the change, inside its
+ * savepoint, so a change that would break the rule is undone. */
+static int still_has_admin(struct conn *c, int64_t org_id) {
+  sqlite3_stmt *st = conn_stmt(c, STMT_ORG_ADMIN_COUNT);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, org_id);
+  int step = sqlite3_step(st);
+  int64_t admins = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (admins < 0)
+    return conn_error(c, step, "admin count");
+  return admins > 0 ? TE_OK : TE_FORBIDDEN;
+}
+
+static int bind_member(struct conn *c, enum stmt_id id, struct member_change *m,
+                       sqlite3_stmt **out) {
+  sqlite3_stmt *st = conn_stmt(c, id);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, m->org_id);
+  sqlite3_bind_int64(st, 2, m->user_id);
+  *out = st;
+  return TE_OK;
+}
+
+static int apply_member_add(struct conn *c, struct write_job *job) {
+  struct member_change *m = (struct member_change *)job;
+  sqlite3_stmt *st;
+  int rc = bind_member(c, STMT_MEMBER_INSERT, m, &st);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(st, 3, m->role, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, time_now());
+  return step_write(c, st, false, "member insert");
+}
+
+static int apply_member_update(struct conn *c, struct write_job *job) {
+  struct member_change *m = (struct member_change *)job;
+  sqlite3_stmt *st;
+  int rc = bind_member(c, STMT_MEMBER_UPDATE, m, &st);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(st, 3, m->role, -1, SQLITE_STATIC);
+  rc = step_write(c, st, true, "member update");
+  return rc ? rc : still_has_admin(c, m->org_id);
+}
+
+static int apply_member_remove(struct conn *c, struct write_job *job) {
+  struct member_change *m = (struct member_change *)job;
+  sqlite3_stmt *st;
+  int rc = bind_member(c, STMT_MEMBER_DELETE, m, &st);
+  if (rc)
+    return rc;
+  rc = step_write(c, st, true, "member delete");
+  return rc ? rc : still_has_admin(c, m->org_id);
+}
+
+static int submit_member_change(struct store *store,
+                                int (*apply)(struct conn *, struct write_job *), int64_t org_id,
+                                int64_t user_id, const char *role,
+                                const struct store_audit *audit) {
+  struct member_change *m = job_new(sizeof *m, apply);
+  m->org_id = org_id;
+  m->user_id = user_id;
+  snprintf(m->role, sizeof m->role, "%s", role ? role : "");
+  job_attach_audit(&m->job, audit);
+  return writer_submit_wait(((struct sqlite_store *)store)->writer, &m->job);
+}
+
+int sqlite_org_member_add(struct store *store, int64_t org_id, int64_t user_id, const char *role,
+                          const struct store_audit *audit) {
+  return submit_member_change(store, apply_member_add, org_id, user_id, role, audit);
+}
+
+int sqlite_org_member_update(struct store *store, int64_t org_id, int64_t user_id, const char *role,
+                             const struct store_audit *audit) {
+  return submit_member_change(store, apply_member_update, org_id, user_id, role, audit);
+}
+
+int sqlite_org_member_remove(struct store *store, int64_t org_id, int64_t user_id,
+                             const struct store_audit *audit) {
+  return submit_member_change(store, apply_member_remove, org_id, user_id, NULL, audit);
+}

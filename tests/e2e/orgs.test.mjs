@@ -1,0 +1,141 @@
+// Organizations and members: GetOrganization, ListOrganizationMembers, AddOrganizationMember,
+// UpdateOrganizationMember, DeleteOrganizationMember. Every allowed action succeeds, every
+// forbidden one gets 403/404 and changes nothing, and every change leaves an audit record.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { api, orgAdd, runTessera, startServer, tokenCreate, userAdd } from './helpers.mjs';
+
+let srv;
+const tok = {}; // login -> token
+
+before(async () => {
+  srv = await startServer({
+    setup(db) {
+      // alice: admin of acme (bootstrap); bob: member; carol: outsider; dave: site admin, no org
+      userAdd(db, 'bob', '--email', 'bob@example.com');
+      userAdd(db, 'carol');
+      userAdd(db, 'dave', '--site-admin');
+      userAdd(db, 'erin');
+      orgAdd(db, 'other');
+      for (const u of ['bob', 'carol', 'dave', 'erin']) tok[u] = tokenCreate(db, u);
+    },
+  });
+  tok.alice = srv.token;
+  assert.equal((await add('alice', 'acme', 'bob', 'member')).status, 200);
+});
+
+after(async () => {
+  await srv?.stop();
+});
+
+const add = (as, org, login, role) => api(srv, 'POST', `/api/orgs/${org}/members/${login}`, { token: tok[as], json: { role } });
+const patch = (as, org, login, json) => api(srv, 'PATCH', `/api/orgs/${org}/members/${login}`, { token: tok[as], json });
+const remove = (as, org, login) => api(srv, 'DELETE', `/api/orgs/${org}/members/${login}`, { token: tok[as] });
+const members = async (org = 'acme') => {
+  const res = await api(srv, 'GET', `/api/orgs/${org}/members`, { token: tok.alice });
+  assert.equal(res.status, 200);
+  return Object.fromEntries(res.json.members.map((m) => [m.user.githubLogin, m.role]));
+};
+
+function auditRows() {
+  const out = execFileSync('sqlite3', ['-json', srv.dbPath, 'SELECT event, user_login, org, auth_failure, req_org_admin FROM audit ORDER BY seq'], { encoding: 'utf8' });
+  return out.trim() ? JSON.parse(out) : [];
+}
+
+test('members and admins can read the organization; outsiders cannot tell it exists', async () => {
+  for (const who of ['alice', 'bob', 'dave']) {
+    const res = await api(srv, 'GET', '/api/orgs/acme', { token: tok[who] });
+    assert.equal(res.status, 200, who);
+    assert.deepEqual(res.json, { name: 'acme', githubLogin: 'acme', avatarUrl: '', repos: [] });
+  }
+  const outsider = await api(srv, 'GET', '/api/orgs/acme', { token: tok.carol });
+  const missing = await api(srv, 'GET', '/api/orgs/no-such-org', { token: tok.carol });
+  assert.equal(outsider.status, 404);
+  assert.equal(missing.status, 404);
+  assert.equal(outsider.json.message, missing.json.message, 'the same answer for both');
+  assert.equal((await api(srv, 'GET', '/api/orgs/acme/members', { token: tok.carol })).status, 404);
+  assert.equal((await api(srv, 'GET', '/api/orgs/acme')).status, 401);
+});
+
+test('the member list shows roles; emails only to admins', async () => {
+  const asAdmin = await api(srv, 'GET', '/api/orgs/acme/members', { token: tok.alice });
+  const asMember = await api(srv, 'GET', '/api/orgs/acme/members', { token: tok.bob });
+  const bobFor = (res) => res.json.members.find((m) => m.user.githubLogin === 'bob');
+  assert.equal(bobFor(asAdmin).role, 'member');
+  assert.equal(bobFor(asAdmin).user.email, 'bob@example.com');
+  assert.equal(bobFor(asMember).user.email, undefined);
+  assert.equal((await api(srv, 'GET', '/api/orgs/acme/members?type=backend', { token: tok.alice })).status, 400);
+  assert.equal((await api(srv, 'GET', '/api/orgs/acme/members?continuationToken=zz', { token: tok.alice })).status, 400);
+});
+
+test('only admins (and site admins) add members; refusals change nothing and are audited', async () => {
+  const before = await members();
+  const auditBefore = auditRows().length;
+  const res = await add('bob', 'acme', 'erin', 'member');
+  assert.equal(res.status, 403);
+  assert.equal((await add('carol', 'acme', 'erin', 'member')).status, 404);
+  assert.deepEqual(await members(), before);
+  const rows = auditRows().slice(auditBefore);
+  assert.ok(rows.some((r) => r.event === 'auth-failure-organization-role' && r.user_login === 'bob' && r.auth_failure === 1), JSON.stringify(rows));
+  // a site admin may, though not a member
+  const bySite = await add('dave', 'acme', 'erin', 'member');
+  assert.equal(bySite.status, 200);
+  assert.equal(bySite.json.user.githubLogin, 'erin');
+  assert.equal((await members()).erin, 'member');
+});
+
+test('adding: bad role 400, unknown user 404, twice 409, unknown field 400', async () => {
+  assert.equal((await add('alice', 'acme', 'carol', 'owner')).status, 400);
+  assert.equal((await add('alice', 'acme', 'nobody', 'member')).status, 404);
+  assert.equal((await add('alice', 'acme', 'bob', 'member')).status, 409);
+  const extra = await api(srv, 'POST', '/api/orgs/acme/members/carol', { token: tok.alice, json: { role: 'member', rol: 'admin' } });
+  assert.equal(extra.status, 400);
+  assert.equal((await members()).carol, undefined);
+});
+
+test('role changes: admins only, and an organization keeps at least one admin', async () => {
+  assert.equal((await patch('bob', 'acme', 'bob', { role: 'admin' })).status, 403);
+  assert.equal((await members()).bob, 'member');
+  assert.equal((await patch('alice', 'acme', 'alice', { role: 'member' })).status, 400);
+  assert.equal((await members()).alice, 'admin');
+  assert.equal((await patch('alice', 'acme', 'carol', { role: 'admin' })).status, 404);
+  assert.equal((await patch('alice', 'acme', 'bob', { fgaRoleId: 'admin' })).status, 204);
+  assert.equal((await members()).bob, 'admin');
+  // now alice can step down: bob is still an admin
+  assert.equal((await patch('alice', 'acme', 'alice', { role: 'member' })).status, 204);
+  assert.equal((await patch('bob', 'acme', 'alice', { role: 'admin' })).status, 204);
+  assert.equal((await patch('alice', 'acme', 'bob', { role: 'member' })).status, 204);
+});
+
+test('removal: members may leave, not remove others; /api/user reflects it at once', async () => {
+  assert.equal((await add('alice', 'acme', 'carol', 'member')).status, 200);
+  const meBefore = await api(srv, 'GET', '/api/user', { token: tok.carol });
+  assert.deepEqual(meBefore.json.organizations.map((o) => o.name), ['acme']);
+  assert.equal((await remove('bob', 'acme', 'carol')).status, 403);
+  assert.equal((await members()).carol, 'member');
+  assert.equal((await remove('carol', 'acme', 'carol')).status, 204); // leaving
+  const meAfter = await api(srv, 'GET', '/api/user', { token: tok.carol });
+  assert.deepEqual(meAfter.json.organizations, []);
+  assert.equal((await remove('alice', 'acme', 'carol')).status, 404);
+  assert.equal((await remove('alice', 'acme', 'alice')).status, 400, 'the last admin cannot leave');
+  assert.equal((await remove('alice', 'acme', 'erin')).status, 204);
+  assert.equal((await members()).erin, undefined);
+});
+
+test('every change above left its audit record, and the chain verifies', async () => {
+  const events = auditRows().filter((r) => !r.auth_failure).map((r) => r.event);
+  for (const e of ['member-added', 'member-role-changed', 'member-removed']) assert.ok(events.includes(e), `${e} in ${events}`);
+  assert.ok(auditRows().every((r) => r.org === 'acme'));
+  const v = runTessera(['admin', 'audit', 'verify', '--db', srv.dbPath]);
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /intact: \d+ records/);
+});
+
+test('an admin of one organization has no say in another', async () => {
+  assert.equal((await patch('alice', 'acme', 'bob', { role: 'admin' })).status, 204);
+  assert.equal((await add('bob', 'other', 'carol', 'member')).status, 404);
+  assert.equal((await api(srv, 'GET', '/api/orgs/other/members', { token: tok.bob })).status, 404);
+  assert.equal((await add('dave', 'other', 'carol', 'admin')).status, 200, 'site admins administer every org');
+  assert.equal((await members('other')).carol, 'admin');
+});
