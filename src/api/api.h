@@ -17,5 +17,10 @@ void api_org_members_list(struct request *req);      /* ListOrganizationMembers 
 void api_org_member_add(struct request *req);        /* AddOrganizationMember */
 void api_org_member_update(struct request *req);     /* UpdateOrganizationMember */
 void api_org_member_delete(struct request *req);     /* DeleteOrganizationMember */
+void api_teams_list(struct request *req);            /* ListTeams */
+void api_team_create(struct request *req);           /* CreatePulumiTeam */
+void api_team_get(struct request *req);              /* GetTeam */
+void api_team_update(struct request *req);           /* UpdateTeam */
+void api_team_delete(struct request *req);           /* DeleteTeam */
 
 #endif

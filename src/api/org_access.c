@@ -35,13 +35,18 @@ bool org_access_check(struct request *req, bool need_admin, struct org_access *o
     return false;
   }
   if (need_admin && !out->admin) {
-    struct store_audit a;
-    audit_event(&a, req, out->org.name, "auth-failure-organization-role", true,
-                "%s %s requires the admin role in %s", req->method, req->path, out->org.name);
-    a.auth_failure = true;
-    store->ops->audit_append(store, &a, NULL, NULL); /* the refusal stands even if this fails */
-    reply_error(req, 403, "this requires the admin role in organization %s.", out->org.name);
+    org_access_refuse(req, out, "the admin role in organization");
     return false;
   }
   return true;
+}
+
+void org_access_refuse(struct request *req, const struct org_access *access, const char *needed) {
+  struct store *store = req->app->store;
+  struct store_audit a;
+  audit_event(&a, req, access->org.name, "auth-failure-organization-role", true,
+              "%s %s requires %s %s", req->method, req->path, needed, access->org.name);
+  a.auth_failure = true;
+  store->ops->audit_append(store, &a, NULL, NULL);
+  reply_error(req, 403, "this requires %s %s.", needed, access->org.name);
 }

@@ -17,4 +17,8 @@ struct org_access {
  * auth-failure-organization-role. */
 bool org_access_check(struct request *req, bool need_admin, struct org_access *out);
 
+/* Replies 403 to a member whose role does not allow what they asked, and audits the attempt as
+ * auth-failure-organization-role (the refusal stands even if the record cannot be written). */
+void org_access_refuse(struct request *req, const struct org_access *access, const char *needed);
+
 #endif

@@ -180,8 +180,10 @@ void api_org_member_delete(struct request *req) {
   if (!org_access_check(req, false, &access) || !target_user(req, &user))
     return;
   bool leaving = user.id == req->principal.user.id;
-  if (!access.admin && !leaving && !org_access_check(req, true, &access))
-    return; /* replies 403 and audits the attempt */
+  if (!access.admin && !leaving) {
+    org_access_refuse(req, &access, "the admin role in organization");
+    return;
+  }
   struct store_audit a;
   audit_event(&a, req, access.org.name, "member-removed", !leaving, "removed %s from %s",
               user.login, access.org.name);

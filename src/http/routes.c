@@ -15,5 +15,10 @@ const struct route routes[] = {
     {"POST", "/api/orgs/{}/members/{}", api_org_member_add, true},
     {"PATCH", "/api/orgs/{}/members/{}", api_org_member_update, true},
     {"DELETE", "/api/orgs/{}/members/{}", api_org_member_delete, true},
+    {"GET", "/api/orgs/{}/teams", api_teams_list, true},
+    {"POST", "/api/orgs/{}/teams/pulumi", api_team_create, true},
+    {"GET", "/api/orgs/{}/teams/{}", api_team_get, true},
+    {"PATCH", "/api/orgs/{}/teams/{}", api_team_update, true},
+    {"DELETE", "/api/orgs/{}/teams/{}", api_team_delete, true},
     {NULL, NULL, NULL, false},
 };

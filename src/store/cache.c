@@ -253,6 +253,52 @@ static int cached_org_member_remove(struct store *store, int64_t org_id, int64_t
   return rc;
 }
 
+static int passthrough_teams_list(struct store *store, int64_t org_id, struct store_team **out,
+                                  size_t *count) {
+  return from(store)->inner->ops->teams_list(from(store)->inner, org_id, out, count);
+}
+
+static int passthrough_team_get(struct store *store, int64_t org_id, const char *name,
+                                struct store_team *out) {
+  return from(store)->inner->ops->team_get(from(store)->inner, org_id, name, out);
+}
+
+static int passthrough_team_members(struct store *store, int64_t team_id, struct store_member **out,
+                                    size_t *count) {
+  return from(store)->inner->ops->team_members(from(store)->inner, team_id, out, count);
+}
+
+static int passthrough_team_role(struct store *store, int64_t team_id, int64_t user_id,
+                                 char *role) {
+  return from(store)->inner->ops->team_role(from(store)->inner, team_id, user_id, role);
+}
+
+/* Team changes will affect team tokens' principals: invalidate like every other write. */
+static int cached_team_create(struct store *store, int64_t org_id, const struct store_team *team,
+                              const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->team_create(c->inner, org_id, team, audit);
+  invalidate(c);
+  return rc;
+}
+
+static int cached_team_update(struct store *store, int64_t team_id,
+                              const struct store_team_update *update,
+                              const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->team_update(c->inner, team_id, update, audit);
+  invalidate(c);
+  return rc;
+}
+
+static int cached_team_delete(struct store *store, int64_t team_id,
+                              const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->team_delete(c->inner, team_id, audit);
+  invalidate(c);
+  return rc;
+}
+
 static int passthrough_user_by_login(struct store *store, const char *login,
                                      struct store_user *out) {
   return from(store)->inner->ops->user_by_login(from(store)->inner, login, out);
@@ -304,6 +350,13 @@ static const struct store_ops cache_ops = {
     .org_member_add = cached_org_member_add,
     .org_member_update = cached_org_member_update,
     .org_member_remove = cached_org_member_remove,
+    .teams_list = passthrough_teams_list,
+    .team_get = passthrough_team_get,
+    .team_members = passthrough_team_members,
+    .team_role = passthrough_team_role,
+    .team_create = cached_team_create,
+    .team_update = cached_team_update,
+    .team_delete = cached_team_delete,
     .principal_by_token_hash = cached_principal_by_token_hash,
     .token_list = passthrough_token_list,
     .tokens_touch = cached_tokens_touch,

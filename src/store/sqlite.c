@@ -56,6 +56,28 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_MEMBER_DELETE] = "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
     [STMT_ORG_ADMIN_COUNT] =
         "SELECT count(*) FROM memberships WHERE org_id = ?1 AND role = 'admin'",
+    [STMT_MEMBER_TEAMS_DELETE] = "DELETE FROM team_members WHERE user_id = ?2 AND team_id IN "
+                                 "(SELECT id FROM teams WHERE org_id = ?1)",
+    [STMT_TEAMS_LIST] = "SELECT id, name, display_name, description FROM teams WHERE org_id = ?1 "
+                        "ORDER BY name COLLATE NOCASE",
+    [STMT_TEAM_GET] = "SELECT id, name, display_name, description FROM teams "
+                      "WHERE org_id = ?1 AND name = ?2",
+    [STMT_TEAM_MEMBERS] = "SELECT u.id, u.uuid, u.login, u.name, u.email, u.site_admin, t.role, "
+                          "t.created FROM team_members t JOIN users u ON u.id = t.user_id "
+                          "WHERE t.team_id = ?1 ORDER BY u.login COLLATE NOCASE",
+    [STMT_TEAM_ROLE] = "SELECT role FROM team_members WHERE team_id = ?1 AND user_id = ?2",
+    [STMT_TEAM_INSERT] = "INSERT INTO teams (org_id, name, display_name, description, created) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_TEAM_SET_DISPLAY] = "UPDATE teams SET display_name = ?2 WHERE id = ?1",
+    [STMT_TEAM_SET_DESCRIPTION] = "UPDATE teams SET description = ?2 WHERE id = ?1",
+    /* Only organization members can join one of its teams. */
+    [STMT_TEAM_MEMBER_INSERT] = "INSERT INTO team_members (team_id, user_id, role, created) "
+                                "SELECT t.id, ?2, 'member', ?3 FROM teams t JOIN memberships m "
+                                "ON m.org_id = t.org_id AND m.user_id = ?2 WHERE t.id = ?1",
+    [STMT_TEAM_MEMBER_DELETE] = "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2",
+    [STMT_TEAM_MEMBER_ROLE] =
+        "UPDATE team_members SET role = ?3 WHERE team_id = ?1 AND user_id = ?2",
+    [STMT_TEAM_DELETE] = "DELETE FROM teams WHERE id = ?1",
     [STMT_AUDIT_LAST] = "SELECT seq, chain FROM audit ORDER BY seq DESC LIMIT 1",
     [STMT_AUDIT_INSERT] = "INSERT INTO audit (seq, org, timestamp, source_ip, event, description, "
                           "user_login, token_id, token_name, req_org_admin, auth_failure, chain) "
@@ -366,6 +388,13 @@ static const struct store_ops sqlite_ops = {
     .org_member_add = sqlite_org_member_add,
     .org_member_update = sqlite_org_member_update,
     .org_member_remove = sqlite_org_member_remove,
+    .teams_list = sqlite_teams_list,
+    .team_get = sqlite_team_get,
+    .team_members = sqlite_team_members,
+    .team_role = sqlite_team_role,
+    .team_create = sqlite_team_create,
+    .team_update = sqlite_team_update,
+    .team_delete = sqlite_team_delete,
     .principal_by_token_hash = sqlite_principal_by_token_hash,
     .token_list = sqlite_token_list,
     .tokens_touch = sqlite_tokens_touch,

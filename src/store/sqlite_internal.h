@@ -28,6 +28,18 @@ enum stmt_id {
   STMT_MEMBER_UPDATE,
   STMT_MEMBER_DELETE,
   STMT_ORG_ADMIN_COUNT,
+  STMT_MEMBER_TEAMS_DELETE,
+  STMT_TEAMS_LIST,
+  STMT_TEAM_GET,
+  STMT_TEAM_MEMBERS,
+  STMT_TEAM_ROLE,
+  STMT_TEAM_INSERT,
+  STMT_TEAM_SET_DISPLAY,
+  STMT_TEAM_SET_DESCRIPTION,
+  STMT_TEAM_MEMBER_INSERT,
+  STMT_TEAM_MEMBER_DELETE,
+  STMT_TEAM_MEMBER_ROLE,
+  STMT_TEAM_DELETE,
   STMT_AUDIT_LAST,
   STMT_AUDIT_INSERT,
   STMT_BEGIN,
@@ -127,6 +139,24 @@ int sqlite_org_member_update(struct store *store, int64_t org_id, int64_t user_i
                              const struct store_audit *audit);
 int sqlite_org_member_remove(struct store *store, int64_t org_id, int64_t user_id,
                              const struct store_audit *audit);
+
+/* The role column of a (scope, user) lookup (org or team membership) into role (16 bytes). */
+int sqlite_lookup_role(struct store *store, enum stmt_id id, int64_t scope_id, int64_t user_id,
+                       char *role);
+/* Reads user columns then role and created (ORG_MEMBERS, TEAM_MEMBERS) into a store_member. */
+void read_member_row(sqlite3_stmt *st, void *item);
+
+/* Teams (sqlite_teams.c). */
+int sqlite_teams_list(struct store *store, int64_t org_id, struct store_team **out, size_t *count);
+int sqlite_team_get(struct store *store, int64_t org_id, const char *name, struct store_team *out);
+int sqlite_team_members(struct store *store, int64_t team_id, struct store_member **out,
+                        size_t *count);
+int sqlite_team_role(struct store *store, int64_t team_id, int64_t user_id, char *role);
+int sqlite_team_create(struct store *store, int64_t org_id, const struct store_team *team,
+                       const struct store_audit *audit);
+int sqlite_team_update(struct store *store, int64_t team_id, const struct store_team_update *update,
+                       const struct store_audit *audit);
+int sqlite_team_delete(struct store *store, int64_t team_id, const struct store_audit *audit);
 
 /* Shared by the backend's files (sqlite_writes.c). */
 void *job_new(size_t size, int (*apply)(struct conn *, struct write_job *));

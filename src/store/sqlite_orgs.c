@@ -31,13 +31,14 @@ int sqlite_org_by_name(struct store *store, const char *name, struct store_org *
   return rc;
 }
 
-int sqlite_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role) {
+int sqlite_lookup_role(struct store *store, enum stmt_id id, int64_t scope_id, int64_t user_id,
+                       char *role) {
   struct sqlite_store *s = (struct sqlite_store *)store;
   struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_ORG_ROLE);
+  sqlite3_stmt *st = conn_stmt(c, id);
   int rc = TE_INTERNAL;
   if (st) {
-    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 1, scope_id);
     sqlite3_bind_int64(st, 2, user_id);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -52,7 +53,11 @@ int sqlite_org_role(struct store *store, int64_t org_id, int64_t user_id, char *
   return rc;
 }
 
-static void read_member(sqlite3_stmt *st, void *item) {
+int sqlite_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role) {
+  return sqlite_lookup_role(store, STMT_ORG_ROLE, org_id, user_id, role);
+}
+
+void read_member_row(sqlite3_stmt *st, void *item) {
   struct store_member *m = item;
   read_user_columns(st, 0, &m->user);
   column_text(st, 6, m->role, sizeof m->role);
@@ -69,7 +74,7 @@ int sqlite_org_members(struct store *store, int64_t org_id, int64_t after_user_i
     sqlite3_bind_int64(st, 1, org_id);
     sqlite3_bind_int64(st, 2, after_user_id);
     sqlite3_bind_int(st, 3, limit);
-    rc = collect_rows(c, st, sizeof **out, read_member, (void **)out, count);
+    rc = collect_rows(c, st, sizeof **out, read_member_row, (void **)out, count);
   }
   sqlite_reader_release(s, c);
   return rc;
@@ -137,6 +142,8 @@ static int apply_member_remove(struct conn *c, struct write_job *job) {
   if (rc)
     return rc;
   rc = step_write(c, st, true, "member delete");
+  if (rc == TE_OK && (rc = bind_member(c, STMT_MEMBER_TEAMS_DELETE, m, &st)) == TE_OK)
+    rc = step_write(c, st, false, "member's teams delete");
   return rc ? rc : still_has_admin(c, m->org_id);
 }
 

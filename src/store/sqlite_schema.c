@@ -66,6 +66,24 @@ static const char *const migrations[] = {
     /* Which key signs the chain: HMAC(key, "tessera-audit-key-id"), so that a lost or different key
      * (another path to the same file, a restored backup) is refused rather than used. */
     "CREATE TABLE audit_meta (key_id BLOB NOT NULL CHECK (length(key_id) = 32)) STRICT;",
+    /* 3: teams within organizations, and their members (team admins manage their team). */
+    "CREATE TABLE teams ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  display_name TEXT NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (org_id, name)"
+    ") STRICT;"
+    "CREATE TABLE team_members ("
+    "  team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin', 'member')),"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (team_id, user_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX team_members_by_user ON team_members(user_id);",
 };
 
 int sqlite_schema_version_latest(void) {

@@ -40,6 +40,31 @@ struct store_member {
   int64_t created;
 };
 
+#define TEAM_DISPLAY_NAME_MAX 128
+
+struct store_team {
+  int64_t id;
+  char name[LOGIN_MAX + 1];
+  char display_name[TEAM_DISPLAY_NAME_MAX + 1];
+  char description[DESCRIPTION_MAX + 1];
+};
+
+/* A change to a team (UpdateTeam): new texts when non-NULL, and at most one member action. */
+enum team_member_action {
+  TEAM_MEMBER_NONE,
+  TEAM_MEMBER_ADD,
+  TEAM_MEMBER_REMOVE,
+  TEAM_MEMBER_PROMOTE,
+  TEAM_MEMBER_DEMOTE
+};
+
+struct store_team_update {
+  const char *display_name;
+  const char *description;
+  enum team_member_action action;
+  int64_t member_id;
+};
+
 enum token_kind { TOKEN_PERSONAL = 0 };
 
 struct store_token {
@@ -142,6 +167,23 @@ struct store_ops {
   /* Also removes the user from the org's teams. Same errors as org_member_update. */
   int (*org_member_remove)(struct store *store, int64_t org_id, int64_t user_id,
                            const struct store_audit *audit);
+
+  /* Teams of an organization, ordered by name; *out freed with free(). */
+  int (*teams_list)(struct store *store, int64_t org_id, struct store_team **out, size_t *count);
+  int (*team_get)(struct store *store, int64_t org_id, const char *name, struct store_team *out);
+  /* A team's members (role is the team role) ordered by login; *out freed with free(). */
+  int (*team_members)(struct store *store, int64_t team_id, struct store_member **out,
+                      size_t *count);
+  /* The user's team role into role (16 bytes); TE_NOT_FOUND when not in the team. */
+  int (*team_role)(struct store *store, int64_t team_id, int64_t user_id, char *role);
+  /* TE_CONFLICT when the org has a team of that name. */
+  int (*team_create)(struct store *store, int64_t org_id, const struct store_team *team,
+                     const struct store_audit *audit);
+  /* TE_NOT_FOUND: no such team, or (remove/promote/demote) the user is not in it; TE_CONFLICT: add
+   * of a user already in it; TE_FORBIDDEN: add of a user outside the organization. */
+  int (*team_update)(struct store *store, int64_t team_id, const struct store_team_update *update,
+                     const struct store_audit *audit);
+  int (*team_delete)(struct store *store, int64_t team_id, const struct store_audit *audit);
 
   /* Appends an audit record that goes with no change (say, a failed authentication). */
   int (*audit_append)(struct store *store, const struct store_audit *audit, store_done_fn done,

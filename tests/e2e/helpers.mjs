@@ -154,6 +154,9 @@ const AUTO_VALIDATE = [
   ['GET', /^\/api\/orgs\/[^/]+$/, 'GetOrganization'],
   ['GET', /^\/api\/orgs\/[^/]+\/members$/, 'ListOrganizationMembers'],
   ['POST', /^\/api\/orgs\/[^/]+\/members\/[^/]+$/, 'AddOrganizationMember'],
+  ['GET', /^\/api\/orgs\/[^/]+\/teams$/, 'ListTeams'],
+  ['POST', /^\/api\/orgs\/[^/]+\/teams\/pulumi$/, 'CreatePulumiTeam'],
+  ['GET', /^\/api\/orgs\/[^/]+\/teams\/[^/]+$/, 'GetTeam'],
 ];
 
 // Accepted reason phrases per status (RFC 9110 renamed a few; any of the historical names is fine).

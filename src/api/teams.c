@@ -1,0 +1,265 @@
+/* Teams: ListTeams, CreatePulumiTeam, GetTeam, UpdateTeam (texts and member add, remove, promote,
+ * demote), DeleteTeam. Members read; org admins create, change and delete; a team's own admins
+ * change their team. */
+
+#include "api/api.h"
+
+#include "api/audit_event.h"
+#include "api/org_access.h"
+#include "core/error.h"
+#include "core/names.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The caller's role in the team: "admin", "member" or "none". */
+static const char *caller_role(struct request *req, const struct store_team *team, char role[16]) {
+  struct store *store = req->app->store;
+  if (store->ops->team_role(store, team->id, req->principal.user.id, role) != TE_OK)
+    snprintf(role, 16, "none");
+  return role;
+}
+
+static json_t *team_json(const struct store_team *t, const char *user_role,
+                         const struct store_member *members, size_t count) {
+  json_t *team =
+      json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "pulumi", "name", t->name, "displayName",
+                t->display_name, "description", t->description, "userRole", user_role);
+  if (team && members) {
+    json_t *list = json_array();
+    for (size_t i = 0; i < count; i++)
+      json_array_append_new(
+          list, json_pack("{s:s, s:s, s:s, s:s}", "name",
+                          members[i].user.name[0] ? members[i].user.name : members[i].user.login,
+                          "githubLogin", members[i].user.login, "avatarUrl", "", "role",
+                          members[i].role));
+    json_object_set_new(team, "members", list);
+  }
+  return team;
+}
+
+void api_teams_list(struct request *req) {
+  struct org_access access;
+  if (!org_access_check(req, false, &access))
+    return;
+  struct store *store = req->app->store;
+  struct store_team *teams;
+  size_t count;
+  int rc = store->ops->teams_list(store, access.org.id, &teams, &count);
+  if (rc) {
+    reply_failure(req, rc, "");
+    return;
+  }
+  json_t *list = json_array();
+  for (size_t i = 0; i < count; i++) {
+    char role[16];
+    json_array_append_new(list, team_json(&teams[i], caller_role(req, &teams[i], role), NULL, 0));
+  }
+  free(teams);
+  reply_json(req, 200, json_pack("{s:o}", "teams", list));
+}
+
+/* Resolves /teams/{team} within the org; replies 404 itself. */
+static bool find_team(struct request *req, const struct org_access *access,
+                      struct store_team *out) {
+  struct store *store = req->app->store;
+  const char *name = req->params[1];
+  int rc =
+      name_is_valid(name) ? store->ops->team_get(store, access->org.id, name, out) : TE_NOT_FOUND;
+  if (rc == TE_NOT_FOUND)
+    reply_error(req, 404, "team not found.");
+  else if (rc)
+    reply_failure(req, rc, "");
+  return rc == TE_OK;
+}
+
+static void reply_team(struct request *req, int status, const struct store_team *team) {
+  struct store *store = req->app->store;
+  struct store_member *members;
+  size_t count;
+  int rc = store->ops->team_members(store, team->id, &members, &count);
+  if (rc) {
+    reply_failure(req, rc, "");
+    return;
+  }
+  char role[16];
+  reply_json(req, status, team_json(team, caller_role(req, team, role), members, count));
+  free(members);
+}
+
+void api_team_get(struct request *req) {
+  struct org_access access;
+  struct store_team team;
+  if (org_access_check(req, false, &access) && find_team(req, &access, &team))
+    reply_team(req, 200, &team);
+}
+
+/* A bounded, control-free UTF-8 string field; absent gives NULL. Replies 400 itself. */
+static bool read_text(struct request *req, json_t *body, const char *field, size_t max,
+                      const char **out) {
+  json_t *v = json_object_get(body, field);
+  *out = NULL;
+  if (!v)
+    return true;
+  if (!json_is_string(v) || json_string_length(v) > max ||
+      strlen(json_string_value(v)) != json_string_length(v) ||
+      !display_name_is_valid(json_string_value(v))) {
+    reply_error(req, 400, "%s must be text of at most %zu bytes.", field, max);
+    return false;
+  }
+  *out = json_string_value(v);
+  return true;
+}
+
+void api_team_create(struct request *req) {
+  static const char *const fields[] = {"name", "displayName", "description", NULL};
+  struct org_access access;
+  if (!org_access_check(req, true, &access))
+    return;
+  json_t *body = request_json_object(req);
+  if (!body)
+    return;
+  const char *name, *display, *description;
+  bool ok = request_fields_allowed(req, body, fields) &&
+            read_text(req, body, "name", LOGIN_MAX, &name) &&
+            read_text(req, body, "displayName", TEAM_DISPLAY_NAME_MAX, &display) &&
+            read_text(req, body, "description", DESCRIPTION_MAX, &description);
+  if (ok && (!name || !name_is_valid(name))) {
+    reply_error(req, 400, "name must be 1-%d letters, digits, '.', '_' or '-'.", LOGIN_MAX);
+    ok = false;
+  }
+  struct store_team team = {0};
+  if (ok) {
+    snprintf(team.name, sizeof team.name, "%s", name);
+    snprintf(team.display_name, sizeof team.display_name, "%s", display ? display : name);
+    snprintf(team.description, sizeof team.description, "%s", description ? description : "");
+  }
+  json_decref(body);
+  if (!ok)
+    return;
+  struct store_audit a;
+  audit_event(&a, req, access.org.name, "team-created", true, "created team %s in %s", team.name,
+              access.org.name);
+  struct store *store = req->app->store;
+  int rc = store->ops->team_create(store, access.org.id, &team, &a);
+  if (rc == TE_CONFLICT)
+    reply_error(req, 409, "organization %s already has a team named %s.", access.org.name,
+                team.name);
+  else if (rc)
+    reply_failure(req, rc, "");
+  else if (store->ops->team_get(store, access.org.id, team.name, &team) == TE_OK)
+    reply_team(req, 201, &team);
+  else
+    reply_failure(req, TE_INTERNAL, "");
+}
+
+static bool read_member_action(struct request *req, json_t *body, struct store_team_update *u,
+                               struct store_user *member) {
+  static const char *const actions[] = {"", "add", "remove", "promote", "demote"};
+  json_t *action = json_object_get(body, "memberAction");
+  json_t *login = json_object_get(body, "member");
+  if (!action && !login)
+    return true;
+  if (!json_is_string(action) || !json_is_string(login)) {
+    reply_error(req, 400, "memberAction (add, remove, promote or demote) and member go together.");
+    return false;
+  }
+  for (int i = 1; i < 5; i++)
+    if (strcmp(json_string_value(action), actions[i]) == 0)
+      u->action = (enum team_member_action)i;
+  if (u->action == TEAM_MEMBER_NONE) {
+    reply_error(req, 400, "memberAction must be add, remove, promote or demote.");
+    return false;
+  }
+  struct store *store = req->app->store;
+  const char *name = json_string_value(login);
+  int rc = name_is_valid(name) ? store->ops->user_by_login(store, name, member) : TE_NOT_FOUND;
+  if (rc) {
+    reply_error(req, rc == TE_NOT_FOUND ? 404 : 500, "no user named %s.",
+                name_is_valid(name) ? name : "like that");
+    return false;
+  }
+  u->member_id = member->id;
+  return true;
+}
+
+static void team_change_failed(struct request *req, int rc, const struct org_access *access,
+                               const struct store_user *member) {
+  if (rc == TE_FORBIDDEN)
+    reply_error(req, 400, "%s is not a member of organization %s.", member->login,
+                access->org.name);
+  else if (rc == TE_CONFLICT)
+    reply_error(req, 409, "%s is already in this team.", member->login);
+  else if (rc == TE_NOT_FOUND)
+    reply_error(req, 404, "%s is not in this team.", member->login);
+  else
+    reply_failure(req, rc, "");
+}
+
+void api_team_update(struct request *req) {
+  static const char *const fields[] = {"newDisplayName", "newDescription", "memberAction", "member",
+                                       NULL};
+  static const char *const unsupported[] = {
+      "addStackPermission",       "editStackPermission",       "removeStack",
+      "addEnvironmentPermission", "editEnvironmentPermission", "removeEnvironment"};
+  struct org_access access;
+  struct store_team team;
+  char role[16];
+  if (!org_access_check(req, false, &access) || !find_team(req, &access, &team))
+    return;
+  if (!access.admin && strcmp(caller_role(req, &team, role), "admin") != 0) {
+    org_access_refuse(req, &access, "the admin role in this team or in organization");
+    return;
+  }
+  json_t *body = request_json_object(req);
+  if (!body)
+    return;
+  for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+    if (json_object_get(body, unsupported[i])) {
+      reply_error(req, 400, "%s: Tessera manages access tokens; it has no stacks or environments.",
+                  unsupported[i]);
+      json_decref(body);
+      return;
+    }
+  }
+  struct store_team_update u = {0};
+  struct store_user member = {0};
+  bool ok = request_fields_allowed(req, body, fields) &&
+            read_text(req, body, "newDisplayName", TEAM_DISPLAY_NAME_MAX, &u.display_name) &&
+            read_text(req, body, "newDescription", DESCRIPTION_MAX, &u.description) &&
+            read_member_action(req, body, &u, &member);
+  if (ok) {
+    struct store_audit a;
+    if (u.action)
+      audit_event(&a, req, access.org.name, "team-updated", access.admin, "updated team %s: %s %s",
+                  team.name, json_string_value(json_object_get(body, "memberAction")),
+                  member.login);
+    else
+      audit_event(&a, req, access.org.name, "team-updated", access.admin, "updated team %s",
+                  team.name);
+    struct store *store = req->app->store;
+    int rc = store->ops->team_update(store, team.id, &u, &a);
+    if (rc)
+      team_change_failed(req, rc, &access, &member);
+    else
+      reply_empty(req, 204);
+  }
+  json_decref(body);
+}
+
+void api_team_delete(struct request *req) {
+  struct org_access access;
+  struct store_team team;
+  if (!org_access_check(req, true, &access) || !find_team(req, &access, &team))
+    return;
+  struct store_audit a;
+  audit_event(&a, req, access.org.name, "team-deleted", true, "deleted team %s from %s", team.name,
+              access.org.name);
+  struct store *store = req->app->store;
+  int rc = store->ops->team_delete(store, team.id, &a);
+  if (rc)
+    reply_failure(req, rc, "team not found.");
+  else
+    reply_empty(req, 204);
+}

@@ -1,0 +1,176 @@
+/* Teams and their members in the SQLite backend. */
+
+#include "store/sqlite_internal.h"
+
+#include "core/error.h"
+#include "core/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void read_team(sqlite3_stmt *st, void *item) {
+  struct store_team *t = item;
+  t->id = sqlite3_column_int64(st, 0);
+  column_text(st, 1, t->name, sizeof t->name);
+  column_text(st, 2, t->display_name, sizeof t->display_name);
+  column_text(st, 3, t->description, sizeof t->description);
+}
+
+int sqlite_teams_list(struct store *store, int64_t org_id, struct store_team **out, size_t *count) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_TEAMS_LIST);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_int64(st, 1, org_id);
+    rc = collect_rows(c, st, sizeof **out, read_team, (void **)out, count);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+int sqlite_team_get(struct store *store, int64_t org_id, const char *name, struct store_team *out) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_TEAM_GET);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+      read_team(st, out);
+      rc = TE_OK;
+    } else {
+      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "team lookup");
+    }
+    sqlite3_reset(st);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+int sqlite_team_members(struct store *store, int64_t team_id, struct store_member **out,
+                        size_t *count) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, STMT_TEAM_MEMBERS);
+  int rc = TE_INTERNAL;
+  if (st) {
+    sqlite3_bind_int64(st, 1, team_id);
+    rc = collect_rows(c, st, sizeof **out, read_member_row, (void **)out, count);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+int sqlite_team_role(struct store *store, int64_t team_id, int64_t user_id, char *role) {
+  return sqlite_lookup_role(store, STMT_TEAM_ROLE, team_id, user_id, role);
+}
+
+struct team_job {
+  struct write_job job;
+  int64_t org_id;
+  int64_t team_id;
+  struct store_team team; /* create: the new team */
+  bool set_display, set_description;
+  char display_name[TEAM_DISPLAY_NAME_MAX + 1];
+  char description[DESCRIPTION_MAX + 1];
+  enum team_member_action action;
+  int64_t member_id;
+};
+
+static int apply_team_create(struct conn *c, struct write_job *job) {
+  struct team_job *t = (struct team_job *)job;
+  sqlite3_stmt *st = conn_stmt(c, STMT_TEAM_INSERT);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, t->org_id);
+  sqlite3_bind_text(st, 2, t->team.name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, t->team.display_name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, t->team.description, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 5, time_now());
+  return step_write(c, st, false, "team insert");
+}
+
+static int set_text(struct conn *c, enum stmt_id id, int64_t team_id, const char *text) {
+  sqlite3_stmt *st = conn_stmt(c, id);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, team_id);
+  sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+  return step_write(c, st, true, "team update");
+}
+
+static int apply_member_action(struct conn *c, struct team_job *t) {
+  enum stmt_id id = t->action == TEAM_MEMBER_ADD      ? STMT_TEAM_MEMBER_INSERT
+                    : t->action == TEAM_MEMBER_REMOVE ? STMT_TEAM_MEMBER_DELETE
+                                                      : STMT_TEAM_MEMBER_ROLE;
+  sqlite3_stmt *st = conn_stmt(c, id);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, t->team_id);
+  sqlite3_bind_int64(st, 2, t->member_id);
+  if (id == STMT_TEAM_MEMBER_INSERT)
+    sqlite3_bind_int64(st, 3, time_now());
+  else if (id == STMT_TEAM_MEMBER_ROLE)
+    sqlite3_bind_text(st, 3, t->action == TEAM_MEMBER_PROMOTE ? "admin" : "member", -1,
+                      SQLITE_STATIC);
+  int rc = step_write(c, st, true, "team member change");
+  /* The insert selects nothing for a user outside the organization. */
+  return id == STMT_TEAM_MEMBER_INSERT && rc == TE_NOT_FOUND ? TE_FORBIDDEN : rc;
+}
+
+static int apply_team_update(struct conn *c, struct write_job *job) {
+  struct team_job *t = (struct team_job *)job;
+  int rc = TE_OK;
+  if (t->set_display)
+    rc = set_text(c, STMT_TEAM_SET_DISPLAY, t->team_id, t->display_name);
+  if (!rc && t->set_description)
+    rc = set_text(c, STMT_TEAM_SET_DESCRIPTION, t->team_id, t->description);
+  if (!rc && t->action != TEAM_MEMBER_NONE)
+    rc = apply_member_action(c, t);
+  return rc;
+}
+
+static int apply_team_delete(struct conn *c, struct write_job *job) {
+  sqlite3_stmt *st = conn_stmt(c, STMT_TEAM_DELETE);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, ((struct team_job *)job)->team_id);
+  return step_write(c, st, true, "team delete");
+}
+
+static int submit_team_job(struct store *store, struct team_job *t,
+                           const struct store_audit *audit) {
+  job_attach_audit(&t->job, audit);
+  return writer_submit_wait(((struct sqlite_store *)store)->writer, &t->job);
+}
+
+int sqlite_team_create(struct store *store, int64_t org_id, const struct store_team *team,
+                       const struct store_audit *audit) {
+  struct team_job *t = job_new(sizeof *t, apply_team_create);
+  t->org_id = org_id;
+  t->team = *team;
+  return submit_team_job(store, t, audit);
+}
+
+int sqlite_team_update(struct store *store, int64_t team_id, const struct store_team_update *u,
+                       const struct store_audit *audit) {
+  struct team_job *t = job_new(sizeof *t, apply_team_update);
+  t->team_id = team_id;
+  if ((t->set_display = u->display_name != NULL))
+    snprintf(t->display_name, sizeof t->display_name, "%s", u->display_name);
+  if ((t->set_description = u->description != NULL))
+    snprintf(t->description, sizeof t->description, "%s", u->description);
+  t->action = u->action;
+  t->member_id = u->member_id;
+  return submit_team_job(store, t, audit);
+}
+
+int sqlite_team_delete(struct store *store, int64_t team_id, const struct store_audit *audit) {
+  struct team_job *t = job_new(sizeof *t, apply_team_delete);
+  t->team_id = team_id;
+  return submit_team_job(store, t, audit);
+}
