@@ -221,53 +221,32 @@ static void read_token(sqlite3_stmt *st, struct store_token *t) {
   column_text(st, 9, t->created_by, sizeof t->created_by);
 }
 
+static void read_user_row(sqlite3_stmt *st, void *out) {
+  read_user_columns(st, 0, out);
+}
+
 static int sqlite_user_by_login(struct store *store, const char *login, struct store_user *out) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_USER_BY_LOGIN);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-      read_user_columns(st, 0, out);
-      rc = TE_OK;
-    } else {
-      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "user lookup");
-    }
-    sqlite3_reset(st);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_T(login)};
+  return sqlite_read_one(store, STMT_USER_BY_LOGIN, p, 1, read_user_row, out);
+}
+
+static void read_principal_row(sqlite3_stmt *st, void *out) {
+  struct store_principal *p = out;
+  read_token(st, &p->token);
+  read_user_columns(st, 10, &p->user);
+  p->version = 0;
 }
 
 static int sqlite_principal_by_token_hash(struct store *store,
                                           const unsigned char hash[TOKEN_HASH_LEN],
                                           struct store_principal *out) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_PRINCIPAL_BY_HASH);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_blob(st, 1, hash, TOKEN_HASH_LEN, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-      read_token(st, &out->token);
-      read_user_columns(st, 10, &out->user);
-      out->version = 0;
-      rc = TE_OK;
-    } else {
-      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "token lookup");
-    }
-    sqlite3_reset(st);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_B(hash, TOKEN_HASH_LEN)};
+  return sqlite_read_one(store, STMT_PRINCIPAL_BY_HASH, p, 1, read_principal_row, out);
 }
 
 /* Runs a bound SELECT and collects its rows into a growing malloc'd array. */
-int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
-                 void (*read)(sqlite3_stmt *, void *), void **out, size_t *count) {
+static int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
+                        void (*read)(sqlite3_stmt *, void *), void **out, size_t *count) {
   size_t n = 0, cap = 8;
   char *items = malloc(cap * item_size);
   if (!items)
@@ -293,6 +272,53 @@ int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
   return TE_OK;
 }
 
+static void bind_params(sqlite3_stmt *st, const struct param *params, int n) {
+  for (int i = 0; i < n; i++) {
+    const struct param *p = &params[i];
+    if (p->type == PARAM_INT)
+      sqlite3_bind_int64(st, i + 1, p->i);
+    else if (p->type == PARAM_TEXT)
+      sqlite3_bind_text(st, i + 1, p->p, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_blob(st, i + 1, p->p, p->len, SQLITE_STATIC);
+  }
+}
+
+int sqlite_read_one(struct store *store, enum stmt_id id, const struct param *params, int n,
+                    row_reader read, void *out) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, id);
+  int rc = TE_INTERNAL;
+  if (st) {
+    bind_params(st, params, n);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+      read(st, out);
+      rc = TE_OK;
+    } else {
+      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, statement_sql[id]);
+    }
+    sqlite3_reset(st);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
+int sqlite_read_all(struct store *store, enum stmt_id id, const struct param *params, int n,
+                    size_t item_size, row_reader read, void **out, size_t *count) {
+  struct sqlite_store *s = (struct sqlite_store *)store;
+  struct conn *c = sqlite_reader_acquire(s);
+  sqlite3_stmt *st = conn_stmt(c, id);
+  int rc = TE_INTERNAL;
+  if (st) {
+    bind_params(st, params, n);
+    rc = collect_rows(c, st, item_size, read, out, count);
+  }
+  sqlite_reader_release(s, c);
+  return rc;
+}
+
 static void read_membership(sqlite3_stmt *st, void *item) {
   struct store_membership *m = item;
   column_text(st, 0, m->org, sizeof m->org);
@@ -301,16 +327,9 @@ static void read_membership(sqlite3_stmt *st, void *item) {
 
 static int sqlite_memberships(struct store *store, int64_t user_id, struct store_membership **out,
                               size_t *count) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_MEMBERSHIPS);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_int64(st, 1, user_id);
-    rc = collect_rows(c, st, sizeof **out, read_membership, (void **)out, count);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_I(user_id)};
+  return sqlite_read_all(store, STMT_MEMBERSHIPS, p, 1, sizeof **out, read_membership, (void **)out,
+                         count);
 }
 
 static void read_token_item(sqlite3_stmt *st, void *item) {
@@ -319,20 +338,10 @@ static void read_token_item(sqlite3_stmt *st, void *item) {
 
 static int sqlite_token_list(struct store *store, const struct store_token_query *q,
                              struct store_token **out, size_t *count) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_TOKEN_LIST);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_int64(st, 1, q->user_id);
-    sqlite3_bind_int64(st, 2, q->before_seq);
-    sqlite3_bind_int(st, 3, (int)q->filter);
-    sqlite3_bind_int64(st, 4, q->now);
-    sqlite3_bind_int(st, 5, q->limit);
-    rc = collect_rows(c, st, sizeof **out, read_token_item, (void **)out, count);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_I(q->user_id), PARAM_I(q->before_seq), PARAM_I(q->filter),
+                      PARAM_I(q->now), PARAM_I(q->limit)};
+  return sqlite_read_all(store, STMT_TOKEN_LIST, p, 5, sizeof **out, read_token_item, (void **)out,
+                         count);
 }
 
 static int sqlite_data_version(struct store *store, uint64_t *out) {

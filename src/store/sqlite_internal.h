@@ -164,9 +164,25 @@ void job_attach_audit(struct write_job *job, const struct store_audit *audit);
 int step_write(struct conn *c, sqlite3_stmt *st, bool must_change, const char *what);
 /* Reads user columns (id, uuid, login, name, email, site_admin) starting at col. */
 void read_user_columns(sqlite3_stmt *st, int col, struct store_user *u);
-/* Collects the rows of a bound SELECT into a malloc'd array (sqlite.c). */
-int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
-                 void (*read)(sqlite3_stmt *, void *), void **out, size_t *count);
+/* A parameter of a read query: an integer, a text or a blob. */
+struct param {
+  enum { PARAM_INT, PARAM_TEXT, PARAM_BLOB } type;
+  int64_t i;
+  const void *p;
+  int len;
+};
+#define PARAM_I(v) ((struct param){PARAM_INT, (v), NULL, 0})
+#define PARAM_T(v) ((struct param){PARAM_TEXT, 0, (v), -1})
+#define PARAM_B(v, n) ((struct param){PARAM_BLOB, 0, (v), (n)})
+
+typedef void (*row_reader)(sqlite3_stmt *st, void *out);
+
+/* Runs a read query on a pooled reader connection (sqlite.c). read_one: at most one row, read
+ * into out; TE_NOT_FOUND when there is none. read_all: every row into a malloc'd array. */
+int sqlite_read_one(struct store *store, enum stmt_id id, const struct param *params, int n,
+                    row_reader read, void *out);
+int sqlite_read_all(struct store *store, enum stmt_id id, const struct param *params, int n,
+                    size_t item_size, row_reader read, void **out, size_t *count);
 
 /* Copies a text column into a fixed buffer (truncating safely; inputs are bounded on the way in).
  */

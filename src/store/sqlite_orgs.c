@@ -9,48 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void read_org(sqlite3_stmt *st, void *out) {
+  struct store_org *o = out;
+  o->id = sqlite3_column_int64(st, 0);
+  column_text(st, 1, o->name, sizeof o->name);
+  o->created = sqlite3_column_int64(st, 2);
+}
+
 int sqlite_org_by_name(struct store *store, const char *name, struct store_org *out) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_ORG_BY_NAME);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-      out->id = sqlite3_column_int64(st, 0);
-      column_text(st, 1, out->name, sizeof out->name);
-      out->created = sqlite3_column_int64(st, 2);
-      rc = TE_OK;
-    } else {
-      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "org lookup");
-    }
-    sqlite3_reset(st);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_T(name)};
+  return sqlite_read_one(store, STMT_ORG_BY_NAME, p, 1, read_org, out);
+}
+
+static void read_role(sqlite3_stmt *st, void *out) {
+  column_text(st, 0, out, 16);
 }
 
 int sqlite_lookup_role(struct store *store, enum stmt_id id, int64_t scope_id, int64_t user_id,
                        char *role) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, id);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_int64(st, 1, scope_id);
-    sqlite3_bind_int64(st, 2, user_id);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-      column_text(st, 0, role, 16);
-      rc = TE_OK;
-    } else {
-      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "role lookup");
-    }
-    sqlite3_reset(st);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_I(scope_id), PARAM_I(user_id)};
+  return sqlite_read_one(store, id, p, 2, read_role, role);
 }
 
 int sqlite_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role) {
@@ -66,18 +44,9 @@ void read_member_row(sqlite3_stmt *st, void *item) {
 
 int sqlite_org_members(struct store *store, int64_t org_id, int64_t after_user_id, int limit,
                        struct store_member **out, size_t *count) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_ORG_MEMBERS);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_int64(st, 1, org_id);
-    sqlite3_bind_int64(st, 2, after_user_id);
-    sqlite3_bind_int(st, 3, limit);
-    rc = collect_rows(c, st, sizeof **out, read_member_row, (void **)out, count);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_I(org_id), PARAM_I(after_user_id), PARAM_I(limit)};
+  return sqlite_read_all(store, STMT_ORG_MEMBERS, p, 3, sizeof **out, read_member_row, (void **)out,
+                         count);
 }
 
 struct member_change {

@@ -18,51 +18,21 @@ static void read_team(sqlite3_stmt *st, void *item) {
 }
 
 int sqlite_teams_list(struct store *store, int64_t org_id, struct store_team **out, size_t *count) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_TEAMS_LIST);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_int64(st, 1, org_id);
-    rc = collect_rows(c, st, sizeof **out, read_team, (void **)out, count);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_I(org_id)};
+  return sqlite_read_all(store, STMT_TEAMS_LIST, p, 1, sizeof **out, read_team, (void **)out,
+                         count);
 }
 
 int sqlite_team_get(struct store *store, int64_t org_id, const char *name, struct store_team *out) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_TEAM_GET);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_int64(st, 1, org_id);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-      read_team(st, out);
-      rc = TE_OK;
-    } else {
-      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "team lookup");
-    }
-    sqlite3_reset(st);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_I(org_id), PARAM_T(name)};
+  return sqlite_read_one(store, STMT_TEAM_GET, p, 2, read_team, out);
 }
 
 int sqlite_team_members(struct store *store, int64_t team_id, struct store_member **out,
                         size_t *count) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, STMT_TEAM_MEMBERS);
-  int rc = TE_INTERNAL;
-  if (st) {
-    sqlite3_bind_int64(st, 1, team_id);
-    rc = collect_rows(c, st, sizeof **out, read_member_row, (void **)out, count);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+  struct param p[] = {PARAM_I(team_id)};
+  return sqlite_read_all(store, STMT_TEAM_MEMBERS, p, 1, sizeof **out, read_member_row,
+                         (void **)out, count);
 }
 
 int sqlite_team_role(struct store *store, int64_t team_id, int64_t user_id, char *role) {
