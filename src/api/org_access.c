@@ -2,6 +2,8 @@
 
 #include "api/audit_event.h"
 #include "core/error.h"
+#include "core/token.h"
+#include "http/accesslog.h"
 
 #include <string.h>
 
@@ -41,12 +43,22 @@ bool org_access_check(struct request *req, bool need_admin, struct org_access *o
   return true;
 }
 
+static void ignore_result(void *arg, int result) {
+  (void)arg;
+  (void)result;
+}
+
 void org_access_refuse(struct request *req, const struct org_access *access, const char *needed) {
   struct store *store = req->app->store;
   struct store_audit a;
+  char redacted[256], shown[256];
+  /* The path as the client sent it may hold anything: it is recorded redacted and escaped. */
+  accesslog_escape(token_redact(req->path, redacted, sizeof redacted), shown, sizeof shown);
   audit_event(&a, req, access->org.name, "auth-failure-organization-role", true,
-              "%s %s requires %s %s", req->method, req->path, needed, access->org.name);
+              "%s %s requires %s %s", req->method, shown, needed, access->org.name);
   a.auth_failure = true;
-  store->ops->audit_append(store, &a, NULL, NULL);
+  /* Queued, not awaited: it shares the next group commit, so a burst of refused requests cannot
+   * tie up a worker thread with a disk flush each. The refusal stands whatever happens to it. */
+  store->ops->audit_append(store, &a, ignore_result, NULL);
   reply_error(req, 403, "this requires %s %s.", needed, access->org.name);
 }

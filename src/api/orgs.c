@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MEMBERS_PAGE 100
 
@@ -111,8 +112,13 @@ static bool read_role(struct request *req, bool allow_fga, char role[16]) {
   bool ok = request_fields_allowed(req, body, allow_fga ? update_fields : add_fields);
   json_t *value = json_object_get(body, "role");
   json_t *fga = allow_fga ? json_object_get(body, "fgaRoleId") : NULL;
-  if (ok && fga && json_is_string(fga)) /* the spec: fgaRoleId wins when both are given */
+  if (ok && fga) { /* the spec: fgaRoleId wins when both are given */
+    if (!json_is_string(fga)) {
+      reply_error(req, 400, "fgaRoleId must be a string: admin or member.");
+      ok = false;
+    }
     value = fga;
+  }
   if (ok && (!json_is_string(value) || !role_is_valid(json_string_value(value)))) {
     reply_error(req, 400, "role must be admin or member.");
     ok = false;
@@ -123,15 +129,22 @@ static bool read_role(struct request *req, bool allow_fga, char role[16]) {
   return ok;
 }
 
-static void member_change_failed(struct request *req, int rc, const char *login) {
+static void member_change_failed(struct request *req, int rc, const struct org_access *access,
+                                 const char *login) {
   if (rc == TE_NOT_FOUND)
     reply_error(req, 404, "%s is not a member of this organization.", login);
-  else if (rc == TE_FORBIDDEN)
+  else if (rc == TE_BAD_REQUEST)
     reply_error(req, 400, "an organization must keep at least one admin.");
   else if (rc == TE_CONFLICT)
     reply_error(req, 409, "%s is already a member of this organization.", login);
+  else if (rc == TE_FORBIDDEN) /* the caller's admin role went away while this was queued */
+    org_access_refuse(req, access, "the admin role in organization");
   else
     reply_failure(req, rc, "");
+}
+
+static struct store_actor org_admin_actor(struct request *req) {
+  return (struct store_actor){req->principal.user.id, ACTOR_ORG_ADMIN};
 }
 
 void api_org_member_add(struct request *req) {
@@ -145,14 +158,16 @@ void api_org_member_add(struct request *req) {
   audit_event(&a, req, access.org.name, "member-added", true, "added %s to %s as %s", user.login,
               access.org.name, role);
   struct store *store = req->app->store;
-  int rc = store->ops->org_member_add(store, access.org.id, user.id, role, &a);
+  struct store_actor actor = org_admin_actor(req);
+  int rc = store->ops->org_member_add(store, &actor, access.org.id, user.id, role, &a);
   if (rc) {
-    member_change_failed(req, rc, user.login);
+    member_change_failed(req, rc, &access, user.login);
     return;
   }
   struct store_member m = {.user = user, .created = time_now()};
   snprintf(m.role, sizeof m.role, "%s", role);
-  reply_json(req, 200, member_json(&m, true));
+  /* No email here: an admin of any organization can add any user, so this must not reveal it. */
+  reply_json(req, 200, member_json(&m, false));
 }
 
 void api_org_member_update(struct request *req) {
@@ -166,31 +181,39 @@ void api_org_member_update(struct request *req) {
   audit_event(&a, req, access.org.name, "member-role-changed", true, "made %s %s of %s", user.login,
               role, access.org.name);
   struct store *store = req->app->store;
-  int rc = store->ops->org_member_update(store, access.org.id, user.id, role, &a);
+  struct store_actor actor = org_admin_actor(req);
+  int rc = store->ops->org_member_update(store, &actor, access.org.id, user.id, role, &a);
   if (rc)
-    member_change_failed(req, rc, user.login);
+    member_change_failed(req, rc, &access, user.login);
   else
     reply_empty(req, 204);
 }
 
-/* Admins remove anyone; a member may remove only themselves (leave the organization). */
+/* The spec: "The caller cannot remove themselves" (400). Non-admins are refused before the target
+ * is even looked up, so that they cannot probe which logins exist. */
 void api_org_member_delete(struct request *req) {
   struct org_access access;
   struct store_user user;
-  if (!org_access_check(req, false, &access) || !target_user(req, &user))
+  if (!org_access_check(req, false, &access))
     return;
-  bool leaving = user.id == req->principal.user.id;
-  if (!access.admin && !leaving) {
+  if (strcasecmp(req->params[1], req->principal.user.login) == 0) {
+    reply_error(req, 400, "you cannot remove yourself from an organization.");
+    return;
+  }
+  if (!access.admin) {
     org_access_refuse(req, &access, "the admin role in organization");
     return;
   }
+  if (!target_user(req, &user))
+    return;
   struct store_audit a;
-  audit_event(&a, req, access.org.name, "member-removed", !leaving, "removed %s from %s",
-              user.login, access.org.name);
+  audit_event(&a, req, access.org.name, "member-removed", true, "removed %s from %s", user.login,
+              access.org.name);
   struct store *store = req->app->store;
-  int rc = store->ops->org_member_remove(store, access.org.id, user.id, &a);
+  struct store_actor actor = org_admin_actor(req);
+  int rc = store->ops->org_member_remove(store, &actor, access.org.id, user.id, &a);
   if (rc)
-    member_change_failed(req, rc, user.login);
+    member_change_failed(req, rc, &access, user.login);
   else
     reply_empty(req, 204);
 }

@@ -102,14 +102,20 @@ static bool read_text(struct request *req, json_t *body, const char *field, size
   *out = NULL;
   if (!v)
     return true;
+  /* jansson guarantees UTF-8; an embedded NUL would make the length disagree. */
   if (!json_is_string(v) || json_string_length(v) > max ||
       strlen(json_string_value(v)) != json_string_length(v) ||
-      !display_name_is_valid(json_string_value(v))) {
-    reply_error(req, 400, "%s must be text of at most %zu bytes.", field, max);
+      !text_is_printable(json_string_value(v))) {
+    reply_error(req, 400, "%s must be text of at most %zu bytes, without control characters.",
+                field, max);
     return false;
   }
   *out = json_string_value(v);
   return true;
+}
+
+static struct store_actor team_actor(struct request *req, enum store_actor_need need) {
+  return (struct store_actor){req->principal.user.id, need};
 }
 
 void api_team_create(struct request *req) {
@@ -142,8 +148,11 @@ void api_team_create(struct request *req) {
   audit_event(&a, req, access.org.name, "team-created", true, "created team %s in %s", team.name,
               access.org.name);
   struct store *store = req->app->store;
-  int rc = store->ops->team_create(store, access.org.id, &team, &a);
-  if (rc == TE_CONFLICT)
+  struct store_actor actor = team_actor(req, ACTOR_ORG_ADMIN);
+  int rc = store->ops->team_create(store, &actor, access.org.id, &team, &a);
+  if (rc == TE_FORBIDDEN)
+    org_access_refuse(req, &access, "the admin role in organization");
+  else if (rc == TE_CONFLICT)
     reply_error(req, 409, "organization %s already has a team named %s.", access.org.name,
                 team.name);
   else if (rc)
@@ -186,13 +195,15 @@ static bool read_member_action(struct request *req, json_t *body, struct store_t
 
 static void team_change_failed(struct request *req, int rc, const struct org_access *access,
                                const struct store_user *member) {
-  if (rc == TE_FORBIDDEN)
+  if (rc == TE_BAD_REQUEST)
     reply_error(req, 400, "%s is not a member of organization %s.", member->login,
                 access->org.name);
   else if (rc == TE_CONFLICT)
     reply_error(req, 409, "%s is already in this team.", member->login);
   else if (rc == TE_NOT_FOUND)
     reply_error(req, 404, "%s is not in this team.", member->login);
+  else if (rc == TE_FORBIDDEN) /* the caller's role went away while this was queued */
+    org_access_refuse(req, access, "the admin role in this team or in organization");
   else
     reply_failure(req, rc, "");
 }
@@ -229,6 +240,12 @@ void api_team_update(struct request *req) {
             read_text(req, body, "newDisplayName", TEAM_DISPLAY_NAME_MAX, &u.display_name) &&
             read_text(req, body, "newDescription", DESCRIPTION_MAX, &u.description) &&
             read_member_action(req, body, &u, &member);
+  if (ok && !u.display_name && !u.description && u.action == TEAM_MEMBER_NONE) {
+    reply_error(req, 400,
+                "nothing to change: give newDisplayName, newDescription, or "
+                "memberAction with member.");
+    ok = false;
+  }
   if (ok) {
     struct store_audit a;
     if (u.action)
@@ -239,7 +256,8 @@ void api_team_update(struct request *req) {
       audit_event(&a, req, access.org.name, "team-updated", access.admin, "updated team %s",
                   team.name);
     struct store *store = req->app->store;
-    int rc = store->ops->team_update(store, team.id, &u, &a);
+    struct store_actor actor = team_actor(req, ACTOR_TEAM_ADMIN);
+    int rc = store->ops->team_update(store, &actor, access.org.id, team.id, &u, &a);
     if (rc)
       team_change_failed(req, rc, &access, &member);
     else
@@ -257,8 +275,11 @@ void api_team_delete(struct request *req) {
   audit_event(&a, req, access.org.name, "team-deleted", true, "deleted team %s from %s", team.name,
               access.org.name);
   struct store *store = req->app->store;
-  int rc = store->ops->team_delete(store, team.id, &a);
-  if (rc)
+  struct store_actor actor = team_actor(req, ACTOR_ORG_ADMIN);
+  int rc = store->ops->team_delete(store, &actor, access.org.id, team.id, &a);
+  if (rc == TE_FORBIDDEN)
+    org_access_refuse(req, &access, "the admin role in organization");
+  else if (rc)
     reply_failure(req, rc, "team not found.");
   else
     reply_empty(req, 204);

@@ -33,6 +33,10 @@ bool text_is_utf8(const char *text) {
   return j != NULL;
 }
 
+bool text_is_printable(const char *text) {
+  return !has_control(text) && text_is_utf8(text);
+}
+
 bool display_name_is_valid(const char *name) {
   return strlen(name) <= USER_NAME_MAX && !has_control(name) && text_is_utf8(name);
 }

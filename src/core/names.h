@@ -10,6 +10,9 @@ bool name_is_valid(const char *name);
 /* True when text is valid UTF-8 (it must be, to be shown in JSON). */
 bool text_is_utf8(const char *text);
 
+/* True for valid UTF-8 without control characters (any length). */
+bool text_is_printable(const char *text);
+
 /* Display names: at most USER_NAME_MAX bytes of UTF-8, no control characters. */
 bool display_name_is_valid(const char *name);
 

@@ -35,6 +35,18 @@ struct server {
   atomic_int in_flight;
 };
 
+/* True when the path (before any '?') holds an encoded NUL or '/': MHD decodes the path before we
+ * route it, so "%00" would silently cut a name short and "%2F" would add a segment, each seen
+ * differently by any proxy or filter in front of us. */
+static bool path_hides_bytes(const char *uri) {
+  for (const char *p = uri; *p && *p != '?'; p++) {
+    if (p[0] == '%' && p[1] && p[2] &&
+        ((p[1] == '0' && p[2] == '0') || (p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))))
+      return true;
+  }
+  return false;
+}
+
 /* MHD's URI callback: runs as soon as the request line is in, with the URI as sent (query string
  * and percent-escapes included), and what it returns becomes the request's context. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
@@ -45,6 +57,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
   req->app = s->app;
   req->conn = conn;
   req->raw_uri_len = strlen(uri);
+  req->bad_path = path_hides_bytes(uri);
   req->started_us = time_monotonic_us();
   /* prefix + 16 hex digits of a counter; hand-formatted because this runs for every request */
   static const char hex[] = "0123456789abcdef";
@@ -134,7 +147,9 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
 static bool refused_early(struct request *req) {
   size_t header_bytes = 0;
   MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
-  if (req->raw_uri_len > URL_MAX)
+  if (req->bad_path)
+    reply_error(req, 400, "the path may not contain an encoded NUL (%%00) or '/' (%%2F).");
+  else if (req->raw_uri_len > URL_MAX)
     reply_error(req, 414, "the URL is longer than %d bytes.", URL_MAX);
   else if (header_bytes > HEADERS_MAX)
     reply_error(req, 431, "the request headers are larger than %d bytes.", HEADERS_MAX);

@@ -229,26 +229,29 @@ static int passthrough_org_members(struct store *store, int64_t org_id, int64_t 
 }
 
 /* Membership changes alter what /api/user shows: invalidate before reporting. */
-static int cached_org_member_add(struct store *store, int64_t org_id, int64_t user_id,
-                                 const char *role, const struct store_audit *audit) {
+static int cached_org_member_add(struct store *store, const struct store_actor *actor,
+                                 int64_t org_id, int64_t user_id, const char *role,
+                                 const struct store_audit *audit) {
   struct cache_store *c = from(store);
-  int rc = c->inner->ops->org_member_add(c->inner, org_id, user_id, role, audit);
+  int rc = c->inner->ops->org_member_add(c->inner, actor, org_id, user_id, role, audit);
   invalidate(c);
   return rc;
 }
 
-static int cached_org_member_update(struct store *store, int64_t org_id, int64_t user_id,
-                                    const char *role, const struct store_audit *audit) {
-  struct cache_store *c = from(store);
-  int rc = c->inner->ops->org_member_update(c->inner, org_id, user_id, role, audit);
-  invalidate(c);
-  return rc;
-}
-
-static int cached_org_member_remove(struct store *store, int64_t org_id, int64_t user_id,
+static int cached_org_member_update(struct store *store, const struct store_actor *actor,
+                                    int64_t org_id, int64_t user_id, const char *role,
                                     const struct store_audit *audit) {
   struct cache_store *c = from(store);
-  int rc = c->inner->ops->org_member_remove(c->inner, org_id, user_id, audit);
+  int rc = c->inner->ops->org_member_update(c->inner, actor, org_id, user_id, role, audit);
+  invalidate(c);
+  return rc;
+}
+
+static int cached_org_member_remove(struct store *store, const struct store_actor *actor,
+                                    int64_t org_id, int64_t user_id,
+                                    const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->org_member_remove(c->inner, actor, org_id, user_id, audit);
   invalidate(c);
   return rc;
 }
@@ -274,27 +277,27 @@ static int passthrough_team_role(struct store *store, int64_t team_id, int64_t u
 }
 
 /* Team changes will affect team tokens' principals: invalidate like every other write. */
-static int cached_team_create(struct store *store, int64_t org_id, const struct store_team *team,
-                              const struct store_audit *audit) {
+static int cached_team_create(struct store *store, const struct store_actor *actor, int64_t org_id,
+                              const struct store_team *team, const struct store_audit *audit) {
   struct cache_store *c = from(store);
-  int rc = c->inner->ops->team_create(c->inner, org_id, team, audit);
+  int rc = c->inner->ops->team_create(c->inner, actor, org_id, team, audit);
   invalidate(c);
   return rc;
 }
 
-static int cached_team_update(struct store *store, int64_t team_id,
-                              const struct store_team_update *update,
+static int cached_team_update(struct store *store, const struct store_actor *actor, int64_t org_id,
+                              int64_t team_id, const struct store_team_update *update,
                               const struct store_audit *audit) {
   struct cache_store *c = from(store);
-  int rc = c->inner->ops->team_update(c->inner, team_id, update, audit);
+  int rc = c->inner->ops->team_update(c->inner, actor, org_id, team_id, update, audit);
   invalidate(c);
   return rc;
 }
 
-static int cached_team_delete(struct store *store, int64_t team_id,
-                              const struct store_audit *audit) {
+static int cached_team_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
+                              int64_t team_id, const struct store_audit *audit) {
   struct cache_store *c = from(store);
-  int rc = c->inner->ops->team_delete(c->inner, team_id, audit);
+  int rc = c->inner->ops->team_delete(c->inner, actor, org_id, team_id, audit);
   invalidate(c);
   return rc;
 }

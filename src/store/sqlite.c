@@ -78,6 +78,12 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_TEAM_MEMBER_ROLE] =
         "UPDATE team_members SET role = ?3 WHERE team_id = ?1 AND user_id = ?2",
     [STMT_TEAM_DELETE] = "DELETE FROM teams WHERE id = ?1",
+    [STMT_ACTOR_ALLOWED] = "SELECT coalesce((SELECT site_admin FROM users WHERE id = ?1), 0) "
+                           "OR EXISTS (SELECT 1 FROM memberships WHERE org_id = ?2 AND user_id = "
+                           "?1 AND role = 'admin') "
+                           "OR (?4 = 1 AND EXISTS (SELECT 1 FROM team_members t JOIN memberships m "
+                           "ON m.user_id = t.user_id AND m.org_id = ?2 "
+                           "WHERE t.team_id = ?3 AND t.user_id = ?1 AND t.role = 'admin'))",
     [STMT_AUDIT_LAST] = "SELECT seq, chain FROM audit ORDER BY seq DESC LIMIT 1",
     [STMT_AUDIT_INSERT] = "INSERT INTO audit (seq, org, timestamp, source_ip, event, description, "
                           "user_login, token_id, token_name, req_org_admin, auth_failure, chain) "

@@ -40,6 +40,7 @@ enum stmt_id {
   STMT_TEAM_MEMBER_DELETE,
   STMT_TEAM_MEMBER_ROLE,
   STMT_TEAM_DELETE,
+  STMT_ACTOR_ALLOWED,
   STMT_AUDIT_LAST,
   STMT_AUDIT_INSERT,
   STMT_BEGIN,
@@ -72,6 +73,7 @@ struct write_job {
   void *arg;
   struct write_job *next;
   bool has_audit; /* then `audit` is appended in the same savepoint: both land or neither */
+  bool unchanged; /* set by apply when the job turned out to change nothing: nothing to record */
   struct store_audit audit;
 };
 
@@ -133,12 +135,12 @@ int sqlite_org_by_name(struct store *store, const char *name, struct store_org *
 int sqlite_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role);
 int sqlite_org_members(struct store *store, int64_t org_id, int64_t after_user_id, int limit,
                        struct store_member **out, size_t *count);
-int sqlite_org_member_add(struct store *store, int64_t org_id, int64_t user_id, const char *role,
-                          const struct store_audit *audit);
-int sqlite_org_member_update(struct store *store, int64_t org_id, int64_t user_id, const char *role,
-                             const struct store_audit *audit);
-int sqlite_org_member_remove(struct store *store, int64_t org_id, int64_t user_id,
-                             const struct store_audit *audit);
+int sqlite_org_member_add(struct store *store, const struct store_actor *actor, int64_t org_id,
+                          int64_t user_id, const char *role, const struct store_audit *audit);
+int sqlite_org_member_update(struct store *store, const struct store_actor *actor, int64_t org_id,
+                             int64_t user_id, const char *role, const struct store_audit *audit);
+int sqlite_org_member_remove(struct store *store, const struct store_actor *actor, int64_t org_id,
+                             int64_t user_id, const struct store_audit *audit);
 
 /* The role column of a (scope, user) lookup (org or team membership) into role (16 bytes). */
 int sqlite_lookup_role(struct store *store, enum stmt_id id, int64_t scope_id, int64_t user_id,
@@ -146,17 +148,25 @@ int sqlite_lookup_role(struct store *store, enum stmt_id id, int64_t scope_id, i
 /* Reads user columns then role and created (ORG_MEMBERS, TEAM_MEMBERS) into a store_member. */
 void read_member_row(sqlite3_stmt *st, void *item);
 
+/* TE_OK when the actor (NULL: offline admin) may change org_id (team_id for ACTOR_TEAM_ADMIN), as
+ * of the transaction this runs in; TE_FORBIDDEN otherwise. */
+int actor_check(struct conn *c, const struct store_actor *actor, int64_t org_id, int64_t team_id);
+/* The role column of a (scope, user) lookup on the writer's connection: TE_NOT_FOUND when none. */
+int role_in_txn(struct conn *c, enum stmt_id id, int64_t scope_id, int64_t user_id, char *role);
+
 /* Teams (sqlite_teams.c). */
 int sqlite_teams_list(struct store *store, int64_t org_id, struct store_team **out, size_t *count);
 int sqlite_team_get(struct store *store, int64_t org_id, const char *name, struct store_team *out);
 int sqlite_team_members(struct store *store, int64_t team_id, struct store_member **out,
                         size_t *count);
 int sqlite_team_role(struct store *store, int64_t team_id, int64_t user_id, char *role);
-int sqlite_team_create(struct store *store, int64_t org_id, const struct store_team *team,
+int sqlite_team_create(struct store *store, const struct store_actor *actor, int64_t org_id,
+                       const struct store_team *team, const struct store_audit *audit);
+int sqlite_team_update(struct store *store, const struct store_actor *actor, int64_t org_id,
+                       int64_t team_id, const struct store_team_update *update,
                        const struct store_audit *audit);
-int sqlite_team_update(struct store *store, int64_t team_id, const struct store_team_update *update,
-                       const struct store_audit *audit);
-int sqlite_team_delete(struct store *store, int64_t team_id, const struct store_audit *audit);
+int sqlite_team_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
+                       int64_t team_id, const struct store_audit *audit);
 
 /* Shared by the backend's files (sqlite_writes.c). */
 void *job_new(size_t size, int (*apply)(struct conn *, struct write_job *));

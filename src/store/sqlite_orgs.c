@@ -49,16 +49,52 @@ int sqlite_org_members(struct store *store, int64_t org_id, int64_t after_user_i
                          count);
 }
 
+int actor_check(struct conn *c, const struct store_actor *actor, int64_t org_id, int64_t team_id) {
+  if (!actor)
+    return TE_OK;
+  sqlite3_stmt *st = conn_stmt(c, STMT_ACTOR_ALLOWED);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, actor->user_id);
+  sqlite3_bind_int64(st, 2, org_id);
+  sqlite3_bind_int64(st, 3, team_id);
+  sqlite3_bind_int(st, 4, actor->need == ACTOR_TEAM_ADMIN);
+  int step = sqlite3_step(st);
+  int allowed = step == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+  sqlite3_reset(st);
+  if (allowed < 0)
+    return conn_error(c, step, "actor check");
+  return allowed ? TE_OK : TE_FORBIDDEN;
+}
+
+int role_in_txn(struct conn *c, enum stmt_id id, int64_t scope_id, int64_t user_id, char *role) {
+  sqlite3_stmt *st = conn_stmt(c, id);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, scope_id);
+  sqlite3_bind_int64(st, 2, user_id);
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW)
+    column_text(st, 0, role, 16);
+  sqlite3_reset(st);
+  if (step == SQLITE_ROW)
+    return TE_OK;
+  return step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, "role lookup");
+}
+
 struct member_change {
   struct write_job job;
+  bool has_actor;
+  struct store_actor actor;
   int64_t org_id;
   int64_t user_id;
   char role[16];
 };
 
-/* An organization always keeps at least one admin: checked after the change, inside its
- * savepoint, so a change that would break the rule is undone. */
-static int still_has_admin(struct conn *c, int64_t org_id) {
+/* An organization that has admins keeps at least one: a change that takes its last admin away is
+ * refused (inside its savepoint, so it is undone). An org that has none (made offline) is not
+ * locked by this rule. */
+static int admins_left(struct conn *c, int64_t org_id) {
   sqlite3_stmt *st = conn_stmt(c, STMT_ORG_ADMIN_COUNT);
   if (!st)
     return TE_INTERNAL;
@@ -68,7 +104,7 @@ static int still_has_admin(struct conn *c, int64_t org_id) {
   sqlite3_reset(st);
   if (admins < 0)
     return conn_error(c, step, "admin count");
-  return admins > 0 ? TE_OK : TE_FORBIDDEN;
+  return admins > 0 ? TE_OK : TE_BAD_REQUEST;
 }
 
 static int bind_member(struct conn *c, enum stmt_id id, struct member_change *m,
@@ -82,11 +118,15 @@ static int bind_member(struct conn *c, enum stmt_id id, struct member_change *m,
   return TE_OK;
 }
 
+static int check_actor(struct conn *c, struct member_change *m) {
+  return actor_check(c, m->has_actor ? &m->actor : NULL, m->org_id, 0);
+}
+
 static int apply_member_add(struct conn *c, struct write_job *job) {
   struct member_change *m = (struct member_change *)job;
   sqlite3_stmt *st;
-  int rc = bind_member(c, STMT_MEMBER_INSERT, m, &st);
-  if (rc)
+  int rc = check_actor(c, m);
+  if (rc || (rc = bind_member(c, STMT_MEMBER_INSERT, m, &st)) != 0)
     return rc;
   sqlite3_bind_text(st, 3, m->role, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 4, time_now());
@@ -95,32 +135,45 @@ static int apply_member_add(struct conn *c, struct write_job *job) {
 
 static int apply_member_update(struct conn *c, struct write_job *job) {
   struct member_change *m = (struct member_change *)job;
+  char was[16];
   sqlite3_stmt *st;
-  int rc = bind_member(c, STMT_MEMBER_UPDATE, m, &st);
-  if (rc)
+  int rc = check_actor(c, m);
+  if (rc || (rc = role_in_txn(c, STMT_ORG_ROLE, m->org_id, m->user_id, was)) != 0)
+    return rc;
+  if (strcmp(was, m->role) == 0) {
+    job->unchanged = true;
+    return TE_OK;
+  }
+  if ((rc = bind_member(c, STMT_MEMBER_UPDATE, m, &st)) != 0)
     return rc;
   sqlite3_bind_text(st, 3, m->role, -1, SQLITE_STATIC);
   rc = step_write(c, st, true, "member update");
-  return rc ? rc : still_has_admin(c, m->org_id);
+  return rc || strcmp(was, "admin") != 0 ? rc : admins_left(c, m->org_id);
 }
 
 static int apply_member_remove(struct conn *c, struct write_job *job) {
   struct member_change *m = (struct member_change *)job;
+  char was[16];
   sqlite3_stmt *st;
-  int rc = bind_member(c, STMT_MEMBER_DELETE, m, &st);
-  if (rc)
+  int rc = check_actor(c, m);
+  if (rc || (rc = role_in_txn(c, STMT_ORG_ROLE, m->org_id, m->user_id, was)) != 0)
     return rc;
-  rc = step_write(c, st, true, "member delete");
-  if (rc == TE_OK && (rc = bind_member(c, STMT_MEMBER_TEAMS_DELETE, m, &st)) == TE_OK)
-    rc = step_write(c, st, false, "member's teams delete");
-  return rc ? rc : still_has_admin(c, m->org_id);
+  if ((rc = bind_member(c, STMT_MEMBER_DELETE, m, &st)) != 0 ||
+      (rc = step_write(c, st, true, "member delete")) != 0)
+    return rc;
+  if ((rc = bind_member(c, STMT_MEMBER_TEAMS_DELETE, m, &st)) != 0 ||
+      (rc = step_write(c, st, false, "member's teams delete")) != 0)
+    return rc;
+  return strcmp(was, "admin") != 0 ? TE_OK : admins_left(c, m->org_id);
 }
 
 static int submit_member_change(struct store *store,
-                                int (*apply)(struct conn *, struct write_job *), int64_t org_id,
-                                int64_t user_id, const char *role,
-                                const struct store_audit *audit) {
+                                int (*apply)(struct conn *, struct write_job *),
+                                const struct store_actor *actor, int64_t org_id, int64_t user_id,
+                                const char *role, const struct store_audit *audit) {
   struct member_change *m = job_new(sizeof *m, apply);
+  if ((m->has_actor = actor != NULL))
+    m->actor = *actor;
   m->org_id = org_id;
   m->user_id = user_id;
   snprintf(m->role, sizeof m->role, "%s", role ? role : "");
@@ -128,17 +181,17 @@ static int submit_member_change(struct store *store,
   return writer_submit_wait(((struct sqlite_store *)store)->writer, &m->job);
 }
 
-int sqlite_org_member_add(struct store *store, int64_t org_id, int64_t user_id, const char *role,
-                          const struct store_audit *audit) {
-  return submit_member_change(store, apply_member_add, org_id, user_id, role, audit);
+int sqlite_org_member_add(struct store *store, const struct store_actor *actor, int64_t org_id,
+                          int64_t user_id, const char *role, const struct store_audit *audit) {
+  return submit_member_change(store, apply_member_add, actor, org_id, user_id, role, audit);
 }
 
-int sqlite_org_member_update(struct store *store, int64_t org_id, int64_t user_id, const char *role,
-                             const struct store_audit *audit) {
-  return submit_member_change(store, apply_member_update, org_id, user_id, role, audit);
+int sqlite_org_member_update(struct store *store, const struct store_actor *actor, int64_t org_id,
+                             int64_t user_id, const char *role, const struct store_audit *audit) {
+  return submit_member_change(store, apply_member_update, actor, org_id, user_id, role, audit);
 }
 
-int sqlite_org_member_remove(struct store *store, int64_t org_id, int64_t user_id,
-                             const struct store_audit *audit) {
-  return submit_member_change(store, apply_member_remove, org_id, user_id, NULL, audit);
+int sqlite_org_member_remove(struct store *store, const struct store_actor *actor, int64_t org_id,
+                             int64_t user_id, const struct store_audit *audit) {
+  return submit_member_change(store, apply_member_remove, actor, org_id, user_id, NULL, audit);
 }

@@ -57,7 +57,7 @@ static int apply_one(struct writer *w, struct write_job *job, struct audit_tail 
     return rc;
   struct audit_tail mine = *tail;
   rc = job->apply ? job->apply(c, job) : TE_OK;
-  if (rc == TE_OK && job->has_audit)
+  if (rc == TE_OK && job->has_audit && !job->unchanged)
     rc = audit_insert(c, w->audit_key, &job->audit, &mine.seq, mine.chain);
   if (rc && conn_exec(c, STMT_ROLLBACK_TO) != TE_OK)
     *broken = true;

@@ -27,6 +27,15 @@ struct store_membership {
   char role[16]; /* "admin" | "member" */
 };
 
+/* Who a change is made for, and the role it needs: an org admin (site admins count as admins of
+ * every org), or, for a team's own changes, an admin of that team or of its org. */
+enum store_actor_need { ACTOR_ORG_ADMIN, ACTOR_TEAM_ADMIN };
+
+struct store_actor {
+  int64_t user_id;
+  enum store_actor_need need;
+};
+
 struct store_org {
   int64_t id;
   char name[LOGIN_MAX + 1];
@@ -158,15 +167,19 @@ struct store_ops {
   /* Members ordered by user id, after after_user_id, at most limit; *out freed with free(). */
   int (*org_members)(struct store *store, int64_t org_id, int64_t after_user_id, int limit,
                      struct store_member **out, size_t *count);
-  /* TE_CONFLICT when already a member. */
-  int (*org_member_add)(struct store *store, int64_t org_id, int64_t user_id, const char *role,
-                        const struct store_audit *audit);
-  /* TE_NOT_FOUND when not a member; TE_FORBIDDEN when it would leave the org without an admin. */
-  int (*org_member_update)(struct store *store, int64_t org_id, int64_t user_id, const char *role,
-                           const struct store_audit *audit);
+  /* The changes below take the actor on whose behalf they are made (NULL: offline admin) and
+   * re-check, in the transaction that makes the change, that the actor still holds the role
+   * required, so a right revoked meanwhile cannot be used: TE_FORBIDDEN then. TE_CONFLICT when
+   * already a member. */
+  int (*org_member_add)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                        int64_t user_id, const char *role, const struct store_audit *audit);
+  /* TE_NOT_FOUND when not a member; TE_BAD_REQUEST when it would take the org's last admin away.
+   * Setting the role a member already has changes nothing and records nothing. */
+  int (*org_member_update)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                           int64_t user_id, const char *role, const struct store_audit *audit);
   /* Also removes the user from the org's teams. Same errors as org_member_update. */
-  int (*org_member_remove)(struct store *store, int64_t org_id, int64_t user_id,
-                           const struct store_audit *audit);
+  int (*org_member_remove)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                           int64_t user_id, const struct store_audit *audit);
 
   /* Teams of an organization, ordered by name; *out freed with free(). */
   int (*teams_list)(struct store *store, int64_t org_id, struct store_team **out, size_t *count);
@@ -176,14 +189,17 @@ struct store_ops {
                       size_t *count);
   /* The user's team role into role (16 bytes); TE_NOT_FOUND when not in the team. */
   int (*team_role)(struct store *store, int64_t team_id, int64_t user_id, char *role);
-  /* TE_CONFLICT when the org has a team of that name. */
-  int (*team_create)(struct store *store, int64_t org_id, const struct store_team *team,
-                     const struct store_audit *audit);
+  /* TE_CONFLICT when the org has a team of that name. Actor as for members. */
+  int (*team_create)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                     const struct store_team *team, const struct store_audit *audit);
   /* TE_NOT_FOUND: no such team, or (remove/promote/demote) the user is not in it; TE_CONFLICT: add
-   * of a user already in it; TE_FORBIDDEN: add of a user outside the organization. */
-  int (*team_update)(struct store *store, int64_t team_id, const struct store_team_update *update,
+   * of a user already in it; TE_BAD_REQUEST: add of a user outside the organization. A promote or
+   * demote to the role the member already has records nothing. */
+  int (*team_update)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                     int64_t team_id, const struct store_team_update *update,
                      const struct store_audit *audit);
-  int (*team_delete)(struct store *store, int64_t team_id, const struct store_audit *audit);
+  int (*team_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                     int64_t team_id, const struct store_audit *audit);
 
   /* Appends an audit record that goes with no change (say, a failed authentication). */
   int (*audit_append)(struct store *store, const struct store_audit *audit, store_done_fn done,

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { api, orgAdd, runTessera, startServer, tokenCreate, userAdd } from './helpers.mjs';
+import { api, orgAdd, runTessera, sleep, startServer, tokenCreate, userAdd } from './helpers.mjs';
 
 let srv;
 const tok = {}; // login -> token
@@ -108,19 +108,71 @@ test('role changes: admins only, and an organization keeps at least one admin', 
   assert.equal((await patch('alice', 'acme', 'bob', { role: 'member' })).status, 204);
 });
 
-test('removal: members may leave, not remove others; /api/user reflects it at once', async () => {
+test('removal: admins only, never oneself (the spec); /api/user reflects it at once', async () => {
   assert.equal((await add('alice', 'acme', 'carol', 'member')).status, 200);
   const meBefore = await api(srv, 'GET', '/api/user', { token: tok.carol });
   assert.deepEqual(meBefore.json.organizations.map((o) => o.name), ['acme']);
   assert.equal((await remove('bob', 'acme', 'carol')).status, 403);
   assert.equal((await members()).carol, 'member');
-  assert.equal((await remove('carol', 'acme', 'carol')).status, 204); // leaving
+  assert.equal((await remove('carol', 'acme', 'carol')).status, 400, 'the caller cannot remove themselves');
+  assert.equal((await members()).carol, 'member');
+  assert.equal((await remove('alice', 'acme', 'carol')).status, 204);
   const meAfter = await api(srv, 'GET', '/api/user', { token: tok.carol });
   assert.deepEqual(meAfter.json.organizations, []);
   assert.equal((await remove('alice', 'acme', 'carol')).status, 404);
-  assert.equal((await remove('alice', 'acme', 'alice')).status, 400, 'the last admin cannot leave');
+  assert.equal((await remove('alice', 'acme', 'alice')).status, 400);
   assert.equal((await remove('alice', 'acme', 'erin')).status, 204);
   assert.equal((await members()).erin, undefined);
+});
+
+test('members cannot probe which logins exist', async () => {
+  const real = await remove('bob', 'acme', 'dave');
+  const fake = await remove('bob', 'acme', 'no-such-user');
+  assert.equal(real.status, 403);
+  assert.equal(fake.status, 403);
+});
+
+test('the add response does not disclose the email of the user added', async () => {
+  const res = await add('alice', 'acme', 'carol', 'member');
+  assert.equal(res.status, 200);
+  assert.equal(res.json.user.email, undefined);
+  assert.equal((await remove('alice', 'acme', 'carol')).status, 204);
+});
+
+test('fgaRoleId must be a role name, and setting the same role records nothing', async () => {
+  assert.equal((await patch('alice', 'acme', 'bob', { role: 'admin', fgaRoleId: 5 })).status, 400);
+  const before = auditRows().length;
+  assert.equal((await patch('alice', 'acme', 'bob', { role: (await members()).bob })).status, 204);
+  assert.equal(auditRows().length, before, 'a no-op change writes no audit record');
+});
+
+test('a demoted admin\'s requests in flight cannot undo the demotion', async () => {
+  userAdd(srv.dbPath, 'olga');
+  tok.olga = tokenCreate(srv.dbPath, 'olga');
+  // Each round: olga, an admin, keeps re-promoting herself from 8 clients while alice demotes her.
+  // Whatever the interleaving, once the demotion has succeeded none of olga's requests may stick.
+  for (let round = 0; round < 20; round++) {
+    const r = round === 0 ? await add('alice', 'acme', 'olga', 'admin') : await patch('alice', 'acme', 'olga', { role: 'admin' });
+    assert.ok([200, 204].includes(r.status));
+    let stop = false;
+    const hammer = async () => {
+      while (!stop) await patch('olga', 'acme', 'olga', { role: 'admin' });
+    };
+    const clients = Array.from({ length: 8 }, hammer);
+    await sleep(30);
+    const demotion = await patch('alice', 'acme', 'olga', { role: 'member' });
+    await sleep(50);
+    stop = true;
+    await Promise.all(clients);
+    assert.equal(demotion.status, 204);
+    assert.equal((await members()).olga, 'member', `round ${round}: a right was used after it was revoked`);
+  }
+});
+
+test('paths hiding NUL or / bytes are refused before routing', async () => {
+  assert.equal((await remove('alice', 'acme', 'bob%00x')).status, 400);
+  assert.equal((await api(srv, 'GET', '/api/orgs/acme%2Fmembers', { token: tok.alice })).status, 400);
+  assert.equal((await members()).bob !== undefined, true);
 });
 
 test('every change above left its audit record, and the chain verifies', async () => {

@@ -88,6 +88,20 @@ test('a team admin manages their own team, but not others, and cannot delete it'
   assert.deepEqual(await teamNames(), ['dev', 'ops']);
 });
 
+test('an empty update is refused; long descriptions are fine; no-op promotions record nothing', async () => {
+  assert.equal((await update('olga', 'ops', {})).status, 400);
+  const long = 'd'.repeat(900);
+  assert.equal((await update('olga', 'ops', { newDescription: long })).status, 204);
+  assert.equal((await get('olga', 'ops')).json.description, long);
+  assert.equal((await update('olga', 'ops', { newDescription: 'x'.repeat(1025) })).status, 400);
+  assert.equal((await update('olga', 'ops', { newDescription: 'bell\u0007' })).status, 400);
+  const count = () =>
+    Number(execFileSync('sqlite3', [srv.dbPath, "SELECT count(*) FROM audit WHERE event = 'team-updated'"], { encoding: 'utf8' }));
+  const before = count();
+  assert.equal((await update('olga', 'ops', { memberAction: 'promote', member: 'bob' })).status, 204); // already admin
+  assert.equal(count(), before);
+});
+
 test('removing someone from the organization removes them from its teams', async () => {
   const before = (await get('olga', 'ops')).json.members.map((m) => m.githubLogin);
   assert.ok(before.includes('tina'));
