@@ -22,5 +22,8 @@ void api_team_create(struct request *req);           /* CreatePulumiTeam */
 void api_team_get(struct request *req);              /* GetTeam */
 void api_team_update(struct request *req);           /* UpdateTeam */
 void api_team_delete(struct request *req);           /* DeleteTeam */
+void api_auditlogs_v1(struct request *req);          /* ListAuditLogEventsHandlerV1 */
+void api_auditlogs_v2(struct request *req);          /* ListAuditLogEventsHandlerV2 */
+void api_auditlogs_export(struct request *req);      /* ExportAuditLogEventsHandlerV2 */
 
 #endif

@@ -38,6 +38,14 @@ static char *error_body(int status, const char *detail) {
   return body;
 }
 
+void reply_bytes(struct request *req, int status, char *body, size_t len, const char *content_type,
+                 const char *encoding) {
+  set_reply(req, status, body);
+  req->reply_len = len;
+  req->content_type = content_type;
+  req->content_encoding = encoding;
+}
+
 void reply_json_text(struct request *req, int status, char *text) {
   set_reply(req, status, text);
 }

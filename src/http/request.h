@@ -48,9 +48,16 @@ struct request {
   int status;
   char *reply_body; /* malloc'd, NULL for none */
   size_t reply_len;
-  const char *allow; /* Allow header for 405s */
+  const char *allow;            /* Allow header for 405s */
+  const char *content_type;     /* NULL: application/json */
+  const char *content_encoding; /* NULL: none */
+  char continuation[72];        /* X-Continuation-Token for non-JSON pages; empty for none */
 };
 
+/* Sends len bytes of body (malloc'd, stolen) as content_type, with a Content-Encoding when
+ * encoding is not NULL. */
+void reply_bytes(struct request *req, int status, char *body, size_t len, const char *content_type,
+                 const char *encoding);
 /* Sends `text` (malloc'd JSON, stolen) with `status`. */
 void reply_json_text(struct request *req, int status, char *text);
 /* Sends `json` (stolen) with `status`. */

@@ -94,7 +94,11 @@ static enum MHD_Result send_reply(struct request *req) {
   add_header(r, "Cache-Control", "no-store"); /* token values must not linger in caches */
   add_header(r, "X-Content-Type-Options", "nosniff");
   if (req->reply_len)
-    add_header(r, "Content-Type", "application/json");
+    add_header(r, "Content-Type", req->content_type ? req->content_type : "application/json");
+  if (req->content_encoding)
+    add_header(r, "Content-Encoding", req->content_encoding);
+  if (req->continuation[0])
+    add_header(r, "X-Continuation-Token", req->continuation);
   if (req->warning[0])
     add_header(r, "X-Pulumi-Warning", req->warning);
   if (req->allow)

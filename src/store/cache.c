@@ -302,6 +302,11 @@ static int cached_team_delete(struct store *store, const struct store_actor *act
   return rc;
 }
 
+static int passthrough_audit_list(struct store *store, const struct store_audit_query *query,
+                                  struct store_audit_record **out, size_t *count) {
+  return from(store)->inner->ops->audit_list(from(store)->inner, query, out, count);
+}
+
 static int passthrough_user_by_login(struct store *store, const char *login,
                                      struct store_user *out) {
   return from(store)->inner->ops->user_by_login(from(store)->inner, login, out);
@@ -347,6 +352,7 @@ static const struct store_ops cache_ops = {
     .token_insert = passthrough_token_insert,
     .token_delete = cached_token_delete,
     .audit_append = passthrough_audit_append,
+    .audit_list = passthrough_audit_list,
     .org_by_name = passthrough_org_by_name,
     .org_role = passthrough_org_role,
     .org_members = passthrough_org_members,

@@ -84,6 +84,12 @@ static const char *const statement_sql[STMT_COUNT] = {
                            "OR (?4 = 1 AND EXISTS (SELECT 1 FROM team_members t JOIN memberships m "
                            "ON m.user_id = t.user_id AND m.org_id = ?2 "
                            "WHERE t.team_id = ?3 AND t.user_id = ?1 AND t.role = 'admin'))",
+    [STMT_AUDIT_LIST] =
+        "SELECT seq, org, timestamp, source_ip, event, description, user_login, "
+        "token_id, token_name, req_org_admin, auth_failure FROM audit "
+        "WHERE org = ?1 AND (?2 = 0 OR timestamp >= ?2) AND (?3 = 0 OR timestamp <= ?3) "
+        "AND (?4 = '' OR event = ?4) AND (?5 = '' OR user_login = ?5) AND seq < ?6 "
+        "ORDER BY seq DESC LIMIT ?7",
     [STMT_AUDIT_LAST] = "SELECT seq, chain FROM audit ORDER BY seq DESC LIMIT 1",
     [STMT_AUDIT_INSERT] = "INSERT INTO audit (seq, org, timestamp, source_ip, event, description, "
                           "user_login, token_id, token_name, req_org_admin, auth_failure, chain) "
@@ -397,6 +403,7 @@ static const struct store_ops sqlite_ops = {
     .token_insert = sqlite_token_insert,
     .token_delete = sqlite_token_delete,
     .audit_append = sqlite_audit_append,
+    .audit_list = sqlite_audit_list,
     .org_by_name = sqlite_org_by_name,
     .org_role = sqlite_org_role,
     .org_members = sqlite_org_members,

@@ -470,3 +470,29 @@ int store_sqlite_audit_verify(const char *path, int64_t *count, char *report, si
   OPENSSL_cleanse(key, sizeof key);
   return rc;
 }
+
+static void read_listed(sqlite3_stmt *st, void *item) {
+  struct store_audit_record *r = item;
+  struct store_audit *a = &r->audit;
+  memset(r, 0, sizeof *r);
+  r->seq = sqlite3_column_int64(st, 0);
+  column_text(st, 1, a->org, sizeof a->org);
+  a->timestamp = sqlite3_column_int64(st, 2);
+  column_text(st, 3, a->source_ip, sizeof a->source_ip);
+  column_text(st, 4, a->event, sizeof a->event);
+  column_text(st, 5, a->description, sizeof a->description);
+  column_text(st, 6, a->user, sizeof a->user);
+  column_text(st, 7, a->token_id, sizeof a->token_id);
+  column_text(st, 8, a->token_name, sizeof a->token_name);
+  a->req_org_admin = sqlite3_column_int(st, 9) != 0;
+  a->auth_failure = sqlite3_column_int(st, 10) != 0;
+}
+
+int sqlite_audit_list(struct store *store, const struct store_audit_query *q,
+                      struct store_audit_record **out, size_t *count) {
+  struct param p[] = {PARAM_T(q->org),   PARAM_I(q->since), PARAM_I(q->until),
+                      PARAM_T(q->event), PARAM_T(q->user),  PARAM_I(q->before_seq),
+                      PARAM_I(q->limit)};
+  return sqlite_read_all(store, STMT_AUDIT_LIST, p, 7, sizeof **out, read_listed, (void **)out,
+                         count);
+}

@@ -41,6 +41,7 @@ enum stmt_id {
   STMT_TEAM_MEMBER_ROLE,
   STMT_TEAM_DELETE,
   STMT_ACTOR_ALLOWED,
+  STMT_AUDIT_LIST,
   STMT_AUDIT_LAST,
   STMT_AUDIT_INSERT,
   STMT_BEGIN,
@@ -114,6 +115,8 @@ int sqlite_token_insert(struct store *store, const struct store_token *token,
                         const struct store_audit *audit, store_done_fn done, void *arg);
 int sqlite_token_delete(struct store *store, int64_t user_id, const char *token_id,
                         const struct store_audit *audit, store_done_fn done, void *arg);
+int sqlite_audit_list(struct store *store, const struct store_audit_query *query,
+                      struct store_audit_record **out, size_t *count);
 int sqlite_audit_append(struct store *store, const struct store_audit *audit, store_done_fn done,
                         void *arg);
 int sqlite_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count);

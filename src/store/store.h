@@ -119,6 +119,23 @@ struct store_audit {
   bool auth_failure;
 };
 
+/* An audit record as read back, with its position in the log. */
+struct store_audit_record {
+  int64_t seq;
+  struct store_audit audit;
+};
+
+/* Which audit records to list: an organization's, newest first, within [since, until] (0 = open),
+ * of one event and one user when given (""), older than before_seq, at most limit. */
+struct store_audit_query {
+  const char *org;
+  int64_t since, until;
+  const char *event;
+  const char *user;
+  int64_t before_seq;
+  int limit;
+};
+
 enum token_filter { TOKEN_FILTER_ACTIVE, TOKEN_FILTER_EXPIRED, TOKEN_FILTER_ALL };
 
 struct store_token_query {
@@ -201,6 +218,9 @@ struct store_ops {
   int (*team_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
                      int64_t team_id, const struct store_audit *audit);
 
+  /* A page of audit records; *out freed with free(). */
+  int (*audit_list)(struct store *store, const struct store_audit_query *query,
+                    struct store_audit_record **out, size_t *count);
   /* Appends an audit record that goes with no change (say, a failed authentication). */
   int (*audit_append)(struct store *store, const struct store_audit *audit, store_done_fn done,
                       void *arg);

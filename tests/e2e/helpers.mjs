@@ -155,6 +155,8 @@ const AUTO_VALIDATE = [
   ['GET', /^\/api\/orgs\/[^/]+\/members$/, 'ListOrganizationMembers'],
   ['POST', /^\/api\/orgs\/[^/]+\/members\/[^/]+$/, 'AddOrganizationMember'],
   ['GET', /^\/api\/orgs\/[^/]+\/teams$/, 'ListTeams'],
+  ['GET', /^\/api\/orgs\/[^/]+\/auditlogs$/, 'ListAuditLogEventsHandlerV1'],
+  ['GET', /^\/api\/orgs\/[^/]+\/auditlogs\/v2$/, 'ListAuditLogEventsHandlerV2'],
   ['POST', /^\/api\/orgs\/[^/]+\/teams\/pulumi$/, 'CreatePulumiTeam'],
   ['GET', /^\/api\/orgs\/[^/]+\/teams\/[^/]+$/, 'GetTeam'],
 ];
