@@ -133,12 +133,18 @@ static int apply_member_add(struct conn *c, struct write_job *job) {
   return step_write(c, st, false, "member insert");
 }
 
+/* For changes to an existing member: the actor may make them, and the member's role before. */
+static int actor_and_current_role(struct conn *c, struct member_change *m, char was[16]) {
+  int rc = check_actor(c, m);
+  return rc ? rc : role_in_txn(c, STMT_ORG_ROLE, m->org_id, m->user_id, was);
+}
+
 static int apply_member_update(struct conn *c, struct write_job *job) {
   struct member_change *m = (struct member_change *)job;
   char was[16];
   sqlite3_stmt *st;
-  int rc = check_actor(c, m);
-  if (rc || (rc = role_in_txn(c, STMT_ORG_ROLE, m->org_id, m->user_id, was)) != 0)
+  int rc = actor_and_current_role(c, m, was);
+  if (rc)
     return rc;
   if (strcmp(was, m->role) == 0) {
     job->unchanged = true;
@@ -155,8 +161,8 @@ static int apply_member_remove(struct conn *c, struct write_job *job) {
   struct member_change *m = (struct member_change *)job;
   char was[16];
   sqlite3_stmt *st;
-  int rc = check_actor(c, m);
-  if (rc || (rc = role_in_txn(c, STMT_ORG_ROLE, m->org_id, m->user_id, was)) != 0)
+  int rc = actor_and_current_role(c, m, was);
+  if (rc)
     return rc;
   if ((rc = bind_member(c, STMT_MEMBER_DELETE, m, &st)) != 0 ||
       (rc = step_write(c, st, true, "member delete")) != 0)
