@@ -22,6 +22,12 @@ before(async () => {
   assert.equal((await api(srv, 'PATCH', '/api/orgs/acme/members/erin', { token: tok.alice, json: { role: 'admin' } })).status, 204);
   // A refused attempt whose path carries a comma and a quote, for the CSV below.
   assert.equal((await api(srv, 'POST', '/api/orgs/acme/members/x,"y', { token: tok.bob, json: { role: 'member' } })).status, 403);
+  // Refusal records are queued for the next group commit, not awaited: let it land first.
+  for (let i = 0; i < 30; i++) {
+    const res = await api(srv, 'GET', '/api/orgs/acme/auditlogs/v2?userFilter=bob', { token: tok.alice });
+    if (res.json.auditLogEvents.length > 0) break;
+    await sleep(100);
+  }
 });
 
 after(async () => {
