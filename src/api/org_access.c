@@ -2,7 +2,6 @@
 
 #include "api/audit_event.h"
 #include "core/error.h"
-#include "core/token.h"
 #include "http/accesslog.h"
 
 #include <string.h>
@@ -43,6 +42,10 @@ bool org_access_check(struct request *req, bool need_admin, struct org_access *o
   return true;
 }
 
+struct store_actor org_actor(struct request *req, enum store_actor_need need) {
+  return (struct store_actor){req->principal.user.id, need};
+}
+
 static void ignore_result(void *arg, int result) {
   (void)arg;
   (void)result;
@@ -51,9 +54,9 @@ static void ignore_result(void *arg, int result) {
 void org_access_refuse(struct request *req, const struct org_access *access, const char *needed) {
   struct store *store = req->app->store;
   struct store_audit a;
-  char redacted[256], shown[256];
+  char shown[256];
   /* The path as the client sent it may hold anything: it is recorded redacted and escaped. */
-  accesslog_escape(token_redact(req->path, redacted, sizeof redacted), shown, sizeof shown);
+  accesslog_show_path(req->path, shown, sizeof shown);
   audit_event(&a, req, access->org.name, "auth-failure-organization-role", true,
               "%s %s requires %s %s", req->method, shown, needed, access->org.name);
   a.auth_failure = true;

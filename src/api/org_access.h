@@ -17,6 +17,9 @@ struct org_access {
  * auth-failure-organization-role. */
 bool org_access_check(struct request *req, bool need_admin, struct org_access *out);
 
+/* The caller as the actor of a change that needs the given role (re-checked by the store). */
+struct store_actor org_actor(struct request *req, enum store_actor_need need);
+
 /* Replies 403 to a member whose role does not allow what they asked, and audits the attempt as
  * auth-failure-organization-role (the refusal stands even if the record cannot be written). */
 void org_access_refuse(struct request *req, const struct org_access *access, const char *needed);

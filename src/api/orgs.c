@@ -143,10 +143,6 @@ static void member_change_failed(struct request *req, int rc, const struct org_a
     reply_failure(req, rc, "");
 }
 
-static struct store_actor org_admin_actor(struct request *req) {
-  return (struct store_actor){req->principal.user.id, ACTOR_ORG_ADMIN};
-}
-
 void api_org_member_add(struct request *req) {
   struct org_access access;
   struct store_user user;
@@ -158,7 +154,7 @@ void api_org_member_add(struct request *req) {
   audit_event(&a, req, access.org.name, "member-added", true, "added %s to %s as %s", user.login,
               access.org.name, role);
   struct store *store = req->app->store;
-  struct store_actor actor = org_admin_actor(req);
+  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->org_member_add(store, &actor, access.org.id, user.id, role, &a);
   if (rc) {
     member_change_failed(req, rc, &access, user.login);
@@ -181,7 +177,7 @@ void api_org_member_update(struct request *req) {
   audit_event(&a, req, access.org.name, "member-role-changed", true, "made %s %s of %s", user.login,
               role, access.org.name);
   struct store *store = req->app->store;
-  struct store_actor actor = org_admin_actor(req);
+  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->org_member_update(store, &actor, access.org.id, user.id, role, &a);
   if (rc)
     member_change_failed(req, rc, &access, user.login);
@@ -210,7 +206,7 @@ void api_org_member_delete(struct request *req) {
   audit_event(&a, req, access.org.name, "member-removed", true, "removed %s from %s", user.login,
               access.org.name);
   struct store *store = req->app->store;
-  struct store_actor actor = org_admin_actor(req);
+  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->org_member_remove(store, &actor, access.org.id, user.id, &a);
   if (rc)
     member_change_failed(req, rc, &access, user.login);

@@ -114,10 +114,6 @@ static bool read_text(struct request *req, json_t *body, const char *field, size
   return true;
 }
 
-static struct store_actor team_actor(struct request *req, enum store_actor_need need) {
-  return (struct store_actor){req->principal.user.id, need};
-}
-
 void api_team_create(struct request *req) {
   static const char *const fields[] = {"name", "displayName", "description", NULL};
   struct org_access access;
@@ -148,7 +144,7 @@ void api_team_create(struct request *req) {
   audit_event(&a, req, access.org.name, "team-created", true, "created team %s in %s", team.name,
               access.org.name);
   struct store *store = req->app->store;
-  struct store_actor actor = team_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->team_create(store, &actor, access.org.id, &team, &a);
   if (rc == TE_FORBIDDEN)
     org_access_refuse(req, &access, "the admin role in organization");
@@ -256,7 +252,7 @@ void api_team_update(struct request *req) {
       audit_event(&a, req, access.org.name, "team-updated", access.admin, "updated team %s",
                   team.name);
     struct store *store = req->app->store;
-    struct store_actor actor = team_actor(req, ACTOR_TEAM_ADMIN);
+    struct store_actor actor = org_actor(req, ACTOR_TEAM_ADMIN);
     int rc = store->ops->team_update(store, &actor, access.org.id, team.id, &u, &a);
     if (rc)
       team_change_failed(req, rc, &access, &member);
@@ -275,7 +271,7 @@ void api_team_delete(struct request *req) {
   audit_event(&a, req, access.org.name, "team-deleted", true, "deleted team %s from %s", team.name,
               access.org.name);
   struct store *store = req->app->store;
-  struct store_actor actor = team_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->team_delete(store, &actor, access.org.id, team.id, &a);
   if (rc == TE_FORBIDDEN)
     org_access_refuse(req, &access, "the admin role in organization");

@@ -38,7 +38,7 @@ bool text_is_printable(const char *text) {
 }
 
 bool display_name_is_valid(const char *name) {
-  return strlen(name) <= USER_NAME_MAX && !has_control(name) && text_is_utf8(name);
+  return strlen(name) <= USER_NAME_MAX && text_is_printable(name);
 }
 
 bool email_is_valid(const char *email) {

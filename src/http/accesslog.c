@@ -77,6 +77,11 @@ char *accesslog_escape(const char *text, char *out, size_t size) {
   return out;
 }
 
+char *accesslog_show_path(const char *path, char *out, size_t size) {
+  char redacted[512];
+  return accesslog_escape(token_redact(path, redacted, sizeof redacted), out, size);
+}
+
 /* The current second as RFC 3339, formatted once per second per thread. */
 static const char *current_time(void) {
   static __thread int64_t cached_second = -1;
@@ -121,7 +126,7 @@ static void put_int(struct line *l, long long v) {
 void accesslog_write(const struct access_entry *e) {
   if (log_fd < 0)
     return;
-  char redacted[512], path[512], method[32], text[LINE_MAX_BYTES];
+  char path[512], method[32], text[LINE_MAX_BYTES];
   struct line l = {text, text + sizeof text, false};
   put(&l, "{\"time\":\"");
   put(&l, current_time());
@@ -130,7 +135,7 @@ void accesslog_write(const struct access_entry *e) {
   put(&l, "\",\"method\":\"");
   put(&l, accesslog_escape(e->method, method, sizeof method));
   put(&l, "\",\"path\":\"");
-  put(&l, accesslog_escape(token_redact(e->path, redacted, sizeof redacted), path, sizeof path));
+  put(&l, accesslog_show_path(e->path, path, sizeof path));
   put(&l, "\",\"status\":");
   put_int(&l, e->status);
   put(&l, ",\"duration_us\":");

@@ -28,4 +28,8 @@ void accesslog_stop(void);
  * printable ASCII, or is '"', '\\' or '%'. Truncates at a whole escape. Returns out. */
 char *accesslog_escape(const char *text, char *out, size_t size);
 
+/* A client-sent path as it may be shown in a log line, an error message or an audit record:
+ * token-shaped runs redacted (core/token.h), then percent-encoded as above. Returns out. */
+char *accesslog_show_path(const char *path, char *out, size_t size);
+
 #endif

@@ -3,7 +3,6 @@
 #include "core/error.h"
 #include "core/limits.h"
 #include "core/timeutil.h"
-#include "core/token.h"
 #include "http/accesslog.h"
 #include "http/auth.h"
 #include "http/router.h"
@@ -110,12 +109,10 @@ static enum MHD_Result send_reply(struct request *req) {
 
 static void dispatch(struct request *req) {
   const struct route *route = NULL;
-  char shown[160], redacted[160]; /* client bytes are echoed redacted, escaped and bounded */
+  char shown[160]; /* client bytes are echoed redacted, escaped and bounded */
   switch (router_find(req->method, req->path, req, &route, &req->allow)) {
   case ROUTE_NO_PATH:
-    reply_error(
-        req, 404, "no route for %s.",
-        accesslog_escape(token_redact(req->path, redacted, sizeof redacted), shown, sizeof shown));
+    reply_error(req, 404, "no route for %s.", accesslog_show_path(req->path, shown, sizeof shown));
     return;
   case ROUTE_NO_METHOD:
     reply_error(req, 405, "%s is not allowed here; allowed: %s.",

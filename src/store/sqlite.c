@@ -466,7 +466,7 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
       sqlite_close(&s->base);
       return rc;
     }
-    s->idle_readers = s->total_readers = i + 1;
+    s->idle_readers = i + 1;
   }
   rc = writer_start(writer_conn, path, audit_key, &s->writer);
   OPENSSL_cleanse(audit_key, sizeof audit_key);

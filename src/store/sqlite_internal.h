@@ -101,7 +101,6 @@ struct sqlite_store {
   pthread_cond_t pool_free;
   struct conn **readers; /* stack of idle read connections */
   int idle_readers;
-  int total_readers;
 };
 
 struct conn *sqlite_reader_acquire(struct sqlite_store *s);
