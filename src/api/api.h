@@ -17,6 +17,14 @@ void api_org_members_list(struct request *req);      /* ListOrganizationMembers 
 void api_org_member_add(struct request *req);        /* AddOrganizationMember */
 void api_org_member_update(struct request *req);     /* UpdateOrganizationMember */
 void api_org_member_delete(struct request *req);     /* DeleteOrganizationMember */
+void api_org_settings_update(struct request *req);   /* UpdateOrganizationSettings */
+void api_org_metadata(struct request *req);          /* GetOrganizationMetadata */
+void api_org_token_create(struct request *req);      /* CreateOrgToken */
+void api_org_token_list(struct request *req);        /* ListOrgTokens */
+void api_org_token_delete(struct request *req);      /* DeleteOrgToken */
+void api_team_token_create(struct request *req);     /* CreateTeamToken */
+void api_team_token_list(struct request *req);       /* ListTeamTokens */
+void api_team_token_delete(struct request *req);     /* DeleteTeamToken */
 void api_teams_list(struct request *req);            /* ListTeams */
 void api_team_create(struct request *req);           /* CreatePulumiTeam */
 void api_team_get(struct request *req);              /* GetTeam */

@@ -17,6 +17,7 @@ void audit_event(struct store_audit *a, struct request *req, const char *org, co
   if (req->authenticated) {
     snprintf(a->user, sizeof a->user, "%s", req->principal.user.login);
     snprintf(a->token_id, sizeof a->token_id, "%s", req->principal.token.id);
+    snprintf(a->token_name, sizeof a->token_name, "%s", req->principal.token.name);
   }
   va_list ap;
   va_start(ap, description_fmt);

@@ -2,12 +2,75 @@
 
 #include "api/audit_event.h"
 #include "core/error.h"
+#include "core/expiry.h"
+#include "core/names.h"
+#include "core/timeutil.h"
 #include "http/accesslog.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void not_found(struct request *req) {
   reply_error(req, 404, "organization not found.");
+}
+
+static void ignore_result(void *arg, int result) {
+  (void)arg;
+  (void)result;
+}
+
+/* Audits a refused request against the organization: queued, not awaited, so that a burst of
+ * refused requests cannot tie up worker threads with a disk flush each. The refusal stands
+ * whatever happens to the record. */
+static void audit_refusal(struct request *req, const struct store_org *org, const char *event,
+                          bool needed_admin, const char *why) {
+  struct store *store = req->app->store;
+  struct store_audit a;
+  char shown[256];
+  /* The path as the client sent it may hold anything: it is recorded redacted and escaped. */
+  accesslog_show_path(req->path, shown, sizeof shown);
+  audit_event(&a, req, org->name, event, needed_admin, "%s %s refused: %s", req->method, shown,
+              why);
+  a.auth_failure = true;
+  store->ops->audit_append(store, &a, ignore_result, NULL);
+}
+
+/* The organization's cap on token lifetimes applies to every token used against it. */
+static bool within_policy(struct request *req, const struct store_org *org, bool need_admin) {
+  int days = org->max_token_expiry_days;
+  const struct store_token *t = &req->principal.token;
+  int64_t now = time_now();
+  if (expiry_within_policy(t->expires, now, days))
+    return true;
+  char why[160], left[48];
+  if (t->expires)
+    snprintf(left, sizeof left, "expires in %lld days", (long long)((t->expires - now) / 86400));
+  else
+    snprintf(left, sizeof left, "never expires");
+  snprintf(why, sizeof why, "organization %s accepts only access tokens that expire within %d days",
+           org->name, days);
+  audit_refusal(req, org, "auth-failure-token-expiry-policy", need_admin, why);
+  reply_error(req, 403, "%s; this token %s. Create a token that expires within %d days.", why, left,
+              days);
+  return false;
+}
+
+/* Where the caller stands: member or not, admin or not. */
+static int standing(struct request *req, const struct store_org *org, bool *member, bool *admin) {
+  const struct store_principal *p = &req->principal;
+  if (p->token.kind != TOKEN_PERSONAL) {
+    *member = p->token.org_id == org->id;
+    *admin = *member && p->token.kind == TOKEN_ORG && p->token.admin;
+    return TE_OK;
+  }
+  struct store *store = req->app->store;
+  char role[16] = "";
+  int rc = store->ops->org_role(store, org->id, p->user.id, role);
+  if (rc && rc != TE_NOT_FOUND)
+    return rc;
+  *member = rc == TE_OK;
+  *admin = p->user.site_admin || (*member && strcmp(role, "admin") == 0);
+  return TE_OK;
 }
 
 bool org_access_check(struct request *req, bool need_admin, struct org_access *out) {
@@ -15,26 +78,17 @@ bool org_access_check(struct request *req, bool need_admin, struct org_access *o
   const char *name = req->params[0];
   int rc =
       strlen(name) <= LOGIN_MAX ? store->ops->org_by_name(store, name, &out->org) : TE_NOT_FOUND;
-  if (rc == TE_NOT_FOUND) {
+  bool member = false;
+  if (rc == TE_OK)
+    rc = standing(req, &out->org, &member, &out->admin);
+  if (rc == TE_OK && !member && !out->admin)
+    rc = TE_NOT_FOUND;
+  if (rc == TE_NOT_FOUND)
     not_found(req);
-    return false;
-  }
-  if (rc) {
+  else if (rc)
     reply_failure(req, rc, "");
+  if (rc || !within_policy(req, &out->org, need_admin))
     return false;
-  }
-  char role[16] = "";
-  rc = store->ops->org_role(store, out->org.id, req->principal.user.id, role);
-  if (rc && rc != TE_NOT_FOUND) {
-    reply_failure(req, rc, "");
-    return false;
-  }
-  bool member = rc == TE_OK;
-  out->admin = req->principal.user.site_admin || (member && strcmp(role, "admin") == 0);
-  if (!member && !out->admin) {
-    not_found(req);
-    return false;
-  }
   if (need_admin && !out->admin) {
     org_access_refuse(req, out, "the admin role in organization");
     return false;
@@ -43,25 +97,41 @@ bool org_access_check(struct request *req, bool need_admin, struct org_access *o
 }
 
 struct store_actor org_actor(struct request *req, enum store_actor_need need) {
-  return (struct store_actor){req->principal.user.id, need};
-}
-
-static void ignore_result(void *arg, int result) {
-  (void)arg;
-  (void)result;
+  return (struct store_actor){req->principal.token.seq, req->principal.user.id, need};
 }
 
 void org_access_refuse(struct request *req, const struct org_access *access, const char *needed) {
-  struct store *store = req->app->store;
-  struct store_audit a;
-  char shown[256];
-  /* The path as the client sent it may hold anything: it is recorded redacted and escaped. */
-  accesslog_show_path(req->path, shown, sizeof shown);
-  audit_event(&a, req, access->org.name, "auth-failure-organization-role", true,
-              "%s %s requires %s %s", req->method, shown, needed, access->org.name);
-  a.auth_failure = true;
-  /* Queued, not awaited: it shares the next group commit, so a burst of refused requests cannot
-   * tie up a worker thread with a disk flush each. The refusal stands whatever happens to it. */
-  store->ops->audit_append(store, &a, ignore_result, NULL);
+  char why[160];
+  snprintf(why, sizeof why, "requires %s %s", needed, access->org.name);
+  audit_refusal(req, &access->org, "auth-failure-organization-role", true, why);
   reply_error(req, 403, "this requires %s %s.", needed, access->org.name);
+}
+
+bool team_find(struct request *req, const struct org_access *access, struct store_team *out) {
+  struct store *store = req->app->store;
+  const char *name = req->params[1];
+  int rc =
+      name_is_valid(name) ? store->ops->team_get(store, access->org.id, name, out) : TE_NOT_FOUND;
+  if (rc == TE_NOT_FOUND)
+    reply_error(req, 404, "team not found.");
+  else if (rc)
+    reply_failure(req, rc, "");
+  return rc == TE_OK;
+}
+
+const char *team_caller_role(struct request *req, const struct store_team *team, char role[16]) {
+  struct store *store = req->app->store;
+  if (req->principal.token.kind != TOKEN_PERSONAL ||
+      store->ops->team_role(store, team->id, req->principal.user.id, role) != TE_OK)
+    snprintf(role, 16, "none");
+  return role;
+}
+
+bool team_admin_check(struct request *req, const struct org_access *access,
+                      const struct store_team *team) {
+  char role[16];
+  if (access->admin || strcmp(team_caller_role(req, team, role), "admin") == 0)
+    return true;
+  org_access_refuse(req, access, "the admin role in this team or in organization");
+  return false;
 }

@@ -22,9 +22,13 @@ void api_org_get(struct request *req) {
   if (!org_access_check(req, false, &access))
     return;
   const char *name = access.org.name;
-  reply_json(req, 200,
-             json_pack("{s:s, s:s, s:s, s:[]}", "name", name, "githubLogin", name, "avatarUrl", "",
-                       "repos"));
+  json_t *org = json_pack("{s:s, s:s, s:s, s:[]}", "name", name, "githubLogin", name, "avatarUrl",
+                          "", "repos");
+  /* Beyond the Organization schema, as OrganizationMetadata names it: present only when set. */
+  if (org && access.org.max_token_expiry_days)
+    json_object_set_new(org, "maxAccessTokenExpiryDays",
+                        json_integer(access.org.max_token_expiry_days));
+  reply_json(req, 200, org);
 }
 
 /* OrganizationMember. Emails are shown to admins only: the spec calls them sensitive. */
@@ -192,7 +196,8 @@ void api_org_member_delete(struct request *req) {
   struct store_user user;
   if (!org_access_check(req, false, &access))
     return;
-  if (strcasecmp(req->params[1], req->principal.user.login) == 0) {
+  if (req->principal.token.kind == TOKEN_PERSONAL &&
+      strcasecmp(req->params[1], req->principal.user.login) == 0) {
     reply_error(req, 400, "you cannot remove yourself from an organization.");
     return;
   }

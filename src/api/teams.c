@@ -13,14 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The caller's role in the team: "admin", "member" or "none". */
-static const char *caller_role(struct request *req, const struct store_team *team, char role[16]) {
-  struct store *store = req->app->store;
-  if (store->ops->team_role(store, team->id, req->principal.user.id, role) != TE_OK)
-    snprintf(role, 16, "none");
-  return role;
-}
-
 static json_t *team_json(const struct store_team *t, const char *user_role,
                          const struct store_member *members, size_t count) {
   json_t *team =
@@ -54,24 +46,11 @@ void api_teams_list(struct request *req) {
   json_t *list = json_array();
   for (size_t i = 0; i < count; i++) {
     char role[16];
-    json_array_append_new(list, team_json(&teams[i], caller_role(req, &teams[i], role), NULL, 0));
+    json_array_append_new(list,
+                          team_json(&teams[i], team_caller_role(req, &teams[i], role), NULL, 0));
   }
   free(teams);
   reply_json(req, 200, json_pack("{s:o}", "teams", list));
-}
-
-/* Resolves /teams/{team} within the org; replies 404 itself. */
-static bool find_team(struct request *req, const struct org_access *access,
-                      struct store_team *out) {
-  struct store *store = req->app->store;
-  const char *name = req->params[1];
-  int rc =
-      name_is_valid(name) ? store->ops->team_get(store, access->org.id, name, out) : TE_NOT_FOUND;
-  if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "team not found.");
-  else if (rc)
-    reply_failure(req, rc, "");
-  return rc == TE_OK;
 }
 
 static void reply_team(struct request *req, int status, const struct store_team *team) {
@@ -84,14 +63,14 @@ static void reply_team(struct request *req, int status, const struct store_team 
     return;
   }
   char role[16];
-  reply_json(req, status, team_json(team, caller_role(req, team, role), members, count));
+  reply_json(req, status, team_json(team, team_caller_role(req, team, role), members, count));
   free(members);
 }
 
 void api_team_get(struct request *req) {
   struct org_access access;
   struct store_team team;
-  if (org_access_check(req, false, &access) && find_team(req, &access, &team))
+  if (org_access_check(req, false, &access) && team_find(req, &access, &team))
     reply_team(req, 200, &team);
 }
 
@@ -212,13 +191,9 @@ void api_team_update(struct request *req) {
       "addEnvironmentPermission", "editEnvironmentPermission", "removeEnvironment"};
   struct org_access access;
   struct store_team team;
-  char role[16];
-  if (!org_access_check(req, false, &access) || !find_team(req, &access, &team))
+  if (!org_access_check(req, false, &access) || !team_find(req, &access, &team) ||
+      !team_admin_check(req, &access, &team))
     return;
-  if (!access.admin && strcmp(caller_role(req, &team, role), "admin") != 0) {
-    org_access_refuse(req, &access, "the admin role in this team or in organization");
-    return;
-  }
   json_t *body = request_json_object(req);
   if (!body)
     return;
@@ -265,7 +240,7 @@ void api_team_update(struct request *req) {
 void api_team_delete(struct request *req) {
   struct org_access access;
   struct store_team team;
-  if (!org_access_check(req, true, &access) || !find_team(req, &access, &team))
+  if (!org_access_check(req, true, &access) || !team_find(req, &access, &team))
     return;
   struct store_audit a;
   audit_event(&a, req, access.org.name, "team-deleted", true, "deleted team %s from %s", team.name,

@@ -20,9 +20,26 @@ static json_t *organizations_json(const struct store_membership *m, size_t count
   return orgs;
 }
 
+/* A machine token's view of itself: the organization as the user, with tokenInfo (whose three keys
+ * the spec requires, team "" for organization tokens), a member of its organization only. */
+static json_t *machine_user_json(const struct store_principal *p) {
+  const char *role = p->token.kind == TOKEN_ORG && p->token.admin ? "admin" : "member";
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:[], s:b, s:b, s:[{s:s, s:s, s:s, s:s}], "
+                   "s:b, s:{s:s, s:s, s:s}}",
+                   "id", p->user.uuid, "githubLogin", p->org, "name", p->token.name, "email", "",
+                   "avatarUrl", "", "hasMFA", 0, "identities", "isManagedByMultiOrg", 0,
+                   "isOrgManaged", 0, "organizations", "name", p->org, "githubLogin", p->org,
+                   "avatarUrl", "", "role", role, "siteAdmin", 0, "tokenInfo", "name",
+                   p->token.name, "organization", p->org, "team", p->team);
+}
+
 /* What `pulumi login` and `pulumi whoami` read: githubLogin is the identity they print. */
 void api_user_get(struct request *req) {
   const struct store_user *u = &req->principal.user;
+  if (req->principal.token.kind != TOKEN_PERSONAL) {
+    reply_json(req, 200, machine_user_json(&req->principal));
+    return;
+  }
   size_t len;
   char *cached = view_cache_get(u->id, req->principal.version, &len);
   if (cached) {
@@ -46,6 +63,10 @@ void api_user_get(struct request *req) {
 }
 
 void api_user_default_org(struct request *req) {
+  if (req->principal.token.kind != TOKEN_PERSONAL) {
+    reply_json(req, 200, json_pack("{s:s, s:[]}", "GitHubLogin", req->principal.org, "Messages"));
+    return;
+  }
   struct store_membership *memberships;
   size_t count;
   if (load_memberships(req, &memberships, &count))

@@ -44,3 +44,9 @@ int expiry_check(int64_t expires, int64_t now, const char **why) {
   }
   return TE_OK;
 }
+
+bool expiry_within_policy(int64_t expires, int64_t now, int days) {
+  if (days <= 0)
+    return true;
+  return expires != 0 && expires - now <= (int64_t)days * 86400;
+}

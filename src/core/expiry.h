@@ -1,6 +1,7 @@
 #ifndef TESSERA_CORE_EXPIRY_H
 #define TESSERA_CORE_EXPIRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,5 +12,9 @@ int expiry_parse_text(const char *text, int64_t *out);
 /* Checks an expiry against now: 0 (never) is fine; the past and more than TOKEN_LIFETIME_MAX ahead
  * are not. On TE_BAD_REQUEST, *why says which, in words fit for an error message. */
 int expiry_check(int64_t expires, int64_t now, const char **why);
+
+/* An organization's token-lifetime policy of `days` (> 0; 0 allows anything): the token must
+ * expire, and its remaining lifetime must not exceed that many days. */
+bool expiry_within_policy(int64_t expires, int64_t now, int days);
 
 #endif

@@ -18,6 +18,19 @@ bool name_is_valid(const char *name) {
   return true;
 }
 
+bool token_name_is_valid(const char *name) {
+  size_t len = strlen(name);
+  if (len == 0 || len > TOKEN_NAME_MAX)
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
+      return false;
+  }
+  return true;
+}
+
 static bool has_control(const char *s) {
   for (; *s; s++) {
     if ((unsigned char)*s < 0x20 || *s == 0x7f)

@@ -7,6 +7,9 @@
  * digit (so they are safe in URLs, logs and file names). */
 bool name_is_valid(const char *name);
 
+/* Organization and team token names: 1-TOKEN_NAME_MAX of [A-Za-z0-9_-]. */
+bool token_name_is_valid(const char *name);
+
 /* True when text is valid UTF-8 (it must be, to be shown in JSON). */
 bool text_is_utf8(const char *text);
 

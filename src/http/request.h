@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ROUTE_PARAMS_MAX 2
+#define ROUTE_PARAMS_MAX 3
 #define REQUEST_ID_LEN 24
 
 /* What every handler can reach: the process-wide services. */

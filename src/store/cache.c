@@ -184,6 +184,40 @@ static int cached_token_delete(struct store *store, int64_t user_id, const char 
   return rc;
 }
 
+static int passthrough_machine_token_insert(struct store *store, const struct store_actor *actor,
+                                            const struct store_token *token,
+                                            const struct store_audit *audit) {
+  return from(store)->inner->ops->machine_token_insert(from(store)->inner, actor, token, audit);
+}
+
+static int cached_machine_token_delete(struct store *store, const struct store_actor *actor,
+                                       int64_t org_id, int64_t team_id, const char *token_id,
+                                       const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->machine_token_delete(c->inner, actor, org_id, team_id, token_id, audit);
+  invalidate(c);
+  return rc;
+}
+
+static int passthrough_machine_token_get(struct store *store, int64_t org_id, const char *token_id,
+                                         struct store_token *out) {
+  return from(store)->inner->ops->machine_token_get(from(store)->inner, org_id, token_id, out);
+}
+
+/* Organizations are not cached, but every write moves the generation: one rule, no exceptions
+ * to reason about. */
+static int cached_org_set_expiry_policy(struct store *store, const struct store_actor *actor,
+                                        int64_t org_id, int days, const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->org_set_expiry_policy(c->inner, actor, org_id, days, audit);
+  invalidate(c);
+  return rc;
+}
+
+static int passthrough_org_member_count(struct store *store, int64_t org_id, int64_t *out) {
+  return from(store)->inner->ops->org_member_count(from(store)->inner, org_id, out);
+}
+
 static int cached_user_create(struct store *store, const struct store_user *user,
                               struct store_user *out) {
   struct cache_store *c = from(store);
@@ -351,6 +385,11 @@ static const struct store_ops cache_ops = {
     .memberships = cached_memberships,
     .token_insert = passthrough_token_insert,
     .token_delete = cached_token_delete,
+    .machine_token_insert = passthrough_machine_token_insert,
+    .machine_token_delete = cached_machine_token_delete,
+    .machine_token_get = passthrough_machine_token_get,
+    .org_set_expiry_policy = cached_org_set_expiry_policy,
+    .org_member_count = passthrough_org_member_count,
     .audit_append = passthrough_audit_append,
     .audit_list = passthrough_audit_list,
     .org_by_name = passthrough_org_by_name,

@@ -14,8 +14,17 @@
 #include <unistd.h>
 
 #define TOKEN_COLUMNS                                                                              \
-  "t.seq, t.id, t.hash, t.kind, t.user_id, t.description, t.created, t.expires, t.last_used, "     \
-  "c.login"
+  "t.seq, t.id, t.hash, t.kind, coalesce(t.user_id, 0), t.description, t.created, t.expires, "     \
+  "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin"
+#define TOKEN_COLUMN_COUNT 14
+
+/* The filter of token listings: ?2 the seq to list below, ?3 the token_filter, ?4 now, ?5 limit. */
+#define TOKEN_PAGE                                                                                 \
+  " AND t.seq < ?2 AND ("                                                                          \
+  "  ?3 = 2"                                                                                       \
+  "  OR (?3 = 0 AND (t.expires = 0 OR t.expires > ?4))"                                            \
+  "  OR (?3 = 1 AND t.expires <> 0 AND t.expires <= ?4)) "                                         \
+  "ORDER BY t.seq DESC LIMIT ?5"
 
 static const char *const statement_sql[STMT_COUNT] = {
     [STMT_USER_INSERT] = "INSERT INTO users (uuid, login, name, email, site_admin, created) "
@@ -29,23 +38,35 @@ static const char *const statement_sql[STMT_COUNT] = {
                         "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
     [STMT_MEMBERSHIPS] = "SELECT o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id "
                          "WHERE m.user_id = ?1 ORDER BY o.name COLLATE NOCASE",
-    [STMT_TOKEN_INSERT] = "INSERT INTO tokens (id, hash, kind, user_id, description, created_by, "
-                          "created, expires, last_used) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+    /* created_by: as given, or (personal tokens made for themselves) the owner's login. */
+    [STMT_TOKEN_INSERT] =
+        "INSERT INTO tokens (id, hash, kind, user_id, org_id, team_id, name, admin, description, "
+        "created_by, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), ?11, ?12)",
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
     [STMT_PRINCIPAL_BY_HASH] =
-        "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin "
-        "FROM tokens t JOIN users u ON u.id = t.user_id JOIN users c ON c.id = t.created_by "
+        "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, o.name, "
+        "tm.name FROM tokens t LEFT JOIN users u ON u.id = t.user_id "
+        "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "
         "WHERE t.hash = ?1",
-    [STMT_TOKEN_LIST] =
-        "SELECT " TOKEN_COLUMNS " FROM tokens t JOIN users c ON c.id = t.created_by "
-        "WHERE t.user_id = ?1 AND t.seq < ?2 AND ("
-        "  ?3 = 2"
-        "  OR (?3 = 0 AND (t.expires = 0 OR t.expires > ?4))"
-        "  OR (?3 = 1 AND t.expires <> 0 AND t.expires <= ?4)) "
-        "ORDER BY t.seq DESC LIMIT ?5",
+    [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.user_id = ?1" TOKEN_PAGE,
+    [STMT_ORG_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t "
+                            "WHERE t.org_id = ?1 AND t.kind = 'organization'" TOKEN_PAGE,
+    [STMT_TEAM_TOKEN_LIST] =
+        "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.team_id = ?1" TOKEN_PAGE,
+    [STMT_MACHINE_TOKEN_GET] =
+        "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.org_id = ?1 AND t.id = ?2",
+    [STMT_MACHINE_TOKEN_DELETE] = "DELETE FROM tokens WHERE org_id = ?1 AND id = ?3 AND "
+                                  "((?2 = 0 AND kind = 'organization') OR team_id = ?2)",
+    [STMT_TOKEN_NAME_RESERVE] = "INSERT INTO token_names (org_id, name) VALUES (?1, ?2)",
+    [STMT_TEAM_IN_ORG] = "SELECT 1 FROM teams WHERE id = ?1 AND org_id = ?2",
+    [STMT_ORG_SET_EXPIRY_POLICY] = "UPDATE orgs SET max_token_expiry_days = ?2 WHERE id = ?1",
+    [STMT_ORG_EXPIRY_POLICY] = "SELECT max_token_expiry_days FROM orgs WHERE id = ?1",
+    [STMT_ORG_MEMBER_COUNT] = "SELECT count(*) FROM memberships WHERE org_id = ?1",
     [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
     [STMT_DATA_VERSION] = "PRAGMA data_version",
-    [STMT_ORG_BY_NAME] = "SELECT id, name, created FROM orgs WHERE name = ?1",
+    [STMT_ORG_BY_NAME] =
+        "SELECT id, name, created, max_token_expiry_days FROM orgs WHERE name = ?1",
     [STMT_ORG_ROLE] = "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2",
     [STMT_ORG_MEMBERS] = "SELECT u.id, u.uuid, u.login, u.name, u.email, u.site_admin, m.role, "
                          "m.created FROM memberships m JOIN users u ON u.id = m.user_id "
@@ -78,12 +99,19 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_TEAM_MEMBER_ROLE] =
         "UPDATE team_members SET role = ?3 WHERE team_id = ?1 AND user_id = ?2",
     [STMT_TEAM_DELETE] = "DELETE FROM teams WHERE id = ?1",
-    [STMT_ACTOR_ALLOWED] = "SELECT coalesce((SELECT site_admin FROM users WHERE id = ?1), 0) "
-                           "OR EXISTS (SELECT 1 FROM memberships WHERE org_id = ?2 AND user_id = "
-                           "?1 AND role = 'admin') "
-                           "OR (?4 = 1 AND EXISTS (SELECT 1 FROM team_members t JOIN memberships m "
-                           "ON m.user_id = t.user_id AND m.org_id = ?2 "
-                           "WHERE t.team_id = ?3 AND t.user_id = ?1 AND t.role = 'admin'))",
+    /* The actor's token (?5) is still valid at ?6, and: its user is a site admin or an admin of
+     * the org, or it is an admin token of the org, or (?4, team changes) its user administers
+     * the team (?3). */
+    [STMT_ACTOR_ALLOWED] =
+        "SELECT EXISTS (SELECT 1 FROM tokens WHERE seq = ?5 AND (expires = 0 OR expires > ?6)) "
+        "AND (coalesce((SELECT site_admin FROM users WHERE id = ?1), 0) "
+        "OR EXISTS (SELECT 1 FROM memberships WHERE org_id = ?2 AND user_id = ?1 AND role = "
+        "'admin') "
+        "OR EXISTS (SELECT 1 FROM tokens WHERE seq = ?5 AND org_id = ?2 AND kind = "
+        "'organization' AND admin = 1) "
+        "OR (?4 = 1 AND EXISTS (SELECT 1 FROM team_members t JOIN memberships m "
+        "ON m.user_id = t.user_id AND m.org_id = ?2 "
+        "WHERE t.team_id = ?3 AND t.user_id = ?1 AND t.role = 'admin')))",
     [STMT_AUDIT_LIST] =
         "SELECT seq, org, timestamp, source_ip, event, description, user_login, "
         "token_id, token_name, req_org_admin, auth_failure FROM audit "
@@ -224,13 +252,17 @@ static void read_token(sqlite3_stmt *st, struct store_token *t) {
   column_text(st, 1, t->id, sizeof t->id);
   if (sqlite3_column_bytes(st, 2) == TOKEN_HASH_LEN)
     memcpy(t->hash, sqlite3_column_blob(st, 2), TOKEN_HASH_LEN);
-  t->kind = TOKEN_PERSONAL;
+  t->kind = token_kind_parse((const char *)sqlite3_column_text(st, 3));
   t->user_id = sqlite3_column_int64(st, 4);
   column_text(st, 5, t->description, sizeof t->description);
   t->created = sqlite3_column_int64(st, 6);
   t->expires = sqlite3_column_int64(st, 7);
   t->last_used = sqlite3_column_int64(st, 8);
   column_text(st, 9, t->created_by, sizeof t->created_by);
+  t->org_id = sqlite3_column_int64(st, 10);
+  t->team_id = sqlite3_column_int64(st, 11);
+  column_text(st, 12, t->name, sizeof t->name);
+  t->admin = sqlite3_column_int(st, 13) != 0;
 }
 
 static void read_user_row(sqlite3_stmt *st, void *out) {
@@ -244,9 +276,18 @@ static int sqlite_user_by_login(struct store *store, const char *login, struct s
 
 static void read_principal_row(sqlite3_stmt *st, void *out) {
   struct store_principal *p = out;
+  memset(p, 0, sizeof *p);
   read_token(st, &p->token);
-  read_user_columns(st, 10, &p->user);
-  p->version = 0;
+  if (p->token.kind == TOKEN_PERSONAL) {
+    read_user_columns(st, TOKEN_COLUMN_COUNT, &p->user);
+    return;
+  }
+  column_text(st, TOKEN_COLUMN_COUNT + 6, p->org, sizeof p->org);
+  column_text(st, TOKEN_COLUMN_COUNT + 7, p->team, sizeof p->team);
+  /* The organization's robot: what `pulumi whoami` shows for a machine token. */
+  snprintf(p->user.login, sizeof p->user.login, "%s", p->org);
+  snprintf(p->user.name, sizeof p->user.name, "%s", p->token.name);
+  memcpy(p->user.uuid, p->token.id, sizeof p->user.uuid);
 }
 
 static int sqlite_principal_by_token_hash(struct store *store,
@@ -350,10 +391,21 @@ static void read_token_item(sqlite3_stmt *st, void *item) {
 
 static int sqlite_token_list(struct store *store, const struct store_token_query *q,
                              struct store_token **out, size_t *count) {
-  struct param p[] = {PARAM_I(q->user_id), PARAM_I(q->before_seq), PARAM_I(q->filter),
+  static const enum stmt_id by_kind[] = {
+      [TOKEN_PERSONAL] = STMT_TOKEN_LIST,
+      [TOKEN_ORG] = STMT_ORG_TOKEN_LIST,
+      [TOKEN_TEAM] = STMT_TEAM_TOKEN_LIST,
+  };
+  struct param p[] = {PARAM_I(q->owner_id), PARAM_I(q->before_seq), PARAM_I(q->filter),
                       PARAM_I(q->now), PARAM_I(q->limit)};
-  return sqlite_read_all(store, STMT_TOKEN_LIST, p, 5, sizeof **out, read_token_item, (void **)out,
+  return sqlite_read_all(store, by_kind[q->kind], p, 5, sizeof **out, read_token_item, (void **)out,
                          count);
+}
+
+static int sqlite_machine_token_get(struct store *store, int64_t org_id, const char *token_id,
+                                    struct store_token *out) {
+  struct param p[] = {PARAM_I(org_id), PARAM_T(token_id)};
+  return sqlite_read_one(store, STMT_MACHINE_TOKEN_GET, p, 2, read_token_item, out);
 }
 
 static int sqlite_data_version(struct store *store, uint64_t *out) {
@@ -402,6 +454,11 @@ static const struct store_ops sqlite_ops = {
     .memberships = sqlite_memberships,
     .token_insert = sqlite_token_insert,
     .token_delete = sqlite_token_delete,
+    .machine_token_insert = sqlite_machine_token_insert,
+    .machine_token_delete = sqlite_machine_token_delete,
+    .machine_token_get = sqlite_machine_token_get,
+    .org_set_expiry_policy = sqlite_org_set_expiry_policy,
+    .org_member_count = sqlite_org_member_count,
     .audit_append = sqlite_audit_append,
     .audit_list = sqlite_audit_list,
     .org_by_name = sqlite_org_by_name,

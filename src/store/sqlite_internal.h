@@ -19,6 +19,15 @@ enum stmt_id {
   STMT_TOKEN_DELETE,
   STMT_PRINCIPAL_BY_HASH,
   STMT_TOKEN_LIST,
+  STMT_ORG_TOKEN_LIST,
+  STMT_TEAM_TOKEN_LIST,
+  STMT_MACHINE_TOKEN_GET,
+  STMT_MACHINE_TOKEN_DELETE,
+  STMT_TOKEN_NAME_RESERVE,
+  STMT_TEAM_IN_ORG,
+  STMT_ORG_SET_EXPIRY_POLICY,
+  STMT_ORG_EXPIRY_POLICY,
+  STMT_ORG_MEMBER_COUNT,
   STMT_TOKEN_TOUCH,
   STMT_DATA_VERSION,
   STMT_ORG_BY_NAME,
@@ -119,6 +128,19 @@ int sqlite_audit_list(struct store *store, const struct store_audit_query *query
 int sqlite_audit_append(struct store *store, const struct store_audit *audit, store_done_fn done,
                         void *arg);
 int sqlite_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count);
+
+/* Organization and team tokens, and the organization's token-lifetime policy
+ * (sqlite_machine_tokens.c). */
+int sqlite_machine_token_insert(struct store *store, const struct store_actor *actor,
+                                const struct store_token *token, const struct store_audit *audit);
+int sqlite_machine_token_delete(struct store *store, const struct store_actor *actor,
+                                int64_t org_id, int64_t team_id, const char *token_id,
+                                const struct store_audit *audit);
+int sqlite_org_set_expiry_policy(struct store *store, const struct store_actor *actor,
+                                 int64_t org_id, int days, const struct store_audit *audit);
+int sqlite_org_member_count(struct store *store, int64_t org_id, int64_t *out);
+/* Binds the columns of STMT_TOKEN_INSERT from a token. */
+void bind_token_insert(sqlite3_stmt *st, const struct store_token *t);
 
 /* The audit log (sqlite_audit.c). */
 /* Loads "<real db path>.audit-key" for the database open on db, making it for a database whose

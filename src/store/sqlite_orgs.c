@@ -14,6 +14,7 @@ static void read_org(sqlite3_stmt *st, void *out) {
   o->id = sqlite3_column_int64(st, 0);
   column_text(st, 1, o->name, sizeof o->name);
   o->created = sqlite3_column_int64(st, 2);
+  o->max_token_expiry_days = sqlite3_column_int(st, 3);
 }
 
 int sqlite_org_by_name(struct store *store, const char *name, struct store_org *out) {
@@ -59,6 +60,8 @@ int actor_check(struct conn *c, const struct store_actor *actor, int64_t org_id,
   sqlite3_bind_int64(st, 2, org_id);
   sqlite3_bind_int64(st, 3, team_id);
   sqlite3_bind_int(st, 4, actor->need == ACTOR_TEAM_ADMIN);
+  sqlite3_bind_int64(st, 5, actor->token_seq);
+  sqlite3_bind_int64(st, 6, time_now());
   int step = sqlite3_step(st);
   int allowed = step == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
   sqlite3_reset(st);

@@ -84,6 +84,51 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (team_id, user_id)"
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX team_members_by_user ON team_members(user_id);",
+    /* 4: organization and team tokens, and organizations' token-lifetime policy. The tokens table
+     * is rebuilt (SQLite cannot relax NOT NULL in place): a token is owned by a user (personal)
+     * or by an organization (and team); created_by becomes the creator's login, since machine
+     * tokens can create tokens too. The AUTOINCREMENT counter is carried over so that no seq is
+     * ever reused. token_names keeps every name an organization's tokens ever had: a deleted
+     * token's name is not given to another. */
+    "CREATE TABLE tokens_v4 ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('personal', 'organization', 'team')),"
+    "  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+    "  org_id INTEGER REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  team_id INTEGER REFERENCES teams(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),"
+    "  description TEXT NOT NULL,"
+    "  created_by TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL DEFAULT 0,"
+    "  last_used INTEGER NOT NULL DEFAULT 0,"
+    "  CHECK ((kind = 'personal') = (user_id IS NOT NULL)),"
+    "  CHECK ((kind = 'personal') = (org_id IS NULL)),"
+    "  CHECK ((kind = 'team') = (team_id IS NOT NULL)),"
+    "  CHECK (kind = 'organization' OR admin = 0)"
+    ") STRICT;"
+    "INSERT INTO tokens_v4 (seq, id, hash, kind, user_id, name, description, created_by, created,"
+    "  expires, last_used) "
+    "SELECT t.seq, t.id, t.hash, 'personal', t.user_id, '', t.description, coalesce(c.login, ''),"
+    "  t.created, t.expires, t.last_used FROM tokens t LEFT JOIN users c ON c.id = t.created_by;"
+    "DELETE FROM sqlite_sequence WHERE name = 'tokens_v4';"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'tokens_v4', seq FROM sqlite_sequence "
+    "  WHERE name = 'tokens';"
+    "DROP TABLE tokens;"
+    "ALTER TABLE tokens_v4 RENAME TO tokens;"
+    "CREATE INDEX tokens_by_user ON tokens(user_id, seq);"
+    "CREATE INDEX tokens_by_org ON tokens(org_id, seq);"
+    "CREATE INDEX tokens_by_team ON tokens(team_id, seq);"
+    "CREATE TABLE token_names ("
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  PRIMARY KEY (org_id, name)"
+    ") STRICT, WITHOUT ROWID;"
+    "ALTER TABLE orgs ADD COLUMN max_token_expiry_days INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (max_token_expiry_days BETWEEN 0 AND 3650);",
 };
 
 int sqlite_schema_version_latest(void) {
@@ -112,6 +157,10 @@ static int apply(sqlite3 *db, int from) {
 }
 
 int sqlite_schema_migrate(sqlite3 *db) {
+  return sqlite_schema_migrate_to(db, sqlite_schema_version_latest());
+}
+
+int sqlite_schema_migrate_to(sqlite3 *db, int target) {
   /* IMMEDIATE takes the write lock first, so two processes starting at once cannot both migrate. */
   if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
     return TE_INTERNAL;
@@ -121,7 +170,7 @@ int sqlite_schema_migrate(sqlite3 *db) {
             version, sqlite_schema_version_latest());
     rc = TE_INTERNAL;
   }
-  for (int v = version; rc == TE_OK && v < sqlite_schema_version_latest(); v++)
+  for (int v = version; rc == TE_OK && v < target && v < sqlite_schema_version_latest(); v++)
     rc = apply(db, v);
   if (rc == TE_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
     return TE_OK;

@@ -129,12 +129,27 @@ struct token_job {
   struct store_token token;
 };
 
-static const char *kind_name(enum token_kind kind) {
-  switch (kind) {
-  case TOKEN_PERSONAL:
-    return "personal";
-  }
-  return "personal";
+/* NULL for an absent (0) owner id: the table's checks tell the kinds apart by NULLs. */
+static void bind_id_or_null(sqlite3_stmt *st, int col, int64_t id) {
+  if (id)
+    sqlite3_bind_int64(st, col, id);
+  else
+    sqlite3_bind_null(st, col);
+}
+
+void bind_token_insert(sqlite3_stmt *st, const struct store_token *t) {
+  sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, t->hash, TOKEN_HASH_LEN, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, token_kind_name(t->kind), -1, SQLITE_STATIC);
+  bind_id_or_null(st, 4, t->user_id);
+  bind_id_or_null(st, 5, t->org_id);
+  bind_id_or_null(st, 6, t->team_id);
+  sqlite3_bind_text(st, 7, t->name, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 8, t->admin);
+  sqlite3_bind_text(st, 9, t->description, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 10, t->created_by, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 11, t->created);
+  sqlite3_bind_int64(st, 12, t->expires);
 }
 
 static int apply_token_insert(struct conn *c, struct write_job *job) {
@@ -142,14 +157,7 @@ static int apply_token_insert(struct conn *c, struct write_job *job) {
   sqlite3_stmt *st = conn_stmt(c, STMT_TOKEN_INSERT);
   if (!st)
     return TE_INTERNAL;
-  sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(st, 2, t->hash, TOKEN_HASH_LEN, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, kind_name(t->kind), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, t->user_id);
-  sqlite3_bind_text(st, 5, t->description, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 6, t->user_id);
-  sqlite3_bind_int64(st, 7, t->created);
-  sqlite3_bind_int64(st, 8, t->expires);
+  bind_token_insert(st, t);
   return step_write(c, st, false, "token insert");
 }
 

@@ -31,8 +31,11 @@ struct store_membership {
  * every org), or, for a team's own changes, an admin of that team or of its org. */
 enum store_actor_need { ACTOR_ORG_ADMIN, ACTOR_TEAM_ADMIN };
 
+/* The actor is the token a request came with: a personal token's user, or an organization token
+ * (admin rights when its admin flag is set); the token must still exist when the change is made. */
 struct store_actor {
-  int64_t user_id;
+  int64_t token_seq;
+  int64_t user_id; /* 0 for an organization or team token */
   enum store_actor_need need;
 };
 
@@ -40,6 +43,7 @@ struct store_org {
   int64_t id;
   char name[LOGIN_MAX + 1];
   int64_t created;
+  int max_token_expiry_days; /* the lifetime cap on tokens used against it; 0 = no policy */
 };
 
 /* A member of an organization, as ListOrganizationMembers shows it. */
@@ -74,25 +78,46 @@ struct store_team_update {
   int64_t member_id;
 };
 
-enum token_kind { TOKEN_PERSONAL = 0 };
+/* Personal tokens act as their user; organization and team tokens ("machine tokens") act as the
+ * organization itself, with admin or member rights (team tokens: member rights). */
+enum token_kind { TOKEN_PERSONAL = 0, TOKEN_ORG, TOKEN_TEAM };
+
+/* The kind's name, as the tokens table and the API (AccessToken.type) spell it. */
+static inline const char *token_kind_name(enum token_kind kind) {
+  return kind == TOKEN_ORG ? "organization" : kind == TOKEN_TEAM ? "team" : "personal";
+}
+
+static inline enum token_kind token_kind_parse(const char *name) {
+  if (name && name[0] == 'o')
+    return TOKEN_ORG;
+  return name && name[0] == 't' ? TOKEN_TEAM : TOKEN_PERSONAL;
+}
 
 struct store_token {
   int64_t seq; /* insertion order; the key for paging */
   char id[TOKEN_ID_LEN + 1];
   unsigned char hash[TOKEN_HASH_LEN];
   enum token_kind kind;
-  int64_t user_id;
+  int64_t user_id;               /* personal tokens: the owner; 0 otherwise */
+  int64_t org_id;                /* organization and team tokens: the organization; 0 otherwise */
+  int64_t team_id;               /* team tokens: the team; 0 otherwise */
+  char name[TOKEN_NAME_MAX + 1]; /* "" for personal tokens */
+  bool admin;                    /* organization tokens with the admin role */
   char description[DESCRIPTION_MAX + 1];
-  char created_by[LOGIN_MAX + 1]; /* login of the creator; filled by reads */
+  char created_by[LOGIN_MAX + 1]; /* the creator's login (the org's name for machine creators) */
   int64_t created;
   int64_t expires;   /* 0 = never */
   int64_t last_used; /* 0 = never */
 };
 
-/* What a valid token resolves to: the token itself and the user it acts as. */
+/* What a valid token resolves to: the token itself and the identity it acts as. For machine
+ * tokens `user` is the organization's robot: id 0 (no user has it), login the organization's name,
+ * uuid the token's id, never a site admin. */
 struct store_principal {
   struct store_token token;
   struct store_user user;
+  char org[LOGIN_MAX + 1];  /* machine tokens: the organization's name */
+  char team[LOGIN_MAX + 1]; /* team tokens: the team's name */
   /* Nonzero when the backend vouches that nothing was written since this was read: the same
    * version means the same user and memberships (the caching store provides it; 0 = unknown). */
   uint64_t version;
@@ -138,8 +163,11 @@ struct store_audit_query {
 
 enum token_filter { TOKEN_FILTER_ACTIVE, TOKEN_FILTER_EXPIRED, TOKEN_FILTER_ALL };
 
+/* Tokens of one owner: a user's personal tokens (owner_id = user id), an organization's org tokens
+ * (org id) or a team's tokens (team id). */
 struct store_token_query {
-  int64_t user_id;
+  enum token_kind kind;
+  int64_t owner_id;
   enum token_filter filter;
   int64_t now;        /* the instant that separates active from expired */
   int64_t before_seq; /* only tokens with seq < this; INT64_MAX for the first page */
@@ -176,6 +204,26 @@ struct store_ops {
   /* Deletes the user's token with this id (TE_NOT_FOUND when there is none). Same contract. */
   int (*token_delete)(struct store *store, int64_t user_id, const char *token_id,
                       const struct store_audit *audit, store_done_fn done, void *arg);
+  /* Inserts an organization or team token (token->org_id, ->team_id, ->name set) for the actor,
+   * synchronously. The name is reserved in the organization forever, across its org and team
+   * tokens: TE_CONFLICT when it was ever used; TE_NOT_FOUND when the team is gone. */
+  int (*machine_token_insert)(struct store *store, const struct store_actor *actor,
+                              const struct store_token *token, const struct store_audit *audit);
+  /* Deletes the org's token with this id: an org token when team_id is 0, else that team's token;
+   * TE_NOT_FOUND when there is no such token (callers tell the kinds apart with machine_token_get
+   * first). The token's name stays reserved. */
+  int (*machine_token_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                              int64_t team_id, const char *token_id,
+                              const struct store_audit *audit);
+  /* A token of the organization by id (either kind), for naming it in audit records. */
+  int (*machine_token_get)(struct store *store, int64_t org_id, const char *token_id,
+                           struct store_token *out);
+  /* Sets the organization's token-lifetime cap in days (0 clears it); an unchanged value records
+   * nothing. Actor as for members. */
+  int (*org_set_expiry_policy)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                               int days, const struct store_audit *audit);
+  /* The number of members of the organization. */
+  int (*org_member_count)(struct store *store, int64_t org_id, int64_t *out);
   /* Organizations and their members. The writes here are synchronous: they are rare, and an
    * admin's request may wait for its commit. Each takes the audit record of its change. */
   int (*org_by_name)(struct store *store, const char *name, struct store_org *out);

@@ -117,7 +117,7 @@ test('the export is gzipped CSV with the spec columns, cells quoted as RFC 4180 
   // the path x,"y was percent-encoded in the record, so its comma needs quoting
   const odd = lines.find((l) => l.includes('x,%22y'));
   assert.ok(odd, 'the refusal with the odd path is exported');
-  assert.match(odd, /^\d+,127\.0\.0\.1,auth-failure-organization-role,"POST \/api\/orgs\/acme\/members\/x,%22y requires/);
+  assert.match(odd, /^\d+,127\.0\.0\.1,auth-failure-organization-role,"POST \/api\/orgs\/acme\/members\/x,%22y refused: requires/);
   assert.ok(lines.slice(1).every((l) => /,bob,[0-9a-f-]{36},,true,false,true$/.test(l)));
   const bad = await fetch(`${srv.url}/api/orgs/acme/auditlogs/v2/export?format=cef`, { headers: { Authorization: `token ${tok.alice}` } });
   assert.equal(bad.status, 400);

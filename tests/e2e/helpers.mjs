@@ -159,6 +159,12 @@ const AUTO_VALIDATE = [
   ['GET', /^\/api\/orgs\/[^/]+\/auditlogs\/v2$/, 'ListAuditLogEventsHandlerV2'],
   ['POST', /^\/api\/orgs\/[^/]+\/teams\/pulumi$/, 'CreatePulumiTeam'],
   ['GET', /^\/api\/orgs\/[^/]+\/teams\/[^/]+$/, 'GetTeam'],
+  ['PATCH', /^\/api\/orgs\/[^/]+$/, 'UpdateOrganizationSettings'],
+  ['GET', /^\/api\/orgs\/[^/]+\/metadata$/, 'GetOrganizationMetadata'],
+  ['POST', /^\/api\/orgs\/[^/]+\/tokens$/, 'CreateOrgToken'],
+  ['GET', /^\/api\/orgs\/[^/]+\/tokens$/, 'ListOrgTokens'],
+  ['POST', /^\/api\/orgs\/[^/]+\/teams\/[^/]+\/tokens$/, 'CreateTeamToken'],
+  ['GET', /^\/api\/orgs\/[^/]+\/teams\/[^/]+\/tokens$/, 'ListTeamTokens'],
 ];
 
 // Accepted reason phrases per status (RFC 9110 renamed a few; any of the historical names is fine).

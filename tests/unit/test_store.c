@@ -172,7 +172,7 @@ static void listing_filters_and_pages_newest_first(void **state) {
   assert_int_equal(s->ops->token_insert(s, &gone, NULL, NULL, NULL), TE_OK);
   assert_int_equal(s->ops->token_insert(s, &bobs, NULL, NULL, NULL), TE_OK);
 
-  struct store_token_query q = {f->alice.id, TOKEN_FILTER_ALL, now, INT64_MAX, 10};
+  struct store_token_query q = {TOKEN_PERSONAL, f->alice.id, TOKEN_FILTER_ALL, now, INT64_MAX, 10};
   struct store_token *items;
   size_t n;
   assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);
@@ -262,7 +262,8 @@ static void concurrent_async_inserts_all_commit(void **state) {
   s->ops->close(s);
   assert_int_equal(store_sqlite_open(f->path, 1, &f->store), TE_OK);
   s = f->store;
-  struct store_token_query q = {f->alice.id, TOKEN_FILTER_ALL, time_now(), INT64_MAX, 1000};
+  struct store_token_query q = {TOKEN_PERSONAL, f->alice.id, TOKEN_FILTER_ALL,
+                                time_now(),     INT64_MAX,   1000};
   struct store_token *items;
   size_t n;
   assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);

@@ -1,10 +1,12 @@
-/* Names, paging parameters and continuation tokens (core/names.c, core/paging.c). */
+/* Names, paging parameters, continuation tokens and the token-lifetime policy (core/names.c,
+ * core/paging.c, core/expiry.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include "core/error.h"
+#include "core/expiry.h"
 #include "core/names.h"
 #include "core/paging.h"
 
@@ -33,6 +35,36 @@ static void names(void **state) {
   assert_true(role_is_valid("member"));
   assert_false(role_is_valid("owner"));
   assert_false(role_is_valid("Admin"));
+}
+
+static void token_names(void **state) {
+  (void)state;
+  assert_true(token_name_is_valid("ci"));
+  assert_true(token_name_is_valid("-deploy_Bot-2"));
+  char longest[TOKEN_NAME_MAX + 2];
+  memset(longest, 'x', TOKEN_NAME_MAX);
+  longest[TOKEN_NAME_MAX] = '\0';
+  assert_true(token_name_is_valid(longest));
+  longest[TOKEN_NAME_MAX] = 'x';
+  longest[TOKEN_NAME_MAX + 1] = '\0';
+  assert_false(token_name_is_valid(longest));
+  assert_false(token_name_is_valid(""));
+  assert_false(token_name_is_valid("a.b"));
+  assert_false(token_name_is_valid("a b"));
+  assert_false(token_name_is_valid("caf\xc3\xa9"));
+  assert_false(token_name_is_valid("a/b"));
+}
+
+static void expiry_policy(void **state) {
+  (void)state;
+  int64_t now = 1800000000, day = 86400;
+  assert_true(expiry_within_policy(0, now, 0)); /* no policy: anything goes */
+  assert_true(expiry_within_policy(now + 5000 * day, now, 0));
+  assert_false(expiry_within_policy(0, now, 30)); /* never expires */
+  assert_true(expiry_within_policy(now + 30 * day, now, 30));
+  assert_false(expiry_within_policy(now + 30 * day + 1, now, 30));
+  assert_true(expiry_within_policy(now + 1, now, 1));
+  assert_true(expiry_within_policy(now + 3650 * day, now, 3650));
 }
 
 static void emails_and_display_names(void **state) {
@@ -93,6 +125,8 @@ static void continuation_tokens_round_trip_within_their_scope(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(names),
+      cmocka_unit_test(token_names),
+      cmocka_unit_test(expiry_policy),
       cmocka_unit_test(emails_and_display_names),
       cmocka_unit_test(page_sizes),
       cmocka_unit_test(continuation_tokens_round_trip_within_their_scope),

@@ -1,0 +1,329 @@
+/* Organization and team tokens in the SQLite store (store/sqlite_machine_tokens.c), the actor
+ * re-check for token actors, the token-lifetime policy column, and migration 4 from a database of
+ * the previous schema. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/timeutil.h"
+#include "store/sqlite_schema.h"
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fixture {
+  char dir[64];
+  char path[96];
+  struct store *store;
+  struct store_user alice;
+  struct store_org acme, other;
+  struct store_team ops;
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-machine-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  assert_int_equal(store_sqlite_open(f->path, 2, &f->store), TE_OK);
+  struct store *s = f->store;
+  struct store_user u = {0};
+  snprintf(u.login, sizeof u.login, "alice");
+  assert_int_equal(s->ops->user_create(s, &u, &f->alice), TE_OK);
+  assert_int_equal(s->ops->org_create(s, "acme"), TE_OK);
+  assert_int_equal(s->ops->org_create(s, "other"), TE_OK);
+  assert_int_equal(s->ops->member_set(s, "acme", "alice", "admin"), TE_OK);
+  assert_int_equal(s->ops->org_by_name(s, "acme", &f->acme), TE_OK);
+  assert_int_equal(s->ops->org_by_name(s, "other", &f->other), TE_OK);
+  struct store_team team = {0};
+  snprintf(team.name, sizeof team.name, "ops");
+  assert_int_equal(s->ops->team_create(s, NULL, f->acme.id, &team, NULL), TE_OK);
+  assert_int_equal(s->ops->team_get(s, f->acme.id, "ops", &f->ops), TE_OK);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  if (f->store)
+    f->store->ops->close(f->store);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  assert_int_equal(system(cmd), 0);
+  free(f);
+  return 0;
+}
+
+/* A machine token of org (and team when team_id), with its value's hash. */
+static struct store_token machine_token(int64_t org_id, int64_t team_id, const char *name,
+                                        bool admin, char value[TOKEN_VALUE_LEN + 1]) {
+  struct store_token t = {.kind = team_id ? TOKEN_TEAM : TOKEN_ORG,
+                          .org_id = org_id,
+                          .team_id = team_id,
+                          .admin = admin,
+                          .created = time_now()};
+  token_new_id(t.id);
+  token_generate(value);
+  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  snprintf(t.name, sizeof t.name, "%s", name);
+  snprintf(t.created_by, sizeof t.created_by, "alice");
+  return t;
+}
+
+static int insert(struct store *s, const struct store_token *t) {
+  return s->ops->machine_token_insert(s, NULL, t, NULL);
+}
+
+static void org_tokens_act_as_their_organization(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  char value[TOKEN_VALUE_LEN + 1];
+  struct store_token t = machine_token(f->acme.id, 0, "ci", true, value);
+  assert_int_equal(insert(s, &t), TE_OK);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_int_equal(p.token.kind, TOKEN_ORG);
+  assert_true(p.token.admin);
+  assert_int_equal(p.token.org_id, f->acme.id);
+  assert_int_equal(p.token.team_id, 0);
+  assert_string_equal(p.token.name, "ci");
+  assert_string_equal(p.token.created_by, "alice");
+  assert_string_equal(p.org, "acme");
+  assert_string_equal(p.team, "");
+  /* The robot: no user's id, the organization's name, never a site admin. */
+  assert_int_equal(p.user.id, 0);
+  assert_string_equal(p.user.login, "acme");
+  assert_false(p.user.site_admin);
+}
+
+static void team_tokens_name_their_team_and_die_with_it(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  char value[TOKEN_VALUE_LEN + 1];
+  struct store_token t = machine_token(f->acme.id, f->ops.id, "deploy", false, value);
+  assert_int_equal(insert(s, &t), TE_OK);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_int_equal(p.token.kind, TOKEN_TEAM);
+  assert_string_equal(p.team, "ops");
+  assert_string_equal(p.org, "acme");
+  assert_int_equal(s->ops->team_delete(s, NULL, f->acme.id, f->ops.id, NULL), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+  /* A token for a team that is gone is refused, and its name stays free. */
+  struct store_token late = machine_token(f->acme.id, f->ops.id, "late", false, value);
+  assert_int_equal(insert(s, &late), TE_NOT_FOUND);
+  struct store_token again = machine_token(f->acme.id, 0, "late", false, value);
+  assert_int_equal(insert(s, &again), TE_OK);
+}
+
+static void names_are_reserved_in_the_organization_forever(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  char value[TOKEN_VALUE_LEN + 1];
+  struct store_token t = machine_token(f->acme.id, 0, "ci", false, value);
+  assert_int_equal(insert(s, &t), TE_OK);
+  struct store_token same = machine_token(f->acme.id, f->ops.id, "CI", false, value);
+  assert_int_equal(insert(s, &same), TE_CONFLICT); /* across kinds, ignoring case */
+  assert_int_equal(s->ops->machine_token_delete(s, NULL, f->acme.id, 0, t.id, NULL), TE_OK);
+  struct store_token after = machine_token(f->acme.id, 0, "ci", false, value);
+  assert_int_equal(insert(s, &after), TE_CONFLICT); /* deleted names too */
+  struct store_token elsewhere = machine_token(f->other.id, 0, "ci", false, value);
+  assert_int_equal(insert(s, &elsewhere), TE_OK); /* names are per organization */
+}
+
+static void deletion_takes_the_owners_kind(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  char value[TOKEN_VALUE_LEN + 1];
+  struct store_token org = machine_token(f->acme.id, 0, "org", false, value);
+  struct store_token team = machine_token(f->acme.id, f->ops.id, "team", false, value);
+  assert_int_equal(insert(s, &org), TE_OK);
+  assert_int_equal(insert(s, &team), TE_OK);
+  struct store_token got;
+  assert_int_equal(s->ops->machine_token_get(s, f->acme.id, team.id, &got), TE_OK);
+  assert_int_equal(got.kind, TOKEN_TEAM);
+  assert_int_equal(got.team_id, f->ops.id);
+  assert_int_equal(s->ops->machine_token_get(s, f->other.id, team.id, &got), TE_NOT_FOUND);
+  /* Through the wrong path, or the wrong organization, nothing is deleted. */
+  assert_int_equal(s->ops->machine_token_delete(s, NULL, f->acme.id, 0, team.id, NULL),
+                   TE_NOT_FOUND);
+  assert_int_equal(s->ops->machine_token_delete(s, NULL, f->acme.id, f->ops.id, org.id, NULL),
+                   TE_NOT_FOUND);
+  assert_int_equal(s->ops->machine_token_delete(s, NULL, f->other.id, 0, org.id, NULL),
+                   TE_NOT_FOUND);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, org.hash, &p), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, team.hash, &p), TE_OK);
+  assert_int_equal(s->ops->machine_token_delete(s, NULL, f->acme.id, f->ops.id, team.id, NULL),
+                   TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, team.hash, &p), TE_NOT_FOUND);
+}
+
+static void listings_keep_kinds_apart(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  char value[TOKEN_VALUE_LEN + 1];
+  struct store_token org = machine_token(f->acme.id, 0, "org", true, value);
+  struct store_token team = machine_token(f->acme.id, f->ops.id, "team", false, value);
+  assert_int_equal(insert(s, &org), TE_OK);
+  assert_int_equal(insert(s, &team), TE_OK);
+  struct store_token_query q = {TOKEN_ORG, f->acme.id, TOKEN_FILTER_ALL, time_now(), INT64_MAX, 10};
+  struct store_token *items;
+  size_t n;
+  assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);
+  assert_int_equal(n, 1);
+  assert_string_equal(items[0].name, "org");
+  assert_true(items[0].admin);
+  free(items);
+  q.kind = TOKEN_TEAM;
+  q.owner_id = f->ops.id;
+  assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);
+  assert_int_equal(n, 1);
+  assert_string_equal(items[0].name, "team");
+  free(items);
+  q.kind = TOKEN_PERSONAL;
+  q.owner_id = f->alice.id;
+  assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);
+  assert_int_equal(n, 0);
+  free(items);
+}
+
+static void token_actors_are_rechecked_in_the_transaction(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  char value[TOKEN_VALUE_LEN + 1];
+  struct store_token admin = machine_token(f->acme.id, 0, "admin", true, value);
+  struct store_token plain = machine_token(f->acme.id, 0, "plain", false, value);
+  assert_int_equal(insert(s, &admin), TE_OK);
+  assert_int_equal(insert(s, &plain), TE_OK);
+  struct store_principal pa, pp;
+  assert_int_equal(s->ops->principal_by_token_hash(s, admin.hash, &pa), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, plain.hash, &pp), TE_OK);
+  struct store_actor by_admin = {pa.token.seq, 0, ACTOR_ORG_ADMIN};
+  struct store_actor by_plain = {pp.token.seq, 0, ACTOR_ORG_ADMIN};
+  struct store_token t1 = machine_token(f->acme.id, f->ops.id, "t1", false, value);
+  struct store_token t2 = machine_token(f->acme.id, f->ops.id, "t2", false, value);
+  assert_int_equal(s->ops->machine_token_insert(s, &by_plain, &t1, NULL), TE_FORBIDDEN);
+  assert_int_equal(s->ops->machine_token_insert(s, &by_admin, &t1, NULL), TE_OK);
+  /* Not in another organization. */
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &by_admin, f->other.id, 5, NULL), TE_FORBIDDEN);
+  /* Once the admin token is deleted, a request that still holds it can do nothing. */
+  assert_int_equal(s->ops->machine_token_delete(s, NULL, f->acme.id, 0, admin.id, NULL), TE_OK);
+  assert_int_equal(s->ops->machine_token_insert(s, &by_admin, &t2, NULL), TE_FORBIDDEN);
+  /* The same holds for a user's token: an admin's deleted token loses the admin's rights. */
+  struct store_token personal = {.kind = TOKEN_PERSONAL, .user_id = f->alice.id};
+  token_new_id(personal.id);
+  token_generate(value);
+  token_hash(value, TOKEN_VALUE_LEN, personal.hash);
+  assert_int_equal(s->ops->token_insert(s, &personal, NULL, NULL, NULL), TE_OK);
+  struct store_principal pu;
+  assert_int_equal(s->ops->principal_by_token_hash(s, personal.hash, &pu), TE_OK);
+  assert_string_equal(pu.token.created_by, "alice"); /* a user's own token names them */
+  struct store_actor by_alice = {pu.token.seq, f->alice.id, ACTOR_ORG_ADMIN};
+  assert_int_equal(s->ops->machine_token_insert(s, &by_alice, &t2, NULL), TE_OK);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, personal.id, NULL, NULL, NULL), TE_OK);
+  struct store_token t3 = machine_token(f->acme.id, 0, "t3", false, value);
+  assert_int_equal(s->ops->machine_token_insert(s, &by_alice, &t3, NULL), TE_FORBIDDEN);
+}
+
+static void the_expiry_policy_is_kept_per_organization(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_audit a = {.timestamp = time_now()};
+  snprintf(a.org, sizeof a.org, "acme");
+  snprintf(a.event, sizeof a.event, "organization-settings-changed");
+  assert_int_equal(f->acme.max_token_expiry_days, 0);
+  assert_int_equal(s->ops->org_set_expiry_policy(s, NULL, f->acme.id, 30, &a), TE_OK);
+  assert_int_equal(s->ops->org_set_expiry_policy(s, NULL, f->acme.id, 30, &a), TE_OK);
+  assert_int_equal(s->ops->org_set_expiry_policy(s, NULL, f->acme.id, 3651, &a), TE_BAD_REQUEST);
+  struct store_org got;
+  assert_int_equal(s->ops->org_by_name(s, "acme", &got), TE_OK);
+  assert_int_equal(got.max_token_expiry_days, 30);
+  assert_int_equal(s->ops->org_by_name(s, "other", &got), TE_OK);
+  assert_int_equal(got.max_token_expiry_days, 0);
+  /* Setting the value it already has records nothing. */
+  struct store_audit_query q = {
+      .org = "acme", .event = "", .user = "", .before_seq = INT64_MAX, .limit = 10};
+  struct store_audit_record *records;
+  size_t n;
+  assert_int_equal(s->ops->audit_list(s, &q, &records, &n), TE_OK);
+  assert_int_equal(n, 1);
+  free(records);
+  int64_t members;
+  assert_int_equal(s->ops->org_member_count(s, f->acme.id, &members), TE_OK);
+  assert_int_equal(members, 1);
+}
+
+/* A database made by the previous release (schema 3) keeps its tokens, their creators, and its
+ * seq counter: a deleted token's seq is not handed out again after the tokens table is rebuilt. */
+static void migration_4_keeps_tokens_and_never_reuses_seq(void **state) {
+  (void)state;
+  char dir[64] = "/tmp/tessera-migrate-XXXXXX", path[96];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/old.db", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite_schema_migrate_to(db, 3), TE_OK);
+  const char *old_rows =
+      "INSERT INTO users (id, uuid, login, name, email, created) VALUES "
+      "(1, 'u1', 'alice', '', '', 0), (2, 'u2', 'bob', '', '', 0);"
+      "INSERT INTO tokens (id, hash, kind, user_id, description, created_by, created) VALUES "
+      "('t1', zeroblob(32), 'personal', 1, 'laptop', 1, 0),"
+      "('t2', randomblob(32), 'personal', 2, 'made by alice', 1, 0),"
+      "('t3', randomblob(32), 'personal', 1, 'deleted', 1, 0);"
+      "DELETE FROM tokens WHERE id = 't3';";
+  assert_int_equal(sqlite3_exec(db, old_rows, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+
+  struct store *s;
+  assert_int_equal(store_sqlite_open(path, 1, &s), TE_OK);
+  unsigned char zero[TOKEN_HASH_LEN] = {0};
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, zero, &p), TE_OK);
+  assert_string_equal(p.token.id, "t1");
+  assert_int_equal(p.token.kind, TOKEN_PERSONAL);
+  assert_string_equal(p.user.login, "alice");
+  assert_string_equal(p.token.created_by, "alice");
+  struct store_token_query q = {TOKEN_PERSONAL, 2, TOKEN_FILTER_ALL, time_now(), INT64_MAX, 10};
+  struct store_token *items;
+  size_t n;
+  assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);
+  assert_int_equal(n, 1);
+  assert_string_equal(items[0].created_by, "alice");
+  free(items);
+  struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = 1};
+  char value[TOKEN_VALUE_LEN + 1];
+  token_new_id(t.id);
+  token_generate(value);
+  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_int_equal(p.token.seq, 4);
+  s->ops->close(s);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(org_tokens_act_as_their_organization, setup, teardown),
+      cmocka_unit_test_setup_teardown(team_tokens_name_their_team_and_die_with_it, setup, teardown),
+      cmocka_unit_test_setup_teardown(names_are_reserved_in_the_organization_forever, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(deletion_takes_the_owners_kind, setup, teardown),
+      cmocka_unit_test_setup_teardown(listings_keep_kinds_apart, setup, teardown),
+      cmocka_unit_test_setup_teardown(token_actors_are_rechecked_in_the_transaction, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(the_expiry_policy_is_kept_per_organization, setup, teardown),
+      cmocka_unit_test(migration_4_keeps_tokens_and_never_reuses_seq),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
