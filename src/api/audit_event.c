@@ -15,7 +15,7 @@ void audit_event(struct store_audit *a, struct request *req, const char *org, co
   snprintf(a->event, sizeof a->event, "%s", event);
   request_client_ip(req, a->source_ip, sizeof a->source_ip);
   if (req->authenticated) {
-    snprintf(a->user, sizeof a->user, "%s", req->principal.user.login);
+    snprintf(a->user, sizeof a->user, "%s", req->principal.actor);
     snprintf(a->token_id, sizeof a->token_id, "%s", req->principal.token.id);
     snprintf(a->token_name, sizeof a->token_name, "%s", req->principal.token.name);
   }

@@ -55,8 +55,8 @@ static bool read_query(struct request *req, enum audit_api api, const struct org
     reply_error(req, 400, "eventFilter is longer than %d bytes.", AUDIT_EVENT_MAX);
     return false;
   }
-  if (user && *user && !name_is_valid(user)) {
-    reply_error(req, 400, "userFilter is not a login.");
+  if (user && *user && !actor_is_valid(user)) {
+    reply_error(req, 400, "userFilter is not a login, nor an org/token-name.");
     return false;
   }
   if (format && strcmp(format, api == AUDIT_EXPORT ? "csv" : "json") != 0) {

@@ -42,16 +42,22 @@ static bool within_policy(struct request *req, const struct store_org *org, bool
   int64_t now = time_now();
   if (expiry_within_policy(t->expires, now, days))
     return true;
-  char why[160], left[48];
+  char why[160], left[48], fix[160];
+  /* Rounded up: a token 30 days and 2 hours from expiry is not one that "expires in 30 days". */
   if (t->expires)
-    snprintf(left, sizeof left, "expires in %lld days", (long long)((t->expires - now) / 86400));
+    snprintf(left, sizeof left, "expires in %lld days",
+             (long long)((t->expires - now + 86399) / 86400));
   else
     snprintf(left, sizeof left, "never expires");
+  if (t->kind == TOKEN_PERSONAL)
+    snprintf(fix, sizeof fix, "Create a token that expires within %d days.", days);
+  else
+    snprintf(fix, sizeof fix, "An admin of %s must issue a token that expires within %d days.",
+             org->name, days);
   snprintf(why, sizeof why, "organization %s accepts only access tokens that expire within %d days",
            org->name, days);
   audit_refusal(req, org, "auth-failure-token-expiry-policy", need_admin, why);
-  reply_error(req, 403, "%s; this token %s. Create a token that expires within %d days.", why, left,
-              days);
+  reply_error(req, 403, "%s; this token %s. %s", why, left, fix);
   return false;
 }
 

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* OrganizationFeatures' required flags; Tessera has none of these products. */
+/* OrganizationFeatures' required flags but auditLogsEnabled: Tessera has none of these products. */
 static const char *const absent_features[] = {
     "agentIntegrationCatalogEnabled",
     "agentPoolRegistrationEnabled",
@@ -22,7 +22,6 @@ static const char *const absent_features[] = {
     "aleEnabled",
     "approvalsEnabled",
     "auditLogUIFilteringEnabled",
-    "auditLogsEnabled",
     "bitbucketVCSEnabled",
     "bringYourOwnKeyEnabled",
     "cliIntegrationCatalogEnabled",

@@ -109,7 +109,7 @@ static void create_token(struct request *req, const struct token_owner *o) {
   token_generate(value);
   token_hash(value, TOKEN_VALUE_LEN, token.hash);
   token.created = time_now();
-  snprintf(token.created_by, sizeof token.created_by, "%s", req->principal.user.login);
+  snprintf(token.created_by, sizeof token.created_by, "%s", req->principal.actor);
 
   struct store_audit a;
   audit_event(&a, req, o->access.org.name,
@@ -118,7 +118,7 @@ static void create_token(struct request *req, const struct token_owner *o) {
               o->is_team ? " for team " : "", o->is_team ? o->team.name : "",
               reason[0] ? "; reason: " : "", reason);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, o->is_team ? ACTOR_TEAM_ADMIN : ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor(req, o->is_team ? ACTOR_TEAM_ADMIN : ACTOR_ORG_ADMIN_PERSON);
   int rc = store->ops->machine_token_insert(store, &actor, &token, &a);
   if (rc)
     reply_change_failure(req, rc, o, token.name);
@@ -160,7 +160,7 @@ static void delete_token(struct request *req, const struct token_owner *o, char 
               "deleted %s %s%s%s%s%s", kind_words(o), token.name, o->is_team ? " of team " : "",
               o->is_team ? o->team.name : "", reason[0] ? "; reason: " : "", reason);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, o->is_team ? ACTOR_TEAM_ADMIN : ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor(req, o->is_team ? ACTOR_TEAM_ADMIN : ACTOR_ORG_ADMIN_PERSON);
   int rc = store->ops->machine_token_delete(store, &actor, o->access.org.id,
                                             o->is_team ? o->team.id : 0, token.id, &a);
   if (rc == TE_NOT_FOUND)
@@ -171,7 +171,8 @@ static void delete_token(struct request *req, const struct token_owner *o, char 
     reply_empty(req, 204);
 }
 
-/* Org admins, using a user's token: machine tokens never manage organization tokens. */
+/* Org admins (admin org tokens included) may list organization tokens; only people, using their
+ * personal tokens, may create or delete them (changes). */
 static bool org_owner(struct request *req, bool changes, struct token_owner *o) {
   o->is_team = false;
   if (!org_access_check(req, true, &o->access))

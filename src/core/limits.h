@@ -2,12 +2,13 @@
 #define TESSERA_CORE_LIMITS_H
 
 /* Bounds on every input. Kept in one place so the API, the store and the admin commands agree. */
-#define LOGIN_MAX 64                /* user logins and organization names */
-#define USER_NAME_MAX 256           /* display names, bytes */
-#define EMAIL_MAX 254               /* RFC 5321 path limit */
-#define DESCRIPTION_MAX 1024        /* token descriptions, bytes */
-#define REASON_MAX 256              /* ?reason= on token creation, bytes */
-#define TOKEN_NAME_MAX 40           /* organization and team token names: [A-Za-z0-9_-] */
+#define LOGIN_MAX 64         /* user logins and organization names */
+#define USER_NAME_MAX 256    /* display names, bytes */
+#define EMAIL_MAX 254        /* RFC 5321 path limit */
+#define DESCRIPTION_MAX 1024 /* token descriptions, bytes */
+#define REASON_MAX 256       /* ?reason= on token creation, bytes */
+#define TOKEN_NAME_MAX 40    /* organization and team token names: [A-Za-z0-9_-] */
+#define ACTOR_MAX (LOGIN_MAX + 1 + TOKEN_NAME_MAX) /* "org/token-name": who a machine token is */
 #define EXPIRY_POLICY_DAYS_MAX 3650 /* an organization's cap on token lifetimes, days */
 #define BODY_MAX (64 * 1024)        /* request bodies */
 #define HEADERS_MAX (16 * 1024)     /* all request header lines together */

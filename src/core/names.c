@@ -31,6 +31,19 @@ bool token_name_is_valid(const char *name) {
   return true;
 }
 
+bool actor_is_valid(const char *actor) {
+  const char *slash = strchr(actor, '/');
+  if (!slash)
+    return name_is_valid(actor);
+  char org[LOGIN_MAX + 1];
+  size_t len = (size_t)(slash - actor);
+  if (len > LOGIN_MAX)
+    return false;
+  memcpy(org, actor, len);
+  org[len] = '\0';
+  return name_is_valid(org) && token_name_is_valid(slash + 1);
+}
+
 static bool has_control(const char *s) {
   for (; *s; s++) {
     if ((unsigned char)*s < 0x20 || *s == 0x7f)

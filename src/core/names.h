@@ -10,6 +10,9 @@ bool name_is_valid(const char *name);
 /* Organization and team token names: 1-TOKEN_NAME_MAX of [A-Za-z0-9_-]. */
 bool token_name_is_valid(const char *name);
 
+/* Who acted, as the audit log names them: a login, or "org/token-name" for a machine token. */
+bool actor_is_valid(const char *actor);
+
 /* True when text is valid UTF-8 (it must be, to be shown in JSON). */
 bool text_is_utf8(const char *text);
 

@@ -231,7 +231,7 @@ static void log_access(const struct request *req, enum MHD_RequestTerminationCod
                            .path = req->path,
                            .status = logged_status(req, toe),
                            .duration_us = time_monotonic_us() - req->started_us,
-                           .user = req->authenticated ? req->principal.user.login : NULL};
+                           .user = req->authenticated ? req->principal.actor : NULL};
   accesslog_write(&e);
 }
 

@@ -204,8 +204,8 @@ static int passthrough_machine_token_get(struct store *store, int64_t org_id, co
   return from(store)->inner->ops->machine_token_get(from(store)->inner, org_id, token_id, out);
 }
 
-/* Organizations are not cached, but every write moves the generation: one rule, no exceptions
- * to reason about. */
+/* Organizations are not cached, but a policy change is rare enough to move the generation anyway:
+ * cached principals then never need to reason about it. */
 static int cached_org_set_expiry_policy(struct store *store, const struct store_actor *actor,
                                         int64_t org_id, int days, const struct store_audit *audit) {
   struct cache_store *c = from(store);

@@ -99,11 +99,12 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_TEAM_MEMBER_ROLE] =
         "UPDATE team_members SET role = ?3 WHERE team_id = ?1 AND user_id = ?2",
     [STMT_TEAM_DELETE] = "DELETE FROM teams WHERE id = ?1",
-    /* The actor's token (?5) is still valid at ?6, and: its user is a site admin or an admin of
-     * the org, or it is an admin token of the org, or (?4, team changes) its user administers
-     * the team (?3). */
+    /* The actor's token (?5) is still valid at ?6 (and, with ?7, is a personal token), and: its
+     * user is a site admin or an admin of the org, or it is an admin token of the org, or (?4,
+     * team changes) its user administers the team (?3). */
     [STMT_ACTOR_ALLOWED] =
-        "SELECT EXISTS (SELECT 1 FROM tokens WHERE seq = ?5 AND (expires = 0 OR expires > ?6)) "
+        "SELECT EXISTS (SELECT 1 FROM tokens WHERE seq = ?5 AND (expires = 0 OR expires > ?6) "
+        "AND (?7 = 0 OR kind = 'personal')) "
         "AND (coalesce((SELECT site_admin FROM users WHERE id = ?1), 0) "
         "OR EXISTS (SELECT 1 FROM memberships WHERE org_id = ?2 AND user_id = ?1 AND role = "
         "'admin') "
@@ -280,6 +281,7 @@ static void read_principal_row(sqlite3_stmt *st, void *out) {
   read_token(st, &p->token);
   if (p->token.kind == TOKEN_PERSONAL) {
     read_user_columns(st, TOKEN_COLUMN_COUNT, &p->user);
+    snprintf(p->actor, sizeof p->actor, "%s", p->user.login);
     return;
   }
   column_text(st, TOKEN_COLUMN_COUNT + 6, p->org, sizeof p->org);
@@ -287,7 +289,8 @@ static void read_principal_row(sqlite3_stmt *st, void *out) {
   /* The organization's robot: what `pulumi whoami` shows for a machine token. */
   snprintf(p->user.login, sizeof p->user.login, "%s", p->org);
   snprintf(p->user.name, sizeof p->user.name, "%s", p->token.name);
-  memcpy(p->user.uuid, p->token.id, sizeof p->user.uuid);
+  snprintf(p->user.uuid, sizeof p->user.uuid, "%s", p->token.id);
+  snprintf(p->actor, sizeof p->actor, "%s/%s", p->org, p->token.name);
 }
 
 static int sqlite_principal_by_token_hash(struct store *store,

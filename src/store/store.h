@@ -29,7 +29,11 @@ struct store_membership {
 
 /* Who a change is made for, and the role it needs: an org admin (site admins count as admins of
  * every org), or, for a team's own changes, an admin of that team or of its org. */
-enum store_actor_need { ACTOR_ORG_ADMIN, ACTOR_TEAM_ADMIN };
+enum store_actor_need {
+  ACTOR_ORG_ADMIN,
+  ACTOR_TEAM_ADMIN,
+  ACTOR_ORG_ADMIN_PERSON /* an org admin using a personal token: no token mints org tokens */
+};
 
 /* The actor is the token a request came with: a personal token's user, or an organization token
  * (admin rights when its admin flag is set); the token must still exist when the change is made. */
@@ -104,7 +108,7 @@ struct store_token {
   char name[TOKEN_NAME_MAX + 1]; /* "" for personal tokens */
   bool admin;                    /* organization tokens with the admin role */
   char description[DESCRIPTION_MAX + 1];
-  char created_by[LOGIN_MAX + 1]; /* the creator's login (the org's name for machine creators) */
+  char created_by[ACTOR_MAX + 1]; /* the creator's login ("org/token-name" for a machine token) */
   int64_t created;
   int64_t expires;   /* 0 = never */
   int64_t last_used; /* 0 = never */
@@ -118,6 +122,10 @@ struct store_principal {
   struct store_user user;
   char org[LOGIN_MAX + 1];  /* machine tokens: the organization's name */
   char team[LOGIN_MAX + 1]; /* team tokens: the team's name */
+  /* Who acts, as logs and the audit log name them: the user's login, or "org/token-name" for a
+   * machine token, which no login can be (logins have no '/'), so a user who happens to share an
+   * organization's name is never confused with its tokens. */
+  char actor[ACTOR_MAX + 1];
   /* Nonzero when the backend vouches that nothing was written since this was read: the same
    * version means the same user and memberships (the caching store provides it; 0 = unknown). */
   uint64_t version;
@@ -137,7 +145,7 @@ struct store_audit {
   char source_ip[48];
   char event[AUDIT_EVENT_MAX + 1]; /* Pulumi's kebab-case id, e.g. "organization-token-created" */
   char description[AUDIT_DESCRIPTION_MAX + 1];
-  char user[LOGIN_MAX + 1];
+  char user[ACTOR_MAX + 1]; /* a login, or "org/token-name" for a machine token */
   char token_id[TOKEN_ID_LEN + 1];
   char token_name[AUDIT_TOKEN_NAME_MAX + 1];
   bool req_org_admin;

@@ -108,7 +108,7 @@ test('admin org tokens have admin rights but cannot create or delete org tokens'
   assert.equal((await orgList(admin.tokenValue)).status, 200);
   const t = await created(await teamCreate(admin.tokenValue, { name: 'made-by-robot', description: '', expires: 0 }));
   const row = (await teamList(tok.olga)).json.tokens.find((x) => x.id === t.id);
-  assert.equal(row.createdBy, 'acme');
+  assert.equal(row.createdBy, 'acme/robot-admin'); // who made it: the token, not a person
   // Members and non-admin tokens cannot create org tokens.
   assert.equal((await orgCreate(tok.bob, { name: 'by-bob', description: '', expires: 0, admin: false })).status, 403);
   assert.equal((await orgCreate(plain.tokenValue, { name: 'by-plain', description: '', expires: 0, admin: false })).status, 403);
@@ -237,9 +237,15 @@ test('creations and deletions are audited with the reason, and the token that ac
     ),
   );
   assert.ok(rec);
-  assert.equal(rec.user.githubLogin, 'acme');
+  // Named "org/token": never the login of a user who might share the organization's name.
+  assert.equal(rec.user.githubLogin, 'acme/audit-robot');
   assert.equal(rec.tokenName, 'audit-robot');
   assert.equal(rec.tokenID, robot.id);
+  const byRobot = await api(srv, 'GET', '/api/orgs/acme/auditlogs/v2?userFilter=acme/audit-robot', { token: tok.olga });
+  assert.equal(byRobot.status, 200);
+  assert.ok(byRobot.json.auditLogEvents.length >= 1);
+  assert.ok(byRobot.json.auditLogEvents.every((e) => e.user.githubLogin === 'acme/audit-robot'));
+  assert.equal((await api(srv, 'GET', '/api/orgs/acme/auditlogs/v2?userFilter=acme/a%20b', { token: tok.olga })).status, 400);
   const bad = await orgCreate(tok.olga, { name: 'r', description: '', expires: 0, admin: false }, `?reason=${'x'.repeat(257)}`);
   assert.equal(bad.status, 400);
 });

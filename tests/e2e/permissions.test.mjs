@@ -449,7 +449,7 @@ async function runCase(name, who, expected) {
   }
   if (expected === 403 && ACME_PATH.test(path)) {
     const m = MACHINES[who];
-    refusals.push({ method, path: path.split('?')[0], login: m ? m.org : who, tokenName: m ? m.name : '', who });
+    refusals.push({ method, path: path.split('?')[0], login: m ? `${m.org}/${m.name}` : who, tokenName: m ? m.name : '', who });
   }
 }
 

@@ -53,6 +53,13 @@ static void token_names(void **state) {
   assert_false(token_name_is_valid("a b"));
   assert_false(token_name_is_valid("caf\xc3\xa9"));
   assert_false(token_name_is_valid("a/b"));
+  assert_true(actor_is_valid("alice"));
+  assert_true(actor_is_valid("acme/ci-bot"));
+  assert_false(actor_is_valid("acme/"));
+  assert_false(actor_is_valid("/ci"));
+  assert_false(actor_is_valid("acme/ci/x"));
+  assert_false(actor_is_valid("acme/a.b"));
+  assert_false(actor_is_valid("-acme/ci"));
 }
 
 static void expiry_policy(void **state) {
