@@ -1,5 +1,5 @@
 # Front door for people: every target installs what it needs first (idempotent, quick when done).
-.PHONY: all build deps run test unit e2e asan bench fmt fmt-check clean
+.PHONY: fuzz all build deps run test unit e2e asan bench fmt fmt-check clean
 
 BUILD := build
 ASAN_BUILD := build-asan
@@ -27,6 +27,10 @@ test: build asan
 
 bench: build
 	@scripts/bench
+
+# libFuzzer on the JWK/JWS parsers (clang); FUZZ_SECONDS bounds the run (default 60).
+fuzz: deps
+	@scripts/fuzz
 
 fmt: deps
 	@clang-format -i $$(git ls-files --cached --others --exclude-standard '*.c' '*.h')

@@ -8,6 +8,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 static const char serve_usage[] =
     "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
     "                     [--max-connections-per-ip N] [--lastused-flush-seconds N]\n"
-    "                     [--no-access-log]\n"
+    "                     [--no-access-log] [--allow-http-issuers]\n"
     "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
     "  --db       SQLite database file, created 0600 if absent (TESSERA_DB; default\n"
     "             ./var/tessera.db)\n"
@@ -30,7 +31,9 @@ static const char serve_usage[] =
     "             must arrive whole (default 30)\n"
     "  --max-connections-per-ip  connections one client address may hold open (default 256)\n"
     "  --lastused-flush-seconds  a token's lastUsed is written at most this often (default 60)\n"
-    "  --no-access-log  do not print one JSON line per request on stdout\n";
+    "  --no-access-log  do not print one JSON line per request on stdout\n"
+    "  --allow-http-issuers  accept OIDC issuers on plain HTTP when they are on a loopback\n"
+    "             address (for tests; issuers must otherwise use HTTPS)\n";
 
 struct serve_options {
   char host[64];
@@ -41,6 +44,7 @@ struct serve_options {
   int connections_per_ip;
   int lastused_interval;
   bool access_log;
+  bool allow_http_issuers;
 };
 
 /* Parses a positive integer within [min, max]; false for anything else. */
@@ -85,6 +89,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       {"lastused-flush-seconds", required_argument, NULL, 'f'},
       {"max-connections-per-ip", required_argument, NULL, 'p'},
       {"no-access-log", no_argument, NULL, 'q'},
+      {"allow-http-issuers", no_argument, NULL, 'H'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -125,6 +130,9 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
     case 'q':
       o->access_log = false;
       break;
+    case 'H':
+      o->allow_http_issuers = true;
+      break;
     case 'h':
       fputs(serve_usage, stdout);
       exit(0);
@@ -164,7 +172,7 @@ static int serve(int argc, char **argv) {
   }
   if (store_cache_wrap(sqlite, CACHE_POLL_MS, CACHE_TTL_SECONDS, &store) != TE_OK)
     return 1;
-  struct app app = {.store = store};
+  struct app app = {.store = store, .allow_http_issuers = o.allow_http_issuers};
   struct server *server = NULL;
   if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK) {
     store->ops->close(store);
@@ -203,6 +211,11 @@ static int usage(void) {
 int main(int argc, char **argv) {
   if (argc < 2)
     return usage();
+  /* Before any thread starts: libcurl's global set-up is not thread-safe. */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fprintf(stderr, "tessera: cannot initialise libcurl\n");
+    return 1;
+  }
   if (strcmp(argv[1], "serve") == 0)
     return serve(argc - 1, argv + 1);
   if (strcmp(argv[1], "admin") == 0)

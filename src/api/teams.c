@@ -74,25 +74,6 @@ void api_team_get(struct request *req) {
     reply_team(req, 200, &team);
 }
 
-/* A bounded, control-free UTF-8 string field; absent gives NULL. Replies 400 itself. */
-static bool read_text(struct request *req, json_t *body, const char *field, size_t max,
-                      const char **out) {
-  json_t *v = json_object_get(body, field);
-  *out = NULL;
-  if (!v)
-    return true;
-  /* jansson guarantees UTF-8; an embedded NUL would make the length disagree. */
-  if (!json_is_string(v) || json_string_length(v) > max ||
-      strlen(json_string_value(v)) != json_string_length(v) ||
-      !text_is_printable(json_string_value(v))) {
-    reply_error(req, 400, "%s must be text of at most %zu bytes, without control characters.",
-                field, max);
-    return false;
-  }
-  *out = json_string_value(v);
-  return true;
-}
-
 void api_team_create(struct request *req) {
   static const char *const fields[] = {"name", "displayName", "description", NULL};
   struct org_access access;
@@ -103,9 +84,9 @@ void api_team_create(struct request *req) {
     return;
   const char *name, *display, *description;
   bool ok = request_fields_allowed(req, body, fields) &&
-            read_text(req, body, "name", LOGIN_MAX, &name) &&
-            read_text(req, body, "displayName", TEAM_DISPLAY_NAME_MAX, &display) &&
-            read_text(req, body, "description", DESCRIPTION_MAX, &description);
+            request_text_field(req, body, "name", 0, LOGIN_MAX, &name) &&
+            request_text_field(req, body, "displayName", 0, TEAM_DISPLAY_NAME_MAX, &display) &&
+            request_text_field(req, body, "description", 0, DESCRIPTION_MAX, &description);
   if (ok && (!name || !name_is_valid(name))) {
     reply_error(req, 400, "name must be 1-%d letters, digits, '.', '_' or '-'.", LOGIN_MAX);
     ok = false;
@@ -207,10 +188,11 @@ void api_team_update(struct request *req) {
   }
   struct store_team_update u = {0};
   struct store_user member = {0};
-  bool ok = request_fields_allowed(req, body, fields) &&
-            read_text(req, body, "newDisplayName", TEAM_DISPLAY_NAME_MAX, &u.display_name) &&
-            read_text(req, body, "newDescription", DESCRIPTION_MAX, &u.description) &&
-            read_member_action(req, body, &u, &member);
+  bool ok =
+      request_fields_allowed(req, body, fields) &&
+      request_text_field(req, body, "newDisplayName", 0, TEAM_DISPLAY_NAME_MAX, &u.display_name) &&
+      request_text_field(req, body, "newDescription", 0, DESCRIPTION_MAX, &u.description) &&
+      read_member_action(req, body, &u, &member);
   if (ok && !u.display_name && !u.description && u.action == TEAM_MEMBER_NONE) {
     reply_error(req, 400,
                 "nothing to change: give newDisplayName, newDescription, or "

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/limits.h"
+#include "core/names.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -194,4 +195,22 @@ void request_resume(struct request *req) {
   /* Counted here rather than when the handler runs again: a client that hung up is closed by MHD
    * without calling the handler, and shutdown must not wait for it forever. */
   atomic_fetch_sub(&app->deferred, 1);
+}
+
+bool request_text_field(struct request *req, json_t *body, const char *field, size_t min,
+                        size_t max, const char **out) {
+  json_t *v = json_object_get(body, field);
+  *out = NULL;
+  if (!v)
+    return true;
+  /* jansson guarantees UTF-8; an embedded NUL would make the lengths disagree. */
+  if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max ||
+      strlen(json_string_value(v)) != json_string_length(v) ||
+      !text_is_printable(json_string_value(v))) {
+    reply_error(req, 400, "%s must be text of %zu to %zu bytes, without control characters.", field,
+                min, max);
+    return false;
+  }
+  *out = json_string_value(v);
+  return true;
 }

@@ -16,8 +16,9 @@
 struct app {
   struct store *store;
   struct lastused *lastused;
-  atomic_int deferred;  /* requests suspended in request_defer() and not yet resumed */
-  atomic_bool draining; /* shutting down: no new request may be suspended */
+  atomic_int deferred;     /* requests suspended in request_defer() and not yet resumed */
+  atomic_bool draining;    /* shutting down: no new request may be suspended */
+  bool allow_http_issuers; /* OIDC issuers may use plain HTTP on loopback (tests only) */
 };
 
 /* One HTTP request from its first byte to its access-log line. A handler must end by calling one of
@@ -77,6 +78,11 @@ json_t *request_json_object(struct request *req);
 /* Refuses (400, replied) a body with a field not in allowed (NULL-terminated): a misspelt field
  * must not be silently ignored. Short names are echoed; long ones could be pasted secrets. */
 bool request_fields_allowed(struct request *req, json_t *body, const char *const allowed[]);
+
+/* A string field of at most max bytes (and at least min) of UTF-8 text without control
+ * characters; absent leaves *out NULL. Replies 400 itself and returns false otherwise. */
+bool request_text_field(struct request *req, json_t *body, const char *field, size_t min,
+                        size_t max, const char **out);
 
 /* The client's IP address as text ("" when unknown). */
 void request_client_ip(struct request *req, char *out, size_t size);

@@ -266,6 +266,14 @@ static int bind_address(const char *host, int port, struct sockaddr_storage *add
   return -1;
 }
 
+/* Runs in the accepting worker for each new connection: none once shutdown has begun. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen) {
+  (void)addr;
+  (void)addrlen;
+  struct server *s = cls;
+  return atomic_load(&s->app->draining) ? MHD_NO : MHD_YES;
+}
+
 int server_start(const struct server_config *config, struct app *app, struct server **out) {
   struct sockaddr_storage addr;
   int family = bind_address(config->host, config->port, &addr);
@@ -291,7 +299,7 @@ int server_start(const struct server_config *config, struct app *app, struct ser
   if (family == AF_INET6)
     flags |= MHD_USE_IPv6;
   s->daemon = MHD_start_daemon(
-      flags, (uint16_t)config->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+      flags, (uint16_t)config->port, accept_policy, s, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
       MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned)config->connections_per_ip, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -315,9 +323,9 @@ int server_port(struct server *s) {
 }
 
 void server_stop(struct server *s) {
-  MHD_socket listener = MHD_quiesce_daemon(s->daemon);
-  if (listener != MHD_INVALID_SOCKET)
-    close(listener); /* ours to close: new clients are refused instead of left hanging */
+  /* New clients are turned away from here on (accept_policy). Not MHD_quiesce_daemon: with an
+   * epoll thread pool it races a worker that drops the listening socket from its epoll set at
+   * the connection limit, and libmicrohttpd then aborts ("Failed to remove listen FD"). */
   atomic_store(&s->app->draining, true);
   /* Requests already being served get DRAIN_SECONDS to finish; a client slow to send its body is
    * cut off after that. A suspended request (a creation waiting for its commit) is always waited

@@ -218,6 +218,58 @@ static int passthrough_org_member_count(struct store *store, int64_t org_id, int
   return from(store)->inner->ops->org_member_count(from(store)->inner, org_id, out);
 }
 
+/* OIDC issuers are not cached, and a token an exchange issues is new (misses are not cached):
+ * these pass through. */
+static int passthrough_oidc_issuer_insert(struct store *store, const struct store_actor *actor,
+                                          const struct store_oidc_issuer *issuer,
+                                          const struct store_audit *audit) {
+  return from(store)->inner->ops->oidc_issuer_insert(from(store)->inner, actor, issuer, audit);
+}
+
+static int passthrough_oidc_issuer_update(struct store *store, const struct store_actor *actor,
+                                          const struct store_oidc_issuer *issuer,
+                                          const struct store_audit *audit) {
+  return from(store)->inner->ops->oidc_issuer_update(from(store)->inner, actor, issuer, audit);
+}
+
+static int passthrough_oidc_issuer_delete(struct store *store, const struct store_actor *actor,
+                                          int64_t org_id, const char *id,
+                                          const struct store_audit *audit) {
+  return from(store)->inner->ops->oidc_issuer_delete(from(store)->inner, actor, org_id, id, audit);
+}
+
+static int passthrough_oidc_policy_update(struct store *store, const struct store_actor *actor,
+                                          int64_t org_id, const char *policy_id, const char *policy,
+                                          const struct store_audit *audit) {
+  return from(store)->inner->ops->oidc_policy_update(from(store)->inner, actor, org_id, policy_id,
+                                                     policy, audit);
+}
+
+static int passthrough_oidc_issuer_get(struct store *store, int64_t org_id, const char *id,
+                                       struct store_oidc_issuer *out) {
+  return from(store)->inner->ops->oidc_issuer_get(from(store)->inner, org_id, id, out);
+}
+
+static int passthrough_oidc_issuer_by_policy(struct store *store, int64_t org_id,
+                                             const char *policy_id, struct store_oidc_issuer *out) {
+  return from(store)->inner->ops->oidc_issuer_by_policy(from(store)->inner, org_id, policy_id, out);
+}
+
+static int passthrough_oidc_issuer_by_iss(struct store *store, int64_t org_id, const char *iss,
+                                          struct store_oidc_issuer *out) {
+  return from(store)->inner->ops->oidc_issuer_by_iss(from(store)->inner, org_id, iss, out);
+}
+
+static int passthrough_oidc_issuers_list(struct store *store, int64_t org_id,
+                                         struct store_oidc_issuer **out, size_t *count) {
+  return from(store)->inner->ops->oidc_issuers_list(from(store)->inner, org_id, out, count);
+}
+
+static int passthrough_oidc_token_insert(struct store *store, const struct store_token *token,
+                                         const struct store_audit *audit) {
+  return from(store)->inner->ops->oidc_token_insert(from(store)->inner, token, audit);
+}
+
 static int cached_user_create(struct store *store, const struct store_user *user,
                               struct store_user *out) {
   struct cache_store *c = from(store);
@@ -390,6 +442,15 @@ static const struct store_ops cache_ops = {
     .machine_token_get = passthrough_machine_token_get,
     .org_set_expiry_policy = cached_org_set_expiry_policy,
     .org_member_count = passthrough_org_member_count,
+    .oidc_issuer_insert = passthrough_oidc_issuer_insert,
+    .oidc_issuer_update = passthrough_oidc_issuer_update,
+    .oidc_issuer_delete = passthrough_oidc_issuer_delete,
+    .oidc_policy_update = passthrough_oidc_policy_update,
+    .oidc_issuer_get = passthrough_oidc_issuer_get,
+    .oidc_issuer_by_policy = passthrough_oidc_issuer_by_policy,
+    .oidc_issuer_by_iss = passthrough_oidc_issuer_by_iss,
+    .oidc_issuers_list = passthrough_oidc_issuers_list,
+    .oidc_token_insert = passthrough_oidc_token_insert,
     .audit_append = passthrough_audit_append,
     .audit_list = passthrough_audit_list,
     .org_by_name = passthrough_org_by_name,

@@ -15,8 +15,13 @@
 
 #define TOKEN_COLUMNS                                                                              \
   "t.seq, t.id, t.hash, t.kind, coalesce(t.user_id, 0), t.description, t.created, t.expires, "     \
-  "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin"
-#define TOKEN_COLUMN_COUNT 14
+  "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "    \
+  "t.oidc_issuer"
+#define TOKEN_COLUMN_COUNT 15
+
+#define OIDC_COLUMNS                                                                               \
+  "id, org_id, name, url, issuer, jwks_uri, jwks, static_jwks, thumbprints, max_expiration, "      \
+  "created, modified, last_used, policy_id, policy, policy_version, policy_modified"
 
 /* The filter of token listings: ?2 the seq to list below, ?3 the token_filter, ?4 now, ?5 limit. */
 #define TOKEN_PAGE                                                                                 \
@@ -41,8 +46,8 @@ static const char *const statement_sql[STMT_COUNT] = {
     /* created_by: as given, or (personal tokens made for themselves) the owner's login. */
     [STMT_TOKEN_INSERT] =
         "INSERT INTO tokens (id, hash, kind, user_id, org_id, team_id, name, admin, description, "
-        "created_by, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-        "coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), ?11, ?12)",
+        "created_by, created, expires, oidc_issuer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), ?11, ?12, ?13)",
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
     [STMT_PRINCIPAL_BY_HASH] =
         "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, o.name, "
@@ -63,6 +68,23 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_ORG_SET_EXPIRY_POLICY] = "UPDATE orgs SET max_token_expiry_days = ?2 WHERE id = ?1",
     [STMT_ORG_EXPIRY_POLICY] = "SELECT max_token_expiry_days FROM orgs WHERE id = ?1",
     [STMT_ORG_MEMBER_COUNT] = "SELECT count(*) FROM memberships WHERE org_id = ?1",
+    [STMT_OIDC_INSERT] = "INSERT INTO oidc_issuers (" OIDC_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, "
+                         "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    [STMT_OIDC_UPDATE] = "UPDATE oidc_issuers SET name = ?3, jwks_uri = ?4, jwks = ?5, "
+                         "static_jwks = ?6, thumbprints = ?7, max_expiration = ?8, modified = ?9 "
+                         "WHERE org_id = ?1 AND id = ?2",
+    [STMT_OIDC_DELETE] = "DELETE FROM oidc_issuers WHERE org_id = ?1 AND id = ?2",
+    [STMT_OIDC_POLICY_UPDATE] = "UPDATE oidc_issuers SET policy = ?3, policy_version = "
+                                "policy_version + 1, policy_modified = ?4 "
+                                "WHERE org_id = ?1 AND policy_id = ?2",
+    [STMT_OIDC_GET] = "SELECT " OIDC_COLUMNS " FROM oidc_issuers WHERE org_id = ?1 AND id = ?2",
+    [STMT_OIDC_BY_POLICY] =
+        "SELECT " OIDC_COLUMNS " FROM oidc_issuers WHERE org_id = ?1 AND policy_id = ?2",
+    [STMT_OIDC_BY_ISS] =
+        "SELECT " OIDC_COLUMNS " FROM oidc_issuers WHERE org_id = ?1 AND issuer = ?2",
+    [STMT_OIDC_LIST] =
+        "SELECT " OIDC_COLUMNS " FROM oidc_issuers WHERE org_id = ?1 ORDER BY created, id",
+    [STMT_OIDC_TOUCH] = "UPDATE oidc_issuers SET last_used = ?2 WHERE id = ?1",
     [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
     [STMT_DATA_VERSION] = "PRAGMA data_version",
     [STMT_ORG_BY_NAME] =
@@ -264,6 +286,7 @@ static void read_token(sqlite3_stmt *st, struct store_token *t) {
   t->team_id = sqlite3_column_int64(st, 11);
   column_text(st, 12, t->name, sizeof t->name);
   t->admin = sqlite3_column_int(st, 13) != 0;
+  column_text(st, 14, t->oidc_issuer, sizeof t->oidc_issuer);
 }
 
 static void read_user_row(sqlite3_stmt *st, void *out) {
@@ -462,6 +485,15 @@ static const struct store_ops sqlite_ops = {
     .machine_token_get = sqlite_machine_token_get,
     .org_set_expiry_policy = sqlite_org_set_expiry_policy,
     .org_member_count = sqlite_org_member_count,
+    .oidc_issuer_insert = sqlite_oidc_issuer_insert,
+    .oidc_issuer_update = sqlite_oidc_issuer_update,
+    .oidc_issuer_delete = sqlite_oidc_issuer_delete,
+    .oidc_policy_update = sqlite_oidc_policy_update,
+    .oidc_issuer_get = sqlite_oidc_issuer_get,
+    .oidc_issuer_by_policy = sqlite_oidc_issuer_by_policy,
+    .oidc_issuer_by_iss = sqlite_oidc_issuer_by_iss,
+    .oidc_issuers_list = sqlite_oidc_issuers_list,
+    .oidc_token_insert = sqlite_oidc_token_insert,
     .audit_append = sqlite_audit_append,
     .audit_list = sqlite_audit_list,
     .org_by_name = sqlite_org_by_name,

@@ -28,6 +28,15 @@ enum stmt_id {
   STMT_ORG_SET_EXPIRY_POLICY,
   STMT_ORG_EXPIRY_POLICY,
   STMT_ORG_MEMBER_COUNT,
+  STMT_OIDC_INSERT,
+  STMT_OIDC_UPDATE,
+  STMT_OIDC_DELETE,
+  STMT_OIDC_POLICY_UPDATE,
+  STMT_OIDC_GET,
+  STMT_OIDC_BY_POLICY,
+  STMT_OIDC_BY_ISS,
+  STMT_OIDC_LIST,
+  STMT_OIDC_TOUCH,
   STMT_TOKEN_TOUCH,
   STMT_DATA_VERSION,
   STMT_ORG_BY_NAME,
@@ -141,6 +150,31 @@ int sqlite_org_set_expiry_policy(struct store *store, const struct store_actor *
 int sqlite_org_member_count(struct store *store, int64_t org_id, int64_t *out);
 /* Binds the columns of STMT_TOKEN_INSERT from a token. */
 void bind_token_insert(sqlite3_stmt *st, const struct store_token *t);
+
+/* OIDC issuers (sqlite_oidc.c). */
+int sqlite_oidc_issuer_insert(struct store *store, const struct store_actor *actor,
+                              const struct store_oidc_issuer *issuer,
+                              const struct store_audit *audit);
+int sqlite_oidc_issuer_update(struct store *store, const struct store_actor *actor,
+                              const struct store_oidc_issuer *issuer,
+                              const struct store_audit *audit);
+int sqlite_oidc_issuer_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
+                              const char *id, const struct store_audit *audit);
+int sqlite_oidc_policy_update(struct store *store, const struct store_actor *actor, int64_t org_id,
+                              const char *policy_id, const char *policy,
+                              const struct store_audit *audit);
+int sqlite_oidc_issuer_get(struct store *store, int64_t org_id, const char *id,
+                           struct store_oidc_issuer *out);
+int sqlite_oidc_issuer_by_policy(struct store *store, int64_t org_id, const char *policy_id,
+                                 struct store_oidc_issuer *out);
+int sqlite_oidc_issuer_by_iss(struct store *store, int64_t org_id, const char *iss,
+                              struct store_oidc_issuer *out);
+int sqlite_oidc_issuers_list(struct store *store, int64_t org_id, struct store_oidc_issuer **out,
+                             size_t *count);
+int sqlite_oidc_token_insert(struct store *store, const struct store_token *token,
+                             const struct store_audit *audit);
+/* Claims an org or team token's name for good (sqlite_machine_tokens.c): TE_CONFLICT when taken. */
+int reserve_token_name(struct conn *c, int64_t org_id, const char *name);
 
 /* The audit log (sqlite_audit.c). */
 /* Loads "<real db path>.audit-key" for the database open on db, making it for a database whose

@@ -52,7 +52,7 @@ static int team_exists(struct conn *c, int64_t team_id, int64_t org_id) {
 }
 
 /* Claims the name for good: TE_CONFLICT when any token of the organization ever had it. */
-static int reserve_name(struct conn *c, int64_t org_id, const char *name) {
+int reserve_token_name(struct conn *c, int64_t org_id, const char *name) {
   sqlite3_stmt *st = conn_stmt(c, STMT_TOKEN_NAME_RESERVE);
   if (!st)
     return TE_INTERNAL;
@@ -67,7 +67,7 @@ static int apply_machine_token_insert(struct conn *c, struct write_job *job) {
   if (rc == TE_OK && m->team_id)
     rc = team_exists(c, m->team_id, m->org_id);
   if (rc == TE_OK)
-    rc = reserve_name(c, m->org_id, m->token.name);
+    rc = reserve_token_name(c, m->org_id, m->token.name);
   if (rc)
     return rc;
   sqlite3_stmt *st = conn_stmt(c, STMT_TOKEN_INSERT);

@@ -129,6 +129,32 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "ALTER TABLE orgs ADD COLUMN max_token_expiry_days INTEGER NOT NULL DEFAULT 0"
     "  CHECK (max_token_expiry_days BETWEEN 0 AND 3650);",
+    /* 5: OIDC issuers an organization trusts, each with its authorization policy (one per issuer,
+     * kept in the same row: they live and die together). jwks is the key set in use, fetched
+     * from jwks_uri or given statically; thumbprints pin the TLS certificates of fetches. Tokens
+     * issued by an exchange remember their issuer: they are exempt from the org lifetime policy
+     * (their lifetime is the issuer's to bound). */
+    "CREATE TABLE oidc_issuers ("
+    "  id TEXT PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL,"
+    "  jwks_uri TEXT NOT NULL,"
+    "  jwks TEXT NOT NULL,"
+    "  static_jwks INTEGER NOT NULL CHECK (static_jwks IN (0, 1)),"
+    "  thumbprints TEXT NOT NULL,"
+    "  max_expiration INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  modified INTEGER NOT NULL,"
+    "  last_used INTEGER NOT NULL DEFAULT 0,"
+    "  policy_id TEXT NOT NULL UNIQUE,"
+    "  policy TEXT NOT NULL,"
+    "  policy_version INTEGER NOT NULL,"
+    "  policy_modified INTEGER NOT NULL,"
+    "  UNIQUE (org_id, issuer)"
+    ") STRICT;"
+    "ALTER TABLE tokens ADD COLUMN oidc_issuer TEXT NOT NULL DEFAULT '';",
 };
 
 int sqlite_schema_version_latest(void) {

@@ -150,6 +150,7 @@ void bind_token_insert(sqlite3_stmt *st, const struct store_token *t) {
   sqlite3_bind_text(st, 10, t->created_by, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 11, t->created);
   sqlite3_bind_int64(st, 12, t->expires);
+  sqlite3_bind_text(st, 13, t->oidc_issuer, -1, SQLITE_STATIC);
 }
 
 static int apply_token_insert(struct conn *c, struct write_job *job) {

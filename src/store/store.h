@@ -107,12 +107,40 @@ struct store_token {
   int64_t team_id;               /* team tokens: the team; 0 otherwise */
   char name[TOKEN_NAME_MAX + 1]; /* "" for personal tokens */
   bool admin;                    /* organization tokens with the admin role */
+  char oidc_issuer[TOKEN_ID_LEN + 1]; /* the OIDC issuer whose exchange made it; "" for none */
   char description[DESCRIPTION_MAX + 1];
   char created_by[ACTOR_MAX + 1]; /* the creator's login ("org/token-name" for a machine token) */
   int64_t created;
   int64_t expires;   /* 0 = never */
   int64_t last_used; /* 0 = never */
 };
+
+#define OIDC_NAME_MAX 128
+#define OIDC_URL_MAX 512
+#define OIDC_THUMBPRINTS_MAX 1024 /* a JSON array of hex SHA-256 thumbprints */
+
+/* An OIDC issuer an organization trusts, with its authorization policy. jwks and policy are
+ * malloc'd JSON texts owned by the struct (store_oidc_issuer_clear frees them). */
+struct store_oidc_issuer {
+  char id[TOKEN_ID_LEN + 1];
+  int64_t org_id;
+  char name[OIDC_NAME_MAX + 1];
+  char url[OIDC_URL_MAX + 1];    /* as registered */
+  char issuer[OIDC_URL_MAX + 1]; /* the "iss" its ID tokens carry */
+  char jwks_uri[OIDC_URL_MAX + 1];
+  char *jwks;
+  bool static_jwks;
+  char thumbprints[OIDC_THUMBPRINTS_MAX + 1];
+  int64_t max_expiration; /* seconds */
+  int64_t created, modified, last_used;
+  char policy_id[TOKEN_ID_LEN + 1];
+  char *policy; /* a JSON array of AuthPolicyDefinition */
+  int64_t policy_version;
+  int64_t policy_modified;
+};
+
+void store_oidc_issuer_clear(struct store_oidc_issuer *issuer);
+void store_oidc_issuers_free(struct store_oidc_issuer *issuers, size_t count);
 
 /* What a valid token resolves to: the token itself and the identity it acts as. For machine
  * tokens `user` is the organization's robot: id 0 (no user has it), login the organization's name,
@@ -273,6 +301,37 @@ struct store_ops {
                      const struct store_audit *audit);
   int (*team_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
                      int64_t team_id, const struct store_audit *audit);
+
+  /* OIDC issuers of an organization. Writes take an actor (org admin) like the others and are
+   * synchronous; the issuer's (org_id, issuer) is unique: TE_CONFLICT. */
+  int (*oidc_issuer_insert)(struct store *store, const struct store_actor *actor,
+                            const struct store_oidc_issuer *issuer,
+                            const struct store_audit *audit);
+  /* Rewrites name, jwks, static_jwks, jwks_uri, thumbprints, max_expiration and modified. With a
+   * NULL actor and audit (a key refresh by the server itself) nothing is recorded. */
+  int (*oidc_issuer_update)(struct store *store, const struct store_actor *actor,
+                            const struct store_oidc_issuer *issuer,
+                            const struct store_audit *audit);
+  int (*oidc_issuer_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                            const char *id, const struct store_audit *audit);
+  /* Sets the issuer's policy (by policy id), bumping its version. */
+  int (*oidc_policy_update)(struct store *store, const struct store_actor *actor, int64_t org_id,
+                            const char *policy_id, const char *policy,
+                            const struct store_audit *audit);
+  /* Reads: by id, by policy id, by the "iss" of its tokens; all of an org ordered by creation. */
+  int (*oidc_issuer_get)(struct store *store, int64_t org_id, const char *id,
+                         struct store_oidc_issuer *out);
+  int (*oidc_issuer_by_policy)(struct store *store, int64_t org_id, const char *policy_id,
+                               struct store_oidc_issuer *out);
+  int (*oidc_issuer_by_iss)(struct store *store, int64_t org_id, const char *iss,
+                            struct store_oidc_issuer *out);
+  int (*oidc_issuers_list)(struct store *store, int64_t org_id, struct store_oidc_issuer **out,
+                           size_t *count);
+  /* Inserts a token made by an exchange (token->oidc_issuer set; an org or team token's name is
+   * reserved like any other), records the exchange's audit record, and notes the issuer's last
+   * use, in one transaction. Synchronous. */
+  int (*oidc_token_insert)(struct store *store, const struct store_token *token,
+                           const struct store_audit *audit);
 
   /* A page of audit records; *out freed with free(). */
   int (*audit_list)(struct store *store, const struct store_audit_query *query,

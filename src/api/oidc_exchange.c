@@ -1,0 +1,473 @@
+/* OIDC token exchange (Token: POST /api/oauth/token, RFC 8693) and Tessera's admin-only explain
+ * (POST /api/orgs/{org}/oidc/issuers/{id}/explain). A CI system presents an ID token from an
+ * issuer the organization trusts and receives a short-lived Tessera token, if the issuer's
+ * authorization policy allows it. Errors follow RFC 6749 §5.2 and never say which check failed;
+ * the audit log (and explain, for admins) does. */
+
+#include "api/api.h"
+
+#include "api/audit_event.h"
+#include "api/oidc_keys.h"
+#include "api/org_access.h"
+#include "core/error.h"
+#include "core/names.h"
+#include "core/timeutil.h"
+#include "core/token.h"
+#include "oidc/jwk.h"
+#include "oidc/jws.h"
+#include "oidc/policy.h"
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define TYPE_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
+#define TYPE_JWT "urn:ietf:params:oauth:token-type:jwt"
+#define TYPE_PREFIX "urn:pulumi:token-type:access_token:"
+#define AUDIENCE_PREFIX "urn:pulumi:org:"
+#define EXPIRATION_DEFAULT 7200
+#define EXPIRATION_MIN 1 /* a token for a single call is legitimate */
+#define CLOCK_LEEWAY 60
+#define FIELD_MAX 8192
+
+/* The request's parameters (form-encoded or JSON), as owned copies. */
+struct exchange {
+  char *grant_type, *audience, *subject_token, *subject_token_type, *requested_token_type, *scope,
+      *expiration;
+};
+
+static void exchange_free(struct exchange *x) {
+  char **fields[] = {&x->grant_type,         &x->audience, &x->subject_token,
+                     &x->subject_token_type, &x->scope,    &x->requested_token_type,
+                     &x->expiration};
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    if (*fields[i])
+      OPENSSL_cleanse(*fields[i], strlen(*fields[i]));
+    free(*fields[i]);
+  }
+}
+
+static char **field_slot(struct exchange *x, const char *name, size_t len) {
+  static const char *const names[] = {"grant_type",         "audience", "subject_token",
+                                      "subject_token_type", "scope",    "requested_token_type",
+                                      "expiration"};
+  char **slots[] = {&x->grant_type,         &x->audience, &x->subject_token,
+                    &x->subject_token_type, &x->scope,    &x->requested_token_type,
+                    &x->expiration};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
+      return slots[i];
+  return NULL;
+}
+
+/* Stores one parameter; a repeated one is refused (RFC 6749 §3.2: must not be included more than
+ * once), unknown ones are ignored as OAuth requires. */
+static bool set_field(struct exchange *x, const char *name, size_t name_len, const char *value,
+                      size_t value_len) {
+  char **slot = field_slot(x, name, name_len);
+  if (!slot)
+    return true;
+  if (*slot || value_len > FIELD_MAX || memchr(value, '\0', value_len))
+    return false;
+  *slot = strndup(value, value_len);
+  if (!*slot)
+    abort();
+  return true;
+}
+
+/* application/x-www-form-urlencoded: '&'-separated name=value pairs, '+' for space, then
+ * percent-decoding (libcurl's). */
+static bool parse_form(struct exchange *x, const char *body, size_t len) {
+  char *copy = strndup(body, len);
+  if (!copy)
+    abort();
+  bool ok = true;
+  char *save = NULL;
+  for (char *pair = strtok_r(copy, "&", &save); ok && pair; pair = strtok_r(NULL, "&", &save)) {
+    for (char *c = pair; *c; c++)
+      if (*c == '+')
+        *c = ' ';
+    char *eq = strchr(pair, '=');
+    int name_len = 0, value_len = 0;
+    char *name =
+        curl_easy_unescape(NULL, pair, eq ? (int)(eq - pair) : (int)strlen(pair), &name_len);
+    char *value = curl_easy_unescape(NULL, eq ? eq + 1 : "", 0, &value_len);
+    ok = name && value && set_field(x, name, (size_t)name_len, value, (size_t)value_len);
+    curl_free(name);
+    curl_free(value);
+  }
+  OPENSSL_cleanse(copy, len);
+  free(copy);
+  return ok;
+}
+
+static bool parse_json(struct exchange *x, const char *body, size_t len) {
+  json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+  bool ok = json_is_object(obj);
+  const char *key;
+  json_t *v;
+  json_object_foreach(obj, key, v) {
+    char number[32];
+    if (!ok)
+      break;
+    if (json_is_integer(v)) { /* "expiration": 3600 */
+      snprintf(number, sizeof number, "%lld", (long long)json_integer_value(v));
+      ok = set_field(x, key, strlen(key), number, strlen(number));
+    } else if (json_is_string(v)) {
+      ok = set_field(x, key, strlen(key), json_string_value(v), json_string_length(v));
+    } else {
+      ok = field_slot(x, key, strlen(key)) == NULL; /* a known field of another type */
+    }
+  }
+  json_decref(obj);
+  return ok;
+}
+
+static void oauth_error(struct request *req, const char *error, const char *description) {
+  reply_json(req, 400, json_pack("{s:s, s:s}", "error", error, "error_description", description));
+}
+
+/* What the caller asks for, once its parameters are checked. */
+struct target {
+  char org[LOGIN_MAX + 1];
+  struct oidc_request want;
+  char team[LOGIN_MAX + 1], user[LOGIN_MAX + 1];
+  int64_t expiration;
+};
+
+/* Checks the non-token parameters; replies itself (invalid_request, invalid_target,
+ * unsupported_grant_type) and returns false on a problem. */
+static bool read_target(struct request *req, const struct exchange *x, struct target *t) {
+  const char *why = NULL, *error = "invalid_request";
+  const char *type = x->requested_token_type ? x->requested_token_type : "";
+  const char *scope = x->scope ? x->scope : "";
+  memset(t, 0, sizeof *t);
+  t->expiration = EXPIRATION_DEFAULT;
+  if (!x->grant_type || strcmp(x->grant_type, GRANT_TOKEN_EXCHANGE) != 0) {
+    error = "unsupported_grant_type";
+    why = "grant_type must be " GRANT_TOKEN_EXCHANGE;
+  } else if (!x->subject_token || !x->subject_token_type ||
+             (strcmp(x->subject_token_type, TYPE_ID_TOKEN) != 0 &&
+              strcmp(x->subject_token_type, TYPE_JWT) != 0)) {
+    why = "subject_token (an OIDC ID token) and subject_token_type " TYPE_ID_TOKEN " are required";
+  } else if (!x->audience || strncmp(x->audience, AUDIENCE_PREFIX, strlen(AUDIENCE_PREFIX)) != 0 ||
+             !name_is_valid(x->audience + strlen(AUDIENCE_PREFIX))) {
+    error = "invalid_target";
+    why = "audience must be " AUDIENCE_PREFIX "<organization>";
+  } else if (strncmp(type, TYPE_PREFIX, strlen(TYPE_PREFIX)) != 0) {
+    why = "requested_token_type must be " TYPE_PREFIX "organization, team or personal";
+  }
+  if (!why) {
+    const char *kind = type + strlen(TYPE_PREFIX);
+    snprintf(t->org, sizeof t->org, "%s", x->audience + strlen(AUDIENCE_PREFIX));
+    if (strcmp(kind, "organization") == 0) {
+      t->want.kind = TOKEN_ORG;
+      t->want.admin = strcmp(scope, "admin") == 0;
+      if (scope[0] && !t->want.admin)
+        why = "scope for an organization token is empty or admin";
+    } else if (strcmp(kind, "team") == 0) {
+      t->want.kind = TOKEN_TEAM;
+      if (strncmp(scope, "team:", 5) != 0 || !name_is_valid(scope + 5))
+        why = "a team token needs scope team:<name>";
+      else
+        snprintf(t->team, sizeof t->team, "%s", scope + 5);
+    } else if (strcmp(kind, "personal") == 0) {
+      t->want.kind = TOKEN_PERSONAL;
+      if (strncmp(scope, "user:", 5) != 0 || !name_is_valid(scope + 5))
+        why = "a personal token needs scope user:<login>";
+      else
+        snprintf(t->user, sizeof t->user, "%s", scope + 5);
+    } else {
+      why = "requested_token_type must be " TYPE_PREFIX "organization, team or personal";
+    }
+    t->want.team = t->team;
+    t->want.user = t->user;
+  }
+  if (!why && x->expiration) {
+    char *end;
+    long long v = strtoll(x->expiration, &end, 10);
+    if (!*x->expiration || *end || v < EXPIRATION_MIN || v > 31LL * 86400)
+      why = "expiration must be 1 to 2678400 seconds";
+    else
+      t->expiration = v;
+  }
+  if (why)
+    oauth_error(req, error, why);
+  return why == NULL;
+}
+
+/* The unverified "iss" of a compact JWS, only to choose which issuer's keys to verify it with. */
+static bool peek_issuer(const char *token, char *out, size_t size) {
+  const char *dot = strchr(token, '.');
+  const char *end = dot ? strchr(dot + 1, '.') : NULL;
+  unsigned char *payload = NULL;
+  size_t len = 0;
+  if (!end || jwk_base64url_decode(dot + 1, (size_t)(end - dot - 1), &payload, &len) != TE_OK)
+    return false;
+  json_t *claims = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, NULL);
+  free(payload);
+  const char *iss = json_string_value(json_object_get(claims, "iss"));
+  bool ok = iss && strlen(iss) < size;
+  if (ok)
+    snprintf(out, size, "%s", iss);
+  json_decref(claims);
+  return ok;
+}
+
+/* Verifies the ID token's signature with the issuer's keys (refreshing them once if it names a
+ * key they lack) and its registered claims. On success *claims is the payload. */
+static int verify_id_token(const struct app *app, struct store_oidc_issuer *issuer,
+                           const char *token, const char *audience, json_t **claims,
+                           const char **why) {
+  *claims = NULL;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    struct jwk_set *keys = NULL;
+    int rc = jwk_set_parse(issuer->jwks, strlen(issuer->jwks), &keys, why);
+    if (rc == TE_OK)
+      rc = jws_verify(token, strlen(token), keys, claims, why);
+    jwk_set_free(keys);
+    if (rc == TE_NOT_FOUND && attempt == 0 && oidc_keys_refresh(app, issuer) == TE_OK)
+      continue; /* the issuer may have rotated its keys */
+    if (rc)
+      return rc;
+    rc = jwt_check_claims(*claims, issuer->issuer, audience, time_now(), CLOCK_LEEWAY, why);
+    if (rc) {
+      json_decref(*claims);
+      *claims = NULL;
+    }
+    return rc;
+  }
+  return TE_NOT_FOUND;
+}
+
+static void ignore_result(void *arg, int result) {
+  (void)arg;
+  (void)result;
+}
+
+/* Audits a refused exchange against a known organization, with the reason the caller is not
+ * told. Queued, not awaited, like other refusals. */
+static void audit_refusal(struct request *req, const char *org, const char *issuer,
+                          const char *why) {
+  struct store_audit a;
+  audit_event(&a, req, org, "auth-failure-oidc-token-exchange", false,
+              "token exchange refused: %s (issuer %s)", why, issuer);
+  a.auth_failure = true;
+  struct store *store = req->app->store;
+  store->ops->audit_append(store, &a, ignore_result, NULL);
+}
+
+/* The owner of the token to issue: the team or the user must exist (users: in the org). */
+static int resolve_owner(struct request *req, const struct store_org *org, const struct target *t,
+                         struct store_token *token) {
+  struct store *store = req->app->store;
+  if (t->want.kind == TOKEN_TEAM) {
+    struct store_team team;
+    int rc = store->ops->team_get(store, org->id, t->team, &team);
+    token->team_id = team.id;
+    return rc;
+  }
+  if (t->want.kind == TOKEN_PERSONAL) {
+    struct store_user user;
+    char role[16];
+    int rc = store->ops->user_by_login(store, t->user, &user);
+    if (rc == TE_OK)
+      rc = store->ops->org_role(store, org->id, user.id, role);
+    token->user_id = user.id;
+    token->org_id = 0;
+    return rc;
+  }
+  return TE_OK;
+}
+
+static const char *created_event(enum token_kind kind) {
+  return kind == TOKEN_ORG    ? "organization-token-created-for-oidc-issuer"
+         : kind == TOKEN_TEAM ? "team-token-created-for-oidc-issuer"
+                              : "personal-token-created-for-oidc-issuer";
+}
+
+/* Makes and stores the token; replies with it. */
+static void issue(struct request *req, const struct store_org *org,
+                  const struct store_oidc_issuer *issuer, const struct target *t, json_t *claims) {
+  struct store_token token = {.kind = t->want.kind, .org_id = org->id, .admin = t->want.admin};
+  if (resolve_owner(req, org, t, &token) != TE_OK) {
+    audit_refusal(req, org->name, issuer->name, "the requested team or user is not in the org");
+    oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");
+    return;
+  }
+  int64_t lifetime =
+      t->expiration < issuer->max_expiration ? t->expiration : issuer->max_expiration;
+  char value[TOKEN_VALUE_LEN + 1];
+  const char *sub = json_string_value(json_object_get(claims, "sub"));
+  int rc = TE_CONFLICT;
+  struct store_audit a;
+  /* A generated name can collide with one ever used in the org: try again with a fresh id. */
+  for (int attempt = 0; attempt < 3 && rc == TE_CONFLICT; attempt++) {
+    token_new_id(token.id);
+    token_generate(value);
+    token_hash(value, TOKEN_VALUE_LEN, token.hash);
+    token.created = time_now();
+    token.expires = token.created + lifetime;
+    snprintf(token.oidc_issuer, sizeof token.oidc_issuer, "%s", issuer->id);
+    if (t->want.kind != TOKEN_PERSONAL)
+      snprintf(token.name, sizeof token.name, "oidc-%.8s%.4s", token.id, token.id + 9);
+    snprintf(token.created_by, sizeof token.created_by, "oidc:%.*s", ACTOR_MAX - 5, issuer->name);
+    snprintf(token.description, sizeof token.description, "from OIDC issuer %s for %.256s",
+             issuer->name, sub ? sub : "(no sub)");
+    audit_event(&a, req, org->name, created_event(t->want.kind), t->want.admin,
+                "issued %s%s token %s to %.200s by OIDC issuer %s, for %lld seconds",
+                t->want.admin ? "admin " : "", token_kind_name(t->want.kind),
+                token.name[0] ? token.name : token.id, sub ? sub : "(no sub)", issuer->name,
+                (long long)lifetime);
+    if (t->want.kind == TOKEN_PERSONAL)
+      snprintf(a.user, sizeof a.user, "%s", t->user);
+    else
+      snprintf(a.user, sizeof a.user, "%s/%s", org->name, token.name);
+    snprintf(a.token_id, sizeof a.token_id, "%s", token.id);
+    struct store *store = req->app->store;
+    rc = store->ops->oidc_token_insert(store, &token, &a);
+  }
+  if (rc == TE_OK) {
+    char scope[LOGIN_MAX + 8] = "";
+    if (t->want.kind == TOKEN_TEAM)
+      snprintf(scope, sizeof scope, "team:%s", t->team);
+    else if (t->want.kind == TOKEN_PERSONAL)
+      snprintf(scope, sizeof scope, "user:%s", t->user);
+    else if (t->want.admin)
+      snprintf(scope, sizeof scope, "admin");
+    char type[64];
+    snprintf(type, sizeof type, TYPE_PREFIX "%s", token_kind_name(t->want.kind));
+    reply_json(req, 200,
+               json_pack("{s:s, s:s, s:s, s:I, s:s}", "access_token", value, "issued_token_type",
+                         type, "token_type", "token", "expires_in", (json_int_t)lifetime, "scope",
+                         scope));
+  } else if (rc == TE_NOT_FOUND) { /* the issuer was deleted meanwhile */
+    oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");
+  } else {
+    reply_failure(req, rc, "");
+  }
+  OPENSSL_cleanse(value, sizeof value);
+}
+
+static bool policy_allows(const struct store_oidc_issuer *issuer, json_t *claims,
+                          const struct oidc_request *want) {
+  json_t *policies = json_loads(issuer->policy, 0, NULL);
+  bool allowed =
+      json_is_array(policies) && oidc_policy_decide(policies, claims, want, NULL) == OIDC_ALLOW;
+  json_decref(policies);
+  return allowed;
+}
+
+void api_oauth_token(struct request *req) {
+  struct exchange x = {0};
+  const char *type = request_header(req, "Content-Type");
+  bool json = type && strncmp(type, "application/json", 16) == 0;
+  bool ok = json ? parse_json(&x, req->body ? req->body : "", req->body_len)
+                 : parse_form(&x, req->body ? req->body : "", req->body_len);
+  struct target t;
+  if (!ok)
+    oauth_error(req, "invalid_request", "the request body is malformed or repeats a parameter");
+  if (!ok || !read_target(req, &x, &t)) {
+    exchange_free(&x);
+    return;
+  }
+  const char *generic = "the subject token cannot be exchanged for this token";
+  struct store *store = req->app->store;
+  struct store_org org;
+  struct store_oidc_issuer issuer = {0};
+  char iss[OIDC_URL_MAX + 1];
+  json_t *claims = NULL;
+  const char *why = NULL;
+  if (store->ops->org_by_name(store, t.org, &org) != TE_OK) {
+    oauth_error(req, "invalid_grant", generic);
+  } else if (!peek_issuer(x.subject_token, iss, sizeof iss) ||
+             store->ops->oidc_issuer_by_iss(store, org.id, iss, &issuer) != TE_OK) {
+    audit_refusal(req, org.name, "unknown", "the token's issuer is not trusted by the org");
+    oauth_error(req, "invalid_grant", generic);
+  } else if (verify_id_token(req->app, &issuer, x.subject_token, x.audience, &claims, &why) !=
+             TE_OK) {
+    audit_refusal(req, org.name, issuer.name, why ? why : "the token does not verify");
+    oauth_error(req, "invalid_grant", generic);
+  } else if (!policy_allows(&issuer, claims, &t.want)) {
+    audit_refusal(req, org.name, issuer.name, "the authorization policy does not allow it");
+    oauth_error(req, "invalid_grant", generic);
+  } else {
+    issue(req, &org, &issuer, &t, claims);
+  }
+  json_decref(claims);
+  store_oidc_issuer_clear(&issuer);
+  exchange_free(&x);
+}
+
+/* Tessera's own: for an admin, what the exchange would decide for a sample ID token and why,
+ * step by step and rule by rule. Nothing is issued and nothing is recorded but the request. */
+void api_oidc_issuer_explain(struct request *req) {
+  static const char *const fields[] = {"token", "requested_token_type", "scope", NULL};
+  struct org_access access;
+  if (!org_access_check(req, true, &access))
+    return;
+  struct store *store = req->app->store;
+  struct store_oidc_issuer issuer = {0};
+  int rc = token_id_is_valid(req->params[1])
+               ? store->ops->oidc_issuer_get(store, access.org.id, req->params[1], &issuer)
+               : TE_NOT_FOUND;
+  if (rc) {
+    reply_failure(req, rc, "oidc issuer not found.");
+    return;
+  }
+  json_t *body = request_json_object(req);
+  const char *token = json_string_value(json_object_get(body, "token"));
+  char audience[LOGIN_MAX + 32];
+  snprintf(audience, sizeof audience, AUDIENCE_PREFIX "%s", access.org.name);
+  struct exchange x = {0};
+  struct target t;
+  bool ok = body && request_fields_allowed(req, body, fields);
+  if (ok && !token) {
+    reply_error(req, 400, "token (a sample ID token) is required.");
+    ok = false;
+  }
+  if (ok) {
+    x.grant_type = strdup(GRANT_TOKEN_EXCHANGE);
+    x.subject_token = strdup(token);
+    x.subject_token_type = strdup(TYPE_ID_TOKEN);
+    x.audience = strdup(audience);
+    const char *type = json_string_value(json_object_get(body, "requested_token_type"));
+    const char *scope = json_string_value(json_object_get(body, "scope"));
+    x.requested_token_type = strdup(type ? type : TYPE_PREFIX "organization");
+    x.scope = scope ? strdup(scope) : NULL;
+    if (!x.grant_type || !x.subject_token || !x.subject_token_type || !x.audience ||
+        !x.requested_token_type || (scope && !x.scope))
+      abort();
+    ok = read_target(req, &x, &t);
+  }
+  json_decref(body);
+  if (ok) {
+    json_t *claims = NULL;
+    const char *why = NULL;
+    rc = verify_id_token(req->app, &issuer, x.subject_token, audience, &claims, &why);
+    json_t *policies = json_loads(issuer.policy, 0, NULL);
+    json_t *explain = NULL;
+    enum oidc_decision decision = OIDC_DENY;
+    if (rc == TE_OK && json_is_array(policies))
+      decision = oidc_policy_decide(policies, claims, &t.want, &explain);
+    json_t *reply = json_pack("{s:s, s:{s:b, s:s}}", "decision",
+                              rc == TE_OK && decision == OIDC_ALLOW ? "allow" : "deny", "token",
+                              "valid", rc == TE_OK, "reason",
+                              rc == TE_OK ? "signature, issuer, audience and times check out"
+                                          : (why ? why : "the token does not verify"));
+    if (reply && claims)
+      json_object_set(reply, "claims", claims);
+    if (reply && explain)
+      json_object_set_new(reply, "policy", explain);
+    else
+      json_decref(explain);
+    json_decref(policies);
+    json_decref(claims);
+    reply_json(req, 200, reply);
+  }
+  store_oidc_issuer_clear(&issuer);
+  exchange_free(&x);
+}

@@ -1,0 +1,163 @@
+#include "api/oidc_keys.h"
+
+#include "core/error.h"
+#include "core/timeutil.h"
+#include "oidc/jwk.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REFRESH_INTERVAL_MS 60000
+#define REFRESH_SLOTS 256 /* hashed by issuer id; a collision only delays a refresh */
+
+int oidc_keys_check(const char *jwks, char *why, size_t why_size) {
+  struct jwk_set *set = NULL;
+  const char *reason = NULL;
+  int rc = jwk_set_parse(jwks, strlen(jwks), &set, &reason);
+  if (rc == TE_OK && set->count == 0) {
+    reason = "the key set has no RS256 or ES256 signing key";
+    rc = TE_BAD_REQUEST;
+  }
+  if (rc)
+    snprintf(why, why_size, "%s", reason ? reason : "the key set is not valid");
+  jwk_set_free(set);
+  return rc;
+}
+
+/* Whether a fetch's certificate is acceptable, recording it when the issuer pins none yet. */
+static int check_thumbprint(struct store_oidc_issuer *issuer, const char *seen, bool record,
+                            char *why, size_t why_size) {
+  if (!seen[0])
+    return TE_OK; /* plain HTTP on loopback (tests): nothing to pin */
+  json_t *list = json_loads(issuer->thumbprints, 0, NULL);
+  if (!json_is_array(list))
+    list = json_array();
+  bool known = false;
+  for (size_t i = 0; i < json_array_size(list); i++)
+    known = known || strcmp(json_string_value(json_array_get(list, i)) ?: "", seen) == 0;
+  int rc = TE_OK;
+  if (!known && record) {
+    json_array_append_new(list, json_string(seen));
+    char *text = json_dumps(list, JSON_COMPACT);
+    if (text && strlen(text) < sizeof issuer->thumbprints)
+      snprintf(issuer->thumbprints, sizeof issuer->thumbprints, "%s", text);
+    free(text);
+  } else if (!known) {
+    snprintf(why, why_size,
+             "the issuer's TLS certificate (SHA-256 %.16s...) is not among its "
+             "thumbprints",
+             seen);
+    rc = TE_FORBIDDEN;
+  }
+  json_decref(list);
+  return rc;
+}
+
+/* "https://x/" and "https://x" name the same issuer. */
+static bool same_issuer(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  while (la && a[la - 1] == '/')
+    la--;
+  while (lb && b[lb - 1] == '/')
+    lb--;
+  return la == lb && strncmp(a, b, la) == 0;
+}
+
+static int fetch_keys(const struct app *app, struct store_oidc_issuer *issuer, bool record,
+                      char *why, size_t why_size) {
+  char *body = NULL, seen[OIDC_THUMBPRINT_LEN + 1];
+  size_t len;
+  int rc = oidc_fetch(issuer->jwks_uri, app->allow_http_issuers, &body, &len, seen, why, why_size);
+  if (rc == TE_OK)
+    rc = check_thumbprint(issuer, seen, record, why, why_size);
+  if (rc == TE_OK)
+    rc = oidc_keys_check(body, why, why_size);
+  if (rc == TE_OK) {
+    free(issuer->jwks);
+    issuer->jwks = body;
+    body = NULL;
+  }
+  free(body);
+  return rc;
+}
+
+int oidc_keys_discover(const struct app *app, struct store_oidc_issuer *issuer, char *why,
+                       size_t why_size) {
+  if (issuer->jwks) {
+    issuer->static_jwks = true;
+    snprintf(issuer->issuer, sizeof issuer->issuer, "%s", issuer->url);
+    issuer->jwks_uri[0] = '\0';
+    return TE_OK;
+  }
+  bool record = strcmp(issuer->thumbprints, "[]") == 0;
+  char url[OIDC_URL_MAX + 64], seen[OIDC_THUMBPRINT_LEN + 1], *body = NULL;
+  size_t len, base = strlen(issuer->url);
+  while (base && issuer->url[base - 1] == '/')
+    base--;
+  snprintf(url, sizeof url, "%.*s/.well-known/openid-configuration", (int)base, issuer->url);
+  int rc = oidc_fetch(url, app->allow_http_issuers, &body, &len, seen, why, why_size);
+  if (rc == TE_OK)
+    rc = check_thumbprint(issuer, seen, record, why, why_size);
+  json_t *doc = rc == TE_OK ? json_loads(body, JSON_REJECT_DUPLICATES, NULL) : NULL;
+  free(body);
+  const char *iss = json_string_value(json_object_get(doc, "issuer"));
+  const char *jwks_uri = json_string_value(json_object_get(doc, "jwks_uri"));
+  if (rc == TE_OK &&
+      (!iss || !jwks_uri || strlen(iss) > OIDC_URL_MAX || strlen(jwks_uri) > OIDC_URL_MAX)) {
+    snprintf(why, why_size, "%s is not an OpenID configuration with issuer and jwks_uri", url);
+    rc = TE_BAD_REQUEST;
+  } else if (rc == TE_OK && !same_issuer(iss, issuer->url)) {
+    snprintf(why, why_size, "the OpenID configuration names another issuer than %s", issuer->url);
+    rc = TE_BAD_REQUEST;
+  }
+  if (rc == TE_OK) {
+    snprintf(issuer->issuer, sizeof issuer->issuer, "%s", iss);
+    snprintf(issuer->jwks_uri, sizeof issuer->jwks_uri, "%s", jwks_uri);
+    issuer->static_jwks = false;
+    rc = fetch_keys(app, issuer, record, why, why_size);
+  }
+  json_decref(doc);
+  return rc == TE_OK ? TE_OK : TE_BAD_REQUEST;
+}
+
+static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  char id[TOKEN_ID_LEN + 1];
+  int64_t at_ms;
+} refreshed[REFRESH_SLOTS];
+
+/* Claims this minute's refresh of the issuer; false when it was already used. */
+static bool claim_refresh(const char *id) {
+  size_t slot = 0;
+  for (const char *c = id; *c; c++)
+    slot = slot * 31 + (unsigned char)*c;
+  slot %= REFRESH_SLOTS;
+  int64_t now = time_monotonic_ms();
+  pthread_mutex_lock(&refresh_lock);
+  bool recent =
+      strcmp(refreshed[slot].id, id) == 0 && now - refreshed[slot].at_ms < REFRESH_INTERVAL_MS;
+  if (!recent) {
+    snprintf(refreshed[slot].id, sizeof refreshed[slot].id, "%s", id);
+    refreshed[slot].at_ms = now;
+  }
+  pthread_mutex_unlock(&refresh_lock);
+  return !recent;
+}
+
+int oidc_keys_refresh(const struct app *app, struct store_oidc_issuer *issuer) {
+  if (issuer->static_jwks || !claim_refresh(issuer->id))
+    return TE_UNAVAILABLE;
+  char why[256];
+  int rc = fetch_keys(app, issuer, false, why, sizeof why);
+  if (rc == TE_OK) {
+    issuer->modified = time_now();
+    struct store *store = app->store;
+    rc = store->ops->oidc_issuer_update(store, NULL, issuer, NULL);
+  }
+  if (rc)
+    fprintf(stderr, "tessera: refreshing the keys of OIDC issuer %s failed: %s\n", issuer->id,
+            rc == TE_INTERNAL ? "store error" : why);
+  return rc;
+}

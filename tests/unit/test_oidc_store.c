@@ -1,0 +1,156 @@
+/* OIDC issuers and exchange-issued tokens in the SQLite store (store/sqlite_oidc.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "core/timeutil.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fixture {
+  char dir[64];
+  char path[96];
+  struct store *store;
+  struct store_org acme, other;
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-oidc-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  assert_int_equal(store_sqlite_open(f->path, 2, &f->store), TE_OK);
+  struct store *s = f->store;
+  assert_int_equal(s->ops->org_create(s, "acme"), TE_OK);
+  assert_int_equal(s->ops->org_create(s, "other"), TE_OK);
+  assert_int_equal(s->ops->org_by_name(s, "acme", &f->acme), TE_OK);
+  assert_int_equal(s->ops->org_by_name(s, "other", &f->other), TE_OK);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  f->store->ops->close(f->store);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  assert_int_equal(system(cmd), 0);
+  free(f);
+  return 0;
+}
+
+static struct store_oidc_issuer make_issuer(int64_t org_id, const char *iss) {
+  struct store_oidc_issuer i = {.org_id = org_id, .max_expiration = 3600, .policy_version = 1};
+  token_new_id(i.id);
+  token_new_id(i.policy_id);
+  snprintf(i.name, sizeof i.name, "ci");
+  snprintf(i.url, sizeof i.url, "%s", iss);
+  snprintf(i.issuer, sizeof i.issuer, "%s", iss);
+  snprintf(i.jwks_uri, sizeof i.jwks_uri, "%s/jwks", iss);
+  snprintf(i.thumbprints, sizeof i.thumbprints, "[]");
+  i.jwks = "{\"keys\":[]}";
+  i.policy = "[]";
+  i.created = i.modified = i.policy_modified = time_now();
+  return i;
+}
+
+static void issuers_are_kept_per_organization(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_oidc_issuer a = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
+  struct store_oidc_issuer dup = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &dup, NULL), TE_CONFLICT);
+  struct store_oidc_issuer elsewhere = make_issuer(f->other.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &elsewhere, NULL), TE_OK);
+
+  struct store_oidc_issuer got;
+  assert_int_equal(s->ops->oidc_issuer_by_iss(s, f->acme.id, "https://ci.example", &got), TE_OK);
+  assert_string_equal(got.id, a.id);
+  assert_string_equal(got.jwks, "{\"keys\":[]}");
+  assert_string_equal(got.policy, "[]");
+  store_oidc_issuer_clear(&got);
+  assert_int_equal(s->ops->oidc_issuer_get(s, f->other.id, a.id, &got), TE_NOT_FOUND);
+  assert_int_equal(s->ops->oidc_issuer_by_iss(s, f->acme.id, "https://ci.example/", &got),
+                   TE_NOT_FOUND);
+
+  struct store_oidc_issuer *list;
+  size_t n;
+  assert_int_equal(s->ops->oidc_issuers_list(s, f->acme.id, &list, &n), TE_OK);
+  assert_int_equal(n, 1);
+  store_oidc_issuers_free(list, n);
+}
+
+static void updates_and_policies_change_what_they_say(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_oidc_issuer a = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
+  a.jwks = "{\"keys\":[{\"kty\":\"EC\"}]}";
+  snprintf(a.name, sizeof a.name, "renamed");
+  assert_int_equal(s->ops->oidc_issuer_update(s, NULL, &a, NULL), TE_OK);
+  assert_int_equal(
+      s->ops->oidc_policy_update(s, NULL, f->acme.id, a.policy_id, "[{\"x\":1}]", NULL), TE_OK);
+  /* Not through another organization. */
+  assert_int_equal(s->ops->oidc_policy_update(s, NULL, f->other.id, a.policy_id, "[]", NULL),
+                   TE_NOT_FOUND);
+  struct store_oidc_issuer got;
+  assert_int_equal(s->ops->oidc_issuer_by_policy(s, f->acme.id, a.policy_id, &got), TE_OK);
+  assert_string_equal(got.name, "renamed");
+  assert_string_equal(got.jwks, "{\"keys\":[{\"kty\":\"EC\"}]}");
+  assert_string_equal(got.policy, "[{\"x\":1}]");
+  assert_int_equal(got.policy_version, 2);
+  store_oidc_issuer_clear(&got);
+  assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->other.id, a.id, NULL), TE_NOT_FOUND);
+  assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
+  assert_int_equal(s->ops->oidc_issuer_get(s, f->acme.id, a.id, &got), TE_NOT_FOUND);
+}
+
+static void exchange_tokens_note_their_issuer_and_its_use(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_oidc_issuer a = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
+  struct store_token t = {.kind = TOKEN_ORG, .org_id = f->acme.id, .created = time_now()};
+  char value[TOKEN_VALUE_LEN + 1];
+  token_new_id(t.id);
+  token_generate(value);
+  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  t.expires = t.created + 600;
+  snprintf(t.name, sizeof t.name, "oidc-1");
+  snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", a.id);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_OK);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_string_equal(p.token.oidc_issuer, a.id);
+  struct store_oidc_issuer got;
+  assert_int_equal(s->ops->oidc_issuer_get(s, f->acme.id, a.id, &got), TE_OK);
+  assert_int_equal(got.last_used, t.created);
+  store_oidc_issuer_clear(&got);
+  /* Names are reserved like any org token's. */
+  token_new_id(t.id);
+  token_generate(value);
+  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_CONFLICT);
+  /* An issuer deleted meanwhile issues nothing. */
+  assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
+  snprintf(t.name, sizeof t.name, "oidc-2");
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_NOT_FOUND);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(issuers_are_kept_per_organization, setup, teardown),
+      cmocka_unit_test_setup_teardown(updates_and_policies_change_what_they_say, setup, teardown),
+      cmocka_unit_test_setup_teardown(exchange_tokens_note_their_issuer_and_its_use, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
