@@ -22,7 +22,7 @@
 static const char serve_usage[] =
     "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
     "                     [--max-connections-per-ip N] [--lastused-flush-seconds N]\n"
-    "                     [--no-access-log] [--allow-http-issuers]\n"
+    "                     [--no-access-log] [--allow-http-issuers] [--issuer-ca-file PATH]\n"
     "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
     "  --db       SQLite database file, created 0600 if absent (TESSERA_DB; default\n"
     "             ./var/tessera.db)\n"
@@ -33,7 +33,9 @@ static const char serve_usage[] =
     "  --lastused-flush-seconds  a token's lastUsed is written at most this often (default 60)\n"
     "  --no-access-log  do not print one JSON line per request on stdout\n"
     "  --allow-http-issuers  accept OIDC issuers on plain HTTP when they are on a loopback\n"
-    "             address (for tests; issuers must otherwise use HTTPS)\n";
+    "             address (for tests; issuers must otherwise use HTTPS)\n"
+    "  --issuer-ca-file  verify OIDC issuers' TLS certificates against the CA certificates in\n"
+    "             this PEM file instead of the system's (a private PKI)\n";
 
 struct serve_options {
   char host[64];
@@ -45,6 +47,7 @@ struct serve_options {
   int lastused_interval;
   bool access_log;
   bool allow_http_issuers;
+  const char *issuer_ca_file;
 };
 
 /* Parses a positive integer within [min, max]; false for anything else. */
@@ -90,6 +93,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       {"max-connections-per-ip", required_argument, NULL, 'p'},
       {"no-access-log", no_argument, NULL, 'q'},
       {"allow-http-issuers", no_argument, NULL, 'H'},
+      {"issuer-ca-file", required_argument, NULL, 'C'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -133,6 +137,11 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
     case 'H':
       o->allow_http_issuers = true;
       break;
+    case 'C':
+      if (access(optarg, R_OK) != 0)
+        return serve_usage_error("--issuer-ca-file must name a readable PEM file");
+      o->issuer_ca_file = optarg;
+      break;
     case 'h':
       fputs(serve_usage, stdout);
       exit(0);
@@ -172,7 +181,9 @@ static int serve(int argc, char **argv) {
   }
   if (store_cache_wrap(sqlite, CACHE_POLL_MS, CACHE_TTL_SECONDS, &store) != TE_OK)
     return 1;
-  struct app app = {.store = store, .allow_http_issuers = o.allow_http_issuers};
+  struct app app = {
+      .store = store,
+      .issuer_fetch = {.allow_http = o.allow_http_issuers, .ca_file = o.issuer_ca_file}};
   struct server *server = NULL;
   if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK) {
     store->ops->close(store);

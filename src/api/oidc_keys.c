@@ -69,7 +69,7 @@ static int fetch_keys(const struct app *app, struct store_oidc_issuer *issuer, b
                       char *why, size_t why_size) {
   char *body = NULL, seen[OIDC_THUMBPRINT_LEN + 1];
   size_t len;
-  int rc = oidc_fetch(issuer->jwks_uri, app->allow_http_issuers, &body, &len, seen, why, why_size);
+  int rc = oidc_fetch(&app->issuer_fetch, issuer->jwks_uri, &body, &len, seen, why, why_size);
   if (rc == TE_OK)
     rc = check_thumbprint(issuer, seen, record, why, why_size);
   if (rc == TE_OK)
@@ -97,7 +97,7 @@ int oidc_keys_discover(const struct app *app, struct store_oidc_issuer *issuer, 
   while (base && issuer->url[base - 1] == '/')
     base--;
   snprintf(url, sizeof url, "%.*s/.well-known/openid-configuration", (int)base, issuer->url);
-  int rc = oidc_fetch(url, app->allow_http_issuers, &body, &len, seen, why, why_size);
+  int rc = oidc_fetch(&app->issuer_fetch, url, &body, &len, seen, why, why_size);
   if (rc == TE_OK)
     rc = check_thumbprint(issuer, seen, record, why, why_size);
   json_t *doc = rc == TE_OK ? json_loads(body, JSON_REJECT_DUPLICATES, NULL) : NULL;

@@ -1,6 +1,7 @@
 #ifndef TESSERA_HTTP_REQUEST_H
 #define TESSERA_HTTP_REQUEST_H
 
+#include "oidc/fetch.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -16,9 +17,9 @@
 struct app {
   struct store *store;
   struct lastused *lastused;
-  atomic_int deferred;     /* requests suspended in request_defer() and not yet resumed */
-  atomic_bool draining;    /* shutting down: no new request may be suspended */
-  bool allow_http_issuers; /* OIDC issuers may use plain HTTP on loopback (tests only) */
+  atomic_int deferred;  /* requests suspended in request_defer() and not yet resumed */
+  atomic_bool draining; /* shutting down: no new request may be suspended */
+  struct oidc_fetch_policy issuer_fetch; /* how OIDC issuers' documents may be fetched */
 };
 
 /* One HTTP request from its first byte to its access-log line. A handler must end by calling one of

@@ -79,8 +79,9 @@ static void leaf_thumbprint(CURL *curl, char out[OIDC_THUMBPRINT_LEN + 1]) {
   }
 }
 
-int oidc_fetch(const char *url, bool allow_http, char **body, size_t *len,
+int oidc_fetch(const struct oidc_fetch_policy *policy, const char *url, char **body, size_t *len,
                char thumbprint[OIDC_THUMBPRINT_LEN + 1], char *why, size_t why_size) {
+  bool allow_http = policy->allow_http;
   thumbprint[0] = '\0';
   if (!oidc_url_allowed(url, allow_http)) {
     snprintf(why, why_size, "%s", "issuer URLs must use https://");
@@ -98,6 +99,8 @@ int oidc_fetch(const char *url, bool allow_http, char **body, size_t *len,
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* worker threads: no SIGALRM for timeouts */
   curl_easy_setopt(curl, CURLOPT_MAXFILESIZE, (long)OIDC_FETCH_MAX_BYTES);
   curl_easy_setopt(curl, CURLOPT_CERTINFO, 1L);
+  if (policy->ca_file)
+    curl_easy_setopt(curl, CURLOPT_CAINFO, policy->ca_file);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "tessera-oidc/1");
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);

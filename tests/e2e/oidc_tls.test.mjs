@@ -1,0 +1,83 @@
+// OIDC issuers over HTTPS: the server verifies the issuer's certificate (here against a test CA
+// given with --issuer-ca-file), records its SHA-256 thumbprint at registration, and refuses a
+// certificate that is not among thumbprints given. Without the CA, or over plain HTTP without
+// --allow-http-issuers, registration fails.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { OAuth2Server } from 'oauth2-mock-server';
+import { api, makeTempDir, startServer } from './helpers.mjs';
+
+let dir;
+let certPath;
+let fingerprint; // lower-case hex SHA-256 of the certificate's DER
+const idps = [];
+let trusting; // a server given the test CA
+let plain; // a server with neither the CA nor plain HTTP
+
+async function startIdp({ tls }) {
+  const idp = tls ? new OAuth2Server(path.join(dir, 'key.pem'), certPath) : new OAuth2Server();
+  await idp.issuer.keys.generate('ES256');
+  await idp.start(0, '127.0.0.1');
+  idps.push(idp);
+  return idp;
+}
+
+before(async () => {
+  dir = makeTempDir();
+  certPath = path.join(dir, 'cert.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout', path.join(dir, 'key.pem'), '-out', certPath,
+  ], { stdio: 'ignore' });
+  fingerprint = new crypto.X509Certificate(fs.readFileSync(certPath)).fingerprint256.replace(/:/g, '').toLowerCase();
+  trusting = await startServer({ extraArgs: ['--issuer-ca-file', certPath] });
+  plain = await startServer();
+});
+
+after(async () => {
+  await trusting?.stop();
+  await plain?.stop();
+  for (const idp of idps) await idp.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const register = (srv, json) => api(srv, 'POST', '/api/orgs/acme/oidc/issuers', { token: srv.token, json });
+
+test('an HTTPS issuer is registered with the thumbprint of the certificate it served', async () => {
+  const idp = await startIdp({ tls: true });
+  assert.match(idp.issuer.url, /^https:/);
+  const res = await register(trusting, { name: 'tls', url: idp.issuer.url });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json.thumbprints, [fingerprint]);
+  // Regenerating fetches again and finds the same certificate.
+  const regen = await api(trusting, 'POST', `/api/orgs/acme/oidc/issuers/${res.json.id}/regenerate-thumbprints`, { token: trusting.token });
+  assert.equal(regen.status, 200, regen.text);
+  assert.deepEqual(regen.json.thumbprints, [fingerprint]);
+});
+
+test('given thumbprints pin the certificate: another one is refused', async () => {
+  const idp = await startIdp({ tls: true });
+  const wrong = await register(trusting, { name: 'pinned', url: idp.issuer.url, thumbprints: ['0'.repeat(64)] });
+  assert.equal(wrong.status, 400);
+  assert.match(wrong.json.message, /not among its thumbprints/);
+  const right = await register(trusting, { name: 'pinned', url: idp.issuer.url, thumbprints: [fingerprint.toUpperCase()] });
+  assert.equal(right.status, 200, right.text);
+  assert.deepEqual(right.json.thumbprints, [fingerprint]);
+});
+
+test('an untrusted certificate, or plain HTTP without the test flag, is refused', async () => {
+  const tls = await startIdp({ tls: true });
+  const untrusted = await register(plain, { name: 'tls', url: tls.issuer.url });
+  assert.equal(untrusted.status, 400);
+  assert.match(untrusted.json.message, /cannot fetch/);
+  const http = await startIdp({ tls: false });
+  const refused = await register(plain, { name: 'http', url: http.issuer.url });
+  assert.equal(refused.status, 400);
+  assert.match(refused.json.message, /https/);
+  assert.deepEqual((await api(plain, 'GET', '/api/orgs/acme/oidc/issuers', { token: plain.token })).json.oidcIssuers, []);
+});
