@@ -19,9 +19,11 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define GRANT_TOKEN_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 #define TYPE_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
@@ -81,9 +83,13 @@ static bool set_field(struct exchange *x, const char *name, size_t name_len, con
 /* application/x-www-form-urlencoded: '&'-separated name=value pairs, '+' for space, then
  * percent-decoding (libcurl's). */
 static bool parse_form(struct exchange *x, const char *body, size_t len) {
-  char *copy = strndup(body, len);
+  if (memchr(body, '\0', len)) /* no parameter may hold a NUL, and strtok would stop at it */
+    return false;
+  char *copy = malloc(len + 1);
   if (!copy)
     abort();
+  memcpy(copy, body, len);
+  copy[len] = '\0';
   bool ok = true;
   char *save = NULL;
   for (char *pair = strtok_r(copy, "&", &save); ok && pair; pair = strtok_r(NULL, "&", &save)) {
@@ -138,9 +144,10 @@ struct target {
   int64_t expiration;
 };
 
-/* Checks the non-token parameters; replies itself (invalid_request, invalid_target,
- * unsupported_grant_type) and returns false on a problem. */
-static bool read_target(struct request *req, const struct exchange *x, struct target *t) {
+/* Checks the non-token parameters; replies itself and returns false on a problem: in RFC 6749's
+ * shape (invalid_request, invalid_target, unsupported_grant_type) when oauth, else as a 400. */
+static bool read_target(struct request *req, const struct exchange *x, struct target *t,
+                        bool oauth) {
   const char *why = NULL, *error = "invalid_request";
   const char *type = x->requested_token_type ? x->requested_token_type : "";
   const char *scope = x->scope ? x->scope : "";
@@ -194,21 +201,38 @@ static bool read_target(struct request *req, const struct exchange *x, struct ta
     else
       t->expiration = v;
   }
-  if (why)
+  if (why && oauth)
     oauth_error(req, error, why);
+  else if (why)
+    reply_error(req, 400, "%s", why);
   return why == NULL;
 }
 
-/* The unverified "iss" of a compact JWS, only to choose which issuer's keys to verify it with. */
-static bool peek_issuer(const char *token, char *out, size_t size) {
+/* The token's unverified payload, parsed; NULL when it has none. */
+static json_t *peek_claims(const char *token) {
   const char *dot = strchr(token, '.');
   const char *end = dot ? strchr(dot + 1, '.') : NULL;
   unsigned char *payload = NULL;
   size_t len = 0;
   if (!end || jwk_base64url_decode(dot + 1, (size_t)(end - dot - 1), &payload, &len) != TE_OK)
-    return false;
+    return NULL;
   json_t *claims = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, NULL);
   free(payload);
+  return claims;
+}
+
+static bool plausible(const char *token, const char *issuer, const char *audience) {
+  json_t *claims = peek_claims(token);
+  const char *why;
+  bool ok =
+      claims && jwt_check_claims(claims, issuer, audience, time_now(), CLOCK_LEEWAY, &why) == TE_OK;
+  json_decref(claims);
+  return ok;
+}
+
+/* The unverified "iss" of a compact JWS, only to choose which issuer's keys to verify it with. */
+static bool peek_issuer(const char *token, char *out, size_t size) {
+  json_t *claims = peek_claims(token);
   const char *iss = json_string_value(json_object_get(claims, "iss"));
   bool ok = iss && strlen(iss) < size;
   if (ok)
@@ -229,8 +253,12 @@ static int verify_id_token(const struct app *app, struct store_oidc_issuer *issu
     if (rc == TE_OK)
       rc = jws_verify(token, strlen(token), keys, claims, why);
     jwk_set_free(keys);
-    if (rc == TE_NOT_FOUND && attempt == 0 && oidc_keys_refresh(app, issuer) == TE_OK)
-      continue; /* the issuer may have rotated its keys */
+    /* A key the set lacks: the issuer may have rotated its keys. Fetch them again only for a
+     * token that would otherwise pass (its issuer, our audience, in date), so that anyone can
+     * not make the server fetch by sending made-up key ids. */
+    if (rc == TE_NOT_FOUND && attempt == 0 && plausible(token, issuer->issuer, audience) &&
+        oidc_keys_refresh(app, issuer) == TE_OK)
+      continue;
     if (rc)
       return rc;
     rc = jwt_check_claims(*claims, issuer->issuer, audience, time_now(), CLOCK_LEEWAY, why);
@@ -248,13 +276,48 @@ static void ignore_result(void *arg, int result) {
   (void)result;
 }
 
+#define REFUSAL_AUDIT_SLOTS 256
+#define REFUSAL_AUDIT_INTERVAL_MS 5000
+
+static pthread_mutex_t refusal_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  int64_t at_ms;
+  long suppressed;
+} refusal_audits[REFUSAL_AUDIT_SLOTS];
+
+/* The exchange is open to anyone: refusals are recorded at most once per interval per
+ * organization (slot), each record counting those left out since, so that a flood of garbage
+ * cannot bury an organization's audit log. Returns whether to record, and how many were left
+ * out before this one. */
+static bool refusal_audit_due(int64_t org_id, long *suppressed) {
+  size_t slot = (size_t)((uint64_t)org_id % REFUSAL_AUDIT_SLOTS);
+  int64_t now = time_monotonic_ms();
+  pthread_mutex_lock(&refusal_lock);
+  bool due = refusal_audits[slot].at_ms == 0 ||
+             now - refusal_audits[slot].at_ms >= REFUSAL_AUDIT_INTERVAL_MS;
+  if (due) {
+    refusal_audits[slot].at_ms = now;
+    *suppressed = refusal_audits[slot].suppressed;
+    refusal_audits[slot].suppressed = 0;
+  } else {
+    refusal_audits[slot].suppressed++;
+  }
+  pthread_mutex_unlock(&refusal_lock);
+  return due;
+}
+
 /* Audits a refused exchange against a known organization, with the reason the caller is not
  * told. Queued, not awaited, like other refusals. */
-static void audit_refusal(struct request *req, const char *org, const char *issuer,
+static void audit_refusal(struct request *req, const struct store_org *org, const char *issuer,
                           const char *why) {
+  long suppressed = 0;
+  if (!refusal_audit_due(org->id, &suppressed))
+    return;
   struct store_audit a;
-  audit_event(&a, req, org, "auth-failure-oidc-token-exchange", false,
-              "token exchange refused: %s (issuer %s)", why, issuer);
+  audit_event(&a, req, org->name, "auth-failure-oidc-token-exchange", false,
+              "token exchange refused: %s (issuer %s); %ld more refused and not recorded before "
+              "this one",
+              why, issuer, suppressed);
   a.auth_failure = true;
   struct store *store = req->app->store;
   store->ops->audit_append(store, &a, ignore_result, NULL);
@@ -294,7 +357,7 @@ static void issue(struct request *req, const struct store_org *org,
                   const struct store_oidc_issuer *issuer, const struct target *t, json_t *claims) {
   struct store_token token = {.kind = t->want.kind, .org_id = org->id, .admin = t->want.admin};
   if (resolve_owner(req, org, t, &token) != TE_OK) {
-    audit_refusal(req, org->name, issuer->name, "the requested team or user is not in the org");
+    audit_refusal(req, org, issuer->name, "the requested team or user is not in the org");
     oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");
     return;
   }
@@ -346,8 +409,10 @@ static void issue(struct request *req, const struct store_org *org,
                          scope));
   } else if (rc == TE_NOT_FOUND) { /* the issuer was deleted meanwhile */
     oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");
-  } else {
-    reply_failure(req, rc, "");
+  } else { /* RFC 6749's shape even for our own failures */
+    reply_json(req, 500,
+               json_pack("{s:s, s:s}", "error", "server_error", "error_description",
+                         "the token could not be stored; try again"));
   }
   OPENSSL_cleanse(value, sizeof value);
 }
@@ -364,13 +429,13 @@ static bool policy_allows(const struct store_oidc_issuer *issuer, json_t *claims
 void api_oauth_token(struct request *req) {
   struct exchange x = {0};
   const char *type = request_header(req, "Content-Type");
-  bool json = type && strncmp(type, "application/json", 16) == 0;
+  bool json = type && strncasecmp(type, "application/json", 16) == 0;
   bool ok = json ? parse_json(&x, req->body ? req->body : "", req->body_len)
                  : parse_form(&x, req->body ? req->body : "", req->body_len);
   struct target t;
   if (!ok)
     oauth_error(req, "invalid_request", "the request body is malformed or repeats a parameter");
-  if (!ok || !read_target(req, &x, &t)) {
+  if (!ok || !read_target(req, &x, &t, true)) {
     exchange_free(&x);
     return;
   }
@@ -385,14 +450,14 @@ void api_oauth_token(struct request *req) {
     oauth_error(req, "invalid_grant", generic);
   } else if (!peek_issuer(x.subject_token, iss, sizeof iss) ||
              store->ops->oidc_issuer_by_iss(store, org.id, iss, &issuer) != TE_OK) {
-    audit_refusal(req, org.name, "unknown", "the token's issuer is not trusted by the org");
+    audit_refusal(req, &org, "unknown", "the token's issuer is not trusted by the org");
     oauth_error(req, "invalid_grant", generic);
   } else if (verify_id_token(req->app, &issuer, x.subject_token, x.audience, &claims, &why) !=
              TE_OK) {
-    audit_refusal(req, org.name, issuer.name, why ? why : "the token does not verify");
+    audit_refusal(req, &org, issuer.name, why ? why : "the token does not verify");
     oauth_error(req, "invalid_grant", generic);
   } else if (!policy_allows(&issuer, claims, &t.want)) {
-    audit_refusal(req, org.name, issuer.name, "the authorization policy does not allow it");
+    audit_refusal(req, &org, issuer.name, "the authorization policy does not allow it");
     oauth_error(req, "invalid_grant", generic);
   } else {
     issue(req, &org, &issuer, &t, claims);
@@ -441,7 +506,7 @@ void api_oidc_issuer_explain(struct request *req) {
     if (!x.grant_type || !x.subject_token || !x.subject_token_type || !x.audience ||
         !x.requested_token_type || (scope && !x.scope))
       abort();
-    ok = read_target(req, &x, &t);
+    ok = read_target(req, &x, &t, false);
   }
   json_decref(body);
   if (ok) {

@@ -70,7 +70,8 @@ static bool read_max_expiration(struct request *req, json_t *body, int64_t *out)
   return true;
 }
 
-/* thumbprints: up to 8 SHA-256 fingerprints, 64 hex digits each (stored lower-case). */
+/* thumbprints: up to 8 certificate fingerprints, SHA-256 (64 hex digits) or, as Pulumi's spec
+ * describes them, SHA-1 (40); stored lower-case. */
 static bool read_thumbprints(struct request *req, json_t *body, char out[OIDC_THUMBPRINTS_MAX + 1],
                              bool *given) {
   json_t *v = json_object_get(body, "thumbprints");
@@ -81,14 +82,15 @@ static bool read_thumbprints(struct request *req, json_t *body, char out[OIDC_TH
   json_t *clean = json_array();
   for (size_t i = 0; ok && i < json_array_size(v); i++) {
     const char *t = json_string_value(json_array_get(v, i));
-    char lower[OIDC_THUMBPRINT_LEN + 1];
-    ok = t && strlen(t) == OIDC_THUMBPRINT_LEN;
-    for (size_t k = 0; ok && k < OIDC_THUMBPRINT_LEN; k++) {
+    char lower[OIDC_THUMBPRINT_LEN + 1] = "";
+    size_t n = t ? strlen(t) : 0;
+    ok = n == OIDC_THUMBPRINT_LEN || n == OIDC_THUMBPRINT_SHA1_LEN;
+    for (size_t k = 0; ok && k < n; k++) {
       char c = t[k] >= 'A' && t[k] <= 'F' ? (char)(t[k] - 'A' + 'a') : t[k];
       ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
       lower[k] = c;
     }
-    lower[OIDC_THUMBPRINT_LEN] = '\0';
+    lower[ok ? n : 0] = '\0';
     if (ok)
       json_array_append_new(clean, json_string(lower));
   }
@@ -96,7 +98,8 @@ static bool read_thumbprints(struct request *req, json_t *body, char out[OIDC_TH
   json_decref(clean);
   if (!text) {
     reply_error(req, 400,
-                "thumbprints must be at most %d SHA-256 certificate fingerprints of 64 hex digits.",
+                "thumbprints must be at most %d certificate fingerprints: SHA-256 (64 hex digits) "
+                "or SHA-1 (40).",
                 THUMBPRINTS_MAX);
     return false;
   }
@@ -137,7 +140,7 @@ static void reply_change(struct request *req, int rc, const struct org_access *a
 void api_oidc_issuer_register(struct request *req) {
   static const char *const fields[] = {"name", "url", "thumbprints", "maxExpiration", "jwks", NULL};
   struct org_access access;
-  if (!org_access_check(req, true, &access))
+  if (!org_access_check(req, true, &access) || !org_access_person(req, &access))
     return;
   json_t *body = request_json_object(req);
   if (!body)
@@ -184,7 +187,7 @@ void api_oidc_issuer_register(struct request *req) {
   audit_event(&a, req, access.org.name, "oidc-issuer-registered", true,
               "registered OIDC issuer %s (%s)", i.name, i.issuer);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN_PERSON);
   rc = store->ops->oidc_issuer_insert(store, &actor, &i, &a);
   if (rc)
     reply_change(req, rc, &access, "this organization already trusts an issuer with that iss.");
@@ -229,7 +232,7 @@ static void save_issuer(struct request *req, const struct org_access *access,
   audit_event(&a, req, access->org.name, "oidc-issuer-updated", true, "%s OIDC issuer %s (%s)",
               what, i->name, i->issuer);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN_PERSON);
   int rc = store->ops->oidc_issuer_update(store, &actor, i, &a);
   if (rc)
     reply_change(req, rc, access, "");
@@ -241,7 +244,8 @@ void api_oidc_issuer_update(struct request *req) {
   static const char *const fields[] = {"name", "thumbprints", "maxExpiration", "jwks", NULL};
   struct org_access access;
   struct store_oidc_issuer i;
-  if (!org_access_check(req, true, &access) || !find_issuer(req, &access, req->params[1], &i))
+  if (!org_access_check(req, true, &access) || !org_access_person(req, &access) ||
+      !find_issuer(req, &access, req->params[1], &i))
     return;
   json_t *body = request_json_object(req);
   const char *name = NULL;
@@ -269,7 +273,8 @@ void api_oidc_issuer_update(struct request *req) {
 void api_oidc_issuer_regenerate_thumbprints(struct request *req) {
   struct org_access access;
   struct store_oidc_issuer i;
-  if (!org_access_check(req, true, &access) || !find_issuer(req, &access, req->params[1], &i))
+  if (!org_access_check(req, true, &access) || !org_access_person(req, &access) ||
+      !find_issuer(req, &access, req->params[1], &i))
     return;
   char why[256];
   if (i.static_jwks) {
@@ -289,13 +294,14 @@ void api_oidc_issuer_regenerate_thumbprints(struct request *req) {
 void api_oidc_issuer_delete(struct request *req) {
   struct org_access access;
   struct store_oidc_issuer i;
-  if (!org_access_check(req, true, &access) || !find_issuer(req, &access, req->params[1], &i))
+  if (!org_access_check(req, true, &access) || !org_access_person(req, &access) ||
+      !find_issuer(req, &access, req->params[1], &i))
     return;
   struct store_audit a;
   audit_event(&a, req, access.org.name, "oidc-issuer-deleted", true, "deleted OIDC issuer %s (%s)",
               i.name, i.issuer);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN_PERSON);
   int rc = store->ops->oidc_issuer_delete(store, &actor, access.org.id, i.id, &a);
   if (rc)
     reply_change(req, rc, &access, "");
@@ -327,7 +333,7 @@ void api_auth_policy_get(struct request *req) {
 void api_auth_policy_update(struct request *req) {
   static const char *const fields[] = {"policies", NULL};
   struct org_access access;
-  if (!org_access_check(req, true, &access))
+  if (!org_access_check(req, true, &access) || !org_access_person(req, &access))
     return;
   struct store *store = req->app->store;
   struct store_oidc_issuer i;
@@ -356,7 +362,7 @@ void api_auth_policy_update(struct request *req) {
     struct store_audit a;
     audit_event(&a, req, access.org.name, "authorization-policy-updated", true,
                 "updated the authorization policy of OIDC issuer %s (%s)", i.name, i.issuer);
-    struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
+    struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN_PERSON);
     rc = store->ops->oidc_policy_update(store, &actor, access.org.id, i.policy_id, text, &a);
     store_oidc_issuer_clear(&i);
     if (rc == TE_OK)

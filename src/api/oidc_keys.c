@@ -10,7 +10,8 @@
 #include <string.h>
 
 #define REFRESH_INTERVAL_MS 60000
-#define REFRESH_SLOTS 256 /* hashed by issuer id; a collision only delays a refresh */
+#define REFRESH_SLOTS 256         /* hashed by issuer id; a collision only delays a refresh */
+#define REFRESHES_PER_INTERVAL 30 /* for all issuers together: fetches cost worker time */
 
 int oidc_keys_check(const char *jwks, char *why, size_t why_size) {
   struct jwk_set *set = NULL;
@@ -26,17 +27,20 @@ int oidc_keys_check(const char *jwks, char *why, size_t why_size) {
   return rc;
 }
 
-/* Whether a fetch's certificate is acceptable, recording it when the issuer pins none yet. */
-static int check_thumbprint(struct store_oidc_issuer *issuer, const char *seen, bool record,
-                            char *why, size_t why_size) {
+/* Whether a fetch's certificate is acceptable: its SHA-256 or (as Pulumi's spec has them) SHA-1
+ * digest among the pinned thumbprints; with record, the SHA-256 one is added instead. */
+static int check_thumbprint(struct store_oidc_issuer *issuer, const struct oidc_thumbprints *cert,
+                            bool record, char *why, size_t why_size) {
+  const char *seen = cert->sha256;
   if (!seen[0])
-    return TE_OK; /* plain HTTP on loopback (tests): nothing to pin */
+    return TE_OK; /* plain HTTP (tests only; oidc_fetch refuses HTTPS without a certificate) */
   json_t *list = json_loads(issuer->thumbprints, 0, NULL);
   if (!json_is_array(list))
     list = json_array();
   bool known = false;
   for (size_t i = 0; i < json_array_size(list); i++)
-    known = known || strcmp(json_string_value(json_array_get(list, i)) ?: "", seen) == 0;
+    known = known || strcmp(json_string_value(json_array_get(list, i)) ?: "", seen) == 0 ||
+            strcmp(json_string_value(json_array_get(list, i)) ?: "", cert->sha1) == 0;
   int rc = TE_OK;
   if (!known && record) {
     json_array_append_new(list, json_string(seen));
@@ -67,11 +71,12 @@ static bool same_issuer(const char *a, const char *b) {
 
 static int fetch_keys(const struct app *app, struct store_oidc_issuer *issuer, bool record,
                       char *why, size_t why_size) {
-  char *body = NULL, seen[OIDC_THUMBPRINT_LEN + 1];
+  char *body = NULL;
+  struct oidc_thumbprints seen;
   size_t len;
-  int rc = oidc_fetch(&app->issuer_fetch, issuer->jwks_uri, &body, &len, seen, why, why_size);
+  int rc = oidc_fetch(&app->issuer_fetch, issuer->jwks_uri, &body, &len, &seen, why, why_size);
   if (rc == TE_OK)
-    rc = check_thumbprint(issuer, seen, record, why, why_size);
+    rc = check_thumbprint(issuer, &seen, record, why, why_size);
   if (rc == TE_OK)
     rc = oidc_keys_check(body, why, why_size);
   if (rc == TE_OK) {
@@ -92,14 +97,15 @@ int oidc_keys_discover(const struct app *app, struct store_oidc_issuer *issuer, 
     return TE_OK;
   }
   bool record = strcmp(issuer->thumbprints, "[]") == 0;
-  char url[OIDC_URL_MAX + 64], seen[OIDC_THUMBPRINT_LEN + 1], *body = NULL;
+  char url[OIDC_URL_MAX + 64], *body = NULL;
+  struct oidc_thumbprints seen;
   size_t len, base = strlen(issuer->url);
   while (base && issuer->url[base - 1] == '/')
     base--;
   snprintf(url, sizeof url, "%.*s/.well-known/openid-configuration", (int)base, issuer->url);
-  int rc = oidc_fetch(&app->issuer_fetch, url, &body, &len, seen, why, why_size);
+  int rc = oidc_fetch(&app->issuer_fetch, url, &body, &len, &seen, why, why_size);
   if (rc == TE_OK)
-    rc = check_thumbprint(issuer, seen, record, why, why_size);
+    rc = check_thumbprint(issuer, &seen, record, why, why_size);
   json_t *doc = rc == TE_OK ? json_loads(body, JSON_REJECT_DUPLICATES, NULL) : NULL;
   free(body);
   const char *iss = json_string_value(json_object_get(doc, "issuer"));
@@ -123,12 +129,13 @@ int oidc_keys_discover(const struct app *app, struct store_oidc_issuer *issuer, 
 }
 
 static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-  char id[TOKEN_ID_LEN + 1];
-  int64_t at_ms;
-} refreshed[REFRESH_SLOTS];
+static int64_t refreshed_ms[REFRESH_SLOTS]; /* when each slot's issuer was last refreshed */
+static int64_t window_start_ms;
+static int window_count;
 
-/* Claims this minute's refresh of the issuer; false when it was already used. */
+/* Claims a refresh of the issuer: none if it (or, by a hash collision, another issuer: the
+ * refresh is only delayed) was refreshed within the interval, or if all issuers together have used
+ * up this interval's refreshes. */
 static bool claim_refresh(const char *id) {
   size_t slot = 0;
   for (const char *c = id; *c; c++)
@@ -136,28 +143,40 @@ static bool claim_refresh(const char *id) {
   slot %= REFRESH_SLOTS;
   int64_t now = time_monotonic_ms();
   pthread_mutex_lock(&refresh_lock);
-  bool recent =
-      strcmp(refreshed[slot].id, id) == 0 && now - refreshed[slot].at_ms < REFRESH_INTERVAL_MS;
-  if (!recent) {
-    snprintf(refreshed[slot].id, sizeof refreshed[slot].id, "%s", id);
-    refreshed[slot].at_ms = now;
+  if (now - window_start_ms >= REFRESH_INTERVAL_MS) {
+    window_start_ms = now;
+    window_count = 0;
+  }
+  bool allowed = (refreshed_ms[slot] == 0 || now - refreshed_ms[slot] >= REFRESH_INTERVAL_MS) &&
+                 window_count < REFRESHES_PER_INTERVAL;
+  if (allowed) {
+    refreshed_ms[slot] = now;
+    window_count++;
   }
   pthread_mutex_unlock(&refresh_lock);
-  return !recent;
+  return allowed;
 }
 
 int oidc_keys_refresh(const struct app *app, struct store_oidc_issuer *issuer) {
   if (issuer->static_jwks || !claim_refresh(issuer->id))
     return TE_UNAVAILABLE;
   char why[256];
+  struct store_oidc_issuer was = *issuer; /* as read: the refresh applies only to this */
+  was.jwks = strdup(issuer->jwks);
+  if (!was.jwks)
+    abort();
   int rc = fetch_keys(app, issuer, false, why, sizeof why);
   if (rc == TE_OK) {
     issuer->modified = time_now();
     struct store *store = app->store;
-    rc = store->ops->oidc_issuer_update(store, NULL, issuer, NULL);
+    /* Only the keys, and only if no admin changed the issuer meanwhile. */
+    rc = store->ops->oidc_issuer_set_keys(store, &was, issuer->jwks, issuer->modified);
+    if (rc == TE_CONFLICT)
+      snprintf(why, sizeof why, "the issuer was changed meanwhile");
   }
+  free(was.jwks);
   if (rc)
     fprintf(stderr, "tessera: refreshing the keys of OIDC issuer %s failed: %s\n", issuer->id,
             rc == TE_INTERNAL ? "store error" : why);
-  return rc;
+  return rc == TE_CONFLICT ? TE_UNAVAILABLE : rc;
 }

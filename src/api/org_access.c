@@ -66,6 +66,10 @@ static bool within_policy(struct request *req, const struct store_org *org, bool
 /* Where the caller stands: member or not, admin or not. */
 static int standing(struct request *req, const struct store_org *org, bool *member, bool *admin) {
   const struct store_principal *p = &req->principal;
+  if (p->scope_org_id && p->scope_org_id != org->id) { /* confined elsewhere: an outsider here */
+    *member = *admin = false;
+    return TE_OK;
+  }
   if (p->token.kind != TOKEN_PERSONAL) {
     *member = p->token.org_id == org->id;
     *admin = *member && p->token.kind == TOKEN_ORG && p->token.admin;
@@ -113,6 +117,13 @@ void org_access_refuse(struct request *req, const struct org_access *access, con
   snprintf(why, sizeof why, "requires %s %s", needed, access->org.name);
   audit_refusal(req, &access->org, "auth-failure-organization-role", true, why);
   reply_error(req, 403, "this requires %s %s.", needed, access->org.name);
+}
+
+bool org_access_person(struct request *req, const struct org_access *access) {
+  if (principal_is_person(&req->principal))
+    return true;
+  org_access_refuse(req, access, "a user's own access token with the admin role in organization");
+  return false;
 }
 
 bool team_find(struct request *req, const struct org_access *access, struct store_team *out) {

@@ -25,6 +25,11 @@ struct store_actor org_actor(struct request *req, enum store_actor_need need);
  * auth-failure-organization-role (the refusal stands even if the record cannot be written). */
 void org_access_refuse(struct request *req, const struct org_access *access, const char *needed);
 
+/* Handing out credentials (org tokens, OIDC issuers and their policies) is for people using their
+ * own tokens: a machine token or one from an OIDC exchange could otherwise mint its successors.
+ * Refuses others with org_access_refuse. */
+bool org_access_person(struct request *req, const struct org_access *access);
+
 /* Resolves the route's second {} segment as a team of the organization, replying 404 itself. */
 bool team_find(struct request *req, const struct org_access *access, struct store_team *out);
 

@@ -149,8 +149,15 @@ void token_list_reply(struct request *req, enum token_kind kind, int64_t owner_i
 }
 
 bool token_require_personal(struct request *req) {
-  if (req->principal.token.kind == TOKEN_PERSONAL)
+  if (principal_is_person(&req->principal))
     return true;
+  if (req->principal.token.kind == TOKEN_PERSONAL) { /* from an OIDC exchange */
+    reply_error(req, 403,
+                "a token from an OIDC exchange cannot manage personal access tokens; it acts only "
+                "in organization %s.",
+                req->principal.org);
+    return false;
+  }
   reply_error(req, 403,
               "personal access tokens belong to users; this %s token acts as organization %s.",
               token_kind_name(req->principal.token.kind), req->principal.org);

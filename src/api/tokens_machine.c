@@ -177,11 +177,7 @@ static bool org_owner(struct request *req, bool changes, struct token_owner *o) 
   o->is_team = false;
   if (!org_access_check(req, true, &o->access))
     return false;
-  if (changes && req->principal.token.kind != TOKEN_PERSONAL) {
-    org_access_refuse(req, &o->access, "a user's access token with the admin role in organization");
-    return false;
-  }
-  return true;
+  return !changes || org_access_person(req, &o->access);
 }
 
 /* Org admins and the team's admins. */

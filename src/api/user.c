@@ -3,6 +3,7 @@
 #include "api/view_cache.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int load_memberships(struct request *req, struct store_membership **out, size_t *count) {
   struct store *store = req->app->store;
@@ -40,8 +41,11 @@ void api_user_get(struct request *req) {
     reply_json(req, 200, machine_user_json(&req->principal));
     return;
   }
+  /* A token confined to one organization (from an OIDC exchange) sees only that one, without
+   * site-admin powers: its view differs from its user's and is not cached under the user. */
+  bool confined = req->principal.scope_org_id != 0;
   size_t len;
-  char *cached = view_cache_get(u->id, req->principal.version, &len);
+  char *cached = confined ? NULL : view_cache_get(u->id, req->principal.version, &len);
   if (cached) {
     reply_json_text(req, 200, cached);
     return;
@@ -50,6 +54,13 @@ void api_user_get(struct request *req) {
   size_t count;
   if (load_memberships(req, &memberships, &count))
     return;
+  if (confined) {
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++)
+      if (strcmp(memberships[i].org, req->principal.org) == 0)
+        memberships[kept++] = memberships[i];
+    count = kept;
+  }
   json_t *user = json_pack(
       "{s:s, s:s, s:s, s:s, s:s, s:b, s:[], s:b, s:b, s:o, s:b}", "id", u->uuid, "githubLogin",
       u->login, "name", u->name[0] ? u->name : u->login, "email", u->email, "avatarUrl", "",
@@ -58,12 +69,12 @@ void api_user_get(struct request *req) {
   free(memberships);
   reply_json(req, 200, user);
   /* Rendered after the memberships were read, so it shows data at least as new as the version. */
-  if (req->status == 200)
+  if (req->status == 200 && !confined)
     view_cache_put(u->id, req->principal.version, req->reply_body);
 }
 
 void api_user_default_org(struct request *req) {
-  if (req->principal.token.kind != TOKEN_PERSONAL) {
+  if (req->principal.scope_org_id) {
     reply_json(req, 200, json_pack("{s:s, s:[]}", "GitHubLogin", req->principal.org, "Messages"));
     return;
   }

@@ -232,12 +232,6 @@ static int passthrough_oidc_issuer_update(struct store *store, const struct stor
   return from(store)->inner->ops->oidc_issuer_update(from(store)->inner, actor, issuer, audit);
 }
 
-static int passthrough_oidc_issuer_delete(struct store *store, const struct store_actor *actor,
-                                          int64_t org_id, const char *id,
-                                          const struct store_audit *audit) {
-  return from(store)->inner->ops->oidc_issuer_delete(from(store)->inner, actor, org_id, id, audit);
-}
-
 static int passthrough_oidc_policy_update(struct store *store, const struct store_actor *actor,
                                           int64_t org_id, const char *policy_id, const char *policy,
                                           const struct store_audit *audit) {
@@ -268,6 +262,22 @@ static int passthrough_oidc_issuers_list(struct store *store, int64_t org_id,
 static int passthrough_oidc_token_insert(struct store *store, const struct store_token *token,
                                          const struct store_audit *audit) {
   return from(store)->inner->ops->oidc_token_insert(from(store)->inner, token, audit);
+}
+
+static int passthrough_oidc_issuer_set_keys(struct store *store,
+                                            const struct store_oidc_issuer *was, const char *jwks,
+                                            int64_t modified) {
+  return from(store)->inner->ops->oidc_issuer_set_keys(from(store)->inner, was, jwks, modified);
+}
+
+/* Deleting an issuer revokes the tokens it issued: cached principals must go. */
+static int cached_oidc_issuer_delete(struct store *store, const struct store_actor *actor,
+                                     int64_t org_id, const char *id,
+                                     const struct store_audit *audit) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->oidc_issuer_delete(c->inner, actor, org_id, id, audit);
+  invalidate(c);
+  return rc;
 }
 
 static int cached_user_create(struct store *store, const struct store_user *user,
@@ -444,7 +454,8 @@ static const struct store_ops cache_ops = {
     .org_member_count = passthrough_org_member_count,
     .oidc_issuer_insert = passthrough_oidc_issuer_insert,
     .oidc_issuer_update = passthrough_oidc_issuer_update,
-    .oidc_issuer_delete = passthrough_oidc_issuer_delete,
+    .oidc_issuer_delete = cached_oidc_issuer_delete,
+    .oidc_issuer_set_keys = passthrough_oidc_issuer_set_keys,
     .oidc_policy_update = passthrough_oidc_policy_update,
     .oidc_issuer_get = passthrough_oidc_issuer_get,
     .oidc_issuer_by_policy = passthrough_oidc_issuer_by_policy,

@@ -49,11 +49,15 @@ static const char *const statement_sql[STMT_COUNT] = {
         "created_by, created, expires, oidc_issuer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
         "coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), ?11, ?12, ?13)",
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
+    /* A token an OIDC exchange made is confined to its issuer's organization, and dies with the
+     * issuer: deleting a (perhaps compromised) trust relationship revokes what it issued. */
     [STMT_PRINCIPAL_BY_HASH] =
-        "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, o.name, "
-        "tm.name FROM tokens t LEFT JOIN users u ON u.id = t.user_id "
+        "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, "
+        "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0) "
+        "FROM tokens t LEFT JOIN users u ON u.id = t.user_id "
         "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "
-        "WHERE t.hash = ?1",
+        "LEFT JOIN oidc_issuers oi ON oi.id = t.oidc_issuer LEFT JOIN orgs so ON so.id = oi.org_id "
+        "WHERE t.hash = ?1 AND (t.oidc_issuer = '' OR oi.id IS NOT NULL)",
     [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.user_id = ?1" TOKEN_PAGE,
     [STMT_ORG_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t "
                             "WHERE t.org_id = ?1 AND t.kind = 'organization'" TOKEN_PAGE,
@@ -73,6 +77,10 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_OIDC_UPDATE] = "UPDATE oidc_issuers SET name = ?3, jwks_uri = ?4, jwks = ?5, "
                          "static_jwks = ?6, thumbprints = ?7, max_expiration = ?8, modified = ?9 "
                          "WHERE org_id = ?1 AND id = ?2",
+    [STMT_OIDC_SET_KEYS] = "UPDATE oidc_issuers SET jwks = ?4, modified = ?5 "
+                           "WHERE org_id = ?1 AND id = ?2 AND modified = ?3 AND static_jwks = 0 "
+                           "AND jwks = ?6 AND name = ?7 AND thumbprints = ?8 "
+                           "AND max_expiration = ?9 AND jwks_uri = ?10",
     [STMT_OIDC_DELETE] = "DELETE FROM oidc_issuers WHERE org_id = ?1 AND id = ?2",
     [STMT_OIDC_POLICY_UPDATE] = "UPDATE oidc_issuers SET policy = ?3, policy_version = "
                                 "policy_version + 1, policy_modified = ?4 "
@@ -121,17 +129,22 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_TEAM_MEMBER_ROLE] =
         "UPDATE team_members SET role = ?3 WHERE team_id = ?1 AND user_id = ?2",
     [STMT_TEAM_DELETE] = "DELETE FROM teams WHERE id = ?1",
-    /* The actor's token (?5) is still valid at ?6 (and, with ?7, is a personal token), and: its
-     * user is a site admin or an admin of the org, or it is an admin token of the org, or (?4,
-     * team changes) its user administers the team (?3). */
+    /* The actor's token (?5) is still valid at ?6, is a person's own token when ?7 asks for one,
+     * and if an OIDC exchange made it, its issuer still exists and belongs to the org (?2); and:
+     * its user is a site admin (own tokens only) or an admin of the org, or it is an admin token
+     * of the org, or (?4, team changes) its user administers the team (?3). */
     [STMT_ACTOR_ALLOWED] =
-        "SELECT EXISTS (SELECT 1 FROM tokens WHERE seq = ?5 AND (expires = 0 OR expires > ?6) "
-        "AND (?7 = 0 OR kind = 'personal')) "
-        "AND (coalesce((SELECT site_admin FROM users WHERE id = ?1), 0) "
+        "WITH tok AS (SELECT kind, oidc_issuer, org_id, admin FROM tokens "
+        "  WHERE seq = ?5 AND (expires = 0 OR expires > ?6)) "
+        "SELECT EXISTS (SELECT 1 FROM tok WHERE ?7 = 0 OR (kind = 'personal' AND oidc_issuer = "
+        "'')) "
+        "AND (EXISTS (SELECT 1 FROM tok WHERE oidc_issuer = '') OR EXISTS (SELECT 1 FROM tok "
+        "  JOIN oidc_issuers oi ON oi.id = tok.oidc_issuer AND oi.org_id = ?2)) "
+        "AND ((EXISTS (SELECT 1 FROM tok WHERE oidc_issuer = '') "
+        "  AND coalesce((SELECT site_admin FROM users WHERE id = ?1), 0)) "
         "OR EXISTS (SELECT 1 FROM memberships WHERE org_id = ?2 AND user_id = ?1 AND role = "
         "'admin') "
-        "OR EXISTS (SELECT 1 FROM tokens WHERE seq = ?5 AND org_id = ?2 AND kind = "
-        "'organization' AND admin = 1) "
+        "OR EXISTS (SELECT 1 FROM tok WHERE org_id = ?2 AND kind = 'organization' AND admin = 1) "
         "OR (?4 = 1 AND EXISTS (SELECT 1 FROM team_members t JOIN memberships m "
         "ON m.user_id = t.user_id AND m.org_id = ?2 "
         "WHERE t.team_id = ?3 AND t.user_id = ?1 AND t.role = 'admin')))",
@@ -302,13 +315,16 @@ static void read_principal_row(sqlite3_stmt *st, void *out) {
   struct store_principal *p = out;
   memset(p, 0, sizeof *p);
   read_token(st, &p->token);
+  column_text(st, TOKEN_COLUMN_COUNT + 6, p->org, sizeof p->org);
+  column_text(st, TOKEN_COLUMN_COUNT + 7, p->team, sizeof p->team);
+  p->scope_org_id = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 8);
   if (p->token.kind == TOKEN_PERSONAL) {
     read_user_columns(st, TOKEN_COLUMN_COUNT, &p->user);
+    if (p->token.oidc_issuer[0])
+      p->user.site_admin = false; /* a CI job is not its user's site-admin self */
     snprintf(p->actor, sizeof p->actor, "%s", p->user.login);
     return;
   }
-  column_text(st, TOKEN_COLUMN_COUNT + 6, p->org, sizeof p->org);
-  column_text(st, TOKEN_COLUMN_COUNT + 7, p->team, sizeof p->team);
   /* The organization's robot: what `pulumi whoami` shows for a machine token. */
   snprintf(p->user.login, sizeof p->user.login, "%s", p->org);
   snprintf(p->user.name, sizeof p->user.name, "%s", p->token.name);
@@ -487,6 +503,7 @@ static const struct store_ops sqlite_ops = {
     .org_member_count = sqlite_org_member_count,
     .oidc_issuer_insert = sqlite_oidc_issuer_insert,
     .oidc_issuer_update = sqlite_oidc_issuer_update,
+    .oidc_issuer_set_keys = sqlite_oidc_issuer_set_keys,
     .oidc_issuer_delete = sqlite_oidc_issuer_delete,
     .oidc_policy_update = sqlite_oidc_policy_update,
     .oidc_issuer_get = sqlite_oidc_issuer_get,

@@ -30,6 +30,7 @@ enum stmt_id {
   STMT_ORG_MEMBER_COUNT,
   STMT_OIDC_INSERT,
   STMT_OIDC_UPDATE,
+  STMT_OIDC_SET_KEYS,
   STMT_OIDC_DELETE,
   STMT_OIDC_POLICY_UPDATE,
   STMT_OIDC_GET,
@@ -158,6 +159,8 @@ int sqlite_oidc_issuer_insert(struct store *store, const struct store_actor *act
 int sqlite_oidc_issuer_update(struct store *store, const struct store_actor *actor,
                               const struct store_oidc_issuer *issuer,
                               const struct store_audit *audit);
+int sqlite_oidc_issuer_set_keys(struct store *store, const struct store_oidc_issuer *was,
+                                const char *jwks, int64_t modified);
 int sqlite_oidc_issuer_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
                               const char *id, const struct store_audit *audit);
 int sqlite_oidc_policy_update(struct store *store, const struct store_actor *actor, int64_t org_id,

@@ -75,6 +75,8 @@ struct oidc_job {
   struct store_oidc_issuer issuer;
   char *jwks, *policy;
   struct store_token token; /* oidc_token_insert */
+  char *new_jwks;           /* oidc_issuer_set_keys */
+  int64_t new_modified;
 };
 
 static struct oidc_job *oidc_job_new(int (*apply)(struct conn *, struct write_job *),
@@ -166,6 +168,35 @@ int sqlite_oidc_issuer_update(struct store *store, const struct store_actor *act
                               const struct store_oidc_issuer *issuer,
                               const struct store_audit *audit) {
   return submit(store, oidc_job_new(apply_update, actor, issuer, audit));
+}
+
+/* A key refresh: the job's issuer is the row as it was read, new_jwks the keys to store. */
+static int apply_set_keys(struct conn *c, struct write_job *job) {
+  struct oidc_job *o = (struct oidc_job *)job;
+  const struct store_oidc_issuer *was = &o->issuer;
+  sqlite3_stmt *st = conn_stmt(c, STMT_OIDC_SET_KEYS);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, was->org_id);
+  sqlite3_bind_text(st, 2, was->id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, was->modified);
+  sqlite3_bind_text(st, 4, o->new_jwks, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 5, o->new_modified);
+  sqlite3_bind_text(st, 6, was->jwks, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, was->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 8, was->thumbprints, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 9, was->max_expiration);
+  sqlite3_bind_text(st, 10, was->jwks_uri, -1, SQLITE_STATIC);
+  int rc = step_write(c, st, true, "oidc key refresh");
+  return rc == TE_NOT_FOUND ? TE_CONFLICT : rc;
+}
+
+int sqlite_oidc_issuer_set_keys(struct store *store, const struct store_oidc_issuer *was,
+                                const char *jwks, int64_t modified) {
+  struct oidc_job *o = oidc_job_new(apply_set_keys, NULL, was, NULL);
+  o->new_jwks = (char *)jwks; /* the caller's, valid while submit waits */
+  o->new_modified = modified;
+  return submit(store, o);
 }
 
 static int apply_delete(struct conn *c, struct write_job *job) {

@@ -91,6 +91,10 @@ static inline const char *token_kind_name(enum token_kind kind) {
   return kind == TOKEN_ORG ? "organization" : kind == TOKEN_TEAM ? "team" : "personal";
 }
 
+/* A person acting with their own token: not a machine token, nor one an OIDC exchange issued.
+ * Only people may hand out credentials (org tokens, issuers, their policies). */
+#define principal_is_person(p) ((p)->token.kind == TOKEN_PERSONAL && !(p)->token.oidc_issuer[0])
+
 static inline enum token_kind token_kind_parse(const char *name) {
   if (name && name[0] == 'o')
     return TOKEN_ORG;
@@ -148,7 +152,11 @@ void store_oidc_issuers_free(struct store_oidc_issuer *issuers, size_t count);
 struct store_principal {
   struct store_token token;
   struct store_user user;
-  char org[LOGIN_MAX + 1];  /* machine tokens: the organization's name */
+  /* The one organization the token may act in, 0 for a user's own token (wherever its user
+   * may): a machine token's organization, or the organization whose OIDC issuer made it. A
+   * personal token from an exchange never has its user's site-admin powers. */
+  int64_t scope_org_id;
+  char org[LOGIN_MAX + 1];  /* the scope organization's name ("" for none) */
   char team[LOGIN_MAX + 1]; /* team tokens: the team's name */
   /* Who acts, as logs and the audit log name them: the user's login, or "org/token-name" for a
    * machine token, which no login can be (logins have no '/'), so a user who happens to share an
@@ -307,11 +315,15 @@ struct store_ops {
   int (*oidc_issuer_insert)(struct store *store, const struct store_actor *actor,
                             const struct store_oidc_issuer *issuer,
                             const struct store_audit *audit);
-  /* Rewrites name, jwks, static_jwks, jwks_uri, thumbprints, max_expiration and modified. With a
-   * NULL actor and audit (a key refresh by the server itself) nothing is recorded. */
+  /* Rewrites name, jwks, static_jwks, jwks_uri, thumbprints, max_expiration and modified. */
   int (*oidc_issuer_update)(struct store *store, const struct store_actor *actor,
                             const struct store_oidc_issuer *issuer,
                             const struct store_audit *audit);
+  /* Replaces a discovered issuer's key set (a refresh by the server itself, recorded nowhere),
+   * only if the issuer is still exactly as `was` (as read before the fetch): TE_CONFLICT
+   * otherwise, so a refresh can never undo an admin's change. */
+  int (*oidc_issuer_set_keys)(struct store *store, const struct store_oidc_issuer *was,
+                              const char *jwks, int64_t modified);
   int (*oidc_issuer_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
                             const char *id, const struct store_audit *audit);
   /* Sets the issuer's policy (by policy id), bumping its version. */

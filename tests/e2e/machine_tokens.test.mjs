@@ -100,7 +100,7 @@ test('admin org tokens have admin rights but cannot create or delete org tokens'
   const before = await names();
   const res = await orgCreate(admin.tokenValue, { name: 'successor', description: '', expires: 0, admin: true });
   assert.equal(res.status, 403);
-  assert.match(res.json.message, /user's access token/);
+  assert.match(res.json.message, /user's own access token/);
   assert.equal((await api(srv, 'DELETE', `/api/orgs/acme/tokens/${plain.id}`, { token: admin.tokenValue })).status, 403);
   assert.deepEqual(await names(), before);
   assert.equal((await api(srv, 'GET', '/api/user', { token: plain.tokenValue })).status, 200);

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OAuth2Server } from 'oauth2-mock-server';
-import { api, assert401, memberAdd, nowSeconds, poll, sleep, startServer, tokenCreate, userAdd, validate } from './helpers.mjs';
+import { api, assert401, memberAdd, nowSeconds, orgAdd, poll, sleep, startServer, tokenCreate, userAdd, validate } from './helpers.mjs';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
@@ -27,6 +27,7 @@ before(async () => {
     setup(db) {
       userAdd(db, 'bob');
       memberAdd(db, 'acme', 'bob', 'member');
+      orgAdd(db, 'other'); // alice, a site admin, is not a member of it
       tok.bob = tokenCreate(db, 'bob');
     },
   });
@@ -216,13 +217,25 @@ test('bad ID tokens and bad requests are refused in RFC 6749 shape', async () =>
   assert.equal((await exchange({ subject_token: good, requested_token_type: org, subject_token_type: 'urn:x' })).json.error, 'invalid_request');
   // An unknown organization looks like any other refusal.
   assert.equal((await exchange({ subject_token: good, requested_token_type: org, audience: 'urn:pulumi:org:nope' })).json.error, 'invalid_grant');
-  // Refusals are audited with their reason.
+  // A body with a NUL byte is refused, not misparsed.
+  const nul = await fetch(`${srv.url}/api/oauth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: Buffer.concat([Buffer.from('a\0'), Buffer.alloc(60000, 'b')]),
+  });
+  assert.equal(nul.status, 400);
+  assert.equal((await nul.json()).error, 'invalid_request');
+  // Refusals are audited with their reason, at most one record per org every 5 s (anyone can
+  // call the exchange), each counting the refusals left out before it.
+  await sleep(5200);
+  assert.equal((await exchange({ subject_token: await idToken({}, { expiresIn: -600 }), requested_token_type: org })).json.error, 'invalid_grant');
   const record = await poll(async () =>
     (await api(srv, 'GET', '/api/orgs/acme/auditlogs/v2?eventFilter=auth-failure-oidc-token-exchange', { token: tok.alice })).json.auditLogEvents.find((e) =>
       /expired/.test(e.description),
     ),
   );
   assert.ok(record, 'an expired token refusal is recorded with its reason');
+  assert.match(record.description, /; [1-9]\d* more refused and not recorded before this one/);
 });
 
 test('a key rotated at the issuer is picked up on first sight of its kid', async () => {
@@ -276,6 +289,33 @@ test('explain tells an admin, rule by rule, why a sample token passes or not', a
   assert.match(expired.json.token.reason, /expired/);
 });
 
+test('a personal token from an exchange acts only in the issuer\'s org, without site-admin powers', async () => {
+  const res = await setPolicies([{ decision: 'allow', tokenType: 'personal', userLogin: 'alice', authorizedPermissions: [], rules: { sub: SUB } }]);
+  assert.equal(res.status, 200, res.text);
+  const p = await exchange({ subject_token: await idToken(), requested_token_type: TYPE('personal'), scope: 'user:alice' });
+  assert.equal(p.status, 200, JSON.stringify(p.json));
+  const ci = p.json.access_token;
+  const me = await api(srv, 'GET', '/api/user', { token: ci });
+  assert.equal(me.json.githubLogin, 'alice');
+  assert.equal(me.json.siteAdmin, false);
+  assert.deepEqual(me.json.organizations.map((o) => o.githubLogin), ['acme']);
+  assert.equal((await api(srv, 'GET', '/api/orgs/acme/members', { token: ci })).status, 200);
+  // Alice herself, a site admin, may see "other"; her CI job may not.
+  assert.equal((await api(srv, 'GET', '/api/orgs/other', { token: tok.alice })).status, 200);
+  assert.equal((await api(srv, 'GET', '/api/orgs/other', { token: ci })).status, 404);
+  // Nor may it mint lasting credentials: personal tokens, org tokens, issuers, policies.
+  assert.equal((await api(srv, 'POST', '/api/user/tokens', { token: ci, json: {} })).status, 403);
+  assert.equal((await api(srv, 'POST', '/api/orgs/acme/tokens', { token: ci, json: { name: 'from-ci', description: '', expires: 0, admin: true } })).status, 403);
+  assert.equal((await api(srv, 'POST', '/api/orgs/acme/oidc/issuers', { token: ci, json: { name: 'x', url: idp.issuer.url } })).status, 403);
+  assert.equal((await api(srv, 'PATCH', `/api/orgs/acme/auth/policies/${issuer.policyId}`, { token: ci, json: { policies: [allowOrg()] } })).status, 403);
+  // Machine tokens neither: an admin org token cannot hand itself a trust relationship.
+  const robot = (await api(srv, 'POST', '/api/orgs/acme/tokens', { token: tok.alice, json: { name: 'robot', description: '', expires: 0, admin: true } })).json.tokenValue;
+  assert.equal((await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: robot, json: { maxExpiration: 600 } })).status, 403);
+  assert.equal((await api(srv, 'GET', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: robot })).status, 200);
+  tok.ciAlice = ci;
+  assert.equal((await setPolicies([allowOrg({ sub: 'repo:acme/*' }), { decision: 'deny', tokenType: 'organization', authorizedPermissions: [], rules: { sub: '*:ref:refs/heads/feature*' } }])).status, 200);
+});
+
 test('update, regenerate and delete; a deleted issuer exchanges nothing', async () => {
   const up = await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice, json: { name: 'renamed', maxExpiration: 600 } });
   assert.equal(up.status, 200, up.text);
@@ -285,7 +325,12 @@ test('update, regenerate and delete; a deleted issuer exchanges nothing', async 
   const regen = await api(srv, 'POST', `/api/orgs/acme/oidc/issuers/${issuer.id}/regenerate-thumbprints`, { token: tok.alice });
   assert.equal(regen.status, 200, regen.text);
   assert.equal((await api(srv, 'DELETE', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.bob })).status, 403);
+  const live = await exchange({ subject_token: await idToken(), requested_token_type: TYPE('organization') });
+  assert.equal((await api(srv, 'GET', '/api/orgs/acme', { token: live.json.access_token })).status, 200);
   assert.equal((await api(srv, 'DELETE', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice })).status, 204);
+  // Deleting the trust relationship revokes what it issued.
+  assert401(await api(srv, 'GET', '/api/orgs/acme', { token: live.json.access_token }));
+  assert401(await api(srv, 'GET', '/api/user', { token: tok.ciAlice }));
   assert.equal((await api(srv, 'GET', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice })).status, 404);
   assert.equal((await exchange({ subject_token: await idToken(), requested_token_type: TYPE('organization') })).json.error, 'invalid_grant');
   const events = (await api(srv, 'GET', '/api/orgs/acme/auditlogs/v2', { token: tok.alice })).json.auditLogEvents.map((e) => e.event);

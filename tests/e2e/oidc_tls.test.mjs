@@ -35,7 +35,8 @@ before(async () => {
     '-keyout', path.join(dir, 'key.pem'), '-out', certPath,
   ], { stdio: 'ignore' });
   fingerprint = new crypto.X509Certificate(fs.readFileSync(certPath)).fingerprint256.replace(/:/g, '').toLowerCase();
-  trusting = await startServer({ extraArgs: ['--issuer-ca-file', certPath] });
+  // The test issuers listen on loopback, which only the test flag lets a server reach.
+  trusting = await startServer({ extraArgs: ['--issuer-ca-file', certPath, '--allow-http-issuers'] });
   plain = await startServer();
 });
 
@@ -65,16 +66,25 @@ test('given thumbprints pin the certificate: another one is refused', async () =
   const wrong = await register(trusting, { name: 'pinned', url: idp.issuer.url, thumbprints: ['0'.repeat(64)] });
   assert.equal(wrong.status, 400);
   assert.match(wrong.json.message, /not among its thumbprints/);
-  const right = await register(trusting, { name: 'pinned', url: idp.issuer.url, thumbprints: [fingerprint.toUpperCase()] });
+  // Pulumi's spec has thumbprints as SHA-1: those pin too.
+  const sha1 = new crypto.X509Certificate(fs.readFileSync(certPath)).fingerprint.replace(/:/g, '').toLowerCase();
+  const right = await register(trusting, { name: 'pinned', url: idp.issuer.url, thumbprints: [fingerprint.toUpperCase(), sha1] });
   assert.equal(right.status, 200, right.text);
-  assert.deepEqual(right.json.thumbprints, [fingerprint]);
+  assert.deepEqual(right.json.thumbprints, [fingerprint, sha1]);
 });
 
-test('an untrusted certificate, or plain HTTP without the test flag, is refused', async () => {
+test('an untrusted certificate, a loopback address, or plain HTTP without the test flag, is refused', async () => {
   const tls = await startIdp({ tls: true });
-  const untrusted = await register(plain, { name: 'tls', url: tls.issuer.url });
-  assert.equal(untrusted.status, 400);
+  const untrusted = await register(trusting, { name: 'tls', url: tls.issuer.url.replace('localhost', '127.0.0.2') });
+  assert.equal(untrusted.status, 400); // the certificate names localhost and 127.0.0.1 only
   assert.match(untrusted.json.message, /cannot fetch/);
+  // Without the test flag, loopback is off limits (no probing the server's own services), and the
+  // caller is not told whether a port was closed or a certificate refused: the server log is.
+  const blocked = await register(plain, { name: 'tls', url: tls.issuer.url });
+  assert.equal(blocked.status, 400);
+  assert.match(blocked.json.message, /could not be reached, or its TLS certificate is not trusted/);
+  assert.match(plain.server.stderr(), /fetching https:\/\/localhost:\d+\/\.well-known\/openid-configuration failed: Couldn't connect/);
+  assert.equal((await register(plain, { name: 'x', url: 'https://user:pw@example.com' })).status, 400);
   const http = await startIdp({ tls: false });
   const refused = await register(plain, { name: 'http', url: http.issuer.url });
   assert.equal(refused.status, 400);
