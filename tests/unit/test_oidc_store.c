@@ -145,12 +145,78 @@ static void exchange_tokens_note_their_issuer_and_its_use(void **state) {
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
 }
 
+/* The in-transaction actor check for a token an exchange made: confined to the issuer's org,
+ * without its user's site-admin powers, never a "person", and dead with its issuer. */
+static void exchange_tokens_are_confined_actors(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_user u = {.site_admin = true}, alice;
+  snprintf(u.login, sizeof u.login, "alice");
+  assert_int_equal(s->ops->user_create(s, &u, &alice), TE_OK);
+  struct store_oidc_issuer a = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
+  struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = alice.id, .created = time_now()};
+  char value[TOKEN_VALUE_LEN + 1];
+  token_new_id(t.id);
+  token_generate(value);
+  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  t.expires = t.created + 600;
+  snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", a.id);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_OK);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_false(p.user.site_admin);
+  assert_int_equal(p.scope_org_id, f->acme.id);
+  assert_string_equal(p.org, "acme");
+  struct store_actor actor = {p.token.seq, alice.id, ACTOR_ORG_ADMIN};
+  /* A site admin's own token could; her CI job's cannot, in either org. */
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->other.id, 5, NULL), TE_FORBIDDEN);
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 5, NULL), TE_FORBIDDEN);
+  assert_int_equal(s->ops->member_set(s, "acme", "alice", "admin"), TE_OK);
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 5, NULL), TE_OK);
+  assert_int_equal(s->ops->member_set(s, "other", "alice", "admin"), TE_OK);
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->other.id, 5, NULL), TE_FORBIDDEN);
+  actor.need = ACTOR_ORG_ADMIN_PERSON;
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 6, NULL), TE_FORBIDDEN);
+  actor.need = ACTOR_ORG_ADMIN;
+  assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 7, NULL), TE_FORBIDDEN);
+}
+
+/* A key refresh stores the keys only over the issuer exactly as it read it. */
+static void key_refreshes_never_undo_a_change(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_oidc_issuer a = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
+  struct store_oidc_issuer read;
+  assert_int_equal(s->ops->oidc_issuer_get(s, f->acme.id, a.id, &read), TE_OK);
+  struct store_oidc_issuer changed = a;
+  changed.max_expiration = 60; /* an admin's change while the refresh fetched */
+  assert_int_equal(s->ops->oidc_issuer_update(s, NULL, &changed, NULL), TE_OK);
+  assert_int_equal(s->ops->oidc_issuer_set_keys(s, &read, "{\"keys\":[1]}", time_now()),
+                   TE_CONFLICT);
+  store_oidc_issuer_clear(&read);
+  assert_int_equal(s->ops->oidc_issuer_get(s, f->acme.id, a.id, &read), TE_OK);
+  assert_int_equal(read.max_expiration, 60);
+  assert_string_equal(read.jwks, "{\"keys\":[]}");
+  assert_int_equal(s->ops->oidc_issuer_set_keys(s, &read, "{\"keys\":[1]}", time_now()), TE_OK);
+  store_oidc_issuer_clear(&read);
+  assert_int_equal(s->ops->oidc_issuer_get(s, f->acme.id, a.id, &read), TE_OK);
+  assert_string_equal(read.jwks, "{\"keys\":[1]}");
+  assert_int_equal(read.max_expiration, 60);
+  store_oidc_issuer_clear(&read);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(issuers_are_kept_per_organization, setup, teardown),
       cmocka_unit_test_setup_teardown(updates_and_policies_change_what_they_say, setup, teardown),
       cmocka_unit_test_setup_teardown(exchange_tokens_note_their_issuer_and_its_use, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(exchange_tokens_are_confined_actors, setup, teardown),
+      cmocka_unit_test_setup_teardown(key_refreshes_never_undo_a_change, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
