@@ -11,4 +11,9 @@ void audit_event(struct store_audit *a, struct request *req, const char *org, co
                  bool req_org_admin, const char *description_fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/* Appends a record of a refusal without waiting for it: it shares the next group commit, so a
+ * burst of refused requests cannot tie up worker threads with a disk flush each. The refusal
+ * stands whatever happens to the record. */
+void audit_event_queue(struct store *store, const struct store_audit *a);
+
 #endif

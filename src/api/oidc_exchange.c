@@ -271,11 +271,6 @@ static int verify_id_token(const struct app *app, struct store_oidc_issuer *issu
   return TE_NOT_FOUND;
 }
 
-static void ignore_result(void *arg, int result) {
-  (void)arg;
-  (void)result;
-}
-
 #define REFUSAL_AUDIT_SLOTS 256
 #define REFUSAL_AUDIT_INTERVAL_MS 5000
 
@@ -320,7 +315,7 @@ static void audit_refusal(struct request *req, const struct store_org *org, cons
               why, issuer, suppressed);
   a.auth_failure = true;
   struct store *store = req->app->store;
-  store->ops->audit_append(store, &a, ignore_result, NULL);
+  audit_event_queue(store, &a);
 }
 
 /* The owner of the token to issue: the team or the user must exist (users: in the org). */

@@ -14,14 +14,7 @@ static void not_found(struct request *req) {
   reply_error(req, 404, "organization not found.");
 }
 
-static void ignore_result(void *arg, int result) {
-  (void)arg;
-  (void)result;
-}
-
-/* Audits a refused request against the organization: queued, not awaited, so that a burst of
- * refused requests cannot tie up worker threads with a disk flush each. The refusal stands
- * whatever happens to the record. */
+/* Audits a refused request against the organization (queued, not awaited). */
 static void audit_refusal(struct request *req, const struct store_org *org, const char *event,
                           bool needed_admin, const char *why) {
   struct store *store = req->app->store;
@@ -32,7 +25,7 @@ static void audit_refusal(struct request *req, const struct store_org *org, cons
   audit_event(&a, req, org->name, event, needed_admin, "%s %s refused: %s", req->method, shown,
               why);
   a.auth_failure = true;
-  store->ops->audit_append(store, &a, ignore_result, NULL);
+  audit_event_queue(store, &a);
 }
 
 /* The organization's cap on token lifetimes applies to every token used against it. */

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/timeutil.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -34,9 +35,7 @@ static struct store_audit event(const char *name, const char *description) {
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-audit-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  temp_db_make(f->dir, f->path, "audit");
   assert_int_equal(store_sqlite_open(f->path, 1, &f->store), TE_OK);
   struct store_user u = {0}, out;
   snprintf(u.login, sizeof u.login, "alice");
@@ -56,9 +55,7 @@ static int teardown(void **state) {
   struct fixture *f = *state;
   if (f->store)
     f->store->ops->close(f->store);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
+  temp_db_remove(f->dir);
   free(f);
   return 0;
 }
@@ -140,9 +137,7 @@ static void a_change_and_its_record_land_together_or_not_at_all(void **state) {
   struct store *s = f->store;
   struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = f->user_id, .created = time_now()};
   char value[TOKEN_VALUE_LEN + 1];
-  token_new_id(t.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  token_fill_secret(&t, value);
   /* An empty event name violates the audit table's CHECK: the token must not be stored either. */
   struct store_audit bad = event("", "unwritable");
   assert_int_not_equal(s->ops->token_insert(s, &t, &bad, NULL, NULL), TE_OK);

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/timeutil.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -25,9 +26,7 @@ struct fixture {
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-cache-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  temp_db_make(f->dir, f->path, "cache");
   struct store *inner;
   assert_int_equal(store_sqlite_open(f->path, 2, &inner), TE_OK);
   assert_int_equal(store_cache_wrap(inner, 50, 3600, &f->cached), TE_OK);
@@ -43,9 +42,7 @@ static int teardown(void **state) {
   struct fixture *f = *state;
   f->cached->ops->close(f->cached);
   f->other->ops->close(f->other);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
+  temp_db_remove(f->dir);
   free(f);
   return 0;
 }
@@ -53,9 +50,7 @@ static int teardown(void **state) {
 static struct store_token insert_token(struct store *s, int64_t user_id) {
   struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = user_id, .created = time_now()};
   char value[TOKEN_VALUE_LEN + 1];
-  token_new_id(t.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  token_fill_secret(&t, value);
   assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   return t;
 }

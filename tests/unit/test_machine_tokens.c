@@ -10,6 +10,7 @@
 #include "core/timeutil.h"
 #include "store/sqlite_schema.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -28,9 +29,7 @@ struct fixture {
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-machine-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  temp_db_make(f->dir, f->path, "machine");
   assert_int_equal(store_sqlite_open(f->path, 2, &f->store), TE_OK);
   struct store *s = f->store;
   struct store_user u = {0};
@@ -53,9 +52,7 @@ static int teardown(void **state) {
   struct fixture *f = *state;
   if (f->store)
     f->store->ops->close(f->store);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
+  temp_db_remove(f->dir);
   free(f);
   return 0;
 }
@@ -68,9 +65,7 @@ static struct store_token machine_token(int64_t org_id, int64_t team_id, const c
                           .team_id = team_id,
                           .admin = admin,
                           .created = time_now()};
-  token_new_id(t.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  token_fill_secret(&t, value);
   snprintf(t.name, sizeof t.name, "%s", name);
   snprintf(t.created_by, sizeof t.created_by, "alice");
   return t;
@@ -225,9 +220,7 @@ static void token_actors_are_rechecked_in_the_transaction(void **state) {
   assert_int_equal(s->ops->machine_token_insert(s, &by_admin, &t2, NULL), TE_FORBIDDEN);
   /* The same holds for a user's token: an admin's deleted token loses the admin's rights. */
   struct store_token personal = {.kind = TOKEN_PERSONAL, .user_id = f->alice.id};
-  token_new_id(personal.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, personal.hash);
+  token_fill_secret(&personal, value);
   assert_int_equal(s->ops->token_insert(s, &personal, NULL, NULL, NULL), TE_OK);
   struct store_principal pu;
   assert_int_equal(s->ops->principal_by_token_hash(s, personal.hash, &pu), TE_OK);
@@ -271,9 +264,8 @@ static void the_expiry_policy_is_kept_per_organization(void **state) {
  * seq counter: a deleted token's seq is not handed out again after the tokens table is rebuilt. */
 static void migration_4_keeps_tokens_and_never_reuses_seq(void **state) {
   (void)state;
-  char dir[64] = "/tmp/tessera-migrate-XXXXXX", path[96];
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/old.db", dir);
+  char dir[64], path[96];
+  temp_db_make(dir, path, "migrate");
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
@@ -307,16 +299,12 @@ static void migration_4_keeps_tokens_and_never_reuses_seq(void **state) {
   free(items);
   struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = 1};
   char value[TOKEN_VALUE_LEN + 1];
-  token_new_id(t.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  token_fill_secret(&t, value);
   assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_int_equal(p.token.seq, 4);
   s->ops->close(s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  temp_db_remove(dir);
 }
 
 int main(void) {

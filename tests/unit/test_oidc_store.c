@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/timeutil.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,7 @@ struct fixture {
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-oidc-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  temp_db_make(f->dir, f->path, "oidc");
   assert_int_equal(store_sqlite_open(f->path, 2, &f->store), TE_OK);
   struct store *s = f->store;
   assert_int_equal(s->ops->org_create(s, "acme"), TE_OK);
@@ -38,9 +37,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   f->store->ops->close(f->store);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
+  temp_db_remove(f->dir);
   free(f);
   return 0;
 }
@@ -119,9 +116,7 @@ static void exchange_tokens_note_their_issuer_and_its_use(void **state) {
   assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
   struct store_token t = {.kind = TOKEN_ORG, .org_id = f->acme.id, .created = time_now()};
   char value[TOKEN_VALUE_LEN + 1];
-  token_new_id(t.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  token_fill_secret(&t, value);
   t.expires = t.created + 600;
   snprintf(t.name, sizeof t.name, "oidc-1");
   snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", a.id);
@@ -134,9 +129,7 @@ static void exchange_tokens_note_their_issuer_and_its_use(void **state) {
   assert_int_equal(got.last_used, t.created);
   store_oidc_issuer_clear(&got);
   /* Names are reserved like any org token's. */
-  token_new_id(t.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  token_fill_secret(&t, value);
   assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_CONFLICT);
   /* An issuer deleted meanwhile issues nothing. */
   assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
@@ -157,9 +150,7 @@ static void exchange_tokens_are_confined_actors(void **state) {
   assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
   struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = alice.id, .created = time_now()};
   char value[TOKEN_VALUE_LEN + 1];
-  token_new_id(t.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  token_fill_secret(&t, value);
   t.expires = t.created + 600;
   snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", a.id);
   assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_OK);

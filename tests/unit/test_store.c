@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/timeutil.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -33,9 +34,7 @@ static struct store_user make_user(struct store *s, const char *login) {
 
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/tessera-store-XXXXXX");
-  assert_non_null(mkdtemp(f->dir));
-  snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+  temp_db_make(f->dir, f->path, "store");
   assert_int_equal(store_sqlite_open(f->path, 2, &f->store), TE_OK);
   f->alice = make_user(f->store, "alice");
   f->bob = make_user(f->store, "bob");
@@ -47,9 +46,7 @@ static int teardown(void **state) {
   struct fixture *f = *state;
   if (f->store)
     f->store->ops->close(f->store);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  assert_int_equal(system(cmd), 0);
+  temp_db_remove(f->dir);
   free(f);
   return 0;
 }
@@ -57,9 +54,7 @@ static int teardown(void **state) {
 static struct store_token make_token(int64_t user_id, const char *description, int64_t expires) {
   struct store_token t = {.kind = TOKEN_PERSONAL, .user_id = user_id, .expires = expires};
   char value[TOKEN_VALUE_LEN + 1];
-  token_new_id(t.id);
-  token_generate(value);
-  token_hash(value, TOKEN_VALUE_LEN, t.hash);
+  token_fill_secret(&t, value);
   snprintf(t.description, sizeof t.description, "%s", description);
   t.created = time_now();
   return t;
