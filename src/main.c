@@ -23,6 +23,7 @@ static const char serve_usage[] =
     "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
     "                     [--max-connections-per-ip N] [--lastused-flush-seconds N]\n"
     "                     [--no-access-log] [--allow-http-issuers] [--issuer-ca-file PATH]\n"
+    "                     [--secure-cookies]\n"
     "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
     "  --db       SQLite database file, created 0600 if absent (TESSERA_DB; default\n"
     "             ./var/tessera.db)\n"
@@ -35,7 +36,9 @@ static const char serve_usage[] =
     "  --allow-http-issuers  accept OIDC issuers on plain HTTP when they are on a loopback\n"
     "             address (for tests; issuers must otherwise use HTTPS)\n"
     "  --issuer-ca-file  verify OIDC issuers' TLS certificates against the CA certificates in\n"
-    "             this PEM file instead of the system's (a private PKI)\n";
+    "             this PEM file instead of the system's (a private PKI)\n"
+    "  --secure-cookies  mark the console's session cookie Secure (when a TLS proxy fronts the\n"
+    "             server, as it should for anything but localhost)\n";
 
 struct serve_options {
   char host[64];
@@ -48,6 +51,7 @@ struct serve_options {
   bool access_log;
   bool allow_http_issuers;
   const char *issuer_ca_file;
+  bool secure_cookies;
 };
 
 /* Parses a positive integer within [min, max]; false for anything else. */
@@ -94,6 +98,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       {"no-access-log", no_argument, NULL, 'q'},
       {"allow-http-issuers", no_argument, NULL, 'H'},
       {"issuer-ca-file", required_argument, NULL, 'C'},
+      {"secure-cookies", no_argument, NULL, 'S'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -136,6 +141,9 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       break;
     case 'H':
       o->allow_http_issuers = true;
+      break;
+    case 'S':
+      o->secure_cookies = true;
       break;
     case 'C':
       if (access(optarg, R_OK) != 0)
@@ -183,6 +191,7 @@ static int serve(int argc, char **argv) {
     return 1;
   struct app app = {
       .store = store,
+      .secure_cookies = o.secure_cookies,
       .issuer_fetch = {.allow_http = o.allow_http_issuers, .ca_file = o.issuer_ca_file}};
   struct server *server = NULL;
   if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK) {

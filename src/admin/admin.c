@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/expiry.h"
 #include "core/names.h"
+#include "core/password.h"
 #include "core/timeutil.h"
 #include "core/token.h"
 #include "store/store.h"
@@ -19,6 +20,8 @@ static const char usage_text[] =
     "usage:\n"
     "  tessera admin bootstrap --db PATH --user LOGIN --org ORG\n"
     "  tessera admin user add --db PATH LOGIN [--name NAME] [--email EMAIL] [--site-admin]\n"
+    "  tessera admin user passwd --db PATH LOGIN   (reads the console password from stdin's first\n"
+    "                                               line; an empty line removes it)\n"
     "  tessera admin org add --db PATH ORG\n"
     "  tessera admin member add --db PATH ORG LOGIN --role admin|member\n"
     "  tessera admin token create --db PATH --user LOGIN [--description D] [--expires WHEN]\n"
@@ -135,8 +138,11 @@ static int add_user(struct store *store, const struct admin_args *a, const char 
 /* Creates a personal token and prints its value: the only time it is ever shown. */
 static int issue_token(struct store *store, const struct store_user *user, const char *description,
                        int64_t expires) {
-  struct store_token t = {
-      .kind = TOKEN_PERSONAL, .user_id = user->id, .expires = expires, .created = time_now()};
+  struct store_token t = {.kind = TOKEN_PERSONAL,
+                          .user_id = user->id,
+                          .expires = expires,
+                          .created = time_now(),
+                          .source = TOKEN_SOURCE_ADMIN};
   char value[TOKEN_VALUE_LEN + 1];
   snprintf(t.description, sizeof t.description, "%s", description);
   token_new_id(t.id);
@@ -177,6 +183,33 @@ static int cmd_token_create(struct store *store, const struct admin_args *a) {
   return issue_token(store, &user, a->description ? a->description : "", expires);
 }
 
+/* Sets (or, with an empty line, removes) a user's console password, read from stdin so that it
+ * never appears in a process listing or shell history. */
+static int cmd_user_passwd(struct store *store, const char *login) {
+  char line[PASSWORD_MAX + 2] = "", hash[PASSWORD_ENCODED_MAX + 1] = "";
+  if (!fgets(line, sizeof line, stdin) && ferror(stdin)) {
+    fprintf(stderr, "tessera admin: cannot read the password from stdin\n");
+    return 1;
+  }
+  size_t len = strcspn(line, "\r\n");
+  bool whole = line[len] != '\0' || feof(stdin);
+  line[len] = '\0';
+  int rc = TE_OK;
+  if (!whole || (len && (len < PASSWORD_MIN || !text_is_printable(line)))) {
+    fprintf(stderr, "tessera admin: the password must be %d to %d characters of text\n",
+            PASSWORD_MIN, PASSWORD_MAX);
+    rc = TE_BAD_REQUEST;
+  } else if (len) {
+    rc = password_hash(line, hash);
+  }
+  OPENSSL_cleanse(line, sizeof line);
+  if (rc == TE_OK)
+    rc = store->ops->user_set_password_hash(store, login, hash);
+  if (rc == TE_NOT_FOUND)
+    return fail("finding the user", rc);
+  return rc ? 1 : 0;
+}
+
 static int cmd_audit_verify(const char *db) {
   int64_t count = 0;
   char report[512];
@@ -205,6 +238,10 @@ static int validate(const char *cmd, const struct admin_args *a) {
   } else if (strcmp(cmd, "user add") == 0) {
     if (a->positional_count != 1)
       return usage("user add takes one LOGIN");
+    rc = check_name("LOGIN", a->positional[0]);
+  } else if (strcmp(cmd, "user passwd") == 0) {
+    if (a->positional_count != 1)
+      return usage("user passwd takes one LOGIN");
     rc = check_name("LOGIN", a->positional[0]);
   } else if (strcmp(cmd, "org add") == 0) {
     if (a->positional_count != 1)
@@ -244,6 +281,8 @@ static int run(const char *cmd, struct store *store, const struct admin_args *a)
     return cmd_bootstrap(store, a);
   if (strcmp(cmd, "user add") == 0)
     return add_user(store, a, a->positional[0], a->site_admin, NULL);
+  if (strcmp(cmd, "user passwd") == 0)
+    return cmd_user_passwd(store, a->positional[0]);
   if (strcmp(cmd, "org add") == 0)
     return (rc = store->ops->org_create(store, a->positional[0])) ? fail("adding the org", rc) : 0;
   if (strcmp(cmd, "member add") == 0) {

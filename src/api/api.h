@@ -6,6 +6,11 @@
 /* One handler per operation; Pulumi's operationId in the comment. */
 
 void api_healthz(struct request *req);
+void api_console_index(struct request *req);                      /* the web console's page */
+void api_console_asset(struct request *req);                      /* its scripts and styles */
+void api_console_session_create(struct request *req);             /* console sign-in */
+void api_console_session_get(struct request *req);                /* the current console session */
+void api_console_session_delete(struct request *req);             /* console sign-out */
 void api_capabilities(struct request *req);                       /* Capabilities */
 void api_user_get(struct request *req);                           /* GetCurrentUser */
 void api_user_default_org(struct request *req);                   /* GetDefaultOrganization */

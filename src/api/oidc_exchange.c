@@ -350,7 +350,8 @@ static const char *created_event(enum token_kind kind) {
 /* Makes and stores the token; replies with it. */
 static void issue(struct request *req, const struct store_org *org,
                   const struct store_oidc_issuer *issuer, const struct target *t, json_t *claims) {
-  struct store_token token = {.kind = t->want.kind, .org_id = org->id, .admin = t->want.admin};
+  struct store_token token = {
+      .kind = t->want.kind, .org_id = org->id, .admin = t->want.admin, .source = TOKEN_SOURCE_OIDC};
   if (resolve_owner(req, org, t, &token) != TE_OK) {
     audit_refusal(req, org, issuer->name, "the requested team or user is not in the org");
     oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");

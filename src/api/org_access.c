@@ -33,9 +33,11 @@ static bool within_policy(struct request *req, const struct store_org *org, bool
   int days = org->max_token_expiry_days;
   const struct store_token *t = &req->principal.token;
   int64_t now = time_now();
-  /* Tokens from an OIDC exchange are exempt: their lifetime is bounded by the issuer's
+  /* Console sessions (12 hours) and tokens from an OIDC exchange are exempt, as in Pulumi:
+   * the exchange's lifetime is bounded by the issuer's
    * maxExpiration, and the policy targets long-lived credentials people keep. */
-  if (t->oidc_issuer[0] || expiry_within_policy(t->expires, now, days))
+  if (t->oidc_issuer[0] || t->source == TOKEN_SOURCE_SESSION ||
+      expiry_within_policy(t->expires, now, days))
     return true;
   char why[160], left[48], fix[160];
   /* Rounded up: a token 30 days and 2 hours from expiry is not one that "expires in 30 days". */

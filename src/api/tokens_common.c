@@ -66,10 +66,12 @@ bool token_read_reason(struct request *req, const char **out) {
 json_t *token_json(const struct store_token *t, int64_t last_used) {
   char created[RFC3339_LEN + 1];
   time_format_rfc3339(t->created, created);
-  return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:s}", "id", t->id, "name", t->name,
-                   "description", t->description, "created", created, "lastUsed",
+  /* source (console, api, oidc, admin) is Tessera's addition to AccessToken. */
+  return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:s, s:s}", "id", t->id, "name",
+                   t->name, "description", t->description, "created", created, "lastUsed",
                    (json_int_t)last_used, "expires", (json_int_t)t->expires, "admin", t->admin,
-                   "createdBy", t->created_by, "type", token_kind_name(t->kind));
+                   "createdBy", t->created_by, "type", token_kind_name(t->kind), "source",
+                   token_source_name(t->source));
 }
 
 /* filter=active|expired|all; the legacy show_expired=true means all. */

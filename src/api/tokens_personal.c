@@ -44,7 +44,9 @@ void api_personal_token_create(struct request *req) {
   json_t *body = request_json_object(req);
   if (!body)
     return;
-  struct store_token token = {.kind = TOKEN_PERSONAL, .user_id = req->principal.user.id};
+  struct store_token token = {.kind = TOKEN_PERSONAL,
+                              .user_id = req->principal.user.id,
+                              .source = req->via_session ? TOKEN_SOURCE_CONSOLE : TOKEN_SOURCE_API};
   static const char *const fields[] = {"description", "expires", NULL};
   bool ok = request_fields_allowed(req, body, fields) &&
             token_read_description(req, json_object_get(body, "description"), token.description) &&

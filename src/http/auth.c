@@ -44,11 +44,43 @@ static void note_expiry(struct request *req, int64_t expires, int64_t now) {
            when, (long long)(left / 3600), (long long)(left % 3600 / 60));
 }
 
+void auth_session_csrf(const char *session_value, char out[CSRF_TOKEN_LEN + 1]) {
+  char labelled[32 + SESSION_VALUE_LEN + 1];
+  unsigned char digest[TOKEN_HASH_LEN];
+  int n = snprintf(labelled, sizeof labelled, "tessera-csrf:%s", session_value);
+  token_hash(labelled, (size_t)n, digest);
+  for (int i = 0; i < TOKEN_HASH_LEN; i++)
+    snprintf(out + 2 * i, 3, "%02x", digest[i]);
+  OPENSSL_cleanse(labelled, sizeof labelled);
+}
+
+static bool is_session_value(const char *v) {
+  size_t n = strspn(v, "0123456789abcdef");
+  return n == SESSION_VALUE_LEN && v[n] == '\0';
+}
+
+/* A mutation made with the session cookie must prove it comes from the console's own page. */
+static bool csrf_ok(struct request *req, const char *session_value) {
+  if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
+    return true;
+  const char *given = request_header(req, "X-CSRF-Token");
+  char expected[CSRF_TOKEN_LEN + 1];
+  auth_session_csrf(session_value, expected);
+  return given && strlen(given) == CSRF_TOKEN_LEN &&
+         CRYPTO_memcmp(given, expected, CSRF_TOKEN_LEN) == 0;
+}
+
 bool auth_authenticate(struct request *req) {
   const char *header = request_header(req, "Authorization");
+  const char *cookie =
+      header ? NULL : MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
   size_t len = 0;
   const char *value = header ? credential(header, &len) : NULL;
-  if (!value || !token_is_well_formed(value, len)) {
+  bool session = cookie && is_session_value(cookie);
+  if (session) {
+    value = cookie;
+    len = SESSION_VALUE_LEN;
+  } else if (!value || !token_is_well_formed(value, len)) {
     reply_error(req, 401, UNAUTHORIZED_DETAIL);
     return false;
   }
@@ -65,10 +97,18 @@ bool auth_authenticate(struct request *req) {
     reply_failure(req, rc, "");
     return false;
   }
+  /* A session value works only as the cookie, and a token value only as the header. */
+  if (valid && session != (req->principal.token.source == TOKEN_SOURCE_SESSION))
+    valid = false;
   if (!valid) {
     reply_error(req, 401, UNAUTHORIZED_DETAIL);
     return false;
   }
+  if (session && !csrf_ok(req, cookie)) {
+    reply_error(req, 403, "CSRF token missing or wrong.");
+    return false;
+  }
+  req->via_session = session;
   req->authenticated = true;
   lastused_note(req->app->lastused, req->principal.token.seq, req->principal.token.last_used, now);
   note_expiry(req, req->principal.token.expires, now);

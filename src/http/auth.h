@@ -10,4 +10,15 @@
  * the store failed) and returns false. */
 bool auth_authenticate(struct request *req);
 
+/* The console's session cookie: 64 lower-case hex digits of CSPRNG output, stored (like token
+ * values) only as SHA-256. Without an Authorization header, requests may authenticate with it;
+ * those that change anything must then carry X-CSRF-Token (auth_session_csrf of the cookie). */
+#define SESSION_COOKIE "tessera_session"
+#define SESSION_VALUE_LEN 64
+#define CSRF_TOKEN_LEN 64
+
+/* The CSRF token that goes with a session value (hex of SHA-256 over a label and the value):
+ * derived, so nothing more is stored, and unguessable without the HttpOnly cookie. */
+void auth_session_csrf(const char *session_value, char out[CSRF_TOKEN_LEN + 1]);
+
 #endif

@@ -20,6 +20,7 @@ struct app {
   atomic_int deferred;  /* requests suspended in request_defer() and not yet resumed */
   atomic_bool draining; /* shutting down: no new request may be suspended */
   struct oidc_fetch_policy issuer_fetch; /* how OIDC issuers' documents may be fetched */
+  bool secure_cookies;                   /* the console's cookie carries Secure (served over TLS) */
 };
 
 /* One HTTP request from its first byte to its access-log line. A handler must end by calling one of
@@ -42,6 +43,7 @@ struct request {
   char *params[ROUTE_PARAMS_MAX]; /* copies of the segments matched by {} */
 
   bool authenticated;
+  bool via_session; /* authenticated by the console's session cookie */
   struct store_principal principal;
   char warning[192]; /* X-Pulumi-Warning, empty for none */
 
@@ -54,6 +56,8 @@ struct request {
   const char *content_type;     /* NULL: application/json */
   const char *content_encoding; /* NULL: none */
   char continuation[72];        /* X-Continuation-Token for non-JSON pages; empty for none */
+  char set_cookie[192];         /* Set-Cookie, empty for none */
+  bool console_page;            /* the console's own files: send its Content-Security-Policy */
 };
 
 /* Sends len bytes of body (malloc'd, stolen) as content_type, with a Content-Encoding when

@@ -4,6 +4,11 @@
 
 const struct route routes[] = {
     {"GET", "/healthz", api_healthz, false},
+    {"GET", "/", api_console_index, false},
+    {"POST", "/console/session", api_console_session_create, false},
+    {"GET", "/console/session", api_console_session_get, true},
+    {"DELETE", "/console/session", api_console_session_delete, true},
+    {"GET", "/console/{}", api_console_asset, false},
     {"GET", "/api/capabilities", api_capabilities, false},
     {"GET", "/api/user", api_user_get, true},
     {"GET", "/api/user/organizations/default", api_user_default_org, true},

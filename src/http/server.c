@@ -102,6 +102,16 @@ static enum MHD_Result send_reply(struct request *req) {
     add_header(r, "X-Pulumi-Warning", req->warning);
   if (req->allow)
     add_header(r, "Allow", req->allow);
+  if (req->set_cookie[0])
+    add_header(r, "Set-Cookie", req->set_cookie);
+  if (req->console_page) {
+    /* No inline script or style anywhere: a token value shown once cannot be lifted by an
+     * injected script, and the page may not be framed. */
+    add_header(r, "Content-Security-Policy",
+               "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    add_header(r, "Referrer-Policy", "no-referrer");
+  }
   enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
   MHD_destroy_response(r);
   return ret;

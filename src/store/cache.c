@@ -280,6 +280,23 @@ static int cached_oidc_issuer_delete(struct store *store, const struct store_act
   return rc;
 }
 
+static int passthrough_user_password_hash(struct store *store, const char *login, char *out) {
+  return from(store)->inner->ops->user_password_hash(from(store)->inner, login, out);
+}
+
+static int passthrough_user_set_password_hash(struct store *store, const char *login,
+                                              const char *hash) {
+  return from(store)->inner->ops->user_set_password_hash(from(store)->inner, login, hash);
+}
+
+/* Expired sessions are refused anyway; their cached entries die with the next write. */
+static int cached_sessions_purge(struct store *store, int64_t now) {
+  struct cache_store *c = from(store);
+  int rc = c->inner->ops->sessions_purge(c->inner, now);
+  invalidate(c);
+  return rc;
+}
+
 static int cached_user_create(struct store *store, const struct store_user *user,
                               struct store_user *out) {
   struct cache_store *c = from(store);
@@ -445,6 +462,9 @@ static const struct store_ops cache_ops = {
     .org_create = cached_org_create,
     .member_set = cached_member_set,
     .memberships = cached_memberships,
+    .user_password_hash = passthrough_user_password_hash,
+    .sessions_purge = cached_sessions_purge,
+    .user_set_password_hash = passthrough_user_set_password_hash,
     .token_insert = passthrough_token_insert,
     .token_delete = cached_token_delete,
     .machine_token_insert = passthrough_machine_token_insert,

@@ -16,8 +16,8 @@
 #define TOKEN_COLUMNS                                                                              \
   "t.seq, t.id, t.hash, t.kind, coalesce(t.user_id, 0), t.description, t.created, t.expires, "     \
   "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "    \
-  "t.oidc_issuer"
-#define TOKEN_COLUMN_COUNT 15
+  "t.oidc_issuer, t.source"
+#define TOKEN_COLUMN_COUNT 16
 
 #define OIDC_COLUMNS                                                                               \
   "id, org_id, name, url, issuer, jwks_uri, jwks, static_jwks, thumbprints, max_expiration, "      \
@@ -46,8 +46,11 @@ static const char *const statement_sql[STMT_COUNT] = {
     /* created_by: as given, or (personal tokens made for themselves) the owner's login. */
     [STMT_TOKEN_INSERT] =
         "INSERT INTO tokens (id, hash, kind, user_id, org_id, team_id, name, admin, description, "
-        "created_by, created, expires, oidc_issuer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-        "coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), ?11, ?12, ?13)",
+        "created_by, created, expires, oidc_issuer, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, "
+        "?9, coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), ?11, ?12, "
+        "?13, "
+        "?14)",
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
     /* A token an OIDC exchange made is confined to its issuer's organization, and dies with the
      * issuer: deleting a (perhaps compromised) trust relationship revokes what it issued. */
@@ -58,7 +61,13 @@ static const char *const statement_sql[STMT_COUNT] = {
         "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "
         "LEFT JOIN oidc_issuers oi ON oi.id = t.oidc_issuer LEFT JOIN orgs so ON so.id = oi.org_id "
         "WHERE t.hash = ?1 AND (t.oidc_issuer = '' OR oi.id IS NOT NULL)",
-    [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.user_id = ?1" TOKEN_PAGE,
+    /* Console sign-ins are tokens too, but not ones to list or revoke as such. */
+    [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.user_id = ?1 "
+                        "AND t.source <> 'session'" TOKEN_PAGE,
+    [STMT_USER_PASSWORD] = "SELECT password_hash FROM users WHERE login = ?1",
+    [STMT_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE login = ?1",
+    [STMT_SESSIONS_PURGE] =
+        "DELETE FROM tokens WHERE source = 'session' AND expires <> 0 AND expires < ?1",
     [STMT_ORG_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t "
                             "WHERE t.org_id = ?1 AND t.kind = 'organization'" TOKEN_PAGE,
     [STMT_TEAM_TOKEN_LIST] =
@@ -300,6 +309,7 @@ static void read_token(sqlite3_stmt *st, struct store_token *t) {
   column_text(st, 12, t->name, sizeof t->name);
   t->admin = sqlite3_column_int(st, 13) != 0;
   column_text(st, 14, t->oidc_issuer, sizeof t->oidc_issuer);
+  t->source = token_source_parse((const char *)sqlite3_column_text(st, 15));
 }
 
 static void read_user_row(sqlite3_stmt *st, void *out) {
@@ -494,6 +504,9 @@ static const struct store_ops sqlite_ops = {
     .org_create = sqlite_org_create,
     .member_set = sqlite_member_set,
     .memberships = sqlite_memberships,
+    .user_password_hash = sqlite_user_password_hash,
+    .user_set_password_hash = sqlite_user_set_password_hash,
+    .sessions_purge = sqlite_sessions_purge,
     .token_insert = sqlite_token_insert,
     .token_delete = sqlite_token_delete,
     .machine_token_insert = sqlite_machine_token_insert,

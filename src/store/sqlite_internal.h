@@ -19,6 +19,9 @@ enum stmt_id {
   STMT_TOKEN_DELETE,
   STMT_PRINCIPAL_BY_HASH,
   STMT_TOKEN_LIST,
+  STMT_USER_PASSWORD,
+  STMT_USER_SET_PASSWORD,
+  STMT_SESSIONS_PURGE,
   STMT_ORG_TOKEN_LIST,
   STMT_TEAM_TOKEN_LIST,
   STMT_MACHINE_TOKEN_GET,
@@ -127,6 +130,9 @@ void sqlite_reader_release(struct sqlite_store *s, struct conn *c);
 
 /* The write operations of store_ops (sqlite_writes.c). */
 int sqlite_user_create(struct store *store, const struct store_user *user, struct store_user *out);
+int sqlite_user_password_hash(struct store *store, const char *login, char *out);
+int sqlite_sessions_purge(struct store *store, int64_t now);
+int sqlite_user_set_password_hash(struct store *store, const char *login, const char *hash);
 int sqlite_org_create(struct store *store, const char *name);
 int sqlite_member_set(struct store *store, const char *org, const char *login, const char *role);
 int sqlite_token_insert(struct store *store, const struct store_token *token,

@@ -155,6 +155,13 @@ static const char *const migrations[] = {
     "  UNIQUE (org_id, issuer)"
     ") STRICT;"
     "ALTER TABLE tokens ADD COLUMN oidc_issuer TEXT NOT NULL DEFAULT '';",
+    /* 6: the web console. Users may have a password (argon2id, PHC string form); a console sign-in
+     * is a token of source 'session' (kept out of token listings), so revocation, expiry and the
+     * in-transaction rights checks are the tokens' own. source records where a token came from. */
+    "ALTER TABLE users ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tokens ADD COLUMN source TEXT NOT NULL DEFAULT 'api'"
+    "  CHECK (source IN ('api', 'console', 'oidc', 'admin', 'session'));"
+    "UPDATE tokens SET source = 'oidc' WHERE oidc_issuer <> '';",
 };
 
 int sqlite_schema_version_latest(void) {

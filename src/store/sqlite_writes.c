@@ -151,6 +151,60 @@ void bind_token_insert(sqlite3_stmt *st, const struct store_token *t) {
   sqlite3_bind_int64(st, 11, t->created);
   sqlite3_bind_int64(st, 12, t->expires);
   sqlite3_bind_text(st, 13, t->oidc_issuer, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 14, token_source_name(t->source), -1, SQLITE_STATIC);
+}
+
+struct purge_job {
+  struct write_job job;
+  int64_t now;
+};
+
+static int apply_sessions_purge(struct conn *c, struct write_job *job) {
+  sqlite3_stmt *st = conn_stmt(c, STMT_SESSIONS_PURGE);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, ((struct purge_job *)job)->now);
+  return step_write(c, st, false, "session purge");
+}
+
+int sqlite_sessions_purge(struct store *store, int64_t now) {
+  struct purge_job *job = job_new(sizeof *job, apply_sessions_purge);
+  job->now = now;
+  return writer_submit_wait(((struct sqlite_store *)store)->writer, &job->job);
+}
+
+static void read_password(sqlite3_stmt *st, void *out) {
+  column_text(st, 0, out, PASSWORD_HASH_MAX + 1);
+}
+
+int sqlite_user_password_hash(struct store *store, const char *login, char *out) {
+  struct param p[] = {PARAM_T(login)};
+  return sqlite_read_one(store, STMT_USER_PASSWORD, p, 1, read_password, out);
+}
+
+struct password_job {
+  struct write_job job;
+  char login[LOGIN_MAX + 1];
+  char hash[PASSWORD_HASH_MAX + 1];
+};
+
+static int apply_set_password(struct conn *c, struct write_job *job) {
+  struct password_job *pj = (struct password_job *)job;
+  sqlite3_stmt *st = conn_stmt(c, STMT_USER_SET_PASSWORD);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_text(st, 1, pj->login, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, pj->hash, -1, SQLITE_STATIC);
+  return step_write(c, st, true, "password update");
+}
+
+int sqlite_user_set_password_hash(struct store *store, const char *login, const char *hash) {
+  if (strlen(hash) > PASSWORD_HASH_MAX)
+    return TE_BAD_REQUEST;
+  struct password_job *job = job_new(sizeof *job, apply_set_password);
+  snprintf(job->login, sizeof job->login, "%s", login);
+  snprintf(job->hash, sizeof job->hash, "%s", hash);
+  return writer_submit_wait(((struct sqlite_store *)store)->writer, &job->job);
 }
 
 static int apply_token_insert(struct conn *c, struct write_job *job) {

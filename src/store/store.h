@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The one interface to persistent state. Handlers and commands talk only to this; each backend
  * (sqlite.c now, a PostgreSQL one later) fills in a struct store_ops. All functions return 0 or a
@@ -21,6 +22,8 @@ struct store_user {
   char email[EMAIL_MAX + 1];
   bool site_admin;
 };
+
+#define PASSWORD_HASH_MAX 255
 
 struct store_membership {
   char org[LOGIN_MAX + 1];
@@ -101,6 +104,28 @@ static inline enum token_kind token_kind_parse(const char *name) {
   return name && name[0] == 't' ? TOKEN_TEAM : TOKEN_PERSONAL;
 }
 
+/* Where a token came from: shown as AccessToken.source. Console sign-ins are tokens of source
+ * TOKEN_SOURCE_SESSION, which listings leave out. */
+enum token_source {
+  TOKEN_SOURCE_API = 0,
+  TOKEN_SOURCE_CONSOLE,
+  TOKEN_SOURCE_OIDC,
+  TOKEN_SOURCE_ADMIN,
+  TOKEN_SOURCE_SESSION
+};
+
+static inline const char *token_source_name(enum token_source source) {
+  static const char *const names[] = {"api", "console", "oidc", "admin", "session"};
+  return (unsigned)source < sizeof names / sizeof names[0] ? names[source] : "api";
+}
+
+static inline enum token_source token_source_parse(const char *name) {
+  for (int i = TOKEN_SOURCE_API; name && i <= TOKEN_SOURCE_SESSION; i++)
+    if (strcmp(name, token_source_name((enum token_source)i)) == 0)
+      return (enum token_source)i;
+  return TOKEN_SOURCE_API;
+}
+
 struct store_token {
   int64_t seq; /* insertion order; the key for paging */
   char id[TOKEN_ID_LEN + 1];
@@ -112,6 +137,7 @@ struct store_token {
   char name[TOKEN_NAME_MAX + 1]; /* "" for personal tokens */
   bool admin;                    /* organization tokens with the admin role */
   char oidc_issuer[TOKEN_ID_LEN + 1]; /* the OIDC issuer whose exchange made it; "" for none */
+  enum token_source source;
   char description[DESCRIPTION_MAX + 1];
   char created_by[ACTOR_MAX + 1]; /* the creator's login ("org/token-name" for a machine token) */
   int64_t created;
@@ -237,6 +263,12 @@ struct store_ops {
   int (*org_create)(struct store *store, const char *name);
   int (*member_set)(struct store *store, const char *org, const char *login, const char *role);
   /* Memberships of a user ordered by org name; *out is freed with free(). */
+  /* A user's password hash (argon2id PHC string; "" when none) into out (PASSWORD_HASH_MAX + 1),
+   * and setting it (offline admin). TE_NOT_FOUND for an unknown login. */
+  int (*user_password_hash)(struct store *store, const char *login, char *out);
+  int (*user_set_password_hash)(struct store *store, const char *login, const char *hash);
+  /* Deletes console sessions that expired before `now` (they could never be used again). */
+  int (*sessions_purge)(struct store *store, int64_t now);
   int (*memberships)(struct store *store, int64_t user_id, struct store_membership **out,
                      size_t *count);
 

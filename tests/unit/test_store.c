@@ -278,8 +278,37 @@ static void reopening_keeps_the_schema_and_data(void **state) {
   assert_string_equal(p.token.description, "persist");
 }
 
+/* Console sessions are tokens of source "session": usable, never listed, purged once expired. */
+static void sessions_are_unlisted_and_purged_once_expired(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_token live = make_token(f->alice.id, "session", time_now() + 3600);
+  struct store_token dead = make_token(f->alice.id, "old session", time_now() - 10);
+  struct store_token token = make_token(f->alice.id, "laptop", 0);
+  live.source = dead.source = TOKEN_SOURCE_SESSION;
+  assert_int_equal(s->ops->token_insert(s, &live, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &dead, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_insert(s, &token, NULL, NULL, NULL), TE_OK);
+  struct store_token_query q = {TOKEN_PERSONAL, f->alice.id, TOKEN_FILTER_ALL,
+                                time_now(),     INT64_MAX,   10};
+  struct store_token *items;
+  size_t n;
+  assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);
+  assert_int_equal(n, 1);
+  assert_string_equal(items[0].description, "laptop");
+  free(items);
+  assert_int_equal(s->ops->sessions_purge(s, time_now()), TE_OK);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, dead.hash, &p), TE_NOT_FOUND);
+  assert_int_equal(s->ops->principal_by_token_hash(s, live.hash, &p), TE_OK);
+  assert_int_equal(p.token.source, TOKEN_SOURCE_SESSION);
+  assert_int_equal(s->ops->principal_by_token_hash(s, token.hash, &p), TE_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(sessions_are_unlisted_and_purged_once_expired, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(database_file_is_private, setup, teardown),
       cmocka_unit_test_setup_teardown(an_existing_world_readable_file_is_tightened, setup,
                                       teardown),

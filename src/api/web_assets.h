@@ -1,0 +1,16 @@
+#ifndef TESSERA_API_WEB_ASSETS_H
+#define TESSERA_API_WEB_ASSETS_H
+
+#include <stddef.h>
+
+/* The console's files (web/), embedded at build time by cmake/embed_web.cmake. */
+struct web_asset {
+  const char *name; /* file name, no directories */
+  const unsigned char *data;
+  size_t size;
+};
+
+/* Ends with an entry whose name is NULL. */
+extern const struct web_asset web_assets[];
+
+#endif
