@@ -15,12 +15,46 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SESSION_SECONDS (12 * 3600)
 #define SIGN_IN_FAILED "wrong login or password."
+#define FAILURES_PER_WINDOW 10 /* failed sign-ins one client address may make per window */
+#define FAILURE_WINDOW_SECONDS 60
+#define FAILURE_SLOTS 1024 /* hashed by address: a collision only shares a budget */
+
+static pthread_mutex_t failures_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  int64_t window_start;
+  int count;
+} failures[FAILURE_SLOTS];
+
+static size_t failure_slot(const char *ip) {
+  size_t h = 5381;
+  for (const char *c = ip; *c; c++)
+    h = h * 33 + (unsigned char)*c;
+  return h % FAILURE_SLOTS;
+}
+
+/* Guessing passwords is slowed by argon2id and capped here: after FAILURES_PER_WINDOW failures
+ * an address waits out the window. Counting (add) happens only for failures. */
+static bool too_many_failures(const char *ip, bool add) {
+  size_t slot = failure_slot(ip);
+  int64_t now = time_now();
+  pthread_mutex_lock(&failures_lock);
+  if (now - failures[slot].window_start >= FAILURE_WINDOW_SECONDS) {
+    failures[slot].window_start = now;
+    failures[slot].count = 0;
+  }
+  if (add)
+    failures[slot].count++;
+  bool over = failures[slot].count >= FAILURES_PER_WINDOW;
+  pthread_mutex_unlock(&failures_lock);
+  return over;
+}
 
 static const char *content_type(const char *name) {
   static const struct {
@@ -109,6 +143,13 @@ void api_console_session_create(struct request *req) {
   json_t *body = request_json_object(req);
   if (!body)
     return;
+  char ip[48];
+  request_client_ip(req, ip, sizeof ip);
+  if (too_many_failures(ip, false)) {
+    json_decref(body);
+    reply_error(req, 429, "too many failed sign-ins from this address; wait a minute.");
+    return;
+  }
   struct store_user user;
   int rc = request_fields_allowed(req, body, fields) ? sign_in_user(req, body, &user) : TE_OK;
   bool replied = req->replied;
@@ -116,6 +157,7 @@ void api_console_session_create(struct request *req) {
   if (replied)
     return;
   if (rc == TE_UNAUTHORIZED || rc == TE_NOT_FOUND) {
+    too_many_failures(ip, true);
     reply_error(req, 401, SIGN_IN_FAILED);
     return;
   }

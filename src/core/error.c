@@ -53,6 +53,8 @@ const char *error_status_text(int http_status) {
     return "URI Too Long";
   case 415:
     return "Unsupported Media Type";
+  case 429:
+    return "Too Many Requests";
   case 431:
     return "Request Header Fields Too Large";
   case 500:
