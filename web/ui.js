@@ -126,6 +126,12 @@ export function toast(message) {
   setTimeout(() => item.remove(), 5000);
 }
 
+/** Closes every open dialog and drops pending toasts (the session ended under them). */
+export function dismissAll() {
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
+  if (toastRegion) toastRegion.replaceChildren();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dialogs. Native <dialog> with showModal(): focus is trapped, Escape cancels. Focus goes to the
 // first field (or the element marked data-autofocus) and returns to the opener on close.
@@ -135,6 +141,9 @@ function returnFocus(opener) {
     opener.focus();
     return;
   }
+  // The page changed under the dialog (the opener is gone): keep any focus the new page set.
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected) return;
   const heading = document.querySelector('main h1');
   if (heading) heading.focus();
 }
@@ -189,7 +198,7 @@ export function formDialog({ title, intro, fields = [], submitLabel = 'Save', da
       try {
         const r = await onSubmit(form);
         if (r !== false) {
-          result = r === undefined ? true : r;
+          result = r === undefined || r === null ? true : r;
           busy = false;
           dialog.close();
           return;
