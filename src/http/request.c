@@ -11,12 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_reply(struct request *req, int status, char *body) {
+static void set_reply_bytes(struct request *req, int status, char *body, size_t len) {
   free(req->reply_body);
   req->status = status;
   req->reply_body = body;
-  req->reply_len = body ? strlen(body) : 0;
+  req->reply_len = len;
   req->replied = true;
+}
+
+static void set_reply(struct request *req, int status, char *body) {
+  set_reply_bytes(req, status, body, body ? strlen(body) : 0);
 }
 
 static char *render_error(int status, const char *detail) {
@@ -41,8 +45,7 @@ static char *error_body(int status, const char *detail) {
 
 void reply_bytes(struct request *req, int status, char *body, size_t len, const char *content_type,
                  const char *encoding) {
-  set_reply(req, status, body);
-  req->reply_len = len;
+  set_reply_bytes(req, status, body, len); /* binary: no strlen, which would read past it */
   req->content_type = content_type;
   req->content_encoding = encoding;
 }
