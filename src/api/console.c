@@ -13,45 +13,77 @@
 #include "core/token.h"
 #include "http/auth.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SESSION_SECONDS (12 * 3600)
 #define SIGN_IN_FAILED "wrong login or password."
-#define FAILURES_PER_WINDOW 10 /* failed sign-ins one client address may make per window */
+#define FAILURES_PER_WINDOW 10 /* failed sign-ins one client may make per window */
 #define FAILURE_WINDOW_SECONDS 60
-#define FAILURE_SLOTS 1024 /* hashed by address: a collision only shares a budget */
+#define FAILURE_SLOTS 1024
+#define FAILURE_PROBES 8 /* open addressing: a client's entry is within this many slots */
+#define CLIENT_KEY_MAX 48
 
+/* Failed sign-ins per client, keyed by the exact client (an IPv4 address, or an IPv6 /64: one
+ * host can have a whole /64). A client never shares another's budget; when the table is full the
+ * entry whose window started longest ago gives way. */
 static pthread_mutex_t failures_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
+  char client[CLIENT_KEY_MAX];
   int64_t window_start;
   int count;
 } failures[FAILURE_SLOTS];
 
-static size_t failure_slot(const char *ip) {
-  size_t h = 5381;
-  for (const char *c = ip; *c; c++)
-    h = h * 33 + (unsigned char)*c;
-  return h % FAILURE_SLOTS;
+static void client_key(const char *ip, char out[CLIENT_KEY_MAX]) {
+  snprintf(out, CLIENT_KEY_MAX, "%s", ip);
+  if (!strchr(ip, ':'))
+    return;
+  struct in6_addr a;
+  if (inet_pton(AF_INET6, ip, &a) != 1)
+    return;
+  memset(a.s6_addr + 8, 0, 8);
+  inet_ntop(AF_INET6, &a, out, CLIENT_KEY_MAX);
 }
 
-/* Guessing passwords is slowed by argon2id and capped here: after FAILURES_PER_WINDOW failures
- * an address waits out the window. Counting (add) happens only for failures. */
+/* Whether the client has used up its failures this window; with add, counts one more first. */
 static bool too_many_failures(const char *ip, bool add) {
-  size_t slot = failure_slot(ip);
+  char key[CLIENT_KEY_MAX];
+  client_key(ip, key);
+  size_t h = 5381;
+  for (const char *c = key; *c; c++)
+    h = h * 33 + (unsigned char)*c;
   int64_t now = time_now();
   pthread_mutex_lock(&failures_lock);
-  if (now - failures[slot].window_start >= FAILURE_WINDOW_SECONDS) {
-    failures[slot].window_start = now;
-    failures[slot].count = 0;
+  size_t found = FAILURE_SLOTS, oldest = h % FAILURE_SLOTS;
+  for (size_t i = 0; i < FAILURE_PROBES && found == FAILURE_SLOTS; i++) {
+    size_t slot = (h + i) % FAILURE_SLOTS;
+    if (strcmp(failures[slot].client, key) == 0)
+      found = slot;
+    else if (failures[slot].window_start < failures[oldest].window_start)
+      oldest = slot;
   }
-  if (add)
-    failures[slot].count++;
-  bool over = failures[slot].count >= FAILURES_PER_WINDOW;
+  bool over = false;
+  if (found == FAILURE_SLOTS && add) {
+    found = oldest; /* a new client takes the stalest entry */
+    snprintf(failures[found].client, CLIENT_KEY_MAX, "%s", key);
+    failures[found].window_start = now;
+    failures[found].count = 0;
+  }
+  if (found != FAILURE_SLOTS) {
+    if (now - failures[found].window_start >= FAILURE_WINDOW_SECONDS) {
+      failures[found].window_start = now;
+      failures[found].count = 0;
+    }
+    failures[found].count += add;
+    over = failures[found].count >= FAILURES_PER_WINDOW;
+  }
   pthread_mutex_unlock(&failures_lock);
   return over;
 }
@@ -83,7 +115,6 @@ static void serve_asset(struct request *req, const char *name) {
     if (!copy)
       abort();
     memcpy(copy, a->data, a->size);
-    req->console_page = true;
     reply_bytes(req, 200, copy, a->size, type, NULL);
     return;
   }
@@ -104,8 +135,10 @@ static json_t *session_json(const struct store_user *user, const char *csrf, int
                    "expires", (json_int_t)expires);
 }
 
-/* Who signs in: a login with its password, or a person's own access token. */
-static int sign_in_user(struct request *req, json_t *body, struct store_user *out) {
+/* Who signs in: a login with its password, or a person's own access token, whose seq and expiry
+ * go into *parent (0 and 0 for a password) so that the session depends on it. */
+static int sign_in_user(struct request *req, json_t *body, struct store_user *out,
+                        struct store_token *parent) {
   struct store *store = req->app->store;
   const char *login = json_string_value(json_object_get(body, "login"));
   const char *password = json_string_value(json_object_get(body, "password"));
@@ -122,8 +155,10 @@ static int sign_in_user(struct request *req, json_t *body, struct store_user *ou
         (rc == TE_OK && (!principal_is_person(&p) || p.token.source == TOKEN_SOURCE_SESSION ||
                          (p.token.expires && p.token.expires <= time_now()))))
       return TE_UNAUTHORIZED;
-    if (rc == TE_OK)
+    if (rc == TE_OK) {
       *out = p.user;
+      *parent = p.token;
+    }
     return rc;
   }
   if (!login || !password || token || !name_is_valid(login) || strlen(password) > PASSWORD_MAX)
@@ -138,8 +173,26 @@ static int sign_in_user(struct request *req, json_t *body, struct store_user *ou
   return store->ops->user_by_login(store, login, out);
 }
 
+/* Sign-in takes JSON only, from this console's own pages: a cross-site form (text/plain or
+ * url-encoded) must not be able to sign a victim into someone else's account. */
+static bool same_site_json(struct request *req) {
+  const char *type = request_header(req, "Content-Type");
+  const char *site = request_header(req, "Sec-Fetch-Site");
+  if (!type || strncasecmp(type, "application/json", 16) != 0) {
+    reply_error(req, 415, "sign-in takes application/json.");
+    return false;
+  }
+  if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0) {
+    reply_error(req, 403, "sign-in is only for this console's own pages.");
+    return false;
+  }
+  return true;
+}
+
 void api_console_session_create(struct request *req) {
   static const char *const fields[] = {"login", "password", "token", NULL};
+  if (!same_site_json(req))
+    return;
   json_t *body = request_json_object(req);
   if (!body)
     return;
@@ -151,7 +204,9 @@ void api_console_session_create(struct request *req) {
     return;
   }
   struct store_user user;
-  int rc = request_fields_allowed(req, body, fields) ? sign_in_user(req, body, &user) : TE_OK;
+  struct store_token parent = {0};
+  int rc =
+      request_fields_allowed(req, body, fields) ? sign_in_user(req, body, &user, &parent) : TE_OK;
   bool replied = req->replied;
   json_decref(body);
   if (replied)
@@ -174,8 +229,12 @@ void api_console_session_create(struct request *req) {
   struct store_token t = {.kind = TOKEN_PERSONAL,
                           .user_id = user.id,
                           .source = TOKEN_SOURCE_SESSION,
+                          .parent_seq = parent.seq,
                           .created = time_now()};
+  /* No longer than the token it was opened with. */
   t.expires = t.created + SESSION_SECONDS;
+  if (parent.expires && parent.expires < t.expires)
+    t.expires = parent.expires;
   token_new_id(t.id);
   token_hash(value, SESSION_VALUE_LEN, t.hash);
   snprintf(t.description, sizeof t.description, "console session");

@@ -33,17 +33,21 @@ static bool within_policy(struct request *req, const struct store_org *org, bool
   int days = org->max_token_expiry_days;
   const struct store_token *t = &req->principal.token;
   int64_t now = time_now();
-  /* Console sessions (12 hours) and tokens from an OIDC exchange are exempt, as in Pulumi:
-   * the exchange's lifetime is bounded by the issuer's
-   * maxExpiration, and the policy targets long-lived credentials people keep. */
-  if (t->oidc_issuer[0] || t->source == TOKEN_SOURCE_SESSION ||
-      expiry_within_policy(t->expires, now, days))
+  /* Tokens from an OIDC exchange are exempt: the issuer's maxExpiration bounds them. So are
+   * console sessions opened with a password, as Pulumi's web sessions are; a session opened with
+   * a token stands for that token, whose expiry is what counts. */
+  int64_t expires = t->expires;
+  if (t->source == TOKEN_SOURCE_SESSION && req->principal.parent_expires >= 0)
+    expires = req->principal.parent_expires;
+  else if (t->source == TOKEN_SOURCE_SESSION || t->oidc_issuer[0])
+    return true;
+  if (expiry_within_policy(expires, now, days))
     return true;
   char why[160], left[48], fix[160];
   /* Rounded up: a token 30 days and 2 hours from expiry is not one that "expires in 30 days". */
-  if (t->expires)
+  if (expires)
     snprintf(left, sizeof left, "expires in %lld days",
-             (long long)((t->expires - now + 86399) / 86400));
+             (long long)((expires - now + 86399) / 86400));
   else
     snprintf(left, sizeof left, "never expires");
   if (t->kind == TOKEN_PERSONAL)

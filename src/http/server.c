@@ -57,6 +57,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
   req->conn = conn;
   req->raw_uri_len = strlen(uri);
   req->bad_path = path_hides_bytes(uri);
+  /* The console's answers, errors and early refusals included, carry its security headers. */
+  req->console_page =
+      (uri[0] == '/' && (uri[1] == '\0' || uri[1] == '?')) || strncmp(uri, "/console/", 9) == 0;
   req->started_us = time_monotonic_us();
   /* prefix + 16 hex digits of a counter; hand-formatted because this runs for every request */
   static const char hex[] = "0123456789abcdef";

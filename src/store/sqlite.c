@@ -16,8 +16,8 @@
 #define TOKEN_COLUMNS                                                                              \
   "t.seq, t.id, t.hash, t.kind, coalesce(t.user_id, 0), t.description, t.created, t.expires, "     \
   "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "    \
-  "t.oidc_issuer, t.source"
-#define TOKEN_COLUMN_COUNT 16
+  "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0)"
+#define TOKEN_COLUMN_COUNT 17
 
 #define OIDC_COLUMNS                                                                               \
   "id, org_id, name, url, issuer, jwks_uri, jwks, static_jwks, thumbprints, max_expiration, "      \
@@ -46,18 +46,19 @@ static const char *const statement_sql[STMT_COUNT] = {
     /* created_by: as given, or (personal tokens made for themselves) the owner's login. */
     [STMT_TOKEN_INSERT] =
         "INSERT INTO tokens (id, hash, kind, user_id, org_id, team_id, name, admin, description, "
-        "created_by, created, expires, oidc_issuer, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-        "?8, "
-        "?9, coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), ?11, ?12, "
-        "?13, "
-        "?14)",
+        "created_by, created, expires, oidc_issuer, source, parent_seq) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), "
+        "?11, ?12, ?13, ?14, nullif(?15, 0))",
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
     /* A token an OIDC exchange made is confined to its issuer's organization, and dies with the
      * issuer: deleting a (perhaps compromised) trust relationship revokes what it issued. */
     [STMT_PRINCIPAL_BY_HASH] =
         "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, "
-        "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0) "
+        "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0), "
+        "coalesce(pt.expires, -1) "
         "FROM tokens t LEFT JOIN users u ON u.id = t.user_id "
+        "LEFT JOIN tokens pt ON pt.seq = t.parent_seq "
         "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "
         "LEFT JOIN oidc_issuers oi ON oi.id = t.oidc_issuer LEFT JOIN orgs so ON so.id = oi.org_id "
         "WHERE t.hash = ?1 AND (t.oidc_issuer = '' OR oi.id IS NOT NULL)",
@@ -66,6 +67,9 @@ static const char *const statement_sql[STMT_COUNT] = {
                         "AND t.source <> 'session'" TOKEN_PAGE,
     [STMT_USER_PASSWORD] = "SELECT password_hash FROM users WHERE login = ?1",
     [STMT_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE login = ?1",
+    /* A new (or no) password ends the user's console sessions. */
+    [STMT_USER_SESSIONS_END] = "DELETE FROM tokens WHERE source = 'session' AND user_id = "
+                               "(SELECT id FROM users WHERE login = ?1)",
     [STMT_SESSIONS_PURGE] =
         "DELETE FROM tokens WHERE source = 'session' AND expires <> 0 AND expires < ?1",
     [STMT_ORG_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t "
@@ -310,6 +314,7 @@ static void read_token(sqlite3_stmt *st, struct store_token *t) {
   t->admin = sqlite3_column_int(st, 13) != 0;
   column_text(st, 14, t->oidc_issuer, sizeof t->oidc_issuer);
   t->source = token_source_parse((const char *)sqlite3_column_text(st, 15));
+  t->parent_seq = sqlite3_column_int64(st, 16);
 }
 
 static void read_user_row(sqlite3_stmt *st, void *out) {
@@ -328,6 +333,7 @@ static void read_principal_row(sqlite3_stmt *st, void *out) {
   column_text(st, TOKEN_COLUMN_COUNT + 6, p->org, sizeof p->org);
   column_text(st, TOKEN_COLUMN_COUNT + 7, p->team, sizeof p->team);
   p->scope_org_id = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 8);
+  p->parent_expires = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 9);
   if (p->token.kind == TOKEN_PERSONAL) {
     read_user_columns(st, TOKEN_COLUMN_COUNT, &p->user);
     if (p->token.oidc_issuer[0])

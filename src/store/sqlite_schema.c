@@ -161,7 +161,9 @@ static const char *const migrations[] = {
     "ALTER TABLE users ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE tokens ADD COLUMN source TEXT NOT NULL DEFAULT 'api'"
     "  CHECK (source IN ('api', 'console', 'oidc', 'admin', 'session'));"
-    "UPDATE tokens SET source = 'oidc' WHERE oidc_issuer <> '';",
+    "UPDATE tokens SET source = 'oidc' WHERE oidc_issuer <> '';"
+    /* A session opened with a token depends on it: revoking the token ends the session. */
+    "ALTER TABLE tokens ADD COLUMN parent_seq INTEGER REFERENCES tokens(seq) ON DELETE CASCADE;",
 };
 
 int sqlite_schema_version_latest(void) {

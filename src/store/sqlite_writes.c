@@ -152,6 +152,7 @@ void bind_token_insert(sqlite3_stmt *st, const struct store_token *t) {
   sqlite3_bind_int64(st, 12, t->expires);
   sqlite3_bind_text(st, 13, t->oidc_issuer, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 14, token_source_name(t->source), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 15, t->parent_seq);
 }
 
 struct purge_job {
@@ -195,7 +196,11 @@ static int apply_set_password(struct conn *c, struct write_job *job) {
     return TE_INTERNAL;
   sqlite3_bind_text(st, 1, pj->login, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, pj->hash, -1, SQLITE_STATIC);
-  return step_write(c, st, true, "password update");
+  int rc = step_write(c, st, true, "password update");
+  if (rc || !(st = conn_stmt(c, STMT_USER_SESSIONS_END)))
+    return rc ? rc : TE_INTERNAL;
+  sqlite3_bind_text(st, 1, pj->login, -1, SQLITE_STATIC);
+  return step_write(c, st, false, "ending sessions");
 }
 
 int sqlite_user_set_password_hash(struct store *store, const char *login, const char *hash) {

@@ -138,6 +138,7 @@ struct store_token {
   bool admin;                    /* organization tokens with the admin role */
   char oidc_issuer[TOKEN_ID_LEN + 1]; /* the OIDC issuer whose exchange made it; "" for none */
   enum token_source source;
+  int64_t parent_seq; /* a session opened with a token: that token (0 for none); it dies with it */
   char description[DESCRIPTION_MAX + 1];
   char created_by[ACTOR_MAX + 1]; /* the creator's login ("org/token-name" for a machine token) */
   int64_t created;
@@ -188,6 +189,9 @@ struct store_principal {
    * machine token, which no login can be (logins have no '/'), so a user who happens to share an
    * organization's name is never confused with its tokens. */
   char actor[ACTOR_MAX + 1];
+  /* A session opened with a token: that token's expiry, which the session stands for in lifetime
+   * policies (-1 for none: a password sign-in, or not a session). */
+  int64_t parent_expires;
   /* Nonzero when the backend vouches that nothing was written since this was read: the same
    * version means the same user and memberships (the caching store provides it; 0 = unknown). */
   uint64_t version;

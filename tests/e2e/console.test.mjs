@@ -94,6 +94,51 @@ test('after ten failed sign-ins an address waits out the minute, right password 
   assert.match(blocked.json.message, /^Too Many Requests: too many failed sign-ins/);
 });
 
+test('sign-in takes JSON from the console itself: no cross-site forms', async () => {
+  const form = await fetch(`${srv.url}/console/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/plain' },
+    body: '{"login":"bob","password":"bobs password"}',
+  });
+  assert.equal(form.status, 415);
+  assert.equal(form.headers.get('set-cookie'), null);
+  const cross = await fetch(`${srv.url}/console/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Sec-Fetch-Site': 'cross-site' },
+    body: JSON.stringify({ login: 'bob', password: 'bobs password' }),
+  });
+  assert.equal(cross.status, 403);
+  assert.equal(cross.headers.get('set-cookie'), null);
+});
+
+test('a session opened with a token lives no longer than it, ends with it, and obeys the org cap as it', async () => {
+  const shortLived = (await api(srv, 'POST', '/api/user/tokens', { token: tok.bob, json: { expires: nowSeconds() + 600 } })).json;
+  const s = await signIn(srv, { token: shortLived.tokenValue });
+  assert.equal(s.res.status, 200);
+  assert.ok(Math.abs(s.json.expires - (nowSeconds() + 600)) <= 5, 'capped at the token\'s expiry');
+  assert.equal((await withCookie(s, 'GET', '/api/user')).status, 200);
+  assert.equal((await api(srv, 'DELETE', `/api/user/tokens/${shortLived.id}`, { token: tok.bob })).status, 204);
+  assert.equal((await withCookie(s, 'GET', '/api/user')).status, 401, 'revoking the token ended the session');
+  // Under a lifetime cap, a session opened with a never-expiring token is that token.
+  const short = (await api(srv, 'POST', '/api/user/tokens', { token: tok.alice, json: { expires: nowSeconds() + 3600 } })).json.tokenValue;
+  assert.equal((await api(srv, 'PATCH', '/api/orgs/acme', { token: short, json: { setMaxAccessTokenExpiryDays: 1 } })).status, 200);
+  try {
+    const laundered = await signIn(srv, { token: tok.bob });
+    assert.equal((await withCookie(laundered, 'GET', '/api/orgs/acme/members')).status, 403);
+  } finally {
+    assert.equal((await api(srv, 'PATCH', '/api/orgs/acme', { token: short, json: { setMaxAccessTokenExpiryDays: 0 } })).status, 200);
+  }
+});
+
+test('a new password ends the user\'s console sessions', async () => {
+  const s = await signIn(srv, { login: 'bob', password: 'bobs password' });
+  assert.equal((await withCookie(s, 'GET', '/api/user')).status, 200);
+  assert.equal(passwd(srv.dbPath, 'bob', 'bobs new password\n').status, 0);
+  assert.equal((await withCookie(s, 'GET', '/api/user')).status, 401);
+  assert.equal((await signIn(srv, { login: 'bob', password: 'bobs password' })).res.status, 401);
+  assert.equal(passwd(srv.dbPath, 'bob', 'bobs password\n').status, 0);
+});
+
 test('a person may sign in with their own access token; machine tokens may not', async () => {
   const ok = await signIn(srv, { token: tok.bob });
   assert.equal(ok.res.status, 200);
@@ -182,6 +227,9 @@ test('the console is served from the binary under a strict Content-Security-Poli
   assert.equal(js.status, 200);
   assert.match(js.headers.get('content-type'), /^text\/javascript/);
   assert.ok(js.headers.get('content-security-policy'));
-  for (const bad of ['/console/nope.js', '/console/..%2Fsecret', '/console/index.exe'])
-    assert.equal((await fetch(`${srv.url}${bad}`)).status >= 400, true, bad);
+  for (const bad of ['/console/nope.js', '/console/..%2Fsecret', '/console/index.exe', '/console/session']) {
+    const res = await fetch(`${srv.url}${bad}`);
+    assert.equal(res.status >= 400, true, bad);
+    assert.match(res.headers.get('content-security-policy') || '', /default-src 'none'/, `CSP on ${bad}`);
+  }
 });
