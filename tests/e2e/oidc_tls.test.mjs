@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OAuth2Server } from 'oauth2-mock-server';
-import { api, makeTempDir, startServer } from './helpers.mjs';
+import { api, makeTempDir, poll, startServer } from './helpers.mjs';
 
 let dir;
 let certPath;
@@ -83,7 +83,9 @@ test('an untrusted certificate, a loopback address, or plain HTTP without the te
   const blocked = await register(plain, { name: 'tls', url: tls.issuer.url });
   assert.equal(blocked.status, 400);
   assert.match(blocked.json.message, /could not be reached, or its TLS certificate is not trusted/);
-  assert.match(plain.server.stderr(), /fetching https:\/\/localhost:\d+\/\.well-known\/openid-configuration failed: Couldn't connect/);
+  // The log line is written as the reply goes out; it may reach us a moment after the reply.
+  const logged = /fetching https:\/\/localhost:\d+\/\.well-known\/openid-configuration failed: Couldn't connect/;
+  assert.ok(await poll(() => logged.test(plain.server.stderr()), { timeoutMs: 5000, intervalMs: 50 }), plain.server.stderr());
   assert.equal((await register(plain, { name: 'x', url: 'https://user:pw@example.com' })).status, 400);
   const http = await startIdp({ tls: false });
   const refused = await register(plain, { name: 'http', url: http.issuer.url });
