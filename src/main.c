@@ -1,6 +1,8 @@
 /* tessera: the server, the offline admin commands, and (later) the client, in one binary. */
 
 #include "admin/admin.h"
+#include "cli/cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 #include "core/lastused.h"
 #include "http/server.h"
@@ -223,13 +225,14 @@ static int serve(int argc, char **argv) {
 
 static int usage(void) {
   fputs("usage: tessera serve [options]    run the server (tessera serve --help)\n"
-        "       tessera admin COMMAND ...  offline administration (tessera admin help)\n",
+        "       tessera admin COMMAND ...  offline administration (tessera admin help)\n"
+        "       tessera login|logout|whoami|token ...  the client (tessera token --help)\n",
         stderr);
   return EXIT_USAGE;
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2)
+  if (argc < 2 || strcmp(argv[1], "--help") == 0)
     return usage();
   /* Before any thread starts: libcurl's global set-up is not thread-safe. */
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -240,5 +243,5 @@ int main(int argc, char **argv) {
     return serve(argc - 1, argv + 1);
   if (strcmp(argv[1], "admin") == 0)
     return admin_main(argc - 1, argv + 1);
-  return usage();
+  return cli_main(argc - 1, argv + 1);
 }

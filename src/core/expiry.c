@@ -6,7 +6,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int expiry_parse_text(const char *text, int64_t *out) {
   const char *p = text;
@@ -49,4 +51,32 @@ bool expiry_within_policy(int64_t expires, int64_t now, int days) {
   if (days <= 0)
     return true;
   return expires != 0 && expires - now <= (int64_t)days * 86400;
+}
+
+int expiry_parse_human(const char *text, int64_t now, int64_t *out) {
+  if (strcmp(text, "never") == 0) {
+    *out = 0;
+    return TE_OK;
+  }
+  char *end;
+  errno = 0;
+  long long n = strtoll(text, &end, 10);
+  static const struct {
+    char unit;
+    int64_t seconds;
+  } units[] = {{'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
+  for (size_t i = 0; end != text && errno == 0 && i < sizeof units / sizeof units[0]; i++) {
+    if (end[0] == units[i].unit && end[1] == '\0') {
+      if (n <= 0 || n > TOKEN_LIFETIME_MAX / units[i].seconds + 1)
+        return TE_BAD_REQUEST;
+      *out = now + n * units[i].seconds;
+      return TE_OK;
+    }
+  }
+  if (strlen(text) == 10 && text[4] == '-' && text[7] == '-') {
+    char full[32];
+    snprintf(full, sizeof full, "%sT00:00:00Z", text);
+    return time_parse_rfc3339(full, out);
+  }
+  return expiry_parse_text(text, out);
 }

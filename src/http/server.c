@@ -103,6 +103,12 @@ static enum MHD_Result send_reply(struct request *req) {
     add_header(r, "X-Continuation-Token", req->continuation);
   if (req->warning[0])
     add_header(r, "X-Pulumi-Warning", req->warning);
+  if (req->authenticated) {
+    /* Lets clients (tessera whoami -v) tell when the token they use expires; 0 = never. */
+    char expires[24];
+    snprintf(expires, sizeof expires, "%lld", (long long)req->principal.token.expires);
+    add_header(r, "X-Tessera-Token-Expires", expires);
+  }
   if (req->allow)
     add_header(r, "Allow", req->allow);
   if (req->set_cookie[0])

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/expiry.h"
 #include "core/limits.h"
+#include "cli/cli.h"
 #include "core/timeutil.h"
 
 #include <string.h>
@@ -97,6 +98,26 @@ static void expiry_bounds(void **state) {
   assert_non_null(strstr(why, "two years"));
 }
 
+static void relative_times_read_naturally(void **state) {
+  (void)state;
+  char out[48];
+  int64_t now = 1800000000;
+  cli_relative(0, now, 1, out, sizeof out);
+  assert_string_equal(out, "never");
+  cli_relative(now - 5, now, 1, out, sizeof out);
+  assert_string_equal(out, "expired");
+  cli_relative(now + 10 * 86400 - 3, now, 1, out, sizeof out);
+  assert_string_equal(out, "in 10 days");
+  cli_relative(now - 3 * 86400, now, 0, out, sizeof out);
+  assert_string_equal(out, "3 days ago");
+  cli_relative(now + 3600, now, 1, out, sizeof out);
+  assert_string_equal(out, "in 1 hour");
+  cli_relative(now - 5 * 60, now, 0, out, sizeof out);
+  assert_string_equal(out, "5 minutes ago");
+  cli_relative(now - 10, now, 0, out, sizeof out);
+  assert_string_equal(out, "moments ago");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(rfc3339_forms_parse_to_unix_seconds),
@@ -104,6 +125,7 @@ int main(void) {
       cmocka_unit_test(formatting_round_trips),
       cmocka_unit_test(expiry_text_accepts_seconds_and_dates),
       cmocka_unit_test(expiry_bounds),
+      cmocka_unit_test(relative_times_read_naturally),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,30 @@ static void token_names(void **state) {
   assert_false(actor_is_valid("-acme/ci"));
 }
 
+static void human_expiries(void **state) {
+  (void)state;
+  int64_t now = 1800000000, out = -1;
+  assert_int_equal(expiry_parse_human("never", now, &out), TE_OK);
+  assert_int_equal(out, 0);
+  assert_int_equal(expiry_parse_human("30d", now, &out), TE_OK);
+  assert_int_equal(out, now + 30 * 86400);
+  assert_int_equal(expiry_parse_human("2w", now, &out), TE_OK);
+  assert_int_equal(out, now + 14 * 86400);
+  assert_int_equal(expiry_parse_human("12h", now, &out), TE_OK);
+  assert_int_equal(out, now + 12 * 3600);
+  assert_int_equal(expiry_parse_human("90m", now, &out), TE_OK);
+  assert_int_equal(out, now + 90 * 60);
+  assert_int_equal(expiry_parse_human("2027-01-31", now, &out), TE_OK);
+  assert_int_equal(out, 1801353600); /* 2027-01-31T00:00:00Z */
+  assert_int_equal(expiry_parse_human("2027-01-31T12:00:00Z", now, &out), TE_OK);
+  assert_int_equal(out, 1801396800);
+  assert_int_equal(expiry_parse_human("0d", now, &out), TE_BAD_REQUEST);
+  assert_int_equal(expiry_parse_human("-3d", now, &out), TE_BAD_REQUEST);
+  assert_int_equal(expiry_parse_human("3y", now, &out), TE_BAD_REQUEST);
+  assert_int_equal(expiry_parse_human("soon", now, &out), TE_BAD_REQUEST);
+  assert_int_equal(expiry_parse_human("2027-13-01", now, &out), TE_BAD_REQUEST);
+}
+
 static void expiry_policy(void **state) {
   (void)state;
   int64_t now = 1800000000, day = 86400;
@@ -134,6 +158,7 @@ int main(void) {
       cmocka_unit_test(names),
       cmocka_unit_test(token_names),
       cmocka_unit_test(expiry_policy),
+      cmocka_unit_test(human_expiries),
       cmocka_unit_test(emails_and_display_names),
       cmocka_unit_test(page_sizes),
       cmocka_unit_test(continuation_tokens_round_trip_within_their_scope),

@@ -1,0 +1,188 @@
+/* tessera login, logout and whoami. */
+
+#include "cli/cli.h"
+
+#include "cli/client.h"
+#include "core/timeutil.h"
+
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int usage(const char *text, const char *problem) {
+  if (problem)
+    fprintf(stderr, "tessera: %s\n", problem);
+  fputs(text, problem ? stderr : stdout);
+  return problem ? CLI_EXIT_USAGE : 0;
+}
+
+static void print_json(json_t *j) {
+  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+  if (text)
+    printf("%s\n", text);
+  free(text);
+}
+
+static int fail(const char *message) {
+  fprintf(stderr, "tessera: %s\n", message);
+  return CLI_EXIT_ERROR;
+}
+
+static const char login_usage[] =
+    "usage: tessera login [URL] [--token T] [--json]\n"
+    "Verifies the token (from --token, stdin, TESSERA_TOKEN or PULUMI_ACCESS_TOKEN) with GET\n"
+    "/api/user and saves URL and token in ~/.config/tessera/credentials.json (mode 0600).\n";
+
+int cli_login(int argc, char **argv) {
+  static const struct option options[] = {{"token", required_argument, NULL, 't'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+  const char *token = NULL;
+  bool json = false;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    if (c == 't')
+      token = optarg;
+    else if (c == 'j')
+      json = true;
+    else if (c == 'h')
+      return usage(login_usage, NULL);
+    else
+      return usage(login_usage, "unknown or incomplete option");
+  }
+  if (argc - optind > 1)
+    return usage(login_usage, "login takes at most one URL");
+  struct cli_target t;
+  cli_target_resolve(&t);
+  if (optind < argc)
+    snprintf(t.url, sizeof t.url, "%s", argv[optind]);
+  char line[CLI_TOKEN_MAX + 2] = "";
+  if (token) {
+    snprintf(t.token, sizeof t.token, "%s", token);
+  } else if (!isatty(STDIN_FILENO) && fgets(line, sizeof line, stdin) && line[0] != '\n') {
+    line[strcspn(line, "\r\n")] = '\0';
+    snprintf(t.token, sizeof t.token, "%s", line);
+    OPENSSL_cleanse(line, sizeof line);
+  }
+  if (!t.token[0])
+    return usage(login_usage, "no token: give --token, pipe one on stdin, or set TESSERA_TOKEN");
+  struct cli_reply r;
+  if (cli_request(&t, "GET", "/api/user", NULL, &r)) {
+    json_decref(r.body);
+    return fail(r.message);
+  }
+  const char *login = json_string_value(json_object_get(r.body, "githubLogin"));
+  int rc = cli_credentials_save(&t) ? fail("cannot save the credentials") : 0;
+  if (rc == 0 && json) {
+    json_t *out = json_pack("{s:s, s:s}", "url", t.url, "user", login ? login : "");
+    print_json(out);
+    json_decref(out);
+  } else if (rc == 0) {
+    printf("Logged in to %s as %s\n", t.url, login ? login : "?");
+  }
+  json_decref(r.body);
+  OPENSSL_cleanse(&t, sizeof t);
+  return rc;
+}
+
+static const char logout_usage[] = "usage: tessera logout [--json]\n"
+                                   "Forgets the saved URL and token.\n";
+
+/* Parses the options every simple command takes; returns -1 to go on, else an exit status. */
+static int simple_options(int argc, char **argv, const char *text, bool *json, bool *verbose) {
+  static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                          {"verbose", no_argument, NULL, 'v'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, verbose ? "v" : "", options, NULL)) != -1) {
+    if (c == 'j')
+      *json = true;
+    else if (c == 'v' && verbose)
+      *verbose = true;
+    else if (c == 'h')
+      return usage(text, NULL);
+    else
+      return usage(text, "unknown or incomplete option");
+  }
+  return optind < argc ? usage(text, "unexpected argument") : -1;
+}
+
+int cli_logout(int argc, char **argv) {
+  bool json = false;
+  int rc = simple_options(argc, argv, logout_usage, &json, NULL);
+  if (rc >= 0)
+    return rc;
+  if (cli_credentials_remove())
+    return fail("cannot remove the saved credentials");
+  if (json)
+    printf("{}\n");
+  return 0;
+}
+
+static const char whoami_usage[] =
+    "usage: tessera whoami [-v|--verbose] [--json]\n"
+    "Shows who the token acts as (-v: organizations, token, expiry).\n";
+
+static void print_verbose(json_t *user, int64_t expires) {
+  printf("User: %s\n", json_string_value(json_object_get(user, "githubLogin")));
+  printf("Organizations:");
+  json_t *orgs = json_object_get(user, "organizations"), *o;
+  size_t i;
+  json_array_foreach(orgs, i, o) {
+    printf("%s %s (%s)", i ? "," : "", json_string_value(json_object_get(o, "githubLogin")),
+           json_string_value(json_object_get(o, "role")));
+  }
+  printf("\n");
+  json_t *info = json_object_get(user, "tokenInfo");
+  const char *team = json_string_value(json_object_get(info, "team"));
+  if (!info)
+    printf("Token: personal\n");
+  else if (team && team[0])
+    printf("Token: team \"%s\" (%s/%s)\n", json_string_value(json_object_get(info, "name")),
+           json_string_value(json_object_get(info, "organization")), team);
+  else
+    printf("Token: organization \"%s\" (%s)\n", json_string_value(json_object_get(info, "name")),
+           json_string_value(json_object_get(info, "organization")));
+  if (expires > 0) {
+    char when[RFC3339_LEN + 1], rel[48];
+    time_format_rfc3339(expires, when);
+    cli_relative(expires, time_now(), 1, rel, sizeof rel);
+    printf("Expires: %s (%s)\n", when, rel);
+  } else if (expires == 0) {
+    printf("Expires: never\n");
+  }
+}
+
+int cli_whoami(int argc, char **argv) {
+  bool json = false, verbose = false;
+  int rc = simple_options(argc, argv, whoami_usage, &json, &verbose);
+  if (rc >= 0)
+    return rc;
+  struct cli_target t;
+  cli_target_resolve(&t);
+  if (!t.token[0])
+    return fail("not logged in: run tessera login, or set TESSERA_TOKEN");
+  struct cli_reply r;
+  if (cli_request(&t, "GET", "/api/user", NULL, &r)) {
+    json_decref(r.body);
+    return fail(r.message);
+  }
+  if (json)
+    print_json(r.body);
+  else if (verbose)
+    print_verbose(r.body, r.expires);
+  else
+    printf("%s\n", json_string_value(json_object_get(r.body, "githubLogin")));
+  json_decref(r.body);
+  return 0;
+}
