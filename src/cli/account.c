@@ -68,7 +68,7 @@ int cli_login(int argc, char **argv) {
     snprintf(t.token, sizeof t.token, "%s", token);
   } else if (!isatty(STDIN_FILENO) && fgets(line, sizeof line, stdin) && line[0] != '\n') {
     line[strcspn(line, "\r\n")] = '\0';
-    snprintf(t.token, sizeof t.token, "%s", line);
+    snprintf(t.token, sizeof t.token, "%.*s", CLI_TOKEN_MAX, line);
     OPENSSL_cleanse(line, sizeof line);
   }
   if (!t.token[0])

@@ -91,7 +91,7 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
   curl_slist_free_all(headers);
   free(text);
   if (rc != CURLE_OK) {
-    snprintf(reply->message, sizeof reply->message, "cannot reach %s: %s", t->url,
+    snprintf(reply->message, sizeof reply->message, "cannot reach %.300s: %s", t->url,
              b.too_big ? "the answer is too large" : curl_easy_strerror(rc));
     free(b.data);
     return 1;

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,8 +145,12 @@ static int create(int argc, char **argv) {
   if (a.expires && expiry_parse_human(a.expires, time_now(), &expires) != 0)
     return usage("--expires takes 30d, 2w, 12h, 90m, 2027-01-31, an RFC 3339 time, or never");
   char generated[48];
-  if (a.org && !a.name) {
-    snprintf(generated, sizeof generated, "cli-%lld", (long long)time_now());
+  if (a.org && !a.name) { /* names are never reused: a random one cannot collide in practice */
+    unsigned char random[6];
+    if (RAND_bytes(random, sizeof random) != 1)
+      abort();
+    snprintf(generated, sizeof generated, "cli-%02x%02x%02x%02x%02x%02x", random[0], random[1],
+             random[2], random[3], random[4], random[5]);
     a.name = generated;
   }
   json_t *body = json_pack("{s:s, s:I}", "description", a.description ? a.description : "",
