@@ -20,18 +20,6 @@ static int usage(const char *text, const char *problem) {
   return problem ? CLI_EXIT_USAGE : 0;
 }
 
-static void print_json(json_t *j) {
-  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-  if (text)
-    printf("%s\n", text);
-  free(text);
-}
-
-static int fail(const char *message) {
-  fprintf(stderr, "tessera: %s\n", message);
-  return CLI_EXIT_ERROR;
-}
-
 static const char login_usage[] =
     "usage: tessera login [URL] [--token T] [--json]\n"
     "Verifies the token (from --token, stdin, TESSERA_TOKEN or PULUMI_ACCESS_TOKEN) with GET\n"
@@ -76,13 +64,13 @@ int cli_login(int argc, char **argv) {
   struct cli_reply r;
   if (cli_request(&t, "GET", "/api/user", NULL, &r)) {
     json_decref(r.body);
-    return fail(r.message);
+    return cli_fail(r.message);
   }
   const char *login = json_string_value(json_object_get(r.body, "githubLogin"));
-  int rc = cli_credentials_save(&t) ? fail("cannot save the credentials") : 0;
+  int rc = cli_credentials_save(&t) ? cli_fail("cannot save the credentials") : 0;
   if (rc == 0 && json) {
     json_t *out = json_pack("{s:s, s:s}", "url", t.url, "user", login ? login : "");
-    print_json(out);
+    cli_print_json(out);
     json_decref(out);
   } else if (rc == 0) {
     printf("Logged in to %s as %s\n", t.url, login ? login : "?");
@@ -123,7 +111,7 @@ int cli_logout(int argc, char **argv) {
   if (rc >= 0)
     return rc;
   if (cli_credentials_remove())
-    return fail("cannot remove the saved credentials");
+    return cli_fail("cannot remove the saved credentials");
   if (json)
     printf("{}\n");
   return 0;
@@ -171,14 +159,14 @@ int cli_whoami(int argc, char **argv) {
   struct cli_target t;
   cli_target_resolve(&t);
   if (!t.token[0])
-    return fail("not logged in: run tessera login, or set TESSERA_TOKEN");
+    return cli_fail("not logged in: run tessera login, or set TESSERA_TOKEN");
   struct cli_reply r;
   if (cli_request(&t, "GET", "/api/user", NULL, &r)) {
     json_decref(r.body);
-    return fail(r.message);
+    return cli_fail(r.message);
   }
   if (json)
-    print_json(r.body);
+    cli_print_json(r.body);
   else if (verbose)
     print_verbose(r.body, r.expires);
   else

@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage_text[] =
@@ -22,6 +23,18 @@ int cli_main(int argc, char **argv) {
       return commands[i].run(argc, argv);
   fputs(usage_text, stderr);
   return CLI_EXIT_USAGE;
+}
+
+void cli_print_json(json_t *j) {
+  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+  if (text)
+    printf("%s\n", text);
+  free(text);
+}
+
+int cli_fail(const char *message) {
+  fprintf(stderr, "tessera: %s\n", message);
+  return CLI_EXIT_ERROR;
 }
 
 static void unit(int64_t n, const char *name, char *out, size_t size) {

@@ -1,6 +1,7 @@
 #ifndef TESSERA_CLI_CLI_H
 #define TESSERA_CLI_CLI_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,12 @@ int cli_token(int argc, char **argv);
 
 /* "in 10 days", "3 hours ago", "never" (t == 0), "expired" (past, when expiry). */
 void cli_relative(int64_t t, int64_t now, int expiry, char *out, size_t size);
+
+/* Prints j as indented JSON on stdout (for --json). */
+void cli_print_json(json_t *j);
+
+/* Prints "tessera: message" on stderr; returns CLI_EXIT_ERROR. */
+int cli_fail(const char *message);
 
 #define CLI_EXIT_ERROR 1
 #define CLI_EXIT_USAGE 2

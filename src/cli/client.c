@@ -1,5 +1,7 @@
 #include "cli/client.h"
 
+#include "core/growbuf.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,29 +14,6 @@
 
 #define DEFAULT_URL "http://127.0.0.1:8080"
 #define REPLY_MAX (16 * 1024 * 1024)
-
-struct buffer {
-  char *data;
-  size_t len;
-  bool too_big;
-};
-
-static size_t collect(char *chunk, size_t size, size_t count, void *arg) {
-  struct buffer *b = arg;
-  size_t n = size * count;
-  if (b->len + n > REPLY_MAX) {
-    b->too_big = true;
-    return 0;
-  }
-  char *grown = realloc(b->data, b->len + n + 1);
-  if (!grown)
-    abort();
-  b->data = grown;
-  memcpy(b->data + b->len, chunk, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return n;
-}
 
 /* Picks the headers the client cares about out of the answer. */
 static size_t header_line(char *line, size_t size, size_t count, void *arg) {
@@ -72,7 +51,7 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
     headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
   }
-  struct buffer b = {0};
+  struct growbuf b = {.max = REPLY_MAX};
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -80,7 +59,7 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "tessera-cli/1");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, growbuf_append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_line);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, reply);

@@ -41,18 +41,6 @@ static int usage(const char *problem) {
   return problem ? CLI_EXIT_USAGE : 0;
 }
 
-static int fail(const char *message) {
-  fprintf(stderr, "tessera: %s\n", message);
-  return CLI_EXIT_ERROR;
-}
-
-static void print_json(json_t *j) {
-  char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-  if (text)
-    printf("%s\n", text);
-  free(text);
-}
-
 /* Options, then the collection path they select. Returns -1 to go on, else an exit status. */
 static int parse(int argc, char **argv, struct token_args *a) {
   static const struct option options[] = {{"description", required_argument, NULL, 'd'},
@@ -125,7 +113,7 @@ static int parse(int argc, char **argv, struct token_args *a) {
 
 static int target(struct cli_target *t) {
   cli_target_resolve(t);
-  return t->token[0] ? 0 : fail("not logged in: run tessera login, or set TESSERA_TOKEN");
+  return t->token[0] ? 0 : cli_fail("not logged in: run tessera login, or set TESSERA_TOKEN");
 }
 
 static int create(int argc, char **argv) {
@@ -163,9 +151,9 @@ static int create(int argc, char **argv) {
   struct cli_reply r = {0};
   rc = target(&t);
   if (rc == 0 && cli_request(&t, "POST", a.base, body, &r) != 0)
-    rc = fail(r.message);
+    rc = cli_fail(r.message);
   else if (rc == 0 && a.json)
-    print_json(r.body);
+    cli_print_json(r.body);
   else if (rc == 0)
     printf("%s\n", json_string_value(json_object_get(r.body, "tokenValue")));
   json_decref(r.body);
@@ -190,7 +178,7 @@ static int fetch_all(const struct cli_target *t, const struct token_args *a, jso
     if (cli_request(t, "GET", path, NULL, &r) != 0) {
       json_decref(r.body);
       json_decref(all);
-      return fail(r.message);
+      return cli_fail(r.message);
     }
     json_array_extend(all, json_object_get(r.body, "tokens"));
     const char *next = json_string_value(json_object_get(r.body, "continuationToken"));
@@ -264,7 +252,7 @@ static int list(int argc, char **argv) {
     return rc;
   if (a.json) {
     json_t *out = json_pack("{s:o}", "tokens", tokens);
-    print_json(out);
+    cli_print_json(out);
     json_decref(out);
   } else {
     print_table(tokens);
@@ -304,7 +292,7 @@ static int delete_tokens(int argc, char **argv) {
   }
   if (a.json) {
     json_t *out = json_pack("{s:o}", "deleted", deleted);
-    print_json(out);
+    cli_print_json(out);
     json_decref(out);
   } else {
     json_decref(deleted);

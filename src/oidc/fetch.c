@@ -1,6 +1,7 @@
 #include "oidc/fetch.h"
 
 #include "core/error.h"
+#include "core/growbuf.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -13,29 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-
-struct sink {
-  char *data;
-  size_t len;
-  bool too_big;
-};
-
-static size_t collect(char *chunk, size_t size, size_t count, void *arg) {
-  struct sink *s = arg;
-  size_t n = size * count;
-  if (s->len + n > OIDC_FETCH_MAX_BYTES) {
-    s->too_big = true;
-    return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
-  }
-  char *grown = realloc(s->data, s->len + n + 1);
-  if (!grown)
-    abort();
-  s->data = grown;
-  memcpy(s->data + s->len, chunk, n);
-  s->len += n;
-  s->data[s->len] = '\0';
-  return n;
-}
 
 static bool is_loopback(const char *host) {
   return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0 ||
@@ -131,7 +109,7 @@ int oidc_fetch(const struct oidc_fetch_policy *policy, const char *url, char **b
   CURL *curl = curl_easy_init();
   if (!curl)
     abort();
-  struct sink sink = {0};
+  struct growbuf sink = {.max = OIDC_FETCH_MAX_BYTES};
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, allow_http ? "https,http" : "https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -145,7 +123,7 @@ int oidc_fetch(const struct oidc_fetch_policy *policy, const char *url, char **b
   if (policy->ca_file)
     curl_easy_setopt(curl, CURLOPT_CAINFO, policy->ca_file);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "tessera-oidc/1");
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, growbuf_append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   CURLcode rc = curl_easy_perform(curl);
   long status = 0;
