@@ -2,7 +2,6 @@
 
 #include "admin/admin.h"
 #include "cli/cli.h"
-#include "cli/cli.h"
 #include "core/error.h"
 #include "core/lastused.h"
 #include "http/server.h"
@@ -23,6 +22,7 @@
 
 static const char serve_usage[] =
     "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
+    "                     [--header-timeout SECONDS] [--max-connections N]\n"
     "                     [--max-connections-per-ip N] [--lastused-flush-seconds N]\n"
     "                     [--no-access-log] [--allow-http-issuers] [--issuer-ca-file PATH]\n"
     "                     [--secure-cookies]\n"
@@ -32,6 +32,10 @@ static const char serve_usage[] =
     "  --threads  HTTP worker threads (TESSERA_THREADS; default: one per CPU core)\n"
     "  --timeout  seconds before an idle connection is closed, and within which a request body\n"
     "             must arrive whole (default 30)\n"
+    "  --header-timeout  seconds within which a request line and its headers must arrive whole,\n"
+    "             counted from the connection's opening (default 10)\n"
+    "  --max-connections  connections open at once (default 1000); near the limit, the one that\n"
+    "             has waited longest for a request is closed to make room\n"
     "  --max-connections-per-ip  connections one client address may hold open (default 256)\n"
     "  --lastused-flush-seconds  a token's lastUsed is written at most this often (default 60)\n"
     "  --no-access-log  do not print one JSON line per request on stdout\n"
@@ -48,6 +52,8 @@ struct serve_options {
   const char *db;
   int threads;
   int timeout;
+  int head_timeout;
+  int max_connections;
   int connections_per_ip;
   int lastused_interval;
   bool access_log;
@@ -95,6 +101,8 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       {"db", required_argument, NULL, 'd'},
       {"threads", required_argument, NULL, 't'},
       {"timeout", required_argument, NULL, 'T'},
+      {"header-timeout", required_argument, NULL, 'R'},
+      {"max-connections", required_argument, NULL, 'M'},
       {"lastused-flush-seconds", required_argument, NULL, 'f'},
       {"max-connections-per-ip", required_argument, NULL, 'p'},
       {"no-access-log", no_argument, NULL, 'q'},
@@ -107,6 +115,8 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   *o = (struct serve_options){.threads = cores > 0 ? (int)cores : 2,
                               .timeout = 30,
+                              .head_timeout = 10,
+                              .max_connections = 1000,
                               .connections_per_ip = 256,
                               .lastused_interval = 60,
                               .access_log = true};
@@ -129,6 +139,14 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
     case 'T':
       if (!parse_int(optarg, 1, 3600, &o->timeout))
         return serve_usage_error("--timeout must be 1..3600 seconds");
+      break;
+    case 'R':
+      if (!parse_int(optarg, 1, 3600, &o->head_timeout))
+        return serve_usage_error("--header-timeout must be 1..3600 seconds");
+      break;
+    case 'M':
+      if (!parse_int(optarg, 16, 100000, &o->max_connections))
+        return serve_usage_error("--max-connections must be 16..100000");
       break;
     case 'f':
       if (!parse_int(optarg, 1, 86400, &o->lastused_interval))
@@ -204,7 +222,9 @@ static int serve(int argc, char **argv) {
                                  .port = o.port,
                                  .threads = o.threads,
                                  .timeout_seconds = o.timeout,
+                                 .head_timeout_seconds = o.head_timeout,
                                  .connections_per_ip = o.connections_per_ip,
+                                 .max_connections = o.max_connections,
                                  .access_log = o.access_log};
   if (server_start(&config, &app, &server) != TE_OK) {
     lastused_stop(app.lastused);

@@ -22,6 +22,8 @@ int error_http_status(int err) {
     return 415;
   case TE_UNAVAILABLE:
     return 503;
+  case TE_NOT_IMPLEMENTED:
+    return 501;
   default:
     return 500;
   }
@@ -59,6 +61,8 @@ const char *error_status_text(int http_status) {
     return "Request Header Fields Too Large";
   case 500:
     return "Internal Server Error";
+  case 501:
+    return "Not Implemented";
   case 503:
     return "Service Unavailable";
   default:

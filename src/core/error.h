@@ -2,8 +2,7 @@
 #define TESSERA_CORE_ERROR_H
 
 /* Every fallible function returns 0 on success or one of these negative codes. Each code maps to
- * one HTTP status; the human detail travels separately (see struct http_error in http/response.h).
- */
+ * one HTTP status; the human detail travels separately (reply_failure in http/request.h). */
 enum tessera_error {
   TE_OK = 0,
   TE_BAD_REQUEST = -1,
@@ -16,6 +15,7 @@ enum tessera_error {
   TE_UNSUPPORTED_MEDIA = -8,
   TE_INTERNAL = -9,
   TE_UNAVAILABLE = -10,
+  TE_NOT_IMPLEMENTED = -11, /* a request feature we do not implement (RFC 9110 §15.6.2) */
 };
 
 /* The HTTP status for an error code (500 for anything unknown). */

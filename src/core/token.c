@@ -75,19 +75,47 @@ static bool is_hex(char c) {
   return is_lower_hex(c) || (c >= 'A' && c <= 'F');
 }
 
+/* Whether the 40 hex digits at p are a token's without its prefix: their checksum holds. */
+static bool is_bare_token(const char *p) {
+  char value[TOKEN_VALUE_LEN + 1];
+  memcpy(value, TOKEN_PREFIX, TOKEN_PREFIX_LEN);
+  for (int i = 0; i < TOKEN_RANDOM_HEX + 8; i++)
+    value[TOKEN_PREFIX_LEN + i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 'a' : p[i]);
+  value[TOKEN_VALUE_LEN] = '\0';
+  return token_is_well_formed(value, TOKEN_VALUE_LEN);
+}
+
+/* The length of the token-shaped run at p: "pul-" and 16 or more hex digits, or 40 hex digits that
+ * are a token's (a chance of 1 in 2^32 for other hex), 0 for none. */
+static size_t token_run(const char *text, const char *p) {
+  size_t hex = 0;
+  if (strncasecmp(p, TOKEN_PREFIX, TOKEN_PREFIX_LEN) == 0) {
+    while (is_hex(p[TOKEN_PREFIX_LEN + hex]))
+      hex++;
+    return hex >= 16 ? TOKEN_PREFIX_LEN + hex : 0;
+  }
+  if (p > text && is_hex(p[-1]))
+    return 0; /* only from the start of a run of hex digits */
+  while (is_hex(p[hex]))
+    hex++;
+  for (size_t at = 0; at + TOKEN_RANDOM_HEX + 8 <= hex; at++)
+    if (is_bare_token(p + at))
+      return hex; /* the whole run: what surrounds the token may be more of it */
+  return 0;
+}
+
 char *token_redact(const char *text, char *out, size_t size) {
   static const char mark[] = "[redacted]";
   size_t o = 0;
   for (const char *p = text; *p && o + 1 < size;) {
-    size_t hex = 0;
-    if (strncasecmp(p, TOKEN_PREFIX, TOKEN_PREFIX_LEN) == 0)
-      while (is_hex(p[TOKEN_PREFIX_LEN + hex]))
-        hex++;
-    if (hex >= 16 && o + TOKEN_PREFIX_LEN + sizeof mark <= size) {
-      memcpy(out + o, p, TOKEN_PREFIX_LEN);
-      memcpy(out + o + TOKEN_PREFIX_LEN, mark, sizeof mark - 1);
-      o += TOKEN_PREFIX_LEN + sizeof mark - 1;
-      p += TOKEN_PREFIX_LEN + hex;
+    size_t run = token_run(text, p);
+    bool prefixed = run && strncasecmp(p, TOKEN_PREFIX, TOKEN_PREFIX_LEN) == 0;
+    size_t keep = prefixed ? TOKEN_PREFIX_LEN : 0;
+    if (run && o + keep + sizeof mark <= size) {
+      memcpy(out + o, p, keep);
+      memcpy(out + o + keep, mark, sizeof mark - 1);
+      o += keep + sizeof mark - 1;
+      p += run;
     } else {
       out[o++] = *p++;
     }

@@ -23,8 +23,9 @@ bool token_is_well_formed(const char *value, size_t len);
 /* SHA-256 of the token value: the only form in which a token is ever stored. */
 void token_hash(const char *value, size_t len, unsigned char hash[TOKEN_HASH_LEN]);
 
-/* Copies text into out (size bytes), replacing the hex after every "pul-" that is followed by 16
- * or more hex digits (a token, or something close to one) with "[redacted]": for logs and error
+/* Copies text into out (size bytes), replacing with "[redacted]" the hex after every "pul-" that
+ * is followed by 16 or more hex digits (a token, or something close to one), and every run of hex
+ * digits that holds a token's 40 without the prefix (its checksum holds): for logs and error
  * messages that echo what a client sent. Returns out. */
 char *token_redact(const char *text, char *out, size_t size);
 

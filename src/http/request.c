@@ -75,7 +75,7 @@ void reply_error(struct request *req, int status, const char *detail_fmt, ...) {
 
 void reply_failure(struct request *req, int err, const char *detail) {
   int status = error_http_status(err);
-  if (status >= 500)
+  if (status >= 500 && status != 501) /* 501 names what the client asked for, not our internals */
     detail = status == 503 ? "the store is busy; retry shortly." : "an unexpected error occurred.";
   reply_error(req, status, "%s", detail);
 }

@@ -1,6 +1,7 @@
 #ifndef TESSERA_HTTP_REQUEST_H
 #define TESSERA_HTTP_REQUEST_H
 
+#include "http/framing.h"
 #include "oidc/fetch.h"
 #include "store/store.h"
 
@@ -33,8 +34,8 @@ struct request {
   char *path;
   char id[REQUEST_ID_LEN + 1];
   int64_t started_us;
-  size_t raw_uri_len; /* as sent: path, query and escapes */
-  bool bad_path;      /* the path hides bytes from routing (encoded NUL or '/') */
+  struct framing_uri uri; /* the URI as sent: path, query and escapes */
+  bool bad_path;          /* the path hides bytes from routing (encoded NUL or '/') */
 
   char *body;
   size_t body_len;
@@ -58,6 +59,7 @@ struct request {
   char continuation[72];        /* X-Continuation-Token for non-JSON pages; empty for none */
   char set_cookie[192];         /* Set-Cookie, empty for none */
   bool console_page;            /* the console's own files: send its Content-Security-Policy */
+  bool close_connection;        /* answered before its body was read: no request may follow */
 };
 
 /* Sends len bytes of body (malloc'd, stolen) as content_type, with a Content-Encoding when

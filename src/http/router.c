@@ -21,30 +21,49 @@ static int match(const char *pattern, const char *path, const char *params[ROUTE
   return *pattern == '\0' && *path == '\0' ? n : -1;
 }
 
+static void allow_add(char *allow, size_t size, const char *method) {
+  if (strstr(allow, method))
+    return;
+  if (allow[0])
+    strncat(allow, ", ", size - strlen(allow) - 1);
+  strncat(allow, method, size - strlen(allow) - 1);
+}
+
 static const char *allow_for(const char *path) {
-  static __thread char allow[64]; /* "GET, POST, DELETE" at most: the table is ours */
+  static __thread char allow[64]; /* "GET, HEAD, POST, DELETE" at most: the table is ours */
   const char *params[ROUTE_PARAMS_MAX];
   allow[0] = '\0';
   for (const struct route *r = routes; r->method; r++) {
-    if (match(r->pattern, path, params) < 0 || strstr(allow, r->method))
+    if (match(r->pattern, path, params) < 0)
       continue;
-    if (allow[0])
-      strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
-    strncat(allow, r->method, sizeof allow - strlen(allow) - 1);
+    allow_add(allow, sizeof allow, r->method);
+    if (strcmp(r->method, "GET") == 0)
+      allow_add(allow, sizeof allow, "HEAD");
   }
   return allow;
+}
+
+const char *router_method_shown(const char *method) {
+  static const char *const known[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                      "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(method, known[i]) == 0)
+      return known[i];
+  return "OTHER";
 }
 
 enum route_match router_find(const char *method, const char *path, struct request *req,
                              const struct route **found, const char **allow) {
   const char *params[ROUTE_PARAMS_MAX];
   bool path_known = false;
+  /* HEAD is GET without the body (RFC 9110 §9.3.2); libmicrohttpd leaves the body out. */
+  const char *wanted = strcmp(method, "HEAD") == 0 ? "GET" : method;
   for (const struct route *r = routes; r->method; r++) {
     int n = match(r->pattern, path, params);
     if (n < 0)
       continue;
     path_known = true;
-    if (strcmp(r->method, method) != 0)
+    if (strcmp(r->method, wanted) != 0)
       continue;
     for (int i = 0; i < n; i++) {
       req->params[i] = strndup(params[i], strcspn(params[i], "/"));

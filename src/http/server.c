@@ -5,6 +5,8 @@
 #include "core/timeutil.h"
 #include "http/accesslog.h"
 #include "http/auth.h"
+#include "http/conntrack.h"
+#include "http/framing.h"
 #include "http/router.h"
 
 #include <arpa/inet.h>
@@ -21,11 +23,11 @@
  * 64 KiB memset per request). Our own limits (HEADERS_MAX, URL_MAX) sit below it and answer in
  * JSON; only a request nearly twice over them reaches MHD's built-in (HTML) 431/414 page. */
 #define CONNECTION_MEMORY (32 * 1024)
-#define CONNECTION_LIMIT 1000
 #define DRAIN_SECONDS 5 /* well inside the usual 10-30 s stop budgets of supervisors */
 
 struct server {
   struct MHD_Daemon *daemon;
+  struct conntrack *tracker;
   struct app *app;
   bool access_log;
   int timeout_seconds;
@@ -55,7 +57,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
     abort();
   req->app = s->app;
   req->conn = conn;
-  req->raw_uri_len = strlen(uri);
+  conntrack_request_line(conn);
+  framing_scan_uri((char *)uri, &req->uri); /* MHD's own buffer, see framing.h */
   req->bad_path = path_hides_bytes(uri);
   /* The console's answers, errors and early refusals included, carry its security headers. */
   req->console_page =
@@ -113,6 +116,8 @@ static enum MHD_Result send_reply(struct request *req) {
     add_header(r, "Allow", req->allow);
   if (req->set_cookie[0])
     add_header(r, "Set-Cookie", req->set_cookie);
+  if (req->close_connection)
+    add_header(r, "Connection", "close");
   if (req->console_page) {
     /* No inline script or style anywhere: a token value shown once cannot be lifted by an
      * injected script, and the page may not be framed. */
@@ -133,9 +138,9 @@ static void dispatch(struct request *req) {
   case ROUTE_NO_PATH:
     reply_error(req, 404, "no route for %s.", accesslog_show_path(req->path, shown, sizeof shown));
     return;
-  case ROUTE_NO_METHOD:
-    reply_error(req, 405, "%s is not allowed here; allowed: %s.",
-                accesslog_escape(req->method, shown, sizeof shown), req->allow);
+  case ROUTE_NO_METHOD: /* a method we do not know is not echoed: it could be a pasted secret */
+    reply_error(req, 405, "%s is not allowed here; allowed: %s.", router_method_shown(req->method),
+                req->allow);
     return;
   case ROUTE_FOUND:
     break;
@@ -154,27 +159,49 @@ static bool declared_too_large(struct MHD_Connection *conn) {
   return length && strtoull(length, NULL, 10) > BODY_MAX;
 }
 
-/* Adds a header's size (with ": " and CRLF) to *cls. */
+struct header_totals {
+  size_t bytes; /* with ": " and CRLF */
+  int fields;
+};
+
 static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
                                        const char *value) {
   (void)kind;
-  *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+  struct header_totals *t = cls;
+  t->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+  t->fields++;
   return MHD_YES;
 }
 
-/* Answers at once a request whose URL or headers are over our limits, or whose declared body is:
- * then the body is never read. Returns false when the request may go on. */
-static bool refused_early(struct request *req) {
-  size_t header_bytes = 0;
-  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
-  if (req->bad_path)
-    reply_error(req, 400, "the path may not contain an encoded NUL (%%00) or '/' (%%2F).");
-  else if (req->raw_uri_len > URL_MAX)
+/* Answers at once a request whose head is ambiguous or malformed, whose URL or headers are over
+ * our limits, or whose declared body is: the body is then never read, and the connection is
+ * closed, since where the next request would begin is unknown (or disputed). Returns false when
+ * the request may go on. */
+static bool refused_early(struct request *req, const char *version) {
+  struct header_totals headers = {0};
+  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &headers);
+  char detail[256];
+  int framing = TE_OK;
+  if (req->uri.bad_bytes)
+    reply_error(req, 400,
+                "the URI may hold only visible ASCII: percent-encode spaces, controls "
+                "and other bytes (RFC 3986).");
+  else if (req->uri.len > URL_MAX)
     reply_error(req, 414, "the URL is longer than %d bytes.", URL_MAX);
-  else if (header_bytes > HEADERS_MAX)
+  else if (req->uri.too_many_params)
+    reply_error(req, 414, "the URL has more than %d query parameters.", QUERY_PARAMS_MAX);
+  else if (headers.bytes > HEADERS_MAX)
     reply_error(req, 431, "the request headers are larger than %d bytes.", HEADERS_MAX);
+  else if (headers.fields > HEADER_FIELDS_MAX)
+    reply_error(req, 431, "the request has more than %d header fields.", HEADER_FIELDS_MAX);
+  else if ((framing = framing_check_head(req->conn, req->method, version, &req->uri, detail,
+                                         sizeof detail)) != TE_OK)
+    reply_failure(req, framing, detail);
+  else if (req->bad_path)
+    reply_error(req, 400, "the path may not contain an encoded NUL (%%00) or '/' (%%2F).");
   else if (declared_too_large(req->conn))
     reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);
+  req->close_connection = req->replied;
   return req->replied;
 }
 
@@ -206,15 +233,14 @@ static void take_upload(struct request *req, const char *data, size_t size) {
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **req_cls) {
-  (void)version;
-  (void)conn;
   struct server *s = cls;
   struct request *req = *req_cls; /* made by on_uri */
   if (!req->path) {               /* first call: the headers are in */
+    conntrack_head_done(conn);
     req->method = method;
     if (!(req->path = strdup(url)))
       abort();
-    return refused_early(req) ? send_reply(req) : MHD_YES;
+    return refused_early(req, version) ? send_reply(req) : MHD_YES;
   }
   if (*upload_size) {
     if (upload_too_slow(s, req))
@@ -256,9 +282,9 @@ static void log_access(const struct request *req, enum MHD_RequestTerminationCod
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)conn;
   struct server *s = cls;
   struct request *req = *req_cls;
+  conntrack_request_done(conn);
   if (!req)
     return;
   if (s->access_log && req->path) /* every request that got as far as its headers */
@@ -311,6 +337,13 @@ int server_start(const struct server_config *config, struct app *app, struct ser
     abort();
   snprintf(s->id_prefix, sizeof s->id_prefix, "%02x%02x%02x%02x", prefix[0], prefix[1], prefix[2],
            prefix[3]);
+  struct conntrack_config tracking = {.head_seconds = config->head_timeout_seconds,
+                                      .idle_seconds = config->timeout_seconds,
+                                      .max_connections = config->max_connections};
+  if (conntrack_start(&tracking, &s->tracker) != TE_OK) {
+    free(s);
+    return TE_INTERNAL;
+  }
   if (s->access_log) /* before the workers exist, so they never see it half set up */
     accesslog_start(STDOUT_FILENO);
   unsigned flags =
@@ -321,14 +354,15 @@ int server_start(const struct server_config *config, struct app *app, struct ser
       flags, (uint16_t)config->port, accept_policy, s, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
       MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       (unsigned)config->connections_per_ip, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)config->timeout_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify,
+      s->tracker, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->timeout_seconds,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)config->max_connections, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   if (!s->daemon) {
     fprintf(stderr, "tessera: cannot listen on %s:%d\n", config->host, config->port);
     if (s->access_log)
       accesslog_stop();
+    conntrack_stop(s->tracker);
     free(s);
     return TE_INTERNAL;
   }
@@ -354,6 +388,7 @@ void server_stop(struct server *s) {
   while (atomic_load(&s->app->deferred) > 0)
     usleep(10 * 1000);
   MHD_stop_daemon(s->daemon);
+  conntrack_stop(s->tracker); /* after MHD: every connection is closed */
   if (s->access_log)
     accesslog_stop(); /* after MHD: no worker thread can log any more */
   free(s);

@@ -9,9 +9,11 @@ struct server_config {
   const char *host; /* IPv4 or IPv6 literal */
   int port;         /* 0: the kernel picks one */
   int threads;
-  int timeout_seconds;    /* idle connections are closed after this; a body must arrive within it */
-  int connections_per_ip; /* bounds what one client address can hold open */
-  bool access_log;        /* one JSON line per request on stdout */
+  int timeout_seconds; /* idle connections are closed after this; a body must arrive within it */
+  int head_timeout_seconds; /* a request's line and headers must arrive within this */
+  int connections_per_ip;   /* bounds what one client address can hold open */
+  int max_connections;      /* in all; near it, the longest-waiting idle connection makes room */
+  bool access_log;          /* one JSON line per request on stdout */
 };
 
 struct server;

@@ -103,6 +103,17 @@ static void redaction_hides_tokens_and_near_misses(void **state) {
       "pul-[redacted]");
   /* short hex after pul- and ordinary text are left alone */
   assert_string_equal(token_redact("pul-abc /healthz", out, sizeof out), "pul-abc /healthz");
+  /* the 40 digits of a token without its prefix, in any case and inside longer hex runs */
+  snprintf(text, sizeof text, "/x/%s/y", value + 4);
+  assert_string_equal(token_redact(text, out, sizeof out), "/x/[redacted]/y");
+  for (char *c = text; *c; c++)
+    *c = (char)(*c >= 'a' && *c <= 'f' ? *c - 'a' + 'A' : *c);
+  assert_string_equal(token_redact(text, out, sizeof out), "/x/[redacted]/y");
+  snprintf(text, sizeof text, "/x/ab%sff", value + 4);
+  assert_string_equal(token_redact(text, out, sizeof out), "/x/[redacted]");
+  /* 40 hex digits whose checksum does not hold are not a token (ids, digests) */
+  assert_string_equal(token_redact("/x/0123456789abcdef0123456789abcdef01234567", out, sizeof out),
+                      "/x/0123456789abcdef0123456789abcdef01234567");
   /* never overflows the output */
   char tiny[8];
   token_redact(text, tiny, sizeof tiny);
