@@ -32,4 +32,12 @@ void audit_event(struct store_audit *a, struct request *req, const char *org, co
   va_start(ap, description_fmt);
   vsnprintf(a->description, sizeof a->description, description_fmt, ap);
   va_end(ap);
+  /* An exchange-issued token acts for a CI job: the record says which trust relationship let it. */
+  const struct store_principal *p = &req->principal;
+  if (req->authenticated && p->token.oidc_issuer[0]) {
+    size_t used = strlen(a->description);
+    snprintf(a->description + used, sizeof a->description - used,
+             " (with token %s, issued by OIDC issuer %s, id %s)", p->token.id, p->issuer_name,
+             p->token.oidc_issuer);
+  }
 }

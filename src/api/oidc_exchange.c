@@ -349,9 +349,13 @@ static const char *created_event(enum token_kind kind) {
 
 /* Makes and stores the token; replies with it. */
 static void issue(struct request *req, const struct store_org *org,
-                  const struct store_oidc_issuer *issuer, const struct target *t, json_t *claims) {
-  struct store_token token = {
-      .kind = t->want.kind, .org_id = org->id, .admin = t->want.admin, .source = TOKEN_SOURCE_OIDC};
+                  const struct store_oidc_issuer *issuer, const struct target *t, json_t *claims,
+                  bool manage_access) {
+  struct store_token token = {.kind = t->want.kind,
+                              .org_id = org->id,
+                              .admin = t->want.admin,
+                              .source = TOKEN_SOURCE_OIDC,
+                              .manage_access = manage_access};
   if (resolve_owner(req, org, t, &token) != TE_OK) {
     audit_refusal(req, org, issuer->name, "the requested team or user is not in the org");
     oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");
@@ -377,10 +381,10 @@ static void issue(struct request *req, const struct store_org *org,
     snprintf(token.description, sizeof token.description, "from OIDC issuer %s for %.256s",
              issuer->name, sub ? sub : "(no sub)");
     audit_event(&a, req, org->name, created_event(t->want.kind), t->want.admin,
-                "issued %s%s token %s to %.200s by OIDC issuer %s, for %lld seconds",
+                "issued %s%s token %s to %.200s by OIDC issuer %s, for %lld seconds%s",
                 t->want.admin ? "admin " : "", token_kind_name(t->want.kind),
                 token.name[0] ? token.name : token.id, sub ? sub : "(no sub)", issuer->name,
-                (long long)lifetime);
+                (long long)lifetime, manage_access ? ", with manage-access" : "");
     if (t->want.kind == TOKEN_PERSONAL)
       snprintf(a.user, sizeof a.user, "%s", t->user);
     else
@@ -413,11 +417,15 @@ static void issue(struct request *req, const struct store_org *org,
   OPENSSL_cleanse(value, sizeof value);
 }
 
+/* Whether the issuer's policy allows the request, and whether it grants the issued token the
+ * right to change who has access. */
 static bool policy_allows(const struct store_oidc_issuer *issuer, json_t *claims,
-                          const struct oidc_request *want) {
+                          const struct oidc_request *want, bool *manage_access) {
   json_t *policies = json_loads(issuer->policy, 0, NULL);
   bool allowed =
       json_is_array(policies) && oidc_policy_decide(policies, claims, want, NULL) == OIDC_ALLOW;
+  *manage_access =
+      allowed && oidc_policy_grants(policies, claims, want, OIDC_PERMISSION_MANAGE_ACCESS);
   json_decref(policies);
   return allowed;
 }
@@ -442,6 +450,7 @@ void api_oauth_token(struct request *req) {
   char iss[OIDC_URL_MAX + 1];
   json_t *claims = NULL;
   const char *why = NULL;
+  bool manage_access = false;
   if (store->ops->org_by_name(store, t.org, &org) != TE_OK) {
     oauth_error(req, "invalid_grant", generic);
   } else if (!peek_issuer(x.subject_token, iss, sizeof iss) ||
@@ -452,11 +461,11 @@ void api_oauth_token(struct request *req) {
              TE_OK) {
     audit_refusal(req, &org, issuer.name, why ? why : "the token does not verify");
     oauth_error(req, "invalid_grant", generic);
-  } else if (!policy_allows(&issuer, claims, &t.want)) {
+  } else if (!policy_allows(&issuer, claims, &t.want, &manage_access)) {
     audit_refusal(req, &org, issuer.name, "the authorization policy does not allow it");
     oauth_error(req, "invalid_grant", generic);
   } else {
-    issue(req, &org, &issuer, &t, claims);
+    issue(req, &org, &issuer, &t, claims, manage_access);
   }
   json_decref(claims);
   store_oidc_issuer_clear(&issuer);

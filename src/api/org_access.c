@@ -108,7 +108,28 @@ bool org_access_check(struct request *req, bool need_admin, struct org_access *o
 }
 
 struct store_actor org_actor(struct request *req, enum store_actor_need need) {
-  return (struct store_actor){req->principal.token.seq, req->principal.user.id, need};
+  return (struct store_actor){
+      .token_seq = req->principal.token.seq, .user_id = req->principal.user.id, .need = need};
+}
+
+struct store_actor org_actor_changing_access(struct request *req, enum store_actor_need need) {
+  struct store_actor actor = org_actor(req, need);
+  actor.changes_access = true;
+  return actor;
+}
+
+bool org_access_may_change_access(struct request *req, const struct org_access *access) {
+  const struct store_token *t = &req->principal.token;
+  if (!t->oidc_issuer[0] || t->manage_access)
+    return true;
+  char why[256];
+  snprintf(why, sizeof why,
+           "a token from OIDC issuer %s changes membership, roles or the lifetime policy only when "
+           "the issuer's policy grants \"manage-access\"",
+           req->principal.issuer_name);
+  audit_refusal(req, &access->org, "auth-failure-organization-role", true, why);
+  reply_error(req, 403, "%s; this one's did not.", why);
+  return false;
 }
 
 void org_access_refuse(struct request *req, const struct org_access *access, const char *needed) {

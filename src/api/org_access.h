@@ -21,6 +21,14 @@ bool org_access_check(struct request *req, bool need_admin, struct org_access *o
 /* The caller as the actor of a change that needs the given role (re-checked by the store). */
 struct store_actor org_actor(struct request *req, enum store_actor_need need);
 
+/* The same for a change of who has access: membership, roles, the lifetime policy. */
+struct store_actor org_actor_changing_access(struct request *req, enum store_actor_need need);
+
+/* Changing who has access (org and team membership and roles, the token-lifetime policy) is
+ * refused (403, audited) to a token from an OIDC exchange unless its issuer's policy granted
+ * "manage-access": a CI job's short-lived token must not leave lasting admins behind. */
+bool org_access_may_change_access(struct request *req, const struct org_access *access);
+
 /* Replies 403 to a member whose role does not allow what they asked, and audits the attempt as
  * auth-failure-organization-role (the refusal stands even if the record cannot be written). */
 void org_access_refuse(struct request *req, const struct org_access *access, const char *needed);

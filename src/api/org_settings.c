@@ -162,6 +162,8 @@ void api_org_settings_update(struct request *req) {
     reply_metadata(req, &access);
     return;
   }
+  if (!org_access_may_change_access(req, &access))
+    return;
   struct store_audit a;
   if (days)
     audit_event(&a, req, access.org.name, "organization-settings-changed", true,
@@ -172,7 +174,7 @@ void api_org_settings_update(struct request *req) {
                 "cleared the maximum access token lifetime of %s (was %d days)", access.org.name,
                 access.org.max_token_expiry_days);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor_changing_access(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->org_set_expiry_policy(store, &actor, access.org.id, days, &a);
   if (rc == TE_FORBIDDEN) {
     org_access_refuse(req, &access, "the admin role in organization");

@@ -151,14 +151,14 @@ void api_org_member_add(struct request *req) {
   struct org_access access;
   struct store_user user;
   char role[16];
-  if (!org_access_check(req, true, &access) || !target_user(req, &user) ||
-      !read_role(req, false, role))
+  if (!org_access_check(req, true, &access) || !org_access_may_change_access(req, &access) ||
+      !target_user(req, &user) || !read_role(req, false, role))
     return;
   struct store_audit a;
   audit_event(&a, req, access.org.name, "member-added", true, "added %s to %s as %s", user.login,
               access.org.name, role);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor_changing_access(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->org_member_add(store, &actor, access.org.id, user.id, role, &a);
   if (rc) {
     member_change_failed(req, rc, &access, user.login);
@@ -174,14 +174,14 @@ void api_org_member_update(struct request *req) {
   struct org_access access;
   struct store_user user;
   char role[16];
-  if (!org_access_check(req, true, &access) || !target_user(req, &user) ||
-      !read_role(req, true, role))
+  if (!org_access_check(req, true, &access) || !org_access_may_change_access(req, &access) ||
+      !target_user(req, &user) || !read_role(req, true, role))
     return;
   struct store_audit a;
   audit_event(&a, req, access.org.name, "member-role-changed", true, "made %s %s of %s", user.login,
               role, access.org.name);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor_changing_access(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->org_member_update(store, &actor, access.org.id, user.id, role, &a);
   if (rc)
     member_change_failed(req, rc, &access, user.login);
@@ -205,13 +205,13 @@ void api_org_member_delete(struct request *req) {
     org_access_refuse(req, &access, "the admin role in organization");
     return;
   }
-  if (!target_user(req, &user))
+  if (!org_access_may_change_access(req, &access) || !target_user(req, &user))
     return;
   struct store_audit a;
   audit_event(&a, req, access.org.name, "member-removed", true, "removed %s from %s", user.login,
               access.org.name);
   struct store *store = req->app->store;
-  struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN);
+  struct store_actor actor = org_actor_changing_access(req, ACTOR_ORG_ADMIN);
   int rc = store->ops->org_member_remove(store, &actor, access.org.id, user.id, &a);
   if (rc)
     member_change_failed(req, rc, &access, user.login);

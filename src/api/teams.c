@@ -199,6 +199,8 @@ void api_team_update(struct request *req) {
                 "memberAction with member.");
     ok = false;
   }
+  if (ok && u.action != TEAM_MEMBER_NONE && !org_access_may_change_access(req, &access))
+    ok = false;
   if (ok) {
     struct store_audit a;
     if (u.action)
@@ -209,7 +211,9 @@ void api_team_update(struct request *req) {
       audit_event(&a, req, access.org.name, "team-updated", access.admin, "updated team %s",
                   team.name);
     struct store *store = req->app->store;
-    struct store_actor actor = org_actor(req, ACTOR_TEAM_ADMIN);
+    struct store_actor actor = u.action != TEAM_MEMBER_NONE
+                                   ? org_actor_changing_access(req, ACTOR_TEAM_ADMIN)
+                                   : org_actor(req, ACTOR_TEAM_ADMIN);
     int rc = store->ops->team_update(store, &actor, access.org.id, team.id, &u, &a);
     if (rc)
       team_change_failed(req, rc, &access, &member);

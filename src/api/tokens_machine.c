@@ -78,6 +78,27 @@ static bool read_create_body(struct request *req, const struct token_owner *o,
   return ok;
 }
 
+/* Nothing a token creates may outlive it: a token made with a machine token, or with one from an
+ * OIDC exchange, expires no later than its maker and is deleted with it (parent_seq). People's own
+ * tokens make tokens that stand on their own. */
+static bool within_maker(struct request *req, struct store_token *token) {
+  const struct store_principal *p = &req->principal;
+  if (principal_is_person(p))
+    return true;
+  token->parent_seq = p->token.seq;
+  int64_t bound = p->token.expires;
+  if (!bound || (token->expires && token->expires <= bound))
+    return true;
+  char when[RFC3339_LEN + 1];
+  time_format_rfc3339(bound, when);
+  reply_error(req, 400,
+              "a token made with this %s%s token must expire no later than it does: give expires "
+              "at most %lld (%s).",
+              p->token.oidc_issuer[0] ? "OIDC-issued " : "", token_kind_name(p->token.kind),
+              (long long)bound, when);
+  return false;
+}
+
 static void reply_change_failure(struct request *req, int rc, const struct token_owner *o,
                                  const char *name) {
   if (rc == TE_CONFLICT)
@@ -85,6 +106,8 @@ static void reply_change_failure(struct request *req, int rc, const struct token
                 "organization %s already has or had a token named %s; token names are never "
                 "reused.",
                 o->access.org.name, name);
+  else if (rc == TE_BAD_REQUEST) /* the store's own check of within_maker */
+    reply_error(req, 400, "the token would outlive the token that makes it.");
   else if (rc == TE_FORBIDDEN) /* the caller's role went away while this was queued */
     org_access_refuse(req, &o->access,
                       o->is_team ? "the admin role in this team or in organization"
@@ -102,7 +125,7 @@ static void create_token(struct request *req, const struct token_owner *o) {
   struct store_token token = {.kind = o->is_team ? TOKEN_TEAM : TOKEN_ORG,
                               .org_id = o->access.org.id,
                               .team_id = o->is_team ? o->team.id : 0};
-  if (!read_create_body(req, o, &token))
+  if (!read_create_body(req, o, &token) || !within_maker(req, &token))
     return;
   char value[TOKEN_VALUE_LEN + 1];
   token_new_id(token.id);

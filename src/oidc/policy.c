@@ -318,22 +318,40 @@ static int check_name(json_t *policy, size_t i, const char *field, bool wanted, 
   return TE_OK;
 }
 
+/* Whether the policy's authorizedPermissions lists the permission. */
+static bool grants(json_t *policy, const char *permission) {
+  size_t i;
+  json_t *p;
+  json_array_foreach(json_object_get(policy, "authorizedPermissions"), i, p) {
+    if (string_is(p, permission))
+      return true;
+  }
+  return false;
+}
+
+/* "admin" (organization tokens) as in Pulumi, and Tessera's own OIDC_PERMISSION_MANAGE_ACCESS
+ * (admin organization tokens and personal tokens), each at most once. */
 static int check_permissions(json_t *policy, size_t i, enum token_kind kind, char *why,
                              size_t size) {
   json_t *permissions = json_object_get(policy, "authorizedPermissions");
-  if (!json_is_array(permissions))
-    return refuse(why, size, "policies[%zu].authorizedPermissions must be [] or [\"admin\"].", i);
   size_t n = json_array_size(permissions);
-  if (n > 1 || (n == 1 && !string_is(json_array_get(permissions, 0), "admin")))
+  bool admin = grants(policy, "admin"), manage = grants(policy, OIDC_PERMISSION_MANAGE_ACCESS);
+  if (!json_is_array(permissions) || n != (size_t)admin + (size_t)manage)
     return refuse(why, size,
-                  "policies[%zu].authorizedPermissions must be [] or [\"admin\"]; \"admin\" is "
-                  "the only permission and may appear once.",
-                  i);
-  if (n == 1 && kind != TOKEN_ORG)
+                  "policies[%zu].authorizedPermissions must list at most \"admin\" and \"%s\", "
+                  "each once.",
+                  i, OIDC_PERMISSION_MANAGE_ACCESS);
+  if (admin && kind != TOKEN_ORG)
     return refuse(why, size,
                   "policies[%zu].authorizedPermissions: \"admin\" applies only to organization "
                   "tokens.",
                   i);
+  if (manage && (kind == TOKEN_TEAM || (kind == TOKEN_ORG && !admin)))
+    return refuse(why, size,
+                  "policies[%zu].authorizedPermissions: \"%s\" applies only to admin "
+                  "organization tokens and personal tokens; team tokens change nothing of who has "
+                  "access.",
+                  i, OIDC_PERMISSION_MANAGE_ACCESS);
   return TE_OK;
 }
 
@@ -508,8 +526,7 @@ static bool policy_applies(json_t *policy, const struct oidc_request *request, c
   }
   /* authorizedPermissions is what an allow grants; a deny refuses admin and non-admin alike. */
   bool allow = string_is(json_object_get(policy, "decision"), "allow");
-  if (kind == TOKEN_ORG && request->admin && allow &&
-      json_array_size(json_object_get(policy, "authorizedPermissions")) == 0) {
+  if (kind == TOKEN_ORG && request->admin && allow && !grants(policy, "admin")) {
     snprintf(why_not, size,
              "It does not grant admin (its authorizedPermissions lacks \"admin\"); the request is "
              "for an admin organization token.");
@@ -629,4 +646,18 @@ enum oidc_decision oidc_policy_decide(json_t *policies, json_t *claims,
                : "No policy both applies to this request and has every rule matched by the "
                  "token's claims, so it is denied.");
   return finish(OIDC_DENY, explain, report, reason);
+}
+
+bool oidc_policy_grants(json_t *policies, json_t *claims, const struct oidc_request *request,
+                        const char *permission) {
+  if (oidc_policy_decide(policies, claims, request, NULL) != OIDC_ALLOW)
+    return false; /* validated there, too */
+  size_t i;
+  json_t *policy;
+  json_array_foreach(policies, i, policy) {
+    if (string_is(json_object_get(policy, "decision"), "allow") && grants(policy, permission) &&
+        policy_matches(policy, i, claims, request, NULL))
+      return true;
+  }
+  return false;
 }

@@ -16,6 +16,12 @@
 #define OIDC_CLAIM_PATH_MAX 256 /* bytes of a rule's claim path */
 #define OIDC_PATTERN_MAX 512    /* bytes of one pattern */
 
+/* Tessera's own permission, beside Pulumi's "admin": a token issued under a policy that grants it
+ * may change who has access (organization and team membership, roles, the token-lifetime policy).
+ * Without it, an exchange-issued token cannot, whatever its role: a CI job's short-lived token
+ * must not leave lasting admins behind. */
+#define OIDC_PERMISSION_MANAGE_ACCESS "manage-access"
+
 /* What a CI system asks for. team is the team's name for TOKEN_TEAM, user the login for
  * TOKEN_PERSONAL; both are ignored otherwise. admin is meaningful only for TOKEN_ORG. */
 struct oidc_request {
@@ -42,6 +48,11 @@ int oidc_policy_validate(json_t *policies, char *why, size_t why_size);
  * "matched"}]}]}. It quotes claims, so it is for administrators only. */
 enum oidc_decision oidc_policy_decide(json_t *policies, json_t *claims,
                                       const struct oidc_request *request, json_t **explain);
+
+/* Whether the request is allowed and one of the allow policies that match it grants permission
+ * in its authorizedPermissions. */
+bool oidc_policy_grants(json_t *policies, json_t *claims, const struct oidc_request *request,
+                        const char *permission);
 
 /* The claim at a path such as `"kubernetes.io".pod.name` (dot-separated members; a segment in
  * double quotes may contain dots), or NULL when it is missing or the path is malformed. Borrowed

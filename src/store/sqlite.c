@@ -16,8 +16,8 @@
 #define TOKEN_COLUMNS                                                                              \
   "t.seq, t.id, t.hash, t.kind, coalesce(t.user_id, 0), t.description, t.created, t.expires, "     \
   "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "    \
-  "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0)"
-#define TOKEN_COLUMN_COUNT 17
+  "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0), t.manage_access"
+#define TOKEN_COLUMN_COUNT 18
 
 #define OIDC_COLUMNS                                                                               \
   "id, org_id, name, url, issuer, jwks_uri, jwks, static_jwks, thumbprints, max_expiration, "      \
@@ -46,17 +46,17 @@ static const char *const statement_sql[STMT_COUNT] = {
     /* created_by: as given, or (personal tokens made for themselves) the owner's login. */
     [STMT_TOKEN_INSERT] =
         "INSERT INTO tokens (id, hash, kind, user_id, org_id, team_id, name, admin, description, "
-        "created_by, created, expires, oidc_issuer, source, parent_seq) "
+        "created_by, created, expires, oidc_issuer, source, parent_seq, manage_access) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
         "coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), "
-        "?11, ?12, ?13, ?14, nullif(?15, 0))",
+        "?11, ?12, ?13, ?14, nullif(?15, 0), ?16)",
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
     /* A token an OIDC exchange made is confined to its issuer's organization, and dies with the
      * issuer: deleting a (perhaps compromised) trust relationship revokes what it issued. */
     [STMT_PRINCIPAL_BY_HASH] =
         "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, "
         "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0), "
-        "coalesce(pt.expires, -1) "
+        "coalesce(pt.expires, -1), coalesce(oi.name, '') "
         "FROM tokens t LEFT JOIN users u ON u.id = t.user_id "
         "LEFT JOIN tokens pt ON pt.seq = t.parent_seq "
         "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "
@@ -95,6 +95,9 @@ static const char *const statement_sql[STMT_COUNT] = {
                            "AND jwks = ?6 AND name = ?7 AND thumbprints = ?8 "
                            "AND max_expiration = ?9 AND jwks_uri = ?10",
     [STMT_OIDC_DELETE] = "DELETE FROM oidc_issuers WHERE org_id = ?1 AND id = ?2",
+    /* What an issuer's exchanges made dies with it, and with them what those tokens made. */
+    [STMT_OIDC_TOKENS_DELETE] = "DELETE FROM tokens WHERE oidc_issuer = ?2 AND EXISTS "
+                                "(SELECT 1 FROM oidc_issuers WHERE org_id = ?1 AND id = ?2)",
     [STMT_OIDC_POLICY_UPDATE] = "UPDATE oidc_issuers SET policy = ?3, policy_version = "
                                 "policy_version + 1, policy_modified = ?4 "
                                 "WHERE org_id = ?1 AND policy_id = ?2",
@@ -106,6 +109,7 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_OIDC_LIST] =
         "SELECT " OIDC_COLUMNS " FROM oidc_issuers WHERE org_id = ?1 ORDER BY created, id",
     [STMT_OIDC_TOUCH] = "UPDATE oidc_issuers SET last_used = ?2 WHERE id = ?1",
+    [STMT_TOKEN_EXPIRES] = "SELECT expires FROM tokens WHERE seq = ?1",
     [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
     [STMT_DATA_VERSION] = "PRAGMA data_version",
     [STMT_ORG_BY_NAME] =
@@ -147,10 +151,11 @@ static const char *const statement_sql[STMT_COUNT] = {
      * its user is a site admin (own tokens only) or an admin of the org, or it is an admin token
      * of the org, or (?4, team changes) its user administers the team (?3). */
     [STMT_ACTOR_ALLOWED] =
-        "WITH tok AS (SELECT kind, oidc_issuer, org_id, admin FROM tokens "
+        "WITH tok AS (SELECT kind, oidc_issuer, org_id, admin, manage_access FROM tokens "
         "  WHERE seq = ?5 AND (expires = 0 OR expires > ?6)) "
         "SELECT EXISTS (SELECT 1 FROM tok WHERE ?7 = 0 OR (kind = 'personal' AND oidc_issuer = "
         "'')) "
+        "AND EXISTS (SELECT 1 FROM tok WHERE ?8 = 0 OR oidc_issuer = '' OR manage_access = 1) "
         "AND (EXISTS (SELECT 1 FROM tok WHERE oidc_issuer = '') OR EXISTS (SELECT 1 FROM tok "
         "  JOIN oidc_issuers oi ON oi.id = tok.oidc_issuer AND oi.org_id = ?2)) "
         "AND ((EXISTS (SELECT 1 FROM tok WHERE oidc_issuer = '') "
@@ -315,6 +320,7 @@ static void read_token(sqlite3_stmt *st, struct store_token *t) {
   column_text(st, 14, t->oidc_issuer, sizeof t->oidc_issuer);
   t->source = token_source_parse((const char *)sqlite3_column_text(st, 15));
   t->parent_seq = sqlite3_column_int64(st, 16);
+  t->manage_access = sqlite3_column_int(st, 17) != 0;
 }
 
 static void read_user_row(sqlite3_stmt *st, void *out) {
@@ -334,6 +340,7 @@ static void read_principal_row(sqlite3_stmt *st, void *out) {
   column_text(st, TOKEN_COLUMN_COUNT + 7, p->team, sizeof p->team);
   p->scope_org_id = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 8);
   p->parent_expires = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 9);
+  column_text(st, TOKEN_COLUMN_COUNT + 10, p->issuer_name, sizeof p->issuer_name);
   if (p->token.kind == TOKEN_PERSONAL) {
     read_user_columns(st, TOKEN_COLUMN_COUNT, &p->user);
     if (p->token.oidc_issuer[0])

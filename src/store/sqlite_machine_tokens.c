@@ -61,9 +61,30 @@ int reserve_token_name(struct conn *c, int64_t org_id, const char *name) {
   return step_write(c, st, false, "token name reservation");
 }
 
+/* A token made by another token that is not a person's own lives no longer than its maker, which
+ * must still exist (TE_FORBIDDEN) and expire no sooner (TE_BAD_REQUEST). */
+static int within_parent(struct conn *c, const struct store_token *t) {
+  if (!t->parent_seq)
+    return TE_OK;
+  sqlite3_stmt *st = conn_stmt(c, STMT_TOKEN_EXPIRES);
+  if (!st)
+    return TE_INTERNAL;
+  sqlite3_bind_int64(st, 1, t->parent_seq);
+  int step = sqlite3_step(st);
+  int64_t bound = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  if (step == SQLITE_DONE)
+    return TE_FORBIDDEN;
+  if (step != SQLITE_ROW)
+    return conn_error(c, step, "parent token lookup");
+  return bound && (!t->expires || t->expires > bound) ? TE_BAD_REQUEST : TE_OK;
+}
+
 static int apply_machine_token_insert(struct conn *c, struct write_job *job) {
   struct machine_job *m = (struct machine_job *)job;
   int rc = check_actor(c, m);
+  if (rc == TE_OK)
+    rc = within_parent(c, &m->token);
   if (rc == TE_OK && m->team_id)
     rc = team_exists(c, m->team_id, m->org_id);
   if (rc == TE_OK)

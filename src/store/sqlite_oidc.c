@@ -202,12 +202,15 @@ int sqlite_oidc_issuer_set_keys(struct store *store, const struct store_oidc_iss
 static int apply_delete(struct conn *c, struct write_job *job) {
   struct oidc_job *o = (struct oidc_job *)job;
   int rc = check_actor(c, o);
-  sqlite3_stmt *st = rc ? NULL : conn_stmt(c, STMT_OIDC_DELETE);
-  if (!st)
-    return rc ? rc : TE_INTERNAL;
-  sqlite3_bind_int64(st, 1, o->issuer.org_id);
-  sqlite3_bind_text(st, 2, o->issuer.id, -1, SQLITE_STATIC);
-  return step_write(c, st, true, "oidc issuer delete");
+  for (int i = 0; i < 2 && rc == TE_OK; i++) {
+    sqlite3_stmt *st = conn_stmt(c, i == 0 ? STMT_OIDC_TOKENS_DELETE : STMT_OIDC_DELETE);
+    if (!st)
+      return TE_INTERNAL;
+    sqlite3_bind_int64(st, 1, o->issuer.org_id);
+    sqlite3_bind_text(st, 2, o->issuer.id, -1, SQLITE_STATIC);
+    rc = step_write(c, st, i == 1, i == 0 ? "oidc issuer's tokens delete" : "oidc issuer delete");
+  }
+  return rc;
 }
 
 int sqlite_oidc_issuer_delete(struct store *store, const struct store_actor *actor, int64_t org_id,

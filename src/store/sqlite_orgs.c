@@ -63,6 +63,7 @@ int actor_check(struct conn *c, const struct store_actor *actor, int64_t org_id,
   sqlite3_bind_int64(st, 5, actor->token_seq);
   sqlite3_bind_int64(st, 6, time_now());
   sqlite3_bind_int(st, 7, actor->need == ACTOR_ORG_ADMIN_PERSON);
+  sqlite3_bind_int(st, 8, actor->changes_access);
   int step = sqlite3_step(st);
   int allowed = step == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
   sqlite3_reset(st);

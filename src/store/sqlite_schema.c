@@ -164,6 +164,11 @@ static const char *const migrations[] = {
     "UPDATE tokens SET source = 'oidc' WHERE oidc_issuer <> '';"
     /* A session opened with a token depends on it: revoking the token ends the session. */
     "ALTER TABLE tokens ADD COLUMN parent_seq INTEGER REFERENCES tokens(seq) ON DELETE CASCADE;",
+    /* 7: what an OIDC exchange's policy granted beyond the token's kind and role: changing who
+     * has access (membership, roles, the lifetime policy). parent_seq now also ties a token that
+     * a machine or exchange-issued token made to its maker. */
+    "ALTER TABLE tokens ADD COLUMN manage_access INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (manage_access IN (0, 1));",
 };
 
 int sqlite_schema_version_latest(void) {

@@ -153,6 +153,7 @@ void bind_token_insert(sqlite3_stmt *st, const struct store_token *t) {
   sqlite3_bind_text(st, 13, t->oidc_issuer, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 14, token_source_name(t->source), -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 15, t->parent_seq);
+  sqlite3_bind_int(st, 16, t->manage_access);
 }
 
 struct purge_job {

@@ -44,6 +44,9 @@ struct store_actor {
   int64_t token_seq;
   int64_t user_id; /* 0 for an organization or team token */
   enum store_actor_need need;
+  /* The change decides who has access (membership, roles, the lifetime policy): a token from an
+   * OIDC exchange may make it only if its issuer's policy granted "manage-access". */
+  bool changes_access;
 };
 
 struct store_org {
@@ -138,7 +141,10 @@ struct store_token {
   bool admin;                    /* organization tokens with the admin role */
   char oidc_issuer[TOKEN_ID_LEN + 1]; /* the OIDC issuer whose exchange made it; "" for none */
   enum token_source source;
-  int64_t parent_seq; /* a session opened with a token: that token (0 for none); it dies with it */
+  /* The token whose holder made this one when that was not a person's own token (a session opened
+   * with a token; a team token an org token made): deleting it deletes this one (0 for none). */
+  int64_t parent_seq;
+  bool manage_access; /* from an OIDC exchange whose policy granted "manage-access" */
   char description[DESCRIPTION_MAX + 1];
   char created_by[ACTOR_MAX + 1]; /* the creator's login ("org/token-name" for a machine token) */
   int64_t created;
@@ -192,6 +198,7 @@ struct store_principal {
   /* A session opened with a token: that token's expiry, which the session stands for in lifetime
    * policies (-1 for none: a password sign-in, or not a session). */
   int64_t parent_expires;
+  char issuer_name[OIDC_NAME_MAX + 1]; /* the OIDC issuer whose exchange made the token, or "" */
   /* Nonzero when the backend vouches that nothing was written since this was read: the same
    * version means the same user and memberships (the caching store provides it; 0 = unknown). */
   uint64_t version;

@@ -201,10 +201,11 @@ static void token_actors_are_rechecked_in_the_transaction(void **state) {
   struct store_principal pa, pp;
   assert_int_equal(s->ops->principal_by_token_hash(s, admin.hash, &pa), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, plain.hash, &pp), TE_OK);
-  struct store_actor by_admin = {pa.token.seq, 0, ACTOR_ORG_ADMIN};
-  struct store_actor by_plain = {pp.token.seq, 0, ACTOR_ORG_ADMIN};
+  struct store_actor by_admin = {.token_seq = pa.token.seq, .user_id = 0, .need = ACTOR_ORG_ADMIN};
+  struct store_actor by_plain = {.token_seq = pp.token.seq, .user_id = 0, .need = ACTOR_ORG_ADMIN};
   /* Organization tokens are made by people only, even an admin token cannot. */
-  struct store_actor person_only = {pa.token.seq, 0, ACTOR_ORG_ADMIN_PERSON};
+  struct store_actor person_only = {
+      .token_seq = pa.token.seq, .user_id = 0, .need = ACTOR_ORG_ADMIN_PERSON};
   struct store_token successor = machine_token(f->acme.id, 0, "successor", true, value);
   assert_int_equal(s->ops->machine_token_insert(s, &person_only, &successor, NULL), TE_FORBIDDEN);
   assert_int_equal(s->ops->machine_token_delete(s, &person_only, f->acme.id, 0, plain.id, NULL),
@@ -225,7 +226,8 @@ static void token_actors_are_rechecked_in_the_transaction(void **state) {
   struct store_principal pu;
   assert_int_equal(s->ops->principal_by_token_hash(s, personal.hash, &pu), TE_OK);
   assert_string_equal(pu.token.created_by, "alice"); /* a user's own token names them */
-  struct store_actor by_alice = {pu.token.seq, f->alice.id, ACTOR_ORG_ADMIN_PERSON};
+  struct store_actor by_alice = {
+      .token_seq = pu.token.seq, .user_id = f->alice.id, .need = ACTOR_ORG_ADMIN_PERSON};
   assert_int_equal(s->ops->machine_token_insert(s, &by_alice, &t2, NULL), TE_OK);
   assert_int_equal(s->ops->token_delete(s, f->alice.id, personal.id, NULL, NULL, NULL), TE_OK);
   struct store_token t3 = machine_token(f->acme.id, 0, "t3", false, value);

@@ -360,21 +360,40 @@ static void team_and_user_filters_are_checked(void **state) {
 
 static void permissions_are_checked(void **state) {
   (void)state;
-  assert_refused("[{'decision':'allow','tokenType':'organization','rules':{'sub':'x'}}]",
-                 "policies[0].authorizedPermissions must be [] or [\"admin\"]");
+  const char *listed = "policies[0].authorizedPermissions must list at most \"admin\" and "
+                       "\"manage-access\", each once.";
+  assert_refused("[{'decision':'allow','tokenType':'organization','rules':{'sub':'x'}}]", listed);
   assert_refused("[{'decision':'allow','tokenType':'organization','authorizedPermissions':'admin',"
                  "'rules':{'sub':'x'}}]",
-                 "policies[0].authorizedPermissions must be [] or [\"admin\"]");
+                 listed);
   assert_refused("[{'decision':'allow','tokenType':'organization','authorizedPermissions':['read'],"
                  "'rules':{'sub':'x'}}]",
-                 "\"admin\" is the only permission");
+                 listed);
   assert_refused("[{'decision':'allow','tokenType':'organization',"
                  "'authorizedPermissions':['admin','admin'],'rules':{'sub':'x'}}]",
-                 "may appear once");
+                 listed);
   assert_refused(
       "[{'decision':'allow','tokenType':'organization','authorizedPermissions':['Admin'],"
       "'rules':{'sub':'x'}}]",
-      "\"admin\" is the only permission");
+      listed);
+  assert_refused("[{'decision':'allow','tokenType':'organization',"
+                 "'authorizedPermissions':['admin','manage-access','manage-access'],"
+                 "'rules':{'sub':'x'}}]",
+                 listed);
+  /* manage-access: admin organization tokens and personal tokens only */
+  assert_refused("[{'decision':'allow','tokenType':'organization',"
+                 "'authorizedPermissions':['manage-access'],'rules':{'sub':'x'}}]",
+                 "\"manage-access\" applies only to admin organization tokens and personal");
+  assert_refused("[{'decision':'allow','tokenType':'team','teamName':'ops',"
+                 "'authorizedPermissions':['manage-access'],'rules':{'sub':'x'}}]",
+                 "\"manage-access\" applies only to admin organization tokens and personal");
+  char why[256];
+  json_t *ok = parse("[{'decision':'allow','tokenType':'organization','authorizedPermissions':"
+                     "['manage-access','admin'],'rules':{'sub':'x'}},{'decision':'allow',"
+                     "'tokenType':'personal','userLogin':'al','authorizedPermissions':"
+                     "['manage-access'],'rules':{'sub':'x'}}]");
+  assert_int_equal(oidc_policy_validate(ok, why, sizeof why), TE_OK);
+  json_decref(ok);
   assert_refused("[{'decision':'allow','tokenType':'team','teamName':'ops',"
                  "'authorizedPermissions':['admin'],'rules':{'sub':'x'}}]",
                  "policies[0].authorizedPermissions: \"admin\" applies only to organization");
@@ -653,6 +672,41 @@ static void admin_needs_authorized_permissions(void **state) {
   assert_int_equal(decide(split, "{'sub':'repo:acme/app:ref:refs/heads/main'}", org), OIDC_ALLOW);
 }
 
+static bool grants(const char *doc, const char *claims_text, struct oidc_request request) {
+  json_t *policies = parse(doc), *claims = parse(claims_text);
+  bool granted = oidc_policy_grants(policies, claims, &request, OIDC_PERMISSION_MANAGE_ACCESS);
+  json_decref(policies);
+  json_decref(claims);
+  return granted;
+}
+
+static void manage_access_is_granted_only_by_a_matching_allow(void **state) {
+  (void)state;
+  const char *both = "[{'decision':'allow','tokenType':'organization','authorizedPermissions':"
+                     "['admin'],'rules':{'sub':'repo:acme/*'}},{'decision':'allow','tokenType':"
+                     "'organization','authorizedPermissions':['admin','manage-access'],'rules':"
+                     "{'sub':'repo:acme/infra:*'}}]";
+  assert_true(grants(both, "{'sub':'repo:acme/infra:ref:refs/heads/main'}", org_admin));
+  assert_false(grants(both, "{'sub':'repo:acme/app:ref:refs/heads/main'}", org_admin));
+  assert_int_equal(decide(both, "{'sub':'repo:acme/app:ref:refs/heads/main'}", org_admin),
+                   OIDC_ALLOW); /* allowed, but without the grant */
+  /* a matching deny takes the grant away with the token */
+  const char *denied = "[{'decision':'allow','tokenType':'organization','authorizedPermissions':"
+                       "['admin','manage-access'],'rules':{'sub':'repo:acme/*'}},{'decision':"
+                       "'deny','tokenType':'organization','authorizedPermissions':[],'rules':"
+                       "{'sub':'repo:acme/infra:*'}}]";
+  assert_false(grants(denied, "{'sub':'repo:acme/infra:ref:refs/heads/main'}", org_admin));
+  assert_true(grants(denied, "{'sub':'repo:acme/app:ref:refs/heads/main'}", org_admin));
+  /* no policy grants it unless it lists it */
+  assert_false(grants("[{'decision':'allow','tokenType':'organization','authorizedPermissions':"
+                      "['admin'],'rules':{'sub':'repo:acme/*'}}]",
+                      CLAIMS_MAIN, org_admin));
+  struct oidc_request al = {.kind = TOKEN_PERSONAL, .user = "al"};
+  assert_true(grants("[{'decision':'allow','tokenType':'personal','userLogin':'al',"
+                     "'authorizedPermissions':['manage-access'],'rules':{'sub':'repo:acme/*'}}]",
+                     CLAIMS_MAIN, al));
+}
+
 static void invalid_documents_deny_everything(void **state) {
   (void)state;
   /* would allow if trusted: an allow without rules, and one with an unsupported filter */
@@ -863,6 +917,7 @@ int main(void) {
       cmocka_unit_test(deny_wins_over_allow),
       cmocka_unit_test(team_and_user_filters_select_policies),
       cmocka_unit_test(admin_needs_authorized_permissions),
+      cmocka_unit_test(manage_access_is_granted_only_by_a_matching_allow),
       cmocka_unit_test(invalid_documents_deny_everything),
       cmocka_unit_test(github_actions_claims),
       cmocka_unit_test(explain_says_why),

@@ -159,7 +159,8 @@ static void exchange_tokens_are_confined_actors(void **state) {
   assert_false(p.user.site_admin);
   assert_int_equal(p.scope_org_id, f->acme.id);
   assert_string_equal(p.org, "acme");
-  struct store_actor actor = {p.token.seq, alice.id, ACTOR_ORG_ADMIN};
+  struct store_actor actor = {
+      .token_seq = p.token.seq, .user_id = alice.id, .need = ACTOR_ORG_ADMIN};
   /* A site admin's own token could; her CI job's cannot, in either org. */
   assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->other.id, 5, NULL), TE_FORBIDDEN);
   assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 5, NULL), TE_FORBIDDEN);
@@ -173,6 +174,85 @@ static void exchange_tokens_are_confined_actors(void **state) {
   assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
   assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 7, NULL), TE_FORBIDDEN);
+}
+
+/* An org token an exchange issued, admin, in acme, expiring in 600 s. */
+static struct store_token exchange_admin_token(struct fixture *f, const char *issuer_id,
+                                               const char *name, bool manage_access) {
+  struct store_token t = {.kind = TOKEN_ORG,
+                          .org_id = f->acme.id,
+                          .admin = true,
+                          .source = TOKEN_SOURCE_OIDC,
+                          .manage_access = manage_access,
+                          .created = time_now()};
+  token_fill_secret(&t, NULL);
+  t.expires = t.created + 600;
+  snprintf(t.name, sizeof t.name, "%s", name);
+  snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", issuer_id);
+  assert_int_equal(f->store->ops->oidc_token_insert(f->store, &t, NULL), TE_OK);
+  struct store_principal p;
+  assert_int_equal(f->store->ops->principal_by_token_hash(f->store, t.hash, &p), TE_OK);
+  assert_string_equal(p.issuer_name, "ci");
+  assert_int_equal(p.token.manage_access, manage_access);
+  return p.token;
+}
+
+/* Changing who has access takes the issuer's explicit grant, checked in the transaction. */
+static void exchange_tokens_change_access_only_when_granted(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_oidc_issuer a = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
+  struct store_token plain = exchange_admin_token(f, a.id, "oidc-plain", false);
+  struct store_token granted = exchange_admin_token(f, a.id, "oidc-granted", true);
+  struct store_actor actor = {.token_seq = plain.seq, .need = ACTOR_ORG_ADMIN};
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 5, NULL), TE_OK);
+  actor.changes_access = true;
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 6, NULL), TE_FORBIDDEN);
+  actor.token_seq = granted.seq;
+  assert_int_equal(s->ops->org_set_expiry_policy(s, &actor, f->acme.id, 6, NULL), TE_OK);
+}
+
+/* What a machine or exchange-issued token makes expires no later than its maker and dies with
+ * it, and with the maker's issuer. */
+static void tokens_made_by_tokens_die_with_their_maker(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  struct store_oidc_issuer a = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
+  struct store_team team = {0};
+  snprintf(team.name, sizeof team.name, "ops");
+  assert_int_equal(s->ops->team_create(s, NULL, f->acme.id, &team, NULL), TE_OK);
+  assert_int_equal(s->ops->team_get(s, f->acme.id, "ops", &team), TE_OK);
+  struct store_token maker = exchange_admin_token(f, a.id, "oidc-maker", false);
+  struct store_actor actor = {.token_seq = maker.seq, .need = ACTOR_TEAM_ADMIN};
+  struct store_token child = {.kind = TOKEN_TEAM,
+                              .org_id = f->acme.id,
+                              .team_id = team.id,
+                              .parent_seq = maker.seq,
+                              .created = time_now()};
+  token_fill_secret(&child, NULL);
+  const char *names[] = {"outlives", "never-expires", "child"};
+  int64_t expiries[] = {maker.expires + 1, 0, maker.expires};
+  int expected[] = {TE_BAD_REQUEST, TE_BAD_REQUEST, TE_OK};
+  for (int i = 0; i < 3; i++) {
+    snprintf(child.name, sizeof child.name, "%s", names[i]);
+    child.expires = expiries[i];
+    assert_int_equal(s->ops->machine_token_insert(s, &actor, &child, NULL), expected[i]);
+  }
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, child.hash, &p), TE_OK);
+  assert_int_equal(p.token.parent_seq, maker.seq);
+  /* The issuer goes: so do the tokens it issued, and what they made. */
+  assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, child.hash, &p), TE_NOT_FOUND);
+  struct store_token gone;
+  assert_int_equal(s->ops->machine_token_get(s, f->acme.id, child.id, &gone), TE_NOT_FOUND);
+  assert_int_equal(s->ops->machine_token_get(s, f->acme.id, maker.id, &gone), TE_NOT_FOUND);
+  /* A maker that is gone makes nothing. */
+  snprintf(child.name, sizeof child.name, "orphan");
+  token_fill_secret(&child, NULL);
+  assert_int_equal(s->ops->machine_token_insert(s, NULL, &child, NULL), TE_FORBIDDEN);
 }
 
 /* A key refresh stores the keys only over the issuer exactly as it read it. */
@@ -208,6 +288,9 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(exchange_tokens_are_confined_actors, setup, teardown),
       cmocka_unit_test_setup_teardown(key_refreshes_never_undo_a_change, setup, teardown),
+      cmocka_unit_test_setup_teardown(exchange_tokens_change_access_only_when_granted, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(tokens_made_by_tokens_die_with_their_maker, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
