@@ -26,9 +26,10 @@ tsan: deps
 run: build
 	@scripts/run
 
-# Unit and end-to-end suites, then both again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: build asan
-	@scripts/test $(BUILD) $(ASAN_BUILD)
+# Unit and end-to-end suites, then both again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# then under ThreadSanitizer (scripts/test tells that build by its CMake cache).
+test: build asan tsan
+	@scripts/test $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
 
 bench: build
 	@scripts/bench
