@@ -1,8 +1,9 @@
 # Front door for people: every target installs what it needs first (idempotent, quick when done).
-.PHONY: fuzz all build deps run test unit e2e asan bench fmt fmt-check clean
+.PHONY: fuzz all build deps run test unit e2e asan tsan bench fmt fmt-check clean
 
 BUILD := build
 ASAN_BUILD := build-asan
+TSAN_BUILD := build-tsan
 JOBS := $(shell nproc)
 
 all: build
@@ -18,12 +19,17 @@ asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_TSAN=ON >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+
 run: build
 	@scripts/run
 
-# Unit and end-to-end suites, then both again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: build asan
-	@scripts/test $(BUILD) $(ASAN_BUILD)
+# Unit and end-to-end suites, then both again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# then under ThreadSanitizer (scripts/test tells that build by its CMake cache).
+test: build asan tsan
+	@scripts/test $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
 
 bench: build
 	@scripts/bench
@@ -39,4 +45,4 @@ fmt-check: deps
 	@clang-format --dry-run --Werror $$(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

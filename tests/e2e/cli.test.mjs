@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   api,
+  assertNoSanitizerReport,
   createToken,
   listAll,
   memberAdd,
@@ -119,6 +120,7 @@ function sandbox({ xdg = true } = {}) {
         timeout: 15000,
       });
       if (r.error) throw r.error;
+      assertNoSanitizerReport(r.stderr, `tessera ${args.join(' ')}`);
       const res = { args, status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
       res.show = `tessera ${args.join(' ')} → exit ${r.status}${r.signal ? ` (${r.signal})` : ''}\nstdout: ${JSON.stringify(r.stdout)}\nstderr: ${JSON.stringify(r.stderr)}`;
       return res;

@@ -332,7 +332,19 @@ export async function poll(fn, { timeoutMs = 5000, intervalMs = 200 } = {}) {
 // ---------------------------------------------------------------------------------------------
 // Admin CLI
 
-/** Runs `tessera args...`; returns {status, stdout, stderr} without throwing. */
+// A sanitizer's report on stderr: ThreadSanitizer's warnings, ASan's and LSan's errors, UBSan's
+// summary. scripts/test makes each of them end the process with a non-zero status as well; this
+// also catches a report from a process whose status a test does not look at, or one run without
+// those options.
+const SANITIZER_REPORT_RE = /WARNING: ThreadSanitizer|ERROR: \w*Sanitizer|SUMMARY: \w*Sanitizer/;
+
+/** Fails when a process's stderr holds a sanitizer report. */
+export function assertNoSanitizerReport(stderr, what) {
+  assert.ok(!SANITIZER_REPORT_RE.test(stderr), `${what}: sanitizer report on stderr:\n${stderr}`);
+}
+
+/** Runs `tessera args...`; returns {status, stdout, stderr} without throwing (but a sanitizer
+ * report fails the test). */
 export function runTessera(args, { env, timeoutMs = 15000 } = {}) {
   const r = spawnSync(tesseraBin, args, {
     encoding: 'utf8',
@@ -341,6 +353,7 @@ export function runTessera(args, { env, timeoutMs = 15000 } = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (r.error) throw r.error;
+  assertNoSanitizerReport(r.stderr, `tessera ${args.join(' ')}`);
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -376,7 +389,8 @@ const LISTEN_RE = /^tessera: listening on (http:\/\/127\.0\.0\.1:(\d+))$/;
 /**
  * Spawns `tessera serve --listen 127.0.0.1:0 --db dbPath ...extraArgs` and waits (bounded) for the
  * listening line on stderr. Returns {url, port, proc, stdout(), stderr(), stop(signal)}.
- * stop() sends SIGTERM (or the given signal), awaits exit and asserts exit status 0.
+ * stop() sends SIGTERM (or the given signal), awaits exit and asserts exit status 0 and no sanitizer
+ * report on stderr.
  */
 export async function spawnServer(dbPath, extraArgs = [], { env, listenArgs, startTimeoutMs = 10000 } = {}) {
   const args = ['serve', ...(listenArgs ?? ['--listen', '127.0.0.1:0', '--db', dbPath]), ...extraArgs];
@@ -443,6 +457,7 @@ export async function spawnServer(dbPath, extraArgs = [], { env, listenArgs, sta
             await exited;
             assert.fail(`server did not exit within ${timeoutMs} ms of ${signal}; stderr: ${err}`);
           }
+          assertNoSanitizerReport(err, 'server');
           assert.deepEqual(res, { code: 0, signal: null }, `server must exit 0 on ${signal}; stderr: ${err}`);
           return res;
         })();
