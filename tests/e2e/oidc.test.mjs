@@ -270,6 +270,27 @@ test('exchanged tokens are exempt from the org lifetime policy and audited as ma
   assert.match(events[0].description, new RegExp(SUB.replace(/[/.*]/g, '\\$&')));
 });
 
+test('the JSON form of the exchange takes strings, and expiration as an integer only', async () => {
+  const org = TYPE('organization');
+  const good = await idToken();
+  for (const [what, fields] of [
+    ['expiration as a string of digits', { expiration: '3600' }],
+    ['expiration as a float', { expiration: 1.5 }],
+    ['expiration null', { expiration: null }],
+    ['scope null', { scope: null }],
+    ['requested_token_type a number', { requested_token_type: 7 }],
+    ['subject_token an array', { subject_token: [good] }],
+  ]) {
+    const res = await exchange({ subject_token: good, requested_token_type: org, ...fields }, { json: true });
+    assert.equal(res.json.error, 'invalid_request', what);
+  }
+  // The form has only strings: its expiration is digits, nothing else.
+  for (const expiration of [' 60', '+60', '60s', '']) {
+    const res = await exchange({ subject_token: good, requested_token_type: org, expiration });
+    assert.equal(res.json.error, 'invalid_request', JSON.stringify(expiration));
+  }
+});
+
 test('explain tells an admin, rule by rule, why a sample token passes or not', async () => {
   const sample = await idToken({ sub: 'repo:acme/infra:ref:refs/heads/feature-y' });
   const url = `/api/orgs/acme/oidc/issuers/${issuer.id}/explain`;
@@ -320,6 +341,14 @@ test('update, regenerate and delete; a deleted issuer exchanges nothing', async 
   const up = await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice, json: { name: 'renamed', maxExpiration: 600 } });
   assert.equal(up.status, 200, up.text);
   assert.equal(up.json.name, 'renamed');
+  // Pulumi's Cloud provider sends "thumbprints": null when none are configured: no change.
+  const asProvider = await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice, json: { name: 'renamed', thumbprints: null } });
+  assert.equal(asProvider.status, 200, asProvider.text);
+  assert.deepEqual(asProvider.json.thumbprints, up.json.thumbprints);
+  for (const bad of [{ name: null }, { maxExpiration: null }, { maxExpiration: 600.5 }, { maxExpiration: '600' }, { jwks: null }]) {
+    const res = await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice, json: bad });
+    assert.equal(res.status, 400, `${JSON.stringify(bad)}: ${res.text}`);
+  }
   const capped = await exchange({ subject_token: await idToken(), requested_token_type: TYPE('organization') });
   assert.equal(capped.json.expires_in, 600); // capped by the issuer
   const regen = await api(srv, 'POST', `/api/orgs/acme/oidc/issuers/${issuer.id}/regenerate-thumbprints`, { token: tok.alice });
