@@ -371,7 +371,11 @@ static void issue(struct request *req, const struct store_org *org,
   int64_t lifetime =
       t->expiration < issuer->max_expiration ? t->expiration : issuer->max_expiration;
   char value[TOKEN_VALUE_LEN + 1];
-  const char *sub = json_string_value(json_object_get(claims, "sub"));
+  /* The issuer chooses sub: it may hold control characters, and cutting it at a byte count
+   * could split a character, leaving a description that is not UTF-8 and breaks listings. */
+  const char *claimed = json_string_value(json_object_get(claims, "sub"));
+  char sub[201];
+  text_escape(claimed ? claimed : "(no sub)", sub, sizeof sub);
   int rc = TE_CONFLICT;
   struct store_audit a;
   /* A generated name can collide with one ever used in the org: try again with a fresh id. */
@@ -385,13 +389,12 @@ static void issue(struct request *req, const struct store_org *org,
     if (t->want.kind != TOKEN_PERSONAL)
       snprintf(token.name, sizeof token.name, "oidc-%.8s%.4s", token.id, token.id + 9);
     snprintf(token.created_by, sizeof token.created_by, "oidc:%.*s", ACTOR_MAX - 5, issuer->name);
-    snprintf(token.description, sizeof token.description, "from OIDC issuer %s for %.256s",
-             issuer->name, sub ? sub : "(no sub)");
+    snprintf(token.description, sizeof token.description, "from OIDC issuer %s for %s",
+             issuer->name, sub);
     audit_event(&a, req, org->name, created_event(t->want.kind), t->want.admin,
-                "issued %s%s token %s to %.200s by OIDC issuer %s, for %lld seconds",
+                "issued %s%s token %s to %s by OIDC issuer %s, for %lld seconds",
                 t->want.admin ? "admin " : "", token_kind_name(t->want.kind),
-                token.name[0] ? token.name : token.id, sub ? sub : "(no sub)", issuer->name,
-                (long long)lifetime);
+                token.name[0] ? token.name : token.id, sub, issuer->name, (long long)lifetime);
     if (t->want.kind == TOKEN_PERSONAL)
       snprintf(a.user, sizeof a.user, "%s", t->user);
     else

@@ -270,6 +270,21 @@ test('exchanged tokens are exempt from the org lifetime policy and audited as ma
   assert.match(events[0].description, new RegExp(SUB.replace(/[/.*]/g, '\\$&')));
 });
 
+test('the issuer\'s sub is escaped in the token\'s description: no control characters, never a split character', async () => {
+  // sub is the issuer's to choose. A description is cut to a byte budget; cutting "é" in half
+  // would leave text that is not UTF-8 and a listing that cannot be rendered.
+  const sub = `repo:acme/x\x1b[31mred\x07:${'é'.repeat(150)}`; // the 257th byte would be half an é
+  const res = await exchange({ subject_token: await idToken({ sub }), requested_token_type: TYPE('organization') });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  const name = (await api(srv, 'GET', '/api/user', { token: res.json.access_token })).json.tokenInfo.name;
+  const list = await api(srv, 'GET', '/api/orgs/acme/tokens', { token: tok.alice });
+  assert.equal(list.status, 200, list.text);
+  const made = list.json.tokens.find((t) => t.name === name);
+  assert.ok(made.description.startsWith('from OIDC issuer mock for repo:acme/x\\x1b[31mred\\x07:éé'), made.description);
+  assert.doesNotMatch(made.description, /[\u0000-\u001f\u007f-\u009f]/);
+  assert.ok(Buffer.byteLength(made.description) <= 1024);
+});
+
 test('the JSON form of the exchange takes strings, and expiration as an integer only', async () => {
   const org = TYPE('organization');
   const good = await idToken();
