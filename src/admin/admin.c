@@ -260,8 +260,8 @@ static int validate(const char *cmd, const struct admin_args *a) {
       return usage("token create takes no positional arguments");
     rc = check_name("--user", a->user);
     if (!rc && a->description &&
-        (strlen(a->description) > DESCRIPTION_MAX || !text_is_utf8(a->description)))
-      return usage("--description must be at most 1024 bytes of UTF-8 text");
+        (strlen(a->description) > DESCRIPTION_MAX || !text_is_printable(a->description)))
+      return usage("--description must be at most 1024 bytes of text without control characters");
   } else if (strcmp(cmd, "audit verify") == 0) {
     if (a->positional_count)
       return usage("audit verify takes no positional arguments");

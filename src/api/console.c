@@ -140,9 +140,12 @@ static json_t *session_json(const struct store_user *user, const char *csrf, int
 static int sign_in_user(struct request *req, json_t *body, struct store_user *out,
                         struct store_token *parent) {
   struct store *store = req->app->store;
-  const char *login = json_string_value(json_object_get(body, "login"));
-  const char *password = json_string_value(json_object_get(body, "password"));
-  const char *token = json_string_value(json_object_get(body, "token"));
+  const char *login = NULL, *password = NULL, *token = NULL;
+  /* Only the types here: a login, password or token of the wrong length is a failed sign-in. */
+  if (!request_string_field(req, body, "login", 0, BODY_MAX, &login) ||
+      !request_string_field(req, body, "password", 0, BODY_MAX, &password) ||
+      !request_string_field(req, body, "token", 0, BODY_MAX, &token))
+    return TE_BAD_REQUEST; /* replied: a malformed request is no failed sign-in */
   if (token && !login && !password) {
     size_t len = strlen(token);
     if (!token_is_well_formed(token, len))

@@ -110,22 +110,31 @@ static bool parse_form(struct exchange *x, const char *body, size_t len) {
   return ok;
 }
 
+/* The JSON form (pulumi/auth-actions sends it): every known parameter is a string but
+ * "expiration", which is an integer (seconds) as the form's digits are; null or any other type
+ * for a known parameter is refused, unknown ones are ignored as in the form. */
 static bool parse_json(struct exchange *x, const char *body, size_t len) {
+  if (memchr(body, '\0', len)) /* jansson would skip a raw NUL between tokens */
+    return false;
   json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
   bool ok = json_is_object(obj);
   const char *key;
+  size_t key_len;
   json_t *v;
-  json_object_foreach(obj, key, v) {
+  json_object_keylen_foreach(obj, key, key_len, v) {
     char number[32];
+    bool expiration = key_len == 10 && memcmp(key, "expiration", 10) == 0;
     if (!ok)
       break;
-    if (json_is_integer(v)) { /* "expiration": 3600 */
+    if (memchr(key, '\0', key_len)) /* a key like "scope\u0000x" must not pass for "scope" */
+      continue;
+    if (expiration && json_is_integer(v)) {
       snprintf(number, sizeof number, "%lld", (long long)json_integer_value(v));
-      ok = set_field(x, key, strlen(key), number, strlen(number));
-    } else if (json_is_string(v)) {
-      ok = set_field(x, key, strlen(key), json_string_value(v), json_string_length(v));
+      ok = set_field(x, key, key_len, number, strlen(number));
+    } else if (!expiration && json_is_string(v)) {
+      ok = set_field(x, key, key_len, json_string_value(v), json_string_length(v));
     } else {
-      ok = field_slot(x, key, strlen(key)) == NULL; /* a known field of another type */
+      ok = field_slot(x, key, key_len) == NULL; /* a known field of another type */
     }
   }
   json_decref(obj);
@@ -196,7 +205,9 @@ static bool read_target(struct request *req, const struct exchange *x, struct ta
   if (!why && x->expiration) {
     char *end;
     long long v = strtoll(x->expiration, &end, 10);
-    if (!*x->expiration || *end || v < EXPIRATION_MIN || v > 31LL * 86400)
+    /* Digits only: strtoll would also take " 5" and "+5". */
+    if (strspn(x->expiration, "0123456789") != strlen(x->expiration) || !*x->expiration || *end ||
+        v < EXPIRATION_MIN || v > 31LL * 86400)
       why = "expiration must be 1 to 2678400 seconds";
     else
       t->expiration = v;
@@ -364,7 +375,11 @@ static void issue(struct request *req, const struct store_org *org,
   int64_t lifetime =
       t->expiration < issuer->max_expiration ? t->expiration : issuer->max_expiration;
   char value[TOKEN_VALUE_LEN + 1];
-  const char *sub = json_string_value(json_object_get(claims, "sub"));
+  /* The issuer chooses sub: it may hold control characters, and cutting it at a byte count
+   * could split a character, leaving a description that is not UTF-8 and breaks listings. */
+  const char *claimed = json_string_value(json_object_get(claims, "sub"));
+  char sub[201];
+  text_escape(claimed ? claimed : "(no sub)", sub, sizeof sub);
   int rc = TE_CONFLICT;
   struct store_audit a;
   /* A generated name can collide with one ever used in the org: try again with a fresh id. */
@@ -378,13 +393,13 @@ static void issue(struct request *req, const struct store_org *org,
     if (t->want.kind != TOKEN_PERSONAL)
       snprintf(token.name, sizeof token.name, "oidc-%.8s%.4s", token.id, token.id + 9);
     snprintf(token.created_by, sizeof token.created_by, "oidc:%.*s", ACTOR_MAX - 5, issuer->name);
-    snprintf(token.description, sizeof token.description, "from OIDC issuer %s for %.256s",
-             issuer->name, sub ? sub : "(no sub)");
+    snprintf(token.description, sizeof token.description, "from OIDC issuer %s for %s",
+             issuer->name, sub);
     audit_event(&a, req, org->name, created_event(t->want.kind), t->want.admin,
-                "issued %s%s token %s to %.200s by OIDC issuer %s, for %lld seconds%s",
+                "issued %s%s token %s to %s by OIDC issuer %s, for %lld seconds%s",
                 t->want.admin ? "admin " : "", token_kind_name(t->want.kind),
-                token.name[0] ? token.name : token.id, sub ? sub : "(no sub)", issuer->name,
-                (long long)lifetime, manage_access ? ", with manage-access" : "");
+                token.name[0] ? token.name : token.id, sub, issuer->name, (long long)lifetime,
+                manage_access ? ", with manage-access" : "");
     if (t->want.kind == TOKEN_PERSONAL)
       snprintf(a.user, sizeof a.user, "%s", t->user);
     else
@@ -489,12 +504,15 @@ void api_oidc_issuer_explain(struct request *req) {
     return;
   }
   json_t *body = request_json_object(req);
-  const char *token = json_string_value(json_object_get(body, "token"));
+  const char *token = NULL, *type = NULL, *scope = NULL;
   char audience[LOGIN_MAX + 32];
   snprintf(audience, sizeof audience, AUDIENCE_PREFIX "%s", access.org.name);
   struct exchange x = {0};
   struct target t;
-  bool ok = body && request_fields_allowed(req, body, fields);
+  bool ok = body && request_fields_allowed(req, body, fields) &&
+            request_string_field(req, body, "token", 0, FIELD_MAX, &token) &&
+            request_string_field(req, body, "requested_token_type", 0, FIELD_MAX, &type) &&
+            request_string_field(req, body, "scope", 0, FIELD_MAX, &scope);
   if (ok && !token) {
     reply_error(req, 400, "token (a sample ID token) is required.");
     ok = false;
@@ -504,8 +522,6 @@ void api_oidc_issuer_explain(struct request *req) {
     x.subject_token = strdup(token);
     x.subject_token_type = strdup(TYPE_ID_TOKEN);
     x.audience = strdup(audience);
-    const char *type = json_string_value(json_object_get(body, "requested_token_type"));
-    const char *scope = json_string_value(json_object_get(body, "scope"));
     x.requested_token_type = strdup(type ? type : TYPE_PREFIX "organization");
     x.scope = scope ? strdup(scope) : NULL;
     if (!x.grant_type || !x.subject_token || !x.subject_token_type || !x.audience ||

@@ -57,28 +57,26 @@ static bool find_issuer(struct request *req, const struct org_access *access, co
 }
 
 static bool read_max_expiration(struct request *req, json_t *body, int64_t *out) {
-  json_t *v = json_object_get(body, "maxExpiration");
-  if (!v)
-    return true;
-  if (!json_is_integer(v) || json_integer_value(v) < 60 ||
-      json_integer_value(v) > MAX_EXPIRATION_LIMIT) {
-    reply_error(req, 400, "maxExpiration must be 60 to %lld seconds.",
-                (long long)MAX_EXPIRATION_LIMIT);
-    return false;
-  }
-  *out = json_integer_value(v);
-  return true;
+  return request_integer_field(req, body, "maxExpiration", 60, MAX_EXPIRATION_LIMIT, out);
 }
 
 /* thumbprints: up to 8 certificate fingerprints, SHA-256 (64 hex digits) or, as Pulumi's spec
- * describes them, SHA-1 (40); stored lower-case. */
-static bool read_thumbprints(struct request *req, json_t *body, char out[OIDC_THUMBPRINTS_MAX + 1],
-                             bool *given) {
+ * describes them, SHA-1 (40); stored lower-case. null counts as absent only where null_absent:
+ * Pulumi's Cloud provider updates an issuer with "thumbprints": null when none are configured
+ * (a Go pointer to a nil slice). */
+static bool read_thumbprints(struct request *req, json_t *body, bool null_absent,
+                             char out[OIDC_THUMBPRINTS_MAX + 1], bool *given) {
   json_t *v = json_object_get(body, "thumbprints");
+  if (null_absent && json_is_null(v))
+    v = NULL;
   *given = v != NULL;
   if (!v)
     return true;
-  bool ok = json_is_array(v) && json_array_size(v) <= THUMBPRINTS_MAX;
+  if (!json_is_array(v)) {
+    request_refuse_type(req, "thumbprints", v, "an array of certificate fingerprints");
+    return false;
+  }
+  bool ok = json_array_size(v) <= THUMBPRINTS_MAX;
   json_t *clean = json_array();
   for (size_t i = 0; ok && i < json_array_size(v); i++) {
     const char *t = json_string_value(json_array_get(v, i));
@@ -114,7 +112,11 @@ static bool read_static_jwks(struct request *req, json_t *body, char **out) {
   *out = NULL;
   if (!v)
     return true;
-  char *text = json_is_object(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+  if (!json_is_object(v)) {
+    request_refuse_type(req, "jwks", v, "a JSON Web Key Set object");
+    return false;
+  }
+  char *text = json_dumps(v, JSON_COMPACT);
   char why[160];
   if (!text || oidc_keys_check(text, why, sizeof why) != TE_OK) {
     reply_error(req, 400, "jwks: %s", text ? why : "must be a JSON Web Key Set object.");
@@ -153,7 +155,7 @@ void api_oidc_issuer_register(struct request *req) {
             request_text_field(req, body, "name", 1, OIDC_NAME_MAX, &name) &&
             request_text_field(req, body, "url", 1, OIDC_URL_MAX, &url) &&
             read_max_expiration(req, body, &i.max_expiration) &&
-            read_thumbprints(req, body, i.thumbprints, &pinned) &&
+            read_thumbprints(req, body, false, i.thumbprints, &pinned) &&
             read_static_jwks(req, body, &i.jwks);
   if (ok && (!name || !url)) {
     reply_error(req, 400, "name and url are required.");
@@ -254,7 +256,7 @@ void api_oidc_issuer_update(struct request *req) {
   bool ok = body && request_fields_allowed(req, body, fields) &&
             request_text_field(req, body, "name", 1, OIDC_NAME_MAX, &name) &&
             read_max_expiration(req, body, &i.max_expiration) &&
-            read_thumbprints(req, body, i.thumbprints, &pinned) &&
+            read_thumbprints(req, body, true, i.thumbprints, &pinned) &&
             read_static_jwks(req, body, &jwks);
   if (ok && name)
     snprintf(i.name, sizeof i.name, "%s", name);
@@ -348,13 +350,27 @@ void api_auth_policy_update(struct request *req) {
   json_t *policies = body ? json_object_get(body, "policies") : NULL;
   char why[256] = "";
   bool ok = body && request_fields_allowed(req, body, fields);
-  if (ok && (!json_is_array(policies) || json_array_size(policies) == 0)) {
+  if (ok && policies && !json_is_array(policies)) {
+    request_refuse_type(req, "policies", policies, "an array of policies");
+    ok = false;
+  }
+  if (ok && json_array_size(policies) == 0) { /* Pulumi's words, for absent or [] */
     reply_error(req, 400, "policy definition can not be empty");
     ok = false;
   }
   if (ok && oidc_policy_validate(policies, why, sizeof why) != TE_OK) {
     reply_error(req, 400, "%s", why);
     ok = false;
+  }
+  /* null is how some clients spell an unset teamName, userLogin, roleID or runnerID; it is not
+   * kept, so that the policy reads back as Pulumi's schema has it (strings or absent). */
+  size_t k;
+  json_t *policy;
+  json_array_foreach(ok ? policies : NULL, k, policy) {
+    static const char *const optional[] = {"teamName", "userLogin", "roleID", "runnerID"};
+    for (size_t f = 0; f < sizeof optional / sizeof optional[0]; f++)
+      if (json_is_null(json_object_get(policy, optional[f])))
+        json_object_del(policy, optional[f]);
   }
   char *text = ok ? json_dumps(policies, JSON_COMPACT) : NULL;
   json_decref(body);

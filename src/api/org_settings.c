@@ -129,19 +129,14 @@ void api_org_metadata(struct request *req) {
     reply_metadata(req, &access);
 }
 
-/* setMaxAccessTokenExpiryDays: absent leaves the policy; 0 clears it; 1-3650 days sets it. */
+/* setMaxAccessTokenExpiryDays: absent leaves the policy; 0 clears it; 1-3650 days sets it. null
+ * is refused: the spec says to leave the field out for no change. */
 static bool read_policy(struct request *req, json_t *body, int *days) {
-  json_t *v = json_object_get(body, "setMaxAccessTokenExpiryDays");
-  if (!v || json_is_null(v))
-    return true;
-  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-      json_integer_value(v) > EXPIRY_POLICY_DAYS_MAX) {
-    reply_error(req, 400,
-                "setMaxAccessTokenExpiryDays must be 0 (no policy) or 1-%d days, as an integer.",
-                EXPIRY_POLICY_DAYS_MAX);
+  int64_t v = -1;
+  if (!request_integer_field(req, body, "setMaxAccessTokenExpiryDays", 0, EXPIRY_POLICY_DAYS_MAX,
+                             &v))
     return false;
-  }
-  *days = (int)json_integer_value(v);
+  *days = (int)v;
   return true;
 }
 

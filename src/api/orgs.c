@@ -113,22 +113,20 @@ static bool read_role(struct request *req, bool allow_fga, char role[16]) {
   json_t *body = request_json_object(req);
   if (!body)
     return false;
-  bool ok = request_fields_allowed(req, body, allow_fga ? update_fields : add_fields);
-  json_t *value = json_object_get(body, "role");
-  json_t *fga = allow_fga ? json_object_get(body, "fgaRoleId") : NULL;
-  if (ok && fga) { /* the spec: fgaRoleId wins when both are given */
-    if (!json_is_string(fga)) {
-      reply_error(req, 400, "fgaRoleId must be a string: admin or member.");
-      ok = false;
-    }
-    value = fga;
+  const char *value = NULL, *fga = NULL;
+  bool ok = request_fields_allowed(req, body, allow_fga ? update_fields : add_fields) &&
+            request_string_field(req, body, "role", 0, 32, &value) &&
+            request_string_field(req, body, "fgaRoleId", 0, 64, &fga);
+  if (ok && fga && !role_is_valid(fga)) { /* the spec: fgaRoleId wins when both are given */
+    reply_error(req, 400, "fgaRoleId must be admin or member: Tessera has no custom roles.");
+    ok = false;
   }
-  if (ok && (!json_is_string(value) || !role_is_valid(json_string_value(value)))) {
+  if (ok && !fga && (!value || !role_is_valid(value))) {
     reply_error(req, 400, "role must be admin or member.");
     ok = false;
   }
   if (ok)
-    snprintf(role, 16, "%s", json_string_value(value));
+    snprintf(role, 16, "%s", fga ? fga : value);
   json_decref(body);
   return ok;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static json_t *team_json(const struct store_team *t, const char *user_role,
                          const struct store_member *members, size_t count) {
@@ -74,31 +75,50 @@ void api_team_get(struct request *req) {
     reply_team(req, 200, &team);
 }
 
-void api_team_create(struct request *req) {
-  static const char *const fields[] = {"name", "displayName", "description", NULL};
-  struct org_access access;
-  if (!org_access_check(req, true, &access))
-    return;
+/* CreatePulumiTeamRequest into team; replies 400 itself. Pulumi's Cloud provider also sends
+ * "organization" and "teamType", which must then name this organization and a Pulumi team. */
+static bool read_create_body(struct request *req, const struct org_access *access,
+                             struct store_team *team) {
+  static const char *const fields[] = {"name",         "displayName", "description",
+                                       "organization", "teamType",    NULL};
   json_t *body = request_json_object(req);
   if (!body)
-    return;
-  const char *name, *display, *description;
+    return false;
+  const char *name, *display, *description, *org, *type;
   bool ok = request_fields_allowed(req, body, fields) &&
             request_text_field(req, body, "name", 0, LOGIN_MAX, &name) &&
             request_text_field(req, body, "displayName", 0, TEAM_DISPLAY_NAME_MAX, &display) &&
-            request_text_field(req, body, "description", 0, DESCRIPTION_MAX, &description);
+            request_text_field(req, body, "description", 0, DESCRIPTION_MAX, &description) &&
+            request_text_field(req, body, "organization", 0, LOGIN_MAX, &org) &&
+            request_text_field(req, body, "teamType", 0, 16, &type);
   if (ok && (!name || !name_is_valid(name))) {
     reply_error(req, 400, "name must be 1-%d letters, digits, '.', '_' or '-'.", LOGIN_MAX);
     ok = false;
   }
-  struct store_team team = {0};
+  if (ok && org && strcasecmp(org, access->org.name) != 0) {
+    reply_error(req, 400, "organization must be %s, the organization in the path.",
+                access->org.name);
+    ok = false;
+  }
+  if (ok && type && strcmp(type, "pulumi") != 0) {
+    reply_error(req, 400, "teamType must be pulumi: Tessera has no GitHub teams.");
+    ok = false;
+  }
   if (ok) {
-    snprintf(team.name, sizeof team.name, "%s", name);
-    snprintf(team.display_name, sizeof team.display_name, "%s", display ? display : name);
-    snprintf(team.description, sizeof team.description, "%s", description ? description : "");
+    snprintf(team->name, sizeof team->name, "%s", name);
+    snprintf(team->display_name, sizeof team->display_name, "%s", display ? display : name);
+    snprintf(team->description, sizeof team->description, "%s", description ? description : "");
   }
   json_decref(body);
-  if (!ok)
+  return ok;
+}
+
+void api_team_create(struct request *req) {
+  struct org_access access;
+  if (!org_access_check(req, true, &access))
+    return;
+  struct store_team team = {0};
+  if (!read_create_body(req, &access, &team))
     return;
   struct store_audit a;
   audit_event(&a, req, access.org.name, "team-created", true, "created team %s in %s", team.name,
@@ -122,23 +142,24 @@ void api_team_create(struct request *req) {
 static bool read_member_action(struct request *req, json_t *body, struct store_team_update *u,
                                struct store_user *member) {
   static const char *const actions[] = {"", "add", "remove", "promote", "demote"};
-  json_t *action = json_object_get(body, "memberAction");
-  json_t *login = json_object_get(body, "member");
-  if (!action && !login)
+  const char *action, *name;
+  if (!request_string_field(req, body, "memberAction", 0, 16, &action) ||
+      !request_string_field(req, body, "member", 0, LOGIN_MAX, &name))
+    return false;
+  if (!action && !name)
     return true;
-  if (!json_is_string(action) || !json_is_string(login)) {
+  if (!action || !name) {
     reply_error(req, 400, "memberAction (add, remove, promote or demote) and member go together.");
     return false;
   }
   for (int i = 1; i < 5; i++)
-    if (strcmp(json_string_value(action), actions[i]) == 0)
+    if (strcmp(action, actions[i]) == 0)
       u->action = (enum team_member_action)i;
   if (u->action == TEAM_MEMBER_NONE) {
     reply_error(req, 400, "memberAction must be add, remove, promote or demote.");
     return false;
   }
   struct store *store = req->app->store;
-  const char *name = json_string_value(login);
   int rc = name_is_valid(name) ? store->ops->user_by_login(store, name, member) : TE_NOT_FOUND;
   if (rc) {
     reply_error(req, rc == TE_NOT_FOUND ? 404 : 500, "no user named %s.",

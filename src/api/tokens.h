@@ -9,11 +9,12 @@
  * request, rendering AccessToken, and listing pages. Each reader replies 400 itself and returns
  * false on bad input. */
 
-/* "expires": absent, null or 0 mean never; an integer is Unix seconds; a string is RFC 3339 (or
- * decimal seconds). */
+/* "expires": absent or 0 mean never; an integer is Unix seconds; a string is RFC 3339. null,
+ * floats, booleans, numeric strings and the like are refused. */
 bool token_read_expires(struct request *req, json_t *value, int64_t *out);
 
-/* "description": absent or null mean ""; at most DESCRIPTION_MAX bytes of text. */
+/* "description": absent means ""; at most DESCRIPTION_MAX bytes of text without control
+ * characters (null is refused). */
 bool token_read_description(struct request *req, json_t *value, char out[DESCRIPTION_MAX + 1]);
 
 /* ?reason= (for the audit record): at most REASON_MAX bytes of printable text; "" when absent. */

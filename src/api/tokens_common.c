@@ -11,18 +11,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define EXPIRES_EXPECTED "Unix seconds (an integer) or an RFC 3339 string"
+
 bool token_read_expires(struct request *req, json_t *value, int64_t *out) {
-  const char *why = NULL;
+  const char *why = NULL, *text;
   *out = 0;
-  if (!value || json_is_null(value))
+  if (!value)
     return true;
   if (json_is_integer(value)) {
     *out = json_integer_value(value);
   } else if (!json_is_string(value)) {
-    reply_error(req, 400, "expires must be Unix seconds (an integer) or an RFC 3339 string.");
+    request_refuse_type(req, "expires", value, EXPIRES_EXPECTED);
     return false;
-  } else if (expiry_parse_text(json_string_value(value), out) != TE_OK) {
-    reply_error(req, 400, "expires is not a valid RFC 3339 date-time, e.g. 2026-12-01T00:00:00Z.");
+  } else if (!request_string_value(req, "expires", value, 1, 64, &text)) {
+    return false;
+  } else if (expiry_parse_rfc3339(text, out) != TE_OK) {
+    /* Seconds in a string ("1767225600") are refused too: the spec says integer, and a client
+     * that quotes numbers may well send other things it should not. */
+    reply_error(req, 400,
+                "expires must be " EXPIRES_EXPECTED
+                "; this string is not an RFC 3339 date-time such as 2026-12-01T00:00:00Z.");
     return false;
   }
   if (expiry_check(*out, time_now(), &why) != TE_OK) {
@@ -33,19 +41,12 @@ bool token_read_expires(struct request *req, json_t *value, int64_t *out) {
 }
 
 bool token_read_description(struct request *req, json_t *value, char out[DESCRIPTION_MAX + 1]) {
+  const char *text;
   out[0] = '\0';
-  if (!value || json_is_null(value))
-    return true;
-  if (!json_is_string(value)) {
-    reply_error(req, 400, "description must be a string.");
+  if (!request_text_value(req, "description", value, 0, DESCRIPTION_MAX, &text))
     return false;
-  }
-  if (json_string_length(value) > DESCRIPTION_MAX ||
-      strlen(json_string_value(value)) != json_string_length(value)) {
-    reply_error(req, 400, "description must be at most %d bytes of text.", DESCRIPTION_MAX);
-    return false;
-  }
-  memcpy(out, json_string_value(value), json_string_length(value) + 1);
+  if (text)
+    memcpy(out, text, strlen(text) + 1);
   return true;
 }
 

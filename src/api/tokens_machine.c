@@ -50,19 +50,17 @@ static bool read_create_body(struct request *req, const struct token_owner *o,
   json_t *body = request_json_object(req);
   if (!body)
     return false;
-  json_t *name = json_object_get(body, "name");
-  json_t *admin = json_object_get(body, "admin");
-  json_t *role = json_object_get(body, "roleID");
-  bool ok = request_fields_allowed(req, body, o->is_team ? team_fields : org_fields);
-  if (ok && (!json_is_string(name) || !token_name_is_valid(json_string_value(name)))) {
+  const char *name = NULL, *role = NULL;
+  bool admin = false;
+  bool ok = request_fields_allowed(req, body, o->is_team ? team_fields : org_fields) &&
+            request_string_field(req, body, "name", 0, TOKEN_NAME_MAX, &name) &&
+            request_bool_field(req, body, "admin", &admin) &&
+            request_string_field(req, body, "roleID", 0, 64, &role);
+  if (ok && (!name || !token_name_is_valid(name))) {
     reply_error(req, 400, "name must be 1-%d letters, digits, '_' or '-'.", TOKEN_NAME_MAX);
     ok = false;
   }
-  if (ok && admin && !json_is_boolean(admin)) {
-    reply_error(req, 400, "admin must be true or false.");
-    ok = false;
-  }
-  if (ok && role && !(json_is_string(role) && json_string_length(role) == 0)) {
+  if (ok && role && role[0]) {
     reply_error(req, 400, "roleID: Tessera has no custom roles; use admin true or false.");
     ok = false;
   }
@@ -71,8 +69,8 @@ static bool read_create_body(struct request *req, const struct token_owner *o,
        token_read_expires(req, json_object_get(body, "expires"), &token->expires) &&
        expiry_allowed(req, &o->access.org, token->expires);
   if (ok) {
-    snprintf(token->name, sizeof token->name, "%s", json_string_value(name));
-    token->admin = json_is_true(admin);
+    snprintf(token->name, sizeof token->name, "%s", name);
+    token->admin = admin;
   }
   json_decref(body);
   return ok;

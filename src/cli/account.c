@@ -73,7 +73,9 @@ int cli_login(int argc, char **argv) {
     cli_print_json(out);
     json_decref(out);
   } else if (rc == 0) {
-    printf("Logged in to %s as %s\n", t.url, login ? login : "?");
+    char url[4 * CLI_URL_MAX + 1], who[512];
+    printf("Logged in to %s as %s\n", cli_safe(t.url, url, sizeof url),
+           cli_safe(login ? login : "?", who, sizeof who));
   }
   json_decref(r.body);
   OPENSSL_cleanse(&t, sizeof t);
@@ -121,14 +123,20 @@ static const char whoami_usage[] =
     "usage: tessera whoami [-v|--verbose] [--json]\n"
     "Shows who the token acts as (-v: organizations, token, expiry).\n";
 
+/* A string member of j, escaped for the terminal into buf. */
+static const char *safe_member(json_t *j, const char *key, char *buf, size_t size) {
+  return cli_safe(json_string_value(json_object_get(j, key)), buf, size);
+}
+
 static void print_verbose(json_t *user, int64_t expires) {
-  printf("User: %s\n", json_string_value(json_object_get(user, "githubLogin")));
+  char a[512], b[512], c[512];
+  printf("User: %s\n", safe_member(user, "githubLogin", a, sizeof a));
   printf("Organizations:");
   json_t *orgs = json_object_get(user, "organizations"), *o;
   size_t i;
   json_array_foreach(orgs, i, o) {
-    printf("%s %s (%s)", i ? "," : "", json_string_value(json_object_get(o, "githubLogin")),
-           json_string_value(json_object_get(o, "role")));
+    printf("%s %s (%s)", i ? "," : "", safe_member(o, "githubLogin", a, sizeof a),
+           safe_member(o, "role", b, sizeof b));
   }
   printf("\n");
   json_t *info = json_object_get(user, "tokenInfo");
@@ -136,11 +144,11 @@ static void print_verbose(json_t *user, int64_t expires) {
   if (!info)
     printf("Token: personal\n");
   else if (team && team[0])
-    printf("Token: team \"%s\" (%s/%s)\n", json_string_value(json_object_get(info, "name")),
-           json_string_value(json_object_get(info, "organization")), team);
+    printf("Token: team \"%s\" (%s/%s)\n", safe_member(info, "name", a, sizeof a),
+           safe_member(info, "organization", b, sizeof b), cli_safe(team, c, sizeof c));
   else
-    printf("Token: organization \"%s\" (%s)\n", json_string_value(json_object_get(info, "name")),
-           json_string_value(json_object_get(info, "organization")));
+    printf("Token: organization \"%s\" (%s)\n", safe_member(info, "name", a, sizeof a),
+           safe_member(info, "organization", b, sizeof b));
   if (expires > 0) {
     char when[RFC3339_LEN + 1], rel[48];
     time_format_rfc3339(expires, when);
@@ -169,8 +177,11 @@ int cli_whoami(int argc, char **argv) {
     cli_print_json(r.body);
   else if (verbose)
     print_verbose(r.body, r.expires);
-  else
-    printf("%s\n", json_string_value(json_object_get(r.body, "githubLogin")));
+  else {
+    char login[512];
+    printf("%s\n", cli_safe(json_string_value(json_object_get(r.body, "githubLogin")), login,
+                            sizeof login));
+  }
   json_decref(r.body);
   return 0;
 }

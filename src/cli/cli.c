@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include "core/names.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +34,13 @@ void cli_print_json(json_t *j) {
   free(text);
 }
 
+const char *cli_safe(const char *text, char *buf, size_t size) {
+  return text_escape(text ? text : "", buf, size);
+}
+
 int cli_fail(const char *message) {
-  fprintf(stderr, "tessera: %s\n", message);
+  char safe[2048];
+  fprintf(stderr, "tessera: %s\n", cli_safe(message, safe, sizeof safe));
   return CLI_EXIT_ERROR;
 }
 

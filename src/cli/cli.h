@@ -21,8 +21,13 @@ void cli_relative(int64_t t, int64_t now, int expiry, char *out, size_t size);
 /* Prints j as indented JSON on stdout (for --json). */
 void cli_print_json(json_t *j);
 
-/* Prints "tessera: message" on stderr; returns CLI_EXIT_ERROR. */
+/* Prints "tessera: message" on stderr, its control characters escaped (a server's message may
+ * carry terminal escapes); returns CLI_EXIT_ERROR. */
 int cli_fail(const char *message);
+
+/* text (NULL prints as "") with control characters and invalid UTF-8 written as \xNN, in buf;
+ * for anything from a server that is printed for people (--json output is JSON-escaped). */
+const char *cli_safe(const char *text, char *buf, size_t size);
 
 #define CLI_EXIT_ERROR 1
 #define CLI_EXIT_USAGE 2

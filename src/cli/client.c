@@ -1,6 +1,7 @@
 #include "cli/client.h"
 
 #include "core/growbuf.h"
+#include "core/names.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -22,8 +23,9 @@ static size_t header_line(char *line, size_t size, size_t count, void *arg) {
   char text[512];
   snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text ? n : sizeof text - 1), line);
   text[strcspn(text, "\r\n")] = '\0';
+  char safe[2048];
   if (strncasecmp(text, "X-Pulumi-Warning:", 17) == 0)
-    fprintf(stderr, "tessera: warning:%s\n", text + 17);
+    fprintf(stderr, "tessera: warning:%s\n", text_escape(text + 17, safe, sizeof safe));
   else if (strncasecmp(text, "X-Tessera-Token-Expires:", 24) == 0)
     r->expires = strtoll(text + 24, NULL, 10);
   return n;

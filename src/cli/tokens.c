@@ -154,8 +154,11 @@ static int create(int argc, char **argv) {
     rc = cli_fail(r.message);
   else if (rc == 0 && a.json)
     cli_print_json(r.body);
-  else if (rc == 0)
-    printf("%s\n", json_string_value(json_object_get(r.body, "tokenValue")));
+  else if (rc == 0) {
+    char value[512];
+    printf("%s\n",
+           cli_safe(json_string_value(json_object_get(r.body, "tokenValue")), value, sizeof value));
+  }
   json_decref(r.body);
   json_decref(body);
   OPENSSL_cleanse(&t, sizeof t);
@@ -193,42 +196,53 @@ static int fetch_all(const struct cli_target *t, const struct token_args *a, jso
   return 0;
 }
 
+#define CELL_MAX 256         /* bytes of one table cell, escapes included */
+#define DESCRIPTION_SHOWN 60 /* bytes of a description shown in the table */
+
+/* How many columns text takes on a terminal: one per character (not per byte of UTF-8). */
+static size_t display_width(const char *text) {
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+    n += (*p & 0xc0) != 0x80;
+  return n;
+}
+
+/* Everything the server sent is escaped (text_escape): a description, or a name from a hostile
+ * server, must not be able to move the cursor, recolour the terminal or break the row. */
 static void print_table(json_t *tokens) {
   static const char *const heads[] = {"ID",      "NAME",      "DESCRIPTION",
                                       "CREATED", "LAST USED", "EXPIRES"};
   enum { COLS = 6 };
   size_t n = json_array_size(tokens), width[COLS];
-  char(*cells)[COLS][128] = calloc(n + 1, sizeof *cells);
+  char(*cells)[COLS][CELL_MAX] = calloc(n + 1, sizeof *cells);
   if (!cells)
     abort();
   int64_t now = time_now();
   for (int c = 0; c < COLS; c++)
-    snprintf(cells[0][c], sizeof cells[0][c], "%s", heads[c]);
+    snprintf(cells[0][c], CELL_MAX, "%s", heads[c]);
   for (size_t i = 0; i < n; i++) {
     json_t *t = json_array_get(tokens, i);
     int64_t created = 0;
     time_parse_rfc3339(json_string_value(json_object_get(t, "created")) ?: "", &created);
-    snprintf(cells[i + 1][0], 128, "%s", json_string_value(json_object_get(t, "id")) ?: "");
-    snprintf(cells[i + 1][1], 128, "%s", json_string_value(json_object_get(t, "name")) ?: "");
-    snprintf(cells[i + 1][2], 128, "%.60s",
-             json_string_value(json_object_get(t, "description")) ?: "");
-    cli_relative(created, now, 0, cells[i + 1][3], 128);
-    cli_relative(json_integer_value(json_object_get(t, "lastUsed")), now, 0, cells[i + 1][4], 128);
-    cli_relative(json_integer_value(json_object_get(t, "expires")), now, 1, cells[i + 1][5], 128);
-    for (int c = 0; c < COLS; c++) /* one line per token: no line breaks from descriptions */
-      for (char *p = cells[i + 1][c]; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t')
-          *p = ' ';
+    cli_safe(json_string_value(json_object_get(t, "id")), cells[i + 1][0], CELL_MAX);
+    cli_safe(json_string_value(json_object_get(t, "name")), cells[i + 1][1], CELL_MAX);
+    cli_safe(json_string_value(json_object_get(t, "description")), cells[i + 1][2],
+             DESCRIPTION_SHOWN + 1);
+    cli_relative(created, now, 0, cells[i + 1][3], CELL_MAX);
+    cli_relative(json_integer_value(json_object_get(t, "lastUsed")), now, 0, cells[i + 1][4],
+                 CELL_MAX);
+    cli_relative(json_integer_value(json_object_get(t, "expires")), now, 1, cells[i + 1][5],
+                 CELL_MAX);
   }
   for (int c = 0; c < COLS; c++) {
     width[c] = 0;
     for (size_t i = 0; i <= n; i++)
-      if (strlen(cells[i][c]) > width[c])
-        width[c] = strlen(cells[i][c]);
+      if (display_width(cells[i][c]) > width[c])
+        width[c] = display_width(cells[i][c]);
   }
   for (size_t i = 0; i <= n; i++) {
     for (int c = 0; c < COLS - 1; c++)
-      printf("%-*s  ", (int)width[c], cells[i][c]);
+      printf("%s%*s  ", cells[i][c], (int)(width[c] - display_width(cells[i][c])), "");
     printf("%s\n", cells[i][COLS - 1]);
   }
   free(cells);
@@ -280,13 +294,15 @@ static int delete_tokens(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/%s", a.base, escaped ? escaped : "");
     curl_free(escaped);
     struct cli_reply r;
+    char id[512], message[2048];
+    cli_safe(argv[i], id, sizeof id);
     if (cli_request(&t, "DELETE", path, NULL, &r) != 0) {
-      fprintf(stderr, "tessera: %s: %s\n", argv[i], r.message);
+      fprintf(stderr, "tessera: %s: %s\n", id, cli_safe(r.message, message, sizeof message));
       rc = CLI_EXIT_ERROR;
     } else {
       json_array_append_new(deleted, json_string(argv[i]));
       if (!a.json)
-        printf("Deleted %s\n", argv[i]);
+        printf("Deleted %s\n", id);
     }
     json_decref(r.body);
   }

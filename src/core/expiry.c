@@ -10,6 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+int expiry_parse_rfc3339(const char *text, int64_t *out) {
+  int rc = time_parse_rfc3339(text, out);
+  /* Only a literal 0 means "never"; a date at or before 1970 is simply in the past. */
+  if (rc == TE_OK && *out <= 0)
+    *out = -1;
+  return rc;
+}
+
 int expiry_parse_text(const char *text, int64_t *out) {
   const char *p = text;
   if (*p == '-' || *p == '+')
@@ -18,13 +26,8 @@ int expiry_parse_text(const char *text, int64_t *out) {
     return TE_BAD_REQUEST;
   while (isdigit((unsigned char)*p))
     p++;
-  if (*p != '\0') {
-    int rc = time_parse_rfc3339(text, out);
-    /* Only a literal 0 means "never"; a date at or before 1970 is simply in the past. */
-    if (rc == TE_OK && *out <= 0)
-      *out = -1;
-    return rc;
-  }
+  if (*p != '\0')
+    return expiry_parse_rfc3339(text, out);
   errno = 0;
   long long v = strtoll(text, NULL, 10);
   if (errno == ERANGE)

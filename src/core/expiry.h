@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Parses an RFC 3339 date-time as an expiry (one at or before 1970 is -1: in the past, never
+ * "never"). Returns 0 or TE_BAD_REQUEST. */
+int expiry_parse_rfc3339(const char *text, int64_t *out);
+
 /* Parses an expiry given as text: Unix seconds ("1767225600", "0" for never) or an RFC 3339
  * date-time. Returns 0 or TE_BAD_REQUEST. */
 int expiry_parse_text(const char *text, int64_t *out);

@@ -44,12 +44,18 @@ bool actor_is_valid(const char *actor) {
   return name_is_valid(org) && token_name_is_valid(slash + 1);
 }
 
-static bool has_control(const char *s) {
-  for (; *s; s++) {
-    if ((unsigned char)*s < 0x20 || *s == 0x7f)
-      return true;
+/* C1 controls (U+0080-U+009F) are in UTF-8 0xC2 followed by 0x80-0x9F; terminals act on some of
+ * them (U+009B is CSI) as they do on ESC. */
+const char *text_control_at(const char *text) {
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p < 0x20 || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+      return (const char *)p;
   }
-  return false;
+  return NULL;
+}
+
+static bool has_control(const char *s) {
+  return text_control_at(s) != NULL;
 }
 
 bool text_is_utf8(const char *text) {
@@ -60,7 +66,60 @@ bool text_is_utf8(const char *text) {
 }
 
 bool text_is_printable(const char *text) {
-  return !has_control(text) && text_is_utf8(text);
+  return text_is_utf8(text) && !has_control(text);
+}
+
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, surrogates or
+ * code points above U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *p) {
+  size_t len = 0;
+  if (p[0] < 0x80)
+    len = 1;
+  else if (p[0] >= 0xc2 && p[0] <= 0xdf)
+    len = 2;
+  else if (p[0] >= 0xe0 && p[0] <= 0xef)
+    len = 3;
+  else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+    len = 4;
+  unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+  if (p[0] == 0xe0)
+    lo = 0xa0;
+  else if (p[0] == 0xed)
+    hi = 0x9f;
+  else if (p[0] == 0xf0)
+    lo = 0x90;
+  else if (p[0] == 0xf4)
+    hi = 0x8f;
+  for (size_t i = 1; i < len; i++) {
+    if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
+      return 0;
+  }
+  return len;
+}
+
+char *text_escape(const char *text, char *out, size_t size) {
+  const unsigned char *p = (const unsigned char *)text;
+  size_t n = 0;
+  if (size == 0)
+    return out;
+  while (*p) {
+    size_t len = utf8_sequence(p);
+    bool control = len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f)) ||
+                   (len == 2 && p[0] == 0xc2 && p[1] <= 0x9f);
+    size_t need = control ? 4 * (len ? len : 1) : len;
+    if (n + need >= size)
+      break;
+    if (control) {
+      for (size_t i = 0; i < (len ? len : 1); i++)
+        snprintf(out + n + 4 * i, 5, "\\x%02x", p[i]);
+    } else {
+      memcpy(out + n, p, len);
+    }
+    n += need;
+    p += len ? len : 1;
+  }
+  out[n] = '\0';
+  return out;
 }
 
 bool display_name_is_valid(const char *name) {

@@ -110,6 +110,12 @@ static int depth_of(json_t *j) {
 json_t *request_json_object(struct request *req) {
   if (req->body_len == 0)
     return json_object();
+  /* JSON text never holds a raw NUL (in a string it must be \u0000), and jansson would quietly
+   * skip one between tokens: {"expires":17\0}" must not parse. */
+  if (memchr(req->body, '\0', req->body_len)) {
+    reply_error(req, 400, "the request body is not valid JSON: it contains a NUL byte.");
+    return NULL;
+  }
   json_error_t err;
   /* jansson bounds its own recursion (2048 levels), so parsing 64 KiB of brackets is safe; our
    * tighter depth limit is applied to the result. */
@@ -200,20 +206,123 @@ void request_resume(struct request *req) {
   atomic_fetch_sub(&app->deferred, 1);
 }
 
-bool request_text_field(struct request *req, json_t *body, const char *field, size_t min,
-                        size_t max, const char **out) {
-  json_t *v = json_object_get(body, field);
+static const char *json_kind(json_t *value) {
+  switch (json_typeof(value)) {
+  case JSON_OBJECT:
+    return "an object";
+  case JSON_ARRAY:
+    return "an array";
+  case JSON_STRING:
+    return "a string";
+  case JSON_INTEGER:
+    return "an integer";
+  case JSON_REAL:
+    return "a floating-point number";
+  case JSON_TRUE:
+  case JSON_FALSE:
+    return "a boolean";
+  default:
+    return "null";
+  }
+}
+
+void request_refuse_type(struct request *req, const char *field, json_t *value,
+                         const char *expected) {
+  if (json_is_null(value))
+    reply_error(req, 400, "%s must be %s; null is not allowed.", field, expected);
+  else
+    reply_error(req, 400, "%s must be %s, not %s.", field, expected, json_kind(value));
+}
+
+static bool string_value(struct request *req, const char *field, json_t *value, size_t min,
+                         size_t max, bool printable, const char **out) {
   *out = NULL;
-  if (!v)
+  if (!value)
     return true;
-  /* jansson guarantees UTF-8; an embedded NUL would make the lengths disagree. */
-  if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max ||
-      strlen(json_string_value(v)) != json_string_length(v) ||
-      !text_is_printable(json_string_value(v))) {
-    reply_error(req, 400, "%s must be text of %zu to %zu bytes, without control characters.", field,
-                min, max);
+  if (!json_is_string(value)) {
+    request_refuse_type(req, field, value, printable ? "text (a string)" : "a string");
     return false;
   }
-  *out = json_string_value(v);
+  const char *text = json_string_value(value);
+  size_t len = json_string_length(value);
+  /* jansson guarantees UTF-8 and refuses \u0000 unless asked not to; checked anyway, since an
+   * embedded NUL would make C and JSON disagree about the value. */
+  if (memchr(text, '\0', len)) {
+    reply_error(req, 400, "%s must not contain NUL characters.", field);
+    return false;
+  }
+  if (len < min || len > max) {
+    if (len == 0)
+      reply_error(req, 400, "%s must not be empty.", field);
+    else if (min == 0)
+      reply_error(req, 400, "%s must be at most %zu bytes long; it is %zu.", field, max, len);
+    else
+      reply_error(req, 400, "%s must be %zu to %zu bytes long; it is %zu.", field, min, max, len);
+    return false;
+  }
+  const char *bad = printable ? text_control_at(text) : NULL;
+  if (bad) {
+    unsigned char c = (unsigned char)bad[0];
+    unsigned code = c < 0x80 ? c : ((c & 0x1fu) << 6) | ((unsigned char)bad[1] & 0x3fu);
+    reply_error(req, 400,
+                "%s must not contain control characters (newlines, tabs, escapes); it has U+%04X "
+                "at byte %zu.",
+                field, code, (size_t)(bad - text));
+    return false;
+  }
+  *out = text;
+  return true;
+}
+
+bool request_string_value(struct request *req, const char *field, json_t *value, size_t min,
+                          size_t max, const char **out) {
+  return string_value(req, field, value, min, max, false, out);
+}
+
+bool request_string_field(struct request *req, json_t *body, const char *field, size_t min,
+                          size_t max, const char **out) {
+  return string_value(req, field, json_object_get(body, field), min, max, false, out);
+}
+
+bool request_text_value(struct request *req, const char *field, json_t *value, size_t min,
+                        size_t max, const char **out) {
+  return string_value(req, field, value, min, max, true, out);
+}
+
+bool request_text_field(struct request *req, json_t *body, const char *field, size_t min,
+                        size_t max, const char **out) {
+  return string_value(req, field, json_object_get(body, field), min, max, true, out);
+}
+
+bool request_bool_field(struct request *req, json_t *body, const char *field, bool *out) {
+  json_t *v = json_object_get(body, field);
+  if (!v)
+    return true;
+  if (!json_is_boolean(v)) {
+    request_refuse_type(req, field, v, "true or false");
+    return false;
+  }
+  *out = json_is_true(v);
+  return true;
+}
+
+bool request_integer_field(struct request *req, json_t *body, const char *field, int64_t min,
+                           int64_t max, int64_t *out) {
+  json_t *v = json_object_get(body, field);
+  if (!v)
+    return true;
+  char expected[96];
+  snprintf(expected, sizeof expected, "an integer from %lld to %lld", (long long)min,
+           (long long)max);
+  if (!json_is_integer(v)) {
+    request_refuse_type(req, field, v, expected);
+    return false;
+  }
+  json_int_t n = json_integer_value(v);
+  if (n < min || n > max) {
+    reply_error(req, 400, "%s must be %s; it is %lld.", field, expected, (long long)n);
+    return false;
+  }
+  *out = n;
   return true;
 }

@@ -86,10 +86,38 @@ json_t *request_json_object(struct request *req);
  * must not be silently ignored. Short names are echoed; long ones could be pasted secrets. */
 bool request_fields_allowed(struct request *req, json_t *body, const char *const allowed[]);
 
-/* A string field of at most max bytes (and at least min) of UTF-8 text without control
- * characters; absent leaves *out NULL. Replies 400 itself and returns false otherwise. */
+/* Strict readers for one field of a JSON body. No request field of Pulumi's spec is nullable, so
+ * null is refused like any other wrong type: a client that sends "expires": null must not get a
+ * token that never expires. Each returns true with the value, or true leaving the output as it
+ * was when the field is absent (text readers set NULL); otherwise it replies 400 saying which
+ * field and what is wrong, and returns false. */
+
+/* A string of min to max bytes: UTF-8 (jansson checks) without NUL; for values that are not
+ * shown to people as they are (passwords, ID tokens, URNs). */
+bool request_string_field(struct request *req, json_t *body, const char *field, size_t min,
+                          size_t max, const char **out);
+/* The same for a value already taken out of the body (NULL when absent). */
+bool request_string_value(struct request *req, const char *field, json_t *value, size_t min,
+                          size_t max, const char **out);
+
+/* A string as above without control characters (C0, DEL or C1; text_is_printable): names,
+ * descriptions and other text that terminals, logs and pages show. */
 bool request_text_field(struct request *req, json_t *body, const char *field, size_t min,
                         size_t max, const char **out);
+bool request_text_value(struct request *req, const char *field, json_t *value, size_t min,
+                        size_t max, const char **out);
+
+/* true or false. */
+bool request_bool_field(struct request *req, json_t *body, const char *field, bool *out);
+
+/* A JSON integer (not 1.5, 1e3 or "15") from min to max. */
+bool request_integer_field(struct request *req, json_t *body, const char *field, int64_t min,
+                           int64_t max, int64_t *out);
+
+/* Replies 400 for a field of the wrong JSON type: "<field> must be <expected>; null is not
+ * allowed." or "<field> must be <expected>, not an array." */
+void request_refuse_type(struct request *req, const char *field, json_t *value,
+                         const char *expected);
 
 /* The client's IP address as text ("" when unknown). */
 void request_client_ip(struct request *req, char *out, size_t size);

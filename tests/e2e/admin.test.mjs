@@ -97,6 +97,8 @@ const usageErrors = () => [
   ['member add with an invalid role', ['admin', 'member', 'add', '--db', dbPath, 'acme', 'nora', '--role', 'overlord']],
   ['token create without --user', ['admin', 'token', 'create', '--db', dbPath]],
   ['token create with --user missing its value', ['admin', 'token', 'create', '--db', dbPath, '--user']],
+  ['token create with ESC in --description', ['admin', 'token', 'create', '--db', dbPath, '--user', 'bob', '--description', '\x1b[31mred']],
+  ['token create with a newline in --description', ['admin', 'token', 'create', '--db', dbPath, '--user', 'bob', '--description', 'two\nlines']],
 ];
 
 for (const [name] of usageErrors()) {

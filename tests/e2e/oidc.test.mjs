@@ -270,6 +270,42 @@ test('exchanged tokens are exempt from the org lifetime policy and audited as ma
   assert.match(events[0].description, new RegExp(SUB.replace(/[/.*]/g, '\\$&')));
 });
 
+test('the issuer\'s sub is escaped in the token\'s description: no control characters, never a split character', async () => {
+  // sub is the issuer's to choose. A description is cut to a byte budget; cutting "é" in half
+  // would leave text that is not UTF-8 and a listing that cannot be rendered.
+  const sub = `repo:acme/x\x1b[31mred\x07:${'é'.repeat(150)}`; // the 257th byte would be half an é
+  const res = await exchange({ subject_token: await idToken({ sub }), requested_token_type: TYPE('organization') });
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  const name = (await api(srv, 'GET', '/api/user', { token: res.json.access_token })).json.tokenInfo.name;
+  const list = await api(srv, 'GET', '/api/orgs/acme/tokens', { token: tok.alice });
+  assert.equal(list.status, 200, list.text);
+  const made = list.json.tokens.find((t) => t.name === name);
+  assert.ok(made.description.startsWith('from OIDC issuer mock for repo:acme/x\\x1b[31mred\\x07:éé'), made.description);
+  assert.doesNotMatch(made.description, /[\u0000-\u001f\u007f-\u009f]/);
+  assert.ok(Buffer.byteLength(made.description) <= 1024);
+});
+
+test('the JSON form of the exchange takes strings, and expiration as an integer only', async () => {
+  const org = TYPE('organization');
+  const good = await idToken();
+  for (const [what, fields] of [
+    ['expiration as a string of digits', { expiration: '3600' }],
+    ['expiration as a float', { expiration: 1.5 }],
+    ['expiration null', { expiration: null }],
+    ['scope null', { scope: null }],
+    ['requested_token_type a number', { requested_token_type: 7 }],
+    ['subject_token an array', { subject_token: [good] }],
+  ]) {
+    const res = await exchange({ subject_token: good, requested_token_type: org, ...fields }, { json: true });
+    assert.equal(res.json.error, 'invalid_request', what);
+  }
+  // The form has only strings: its expiration is digits, nothing else.
+  for (const expiration of [' 60', '+60', '60s', '']) {
+    const res = await exchange({ subject_token: good, requested_token_type: org, expiration });
+    assert.equal(res.json.error, 'invalid_request', JSON.stringify(expiration));
+  }
+});
+
 test('explain tells an admin, rule by rule, why a sample token passes or not', async () => {
   const sample = await idToken({ sub: 'repo:acme/infra:ref:refs/heads/feature-y' });
   const url = `/api/orgs/acme/oidc/issuers/${issuer.id}/explain`;
@@ -320,6 +356,14 @@ test('update, regenerate and delete; a deleted issuer exchanges nothing', async 
   const up = await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice, json: { name: 'renamed', maxExpiration: 600 } });
   assert.equal(up.status, 200, up.text);
   assert.equal(up.json.name, 'renamed');
+  // Pulumi's Cloud provider sends "thumbprints": null when none are configured: no change.
+  const asProvider = await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice, json: { name: 'renamed', thumbprints: null } });
+  assert.equal(asProvider.status, 200, asProvider.text);
+  assert.deepEqual(asProvider.json.thumbprints, up.json.thumbprints);
+  for (const bad of [{ name: null }, { maxExpiration: null }, { maxExpiration: 600.5 }, { maxExpiration: '600' }, { jwks: null }]) {
+    const res = await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: tok.alice, json: bad });
+    assert.equal(res.status, 400, `${JSON.stringify(bad)}: ${res.text}`);
+  }
   const capped = await exchange({ subject_token: await idToken(), requested_token_type: TYPE('organization') });
   assert.equal(capped.json.expires_in, 600); // capped by the issuer
   const regen = await api(srv, 'POST', `/api/orgs/acme/oidc/issuers/${issuer.id}/regenerate-thumbprints`, { token: tok.alice });

@@ -172,6 +172,21 @@ const badBodies = () => {
     ['unparseable RFC 3339: date only', { expires: '2030-01-01' }],
     ['unparseable RFC 3339: no offset', { expires: '2030-01-01T00:00:00' }],
     ['unparseable RFC 3339: empty string', { expires: '' }],
+    // No field is nullable in Pulumi's spec: null is not "absent", least of all for expires.
+    ['expires null (would be a token that never expires)', { expires: null }],
+    ['description null', { description: null }],
+    ['expires: Unix seconds as a string', { expires: String(now + 3600) }],
+    ['expires: "0" as a string', { expires: '0' }],
+    ['expires: a float', { expires: now + 3600.5 }],
+    ['expires: a whole float (1767225600.0)', `{"expires":${now + 3600}.0}`],
+    ['expires: an exponent', '{"expires":1.9e9}'],
+    ['description with ESC', { description: '\x1b[31mred' }],
+    ['description with a newline', { description: 'two\nlines' }],
+    ['description with a tab', { description: 'a\tb' }],
+    ['description with BEL', { description: 'ding\x07' }],
+    ['description with DEL', { description: 'x\x7f' }],
+    ['description with a C1 control (CSI)', { description: 'x\u009b31m' }],
+    ['a raw NUL byte between tokens', `{"expires":${now + 3600}\0}`],
   ];
 };
 
@@ -185,6 +200,25 @@ for (const [name] of badBodies()) {
     assert.equal(afterCount, before, 'a rejected request must not create a token');
   });
 }
+
+test('a refused field is named, with what is wrong with it', async () => {
+  const now = nowSeconds();
+  for (const [body, message] of [
+    [{ expires: null }, 'expires must be Unix seconds (an integer) or an RFC 3339 string; null is not allowed.'],
+    [{ expires: 1.5 }, 'expires must be Unix seconds (an integer) or an RFC 3339 string, not a floating-point number.'],
+    [{ expires: String(now + 3600) }, 'expires must be Unix seconds (an integer) or an RFC 3339 string; this string is not an RFC 3339 date-time such as 2026-12-01T00:00:00Z.'],
+    [{ description: null }, 'description must be text (a string); null is not allowed.'],
+    [{ description: ['x'] }, 'description must be text (a string), not an array.'],
+    [{ description: 'd'.repeat(1025) }, 'description must be at most 1024 bytes long; it is 1025.'],
+    [{ description: 'ok\x1b[31m' }, 'description must not contain control characters (newlines, tabs, escapes); it has U+001B at byte 2.'],
+  ]) {
+    const res = await post(body);
+    assert400(res, JSON.stringify(body));
+    assert.equal(res.json.message, `Bad Request: ${message}`);
+  }
+  // Absent or 0 still mean never; an RFC 3339 string still works.
+  for (const body of [{}, { expires: 0 }, { description: 'x' }, { expires: isoSeconds(now + 3600) }]) await createToken(srv, srv.token, body);
+});
 
 test('create → 400: reason longer than 256 bytes', async () => {
   const res = await api(srv, 'POST', `/api/user/tokens?reason=${'r'.repeat(257)}`, { token: srv.token, json: {} });

@@ -116,6 +116,67 @@ static void emails_and_display_names(void **state) {
   assert_false(text_is_utf8("d\xff"));
 }
 
+static void control_characters(void **state) {
+  (void)state;
+  /* C0 (tab and newline included), DEL and C1 (U+009B is CSI to some terminals) are refused. */
+  const char *refused[] = {"a\tb",
+                           "a\nb",
+                           "\x1b[31m",
+                           "bell\a",
+                           "del\x7f",
+                           "c1 \xc2\x9b"
+                           "31m",
+                           "c1 \xc2\x80"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    assert_false(text_is_printable(refused[i]));
+    assert_non_null(text_control_at(refused[i]));
+  }
+  const char *s = "ok\x1b";
+  assert_ptr_equal(text_control_at(s), s + 2);
+  assert_true(text_is_printable("Caf\xc3\xa9 \xc2\xa0\xc2\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"));
+  assert_null(text_control_at("Caf\xc3\xa9 \xc2\xa0"));
+}
+
+static void escaping_for_terminals(void **state) {
+  (void)state;
+  char out[64];
+  assert_string_equal(text_escape("plain text", out, sizeof out), "plain text");
+  assert_string_equal(text_escape("\x1b[31mred\a", out, sizeof out), "\\x1b[31mred\\x07");
+  assert_string_equal(text_escape("a\nb\tc\x7f", out, sizeof out), "a\\x0ab\\x09c\\x7f");
+  assert_string_equal(text_escape("csi \xc2\x9b"
+                                  "2J",
+                                  out, sizeof out),
+                      "csi \\xc2\\x9b2J");
+  assert_string_equal(text_escape("caf\xc3\xa9 \xe2\x82\xac", out, sizeof out),
+                      "caf\xc3\xa9 \xe2\x82\xac");
+  /* Invalid UTF-8: stray continuation, truncated sequence, overlong, surrogate. */
+  assert_string_equal(text_escape("\x80", out, sizeof out), "\\x80");
+  assert_string_equal(text_escape("\xc3", out, sizeof out), "\\xc3");
+  assert_string_equal(text_escape("\xc0\xaf", out, sizeof out), "\\xc0\\xaf");
+  assert_string_equal(text_escape("\xed\xa0\x80", out, sizeof out), "\\xed\\xa0\\x80");
+  /* Never cut inside an escape or a character. */
+  char small[6];
+  assert_string_equal(text_escape("ab\x1b", small, sizeof small), "ab");
+  assert_string_equal(text_escape("abcd\xc3\xa9", small, sizeof small), "abcd");
+  assert_string_equal(text_escape("\x1b"
+                                  "b",
+                                  small, sizeof small),
+                      "\\x1bb");
+  char one[1];
+  assert_string_equal(text_escape("x", one, sizeof one), "");
+}
+
+static void rfc3339_expiries(void **state) {
+  (void)state;
+  int64_t t = 0;
+  assert_int_equal(expiry_parse_rfc3339("2026-12-01T00:00:00Z", &t), TE_OK);
+  assert_int_equal(t, 1796083200);
+  assert_int_equal(expiry_parse_rfc3339("1970-01-01T00:00:00Z", &t), TE_OK);
+  assert_int_equal(t, -1); /* in the past, never "never" */
+  assert_int_not_equal(expiry_parse_rfc3339("1767225600", &t), TE_OK);
+  assert_int_not_equal(expiry_parse_rfc3339("", &t), TE_OK);
+}
+
 static void page_sizes(void **state) {
   (void)state;
   int n = 0;
@@ -160,6 +221,9 @@ int main(void) {
       cmocka_unit_test(expiry_policy),
       cmocka_unit_test(human_expiries),
       cmocka_unit_test(emails_and_display_names),
+      cmocka_unit_test(control_characters),
+      cmocka_unit_test(escaping_for_terminals),
+      cmocka_unit_test(rfc3339_expiries),
       cmocka_unit_test(page_sizes),
       cmocka_unit_test(continuation_tokens_round_trip_within_their_scope),
   };
