@@ -25,7 +25,7 @@ static const char serve_usage[] =
     "                     [--header-timeout SECONDS] [--max-connections N]\n"
     "                     [--max-connections-per-ip N] [--lastused-flush-seconds N]\n"
     "                     [--no-access-log] [--allow-http-issuers] [--issuer-ca-file PATH]\n"
-    "                     [--secure-cookies]\n"
+    "                     [--secure-cookies] [--trusted-proxy CIDR]...\n"
     "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
     "  --db       SQLite database file, created 0600 if absent (TESSERA_DB; default\n"
     "             ./var/tessera.db)\n"
@@ -44,7 +44,10 @@ static const char serve_usage[] =
     "  --issuer-ca-file  verify OIDC issuers' TLS certificates against the CA certificates in\n"
     "             this PEM file instead of the system's (a private PKI)\n"
     "  --secure-cookies  mark the console's session cookie Secure (when a TLS proxy fronts the\n"
-    "             server, as it should for anything but localhost)\n";
+    "             server, as it should for anything but localhost)\n"
+    "  --trusted-proxy  a proxy address or CIDR block (up to 16) whose X-Forwarded-For is\n"
+    "             believed: the client is then the last address in it that is not a trusted\n"
+    "             proxy (for the audit log and the sign-in budget)\n";
 
 struct serve_options {
   char host[64];
@@ -60,6 +63,8 @@ struct serve_options {
   bool allow_http_issuers;
   const char *issuer_ca_file;
   bool secure_cookies;
+  struct cidr trusted_proxies[TRUSTED_PROXIES_MAX];
+  int trusted_proxy_count;
 };
 
 /* Parses a positive integer within [min, max]; false for anything else. */
@@ -109,6 +114,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       {"allow-http-issuers", no_argument, NULL, 'H'},
       {"issuer-ca-file", required_argument, NULL, 'C'},
       {"secure-cookies", no_argument, NULL, 'S'},
+      {"trusted-proxy", required_argument, NULL, 'P'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -165,6 +171,14 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
     case 'S':
       o->secure_cookies = true;
       break;
+    case 'P':
+      if (o->trusted_proxy_count == TRUSTED_PROXIES_MAX)
+        return serve_usage_error("at most 16 --trusted-proxy blocks");
+      if (cidr_parse(optarg, &o->trusted_proxies[o->trusted_proxy_count]) != TE_OK)
+        return serve_usage_error("--trusted-proxy must be an address or a CIDR block with no host "
+                                 "bits set, e.g. 10.0.0.0/8 or ::1");
+      o->trusted_proxy_count++;
+      break;
     case 'C':
       if (access(optarg, R_OK) != 0)
         return serve_usage_error("--issuer-ca-file must name a readable PEM file");
@@ -212,7 +226,9 @@ static int serve(int argc, char **argv) {
   struct app app = {
       .store = store,
       .secure_cookies = o.secure_cookies,
-      .issuer_fetch = {.allow_http = o.allow_http_issuers, .ca_file = o.issuer_ca_file}};
+      .issuer_fetch = {.allow_http = o.allow_http_issuers, .ca_file = o.issuer_ca_file},
+      .trusted_proxy_count = o.trusted_proxy_count};
+  memcpy(app.trusted_proxies, o.trusted_proxies, sizeof app.trusted_proxies);
   struct server *server = NULL;
   if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK) {
     store->ops->close(store);

@@ -5,6 +5,7 @@
 
 #include "api/api.h"
 
+#include "api/sign_in_budget.h"
 #include "api/web_assets.h"
 #include "core/error.h"
 #include "core/names.h"
@@ -25,69 +26,6 @@
 
 #define SESSION_SECONDS (12 * 3600)
 #define SIGN_IN_FAILED "wrong login or password."
-#define FAILURES_PER_WINDOW 10 /* failed sign-ins one client may make per window */
-#define FAILURE_WINDOW_SECONDS 60
-#define FAILURE_SLOTS 1024
-#define FAILURE_PROBES 8 /* open addressing: a client's entry is within this many slots */
-#define CLIENT_KEY_MAX 48
-
-/* Failed sign-ins per client, keyed by the exact client (an IPv4 address, or an IPv6 /64: one
- * host can have a whole /64). A client never shares another's budget; when the table is full the
- * entry whose window started longest ago gives way. */
-static pthread_mutex_t failures_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-  char client[CLIENT_KEY_MAX];
-  int64_t window_start;
-  int count;
-} failures[FAILURE_SLOTS];
-
-static void client_key(const char *ip, char out[CLIENT_KEY_MAX]) {
-  snprintf(out, CLIENT_KEY_MAX, "%s", ip);
-  if (!strchr(ip, ':'))
-    return;
-  struct in6_addr a;
-  if (inet_pton(AF_INET6, ip, &a) != 1)
-    return;
-  memset(a.s6_addr + 8, 0, 8);
-  inet_ntop(AF_INET6, &a, out, CLIENT_KEY_MAX);
-}
-
-/* Whether the client has used up its failures this window; with add, counts one more first. */
-static bool too_many_failures(const char *ip, bool add) {
-  char key[CLIENT_KEY_MAX];
-  client_key(ip, key);
-  size_t h = 5381;
-  for (const char *c = key; *c; c++)
-    h = h * 33 + (unsigned char)*c;
-  int64_t now = time_now();
-  pthread_mutex_lock(&failures_lock);
-  size_t found = FAILURE_SLOTS, oldest = h % FAILURE_SLOTS;
-  for (size_t i = 0; i < FAILURE_PROBES && found == FAILURE_SLOTS; i++) {
-    size_t slot = (h + i) % FAILURE_SLOTS;
-    if (strcmp(failures[slot].client, key) == 0)
-      found = slot;
-    else if (failures[slot].window_start < failures[oldest].window_start)
-      oldest = slot;
-  }
-  bool over = false;
-  if (found == FAILURE_SLOTS && add) {
-    found = oldest; /* a new client takes the stalest entry */
-    snprintf(failures[found].client, CLIENT_KEY_MAX, "%s", key);
-    failures[found].window_start = now;
-    failures[found].count = 0;
-  }
-  if (found != FAILURE_SLOTS) {
-    if (now - failures[found].window_start >= FAILURE_WINDOW_SECONDS) {
-      failures[found].window_start = now;
-      failures[found].count = 0;
-    }
-    failures[found].count += add;
-    over = failures[found].count >= FAILURES_PER_WINDOW;
-  }
-  pthread_mutex_unlock(&failures_lock);
-  return over;
-}
-
 static const char *content_type(const char *name) {
   static const struct {
     const char *suffix, *type;
@@ -192,6 +130,23 @@ static bool same_site_json(struct request *req) {
   return true;
 }
 
+/* Refuses (429, with Retry-After) a client or an account out of failed sign-ins for now. */
+static bool too_busy(struct request *req, const char *ip, const char *login) {
+  int64_t client_ms = sign_in_client_wait_ms(ip);
+  int64_t account_ms = login[0] ? sign_in_account_wait_ms(login) : 0;
+  if (!client_ms && !account_ms)
+    return false;
+  int64_t wait_ms = client_ms > account_ms ? client_ms : account_ms;
+  req->retry_after = (int)((wait_ms + 999) / 1000);
+  if (client_ms)
+    reply_error(req, 429, "too many failed sign-ins from this address; retry in %d s.",
+                req->retry_after);
+  else
+    reply_error(req, 429, "too many failed sign-ins to this account; retry in %d s.",
+                req->retry_after);
+  return true;
+}
+
 void api_console_session_create(struct request *req) {
   static const char *const fields[] = {"login", "password", "token", NULL};
   if (!same_site_json(req))
@@ -199,11 +154,13 @@ void api_console_session_create(struct request *req) {
   json_t *body = request_json_object(req);
   if (!body)
     return;
-  char ip[48];
+  char ip[48], login[LOGIN_MAX + 1] = "";
   request_client_ip(req, ip, sizeof ip);
-  if (too_many_failures(ip, false)) {
+  const char *given = json_string_value(json_object_get(body, "login"));
+  if (given && strlen(given) <= LOGIN_MAX)
+    snprintf(login, sizeof login, "%s", given);
+  if (too_busy(req, ip, login)) {
     json_decref(body);
-    reply_error(req, 429, "too many failed sign-ins from this address; wait a minute.");
     return;
   }
   struct store_user user;
@@ -215,7 +172,7 @@ void api_console_session_create(struct request *req) {
   if (replied)
     return;
   if (rc == TE_UNAUTHORIZED || rc == TE_NOT_FOUND) {
-    too_many_failures(ip, true);
+    sign_in_failed(ip, login);
     reply_error(req, 401, SIGN_IN_FAILED);
     return;
   }
@@ -223,6 +180,8 @@ void api_console_session_create(struct request *req) {
     reply_failure(req, rc, "");
     return;
   }
+  if (login[0])
+    sign_in_succeeded(login);
   unsigned char random[SESSION_VALUE_LEN / 2];
   char value[SESSION_VALUE_LEN + 1], csrf[CSRF_TOKEN_LEN + 1];
   if (RAND_bytes(random, sizeof random) != 1)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void set_reply_bytes(struct request *req, int status, char *body, size_t len) {
   free(req->reply_body);
@@ -163,17 +164,36 @@ bool request_fields_allowed(struct request *req, json_t *body, const char *const
   return true;
 }
 
+#define FORWARDED_FIELDS_MAX 8
+
+struct forwarded_fields {
+  const char *values[FORWARDED_FIELDS_MAX];
+  int count;
+};
+
+static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value) {
+  (void)kind;
+  struct forwarded_fields *f = cls;
+  if (strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+    return MHD_YES;
+  if (f->count == FORWARDED_FIELDS_MAX) /* keep the last ones: the nearest proxies wrote them */
+    memmove(f->values, f->values + 1, sizeof f->values[0] * (FORWARDED_FIELDS_MAX - 1));
+  f->values[f->count < FORWARDED_FIELDS_MAX ? f->count++ : FORWARDED_FIELDS_MAX - 1] = value;
+  return MHD_YES;
+}
+
 void request_client_ip(struct request *req, char *out, size_t size) {
   out[0] = '\0';
   const union MHD_ConnectionInfo *info =
       MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   if (!info || !info->client_addr)
     return;
-  const struct sockaddr *sa = info->client_addr;
-  if (sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
-  else if (sa->sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+  struct forwarded_fields f = {.count = 0};
+  if (req->app->trusted_proxy_count)
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_forwarded, &f);
+  forwarded_client(req->app->trusted_proxies, req->app->trusted_proxy_count, info->client_addr,
+                   f.values, f.count, out, size);
 }
 
 const char *request_query(struct request *req, const char *name) {

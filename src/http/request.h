@@ -1,6 +1,7 @@
 #ifndef TESSERA_HTTP_REQUEST_H
 #define TESSERA_HTTP_REQUEST_H
 
+#include "http/forwarded.h"
 #include "http/framing.h"
 #include "oidc/fetch.h"
 #include "store/store.h"
@@ -22,6 +23,8 @@ struct app {
   atomic_bool draining; /* shutting down: no new request may be suspended */
   struct oidc_fetch_policy issuer_fetch; /* how OIDC issuers' documents may be fetched */
   bool secure_cookies;                   /* the console's cookie carries Secure (served over TLS) */
+  struct cidr trusted_proxies[TRUSTED_PROXIES_MAX]; /* whose X-Forwarded-For is believed */
+  int trusted_proxy_count;
 };
 
 /* One HTTP request from its first byte to its access-log line. A handler must end by calling one of
@@ -60,6 +63,7 @@ struct request {
   char set_cookie[192];         /* Set-Cookie, empty for none */
   bool console_page;            /* the console's own files: send its Content-Security-Policy */
   bool close_connection;        /* answered before its body was read: no request may follow */
+  int retry_after;              /* seconds, for a Retry-After header; 0 for none */
 };
 
 /* Sends len bytes of body (malloc'd, stolen) as content_type, with a Content-Encoding when
@@ -119,7 +123,8 @@ bool request_integer_field(struct request *req, json_t *body, const char *field,
 void request_refuse_type(struct request *req, const char *field, json_t *value,
                          const char *expected);
 
-/* The client's IP address as text ("" when unknown). */
+/* The client's IP address as text ("" when unknown): the peer's, or behind trusted proxies the one
+ * they forwarded for (http/forwarded.h). */
 void request_client_ip(struct request *req, char *out, size_t size);
 
 /* A query parameter or header, or NULL. */

@@ -118,6 +118,11 @@ static enum MHD_Result send_reply(struct request *req) {
     add_header(r, "Set-Cookie", req->set_cookie);
   if (req->close_connection)
     add_header(r, "Connection", "close");
+  if (req->retry_after > 0) {
+    char seconds[16];
+    snprintf(seconds, sizeof seconds, "%d", req->retry_after);
+    add_header(r, "Retry-After", seconds);
+  }
   if (req->console_page) {
     /* No inline script or style anywhere: a token value shown once cannot be lifted by an
      * injected script, and the page may not be framed. */
