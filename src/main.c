@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/lastused.h"
+#include "http/offload.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -217,7 +218,8 @@ static int serve(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
 
   struct store *sqlite, *store;
-  if (store_sqlite_open(o.db, o.threads + 1, &sqlite)) {
+  /* A reader for each HTTP worker, each offload thread, and the cache's poller. */
+  if (store_sqlite_open(o.db, o.threads + OFFLOAD_THREADS + 1, &sqlite)) {
     fprintf(stderr, "tessera: cannot open the database at %s\n", o.db);
     return 1;
   }
@@ -234,6 +236,11 @@ static int serve(int argc, char **argv) {
     store->ops->close(store);
     return 1;
   }
+  if (offload_start(&app.offload) != TE_OK) {
+    lastused_stop(app.lastused);
+    store->ops->close(store);
+    return 1;
+  }
   struct server_config config = {.host = o.host,
                                  .port = o.port,
                                  .threads = o.threads,
@@ -243,6 +250,7 @@ static int serve(int argc, char **argv) {
                                  .max_connections = o.max_connections,
                                  .access_log = o.access_log};
   if (server_start(&config, &app, &server) != TE_OK) {
+    offload_stop(app.offload);
     lastused_stop(app.lastused);
     store->ops->close(store);
     return 1;
@@ -252,7 +260,8 @@ static int serve(int argc, char **argv) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   fprintf(stderr, "tessera: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  server_stop(server);
+  server_stop(server); /* waits for offloaded requests too: they are suspended */
+  offload_stop(app.offload);
   lastused_stop(app.lastused); /* writes the lastUsed values still pending */
   store->ops->close(store);
   fprintf(stderr, "tessera: stopped\n");

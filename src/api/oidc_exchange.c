@@ -13,6 +13,7 @@
 #include "core/names.h"
 #include "core/timeutil.h"
 #include "core/token.h"
+#include "http/offload.h"
 #include "oidc/jwk.h"
 #include "oidc/jws.h"
 #include "oidc/policy.h"
@@ -253,8 +254,10 @@ static bool peek_issuer(const char *token, char *out, size_t size) {
 }
 
 /* Verifies the ID token's signature with the issuer's keys (refreshing them once if it names a
- * key they lack) and its registered claims. On success *claims is the payload. */
-static int verify_id_token(const struct app *app, struct store_oidc_issuer *issuer,
+ * key they lack) and its registered claims. On success *claims is the payload. A refresh may take
+ * seconds: where the request may not block (an HTTP worker), TE_UNAVAILABLE says that one is due,
+ * and the caller runs again off the workers (http/offload.h). */
+static int verify_id_token(const struct request *req, struct store_oidc_issuer *issuer,
                            const char *token, const char *audience, json_t **claims,
                            const char **why) {
   *claims = NULL;
@@ -267,8 +270,10 @@ static int verify_id_token(const struct app *app, struct store_oidc_issuer *issu
     /* A key the set lacks: the issuer may have rotated its keys. Fetch them again only for a
      * token that would otherwise pass (its issuer, our audience, in date), so that anyone can
      * not make the server fetch by sending made-up key ids. */
-    if (rc == TE_NOT_FOUND && attempt == 0 && plausible(token, issuer->issuer, audience) &&
-        oidc_keys_refresh(app, issuer) == TE_OK)
+    bool rotated = rc == TE_NOT_FOUND && attempt == 0 && plausible(token, issuer->issuer, audience);
+    if (rotated && !req->offloaded && oidc_keys_refresh_due(issuer))
+      return TE_UNAVAILABLE;
+    if (rotated && oidc_keys_refresh(req->app, issuer) == TE_OK)
       continue;
     if (rc)
       return rc;
@@ -466,14 +471,17 @@ void api_oauth_token(struct request *req) {
   json_t *claims = NULL;
   const char *why = NULL;
   bool manage_access = false;
+  int verified;
   if (store->ops->org_by_name(store, t.org, &org) != TE_OK) {
     oauth_error(req, "invalid_grant", generic);
   } else if (!peek_issuer(x.subject_token, iss, sizeof iss) ||
              store->ops->oidc_issuer_by_iss(store, org.id, iss, &issuer) != TE_OK) {
     audit_refusal(req, &org, "unknown", "the token's issuer is not trusted by the org");
     oauth_error(req, "invalid_grant", generic);
-  } else if (verify_id_token(req->app, &issuer, x.subject_token, x.audience, &claims, &why) !=
-             TE_OK) {
+  } else if ((verified = verify_id_token(req, &issuer, x.subject_token, x.audience, &claims,
+                                         &why)) == TE_UNAVAILABLE) {
+    request_offload(req, api_oauth_token); /* runs it all again where a fetch may block */
+  } else if (verified != TE_OK) {
     audit_refusal(req, &org, issuer.name, why ? why : "the token does not verify");
     oauth_error(req, "invalid_grant", generic);
   } else if (!policy_allows(&issuer, claims, &t.want, &manage_access)) {
@@ -533,7 +541,12 @@ void api_oidc_issuer_explain(struct request *req) {
   if (ok) {
     json_t *claims = NULL;
     const char *why = NULL;
-    rc = verify_id_token(req->app, &issuer, x.subject_token, audience, &claims, &why);
+    rc = verify_id_token(req, &issuer, x.subject_token, audience, &claims, &why);
+    if (rc == TE_UNAVAILABLE && request_offload(req, api_oidc_issuer_explain)) {
+      store_oidc_issuer_clear(&issuer);
+      exchange_free(&x);
+      return;
+    }
     json_t *policies = json_loads(issuer.policy, 0, NULL);
     json_t *explain = NULL;
     enum oidc_decision decision = OIDC_DENY;

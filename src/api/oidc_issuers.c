@@ -12,6 +12,7 @@
 #include "core/names.h"
 #include "core/timeutil.h"
 #include "core/token.h"
+#include "http/offload.h"
 #include "oidc/policy.h"
 
 #include <stdio.h>
@@ -172,6 +173,11 @@ void api_oidc_issuer_register(struct request *req) {
   }
   if (!pinned)
     snprintf(i.thumbprints, sizeof i.thumbprints, "[]");
+  /* Discovery fetches (up to seconds): off the HTTP workers, where this runs again whole. */
+  if (!i.jwks && request_offload(req, api_oidc_issuer_register)) {
+    store_oidc_issuer_clear(&i);
+    return;
+  }
   char why[256];
   int rc = oidc_keys_discover(req->app, &i, why, sizeof why);
   if (rc) {
@@ -281,6 +287,8 @@ void api_oidc_issuer_regenerate_thumbprints(struct request *req) {
   char why[256];
   if (i.static_jwks) {
     reply_error(req, 400, "issuer jwks are statically configured, can't regenerate thumbprints");
+  } else if (request_offload(req, api_oidc_issuer_regenerate_thumbprints)) {
+    /* runs again whole off the HTTP workers, where the fetch may block */
   } else {
     snprintf(i.thumbprints, sizeof i.thumbprints, "[]");
     free(i.jwks);

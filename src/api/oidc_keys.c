@@ -133,10 +133,10 @@ static int64_t refreshed_ms[REFRESH_SLOTS]; /* when each slot's issuer was last 
 static int64_t window_start_ms;
 static int window_count;
 
-/* Claims a refresh of the issuer: none if it (or, by a hash collision, another issuer: the
- * refresh is only delayed) was refreshed within the interval, or if all issuers together have used
- * up this interval's refreshes. */
-static bool claim_refresh(const char *id) {
+/* Whether a refresh of the issuer may happen now, claiming it when claim is set: none if it (or,
+ * by a hash collision, another issuer: the refresh is only delayed) was refreshed within the
+ * interval, or if all issuers together have used up this interval's refreshes. */
+static bool refresh_allowed(const char *id, bool claim) {
   size_t slot = 0;
   for (const char *c = id; *c; c++)
     slot = slot * 31 + (unsigned char)*c;
@@ -149,7 +149,7 @@ static bool claim_refresh(const char *id) {
   }
   bool allowed = (refreshed_ms[slot] == 0 || now - refreshed_ms[slot] >= REFRESH_INTERVAL_MS) &&
                  window_count < REFRESHES_PER_INTERVAL;
-  if (allowed) {
+  if (allowed && claim) {
     refreshed_ms[slot] = now;
     window_count++;
   }
@@ -157,8 +157,12 @@ static bool claim_refresh(const char *id) {
   return allowed;
 }
 
+bool oidc_keys_refresh_due(const struct store_oidc_issuer *issuer) {
+  return !issuer->static_jwks && refresh_allowed(issuer->id, false);
+}
+
 int oidc_keys_refresh(const struct app *app, struct store_oidc_issuer *issuer) {
-  if (issuer->static_jwks || !claim_refresh(issuer->id))
+  if (issuer->static_jwks || !refresh_allowed(issuer->id, true))
     return TE_UNAVAILABLE;
   char why[256];
   struct store_oidc_issuer was = *issuer; /* as read: the refresh applies only to this */

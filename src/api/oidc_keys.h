@@ -25,4 +25,7 @@ int oidc_keys_discover(const struct app *app, struct store_oidc_issuer *issuer, 
  * fetch failed (logged). */
 int oidc_keys_refresh(const struct app *app, struct store_oidc_issuer *issuer);
 
+/* Whether oidc_keys_refresh would fetch now (it may block for seconds: off the HTTP workers). */
+bool oidc_keys_refresh_due(const struct store_oidc_issuer *issuer);
+
 #endif

@@ -16,6 +16,8 @@
 #define REQUEST_ID_LEN 24
 
 /* What every handler can reach: the process-wide services. */
+struct offload;
+
 struct app {
   struct store *store;
   struct lastused *lastused;
@@ -23,6 +25,7 @@ struct app {
   atomic_bool draining; /* shutting down: no new request may be suspended */
   struct oidc_fetch_policy issuer_fetch; /* how OIDC issuers' documents may be fetched */
   bool secure_cookies;                   /* the console's cookie carries Secure (served over TLS) */
+  struct offload *offload;               /* threads for work that may block (http/offload.h) */
   struct cidr trusted_proxies[TRUSTED_PROXIES_MAX]; /* whose X-Forwarded-For is believed */
   int trusted_proxy_count;
 };
@@ -48,6 +51,7 @@ struct request {
 
   bool authenticated;
   bool via_session; /* authenticated by the console's session cookie */
+  bool offloaded;   /* running on an offload thread, where it may block (http/offload.h) */
   struct store_principal principal;
   char warning[192]; /* X-Pulumi-Warning, empty for none */
 
