@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/lastused.h"
+#include "core/paging.h"
 #include "http/offload.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -11,6 +12,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,8 @@ static const char serve_usage[] =
     "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
     "                     [--header-timeout SECONDS] [--max-connections N]\n"
     "                     [--max-connections-per-ip N] [--lastused-flush-seconds N]\n"
-    "                     [--no-access-log] [--allow-http-issuers] [--issuer-ca-file PATH]\n"
+    "                     [--no-access-log] [--allow-http-issuers] [--allow-loopback-issuers]\n"
+    "                     [--issuer-ca-file PATH]\n"
     "                     [--secure-cookies] [--trusted-proxy CIDR]...\n"
     "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
     "  --db       SQLite database file, created 0600 if absent (TESSERA_DB; default\n"
@@ -42,6 +45,7 @@ static const char serve_usage[] =
     "  --no-access-log  do not print one JSON line per request on stdout\n"
     "  --allow-http-issuers  accept OIDC issuers on plain HTTP when they are on a loopback\n"
     "             address (for tests; issuers must otherwise use HTTPS)\n"
+    "  --allow-loopback-issuers  let HTTPS issuers be on a loopback address (for tests)\n"
     "  --issuer-ca-file  verify OIDC issuers' TLS certificates against the CA certificates in\n"
     "             this PEM file instead of the system's (a private PKI)\n"
     "  --secure-cookies  mark the console's session cookie Secure (when a TLS proxy fronts the\n"
@@ -62,6 +66,7 @@ struct serve_options {
   int lastused_interval;
   bool access_log;
   bool allow_http_issuers;
+  bool allow_loopback_issuers;
   const char *issuer_ca_file;
   bool secure_cookies;
   struct cidr trusted_proxies[TRUSTED_PROXIES_MAX];
@@ -113,6 +118,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       {"max-connections-per-ip", required_argument, NULL, 'p'},
       {"no-access-log", no_argument, NULL, 'q'},
       {"allow-http-issuers", no_argument, NULL, 'H'},
+      {"allow-loopback-issuers", no_argument, NULL, 'L'},
       {"issuer-ca-file", required_argument, NULL, 'C'},
       {"secure-cookies", no_argument, NULL, 'S'},
       {"trusted-proxy", required_argument, NULL, 'P'},
@@ -168,6 +174,9 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       break;
     case 'H':
       o->allow_http_issuers = true;
+      break;
+    case 'L':
+      o->allow_loopback_issuers = true;
       break;
     case 'S':
       o->secure_cookies = true;
@@ -225,11 +234,16 @@ static int serve(int argc, char **argv) {
   }
   if (store_cache_wrap(sqlite, CACHE_POLL_MS, CACHE_TTL_SECONDS, &store) != TE_OK)
     return 1;
-  struct app app = {
-      .store = store,
-      .secure_cookies = o.secure_cookies,
-      .issuer_fetch = {.allow_http = o.allow_http_issuers, .ca_file = o.issuer_ca_file},
-      .trusted_proxy_count = o.trusted_proxy_count};
+  unsigned char paging_key[32];
+  store->ops->derive_secret(store, "tessera-continuation-tokens", paging_key);
+  page_token_set_key(paging_key);
+  OPENSSL_cleanse(paging_key, sizeof paging_key);
+  struct app app = {.store = store,
+                    .secure_cookies = o.secure_cookies,
+                    .issuer_fetch = {.allow_http = o.allow_http_issuers,
+                                     .allow_loopback = o.allow_loopback_issuers,
+                                     .ca_file = o.issuer_ca_file},
+                    .trusted_proxy_count = o.trusted_proxy_count};
   memcpy(app.trusted_proxies, o.trusted_proxies, sizeof app.trusted_proxies);
   struct server *server = NULL;
   if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK) {

@@ -162,6 +162,11 @@ void api_oidc_issuer_register(struct request *req) {
     reply_error(req, 400, "name and url are required.");
     ok = false;
   }
+  if (ok && !oidc_issuer_url_allowed(url, req->app->issuer_fetch.allow_http)) {
+    reply_error(req, 400,
+                "url must be an https:// URL with no user name, password, query or fragment.");
+    ok = false;
+  }
   if (ok) {
     snprintf(i.name, sizeof i.name, "%s", name);
     snprintf(i.url, sizeof i.url, "%s", url);

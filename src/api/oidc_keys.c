@@ -125,7 +125,17 @@ int oidc_keys_discover(const struct app *app, struct store_oidc_issuer *issuer, 
     rc = fetch_keys(app, issuer, record, why, why_size);
   }
   json_decref(doc);
-  return rc == TE_OK ? TE_OK : TE_BAD_REQUEST;
+  if (rc == TE_OK)
+    return TE_OK;
+  /* Whoever registers an issuer chooses the URL: telling them what answered there (a closed port,
+   * an HTTP status, a certificate's digest, a document) would make registration a way to map the
+   * server's network. They get one answer for every failure; the log has the details. */
+  fprintf(stderr, "tessera: OIDC discovery at %s failed: %s\n", issuer->url, why);
+  snprintf(why, why_size,
+           "could not get a valid OpenID configuration and key set from %s: it is unreachable, not "
+           "an OIDC issuer, or not trusted (the server's log says which)",
+           issuer->url);
+  return TE_BAD_REQUEST;
 }
 
 static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -3,32 +3,60 @@
 #include "core/error.h"
 
 #include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
-static unsigned long scope_checksum(int64_t position, const char *scope) {
-  char material[128];
-  int n = snprintf(material, sizeof material, "%" PRIx64 ":%s", (uint64_t)position, scope);
-  return crc32(0L, (const Bytef *)material, (uInt)(n < (int)sizeof material ? n : 127));
+#define MAC_HEX 16 /* 64 bits of HMAC-SHA-256: a forgery takes 2^64 tries, each a request */
+
+/* Set once, before any thread that pages starts; all zero until then (unit tests, fuzzing), which
+ * still binds tokens to their scope but lets anyone forge them. */
+static unsigned char key[32];
+
+void page_token_set_key(const unsigned char new_key[32]) {
+  memcpy(key, new_key, sizeof key);
+}
+
+static void mac_hex(uint64_t position, const char *scope, char out[MAC_HEX + 1]) {
+  char material[160];
+  int n = snprintf(material, sizeof material, "%" PRIx64 ":%s", position, scope);
+  unsigned char mac[32];
+  size_t len = 0;
+  if (!EVP_Q_mac(
+          NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof key, (const unsigned char *)material,
+          (size_t)(n < (int)sizeof material ? n : (int)sizeof material - 1), mac, sizeof mac, &len))
+    abort();
+  for (int i = 0; i < MAC_HEX / 2; i++)
+    snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
 void page_token_encode(int64_t position, const char *scope, char out[CONTINUATION_MAX + 1]) {
-  snprintf(out, CONTINUATION_MAX + 1, "%" PRIx64 ".%08lx", (uint64_t)position,
-           scope_checksum(position, scope));
+  char mac[MAC_HEX + 1];
+  mac_hex((uint64_t)position, scope, mac);
+  snprintf(out, CONTINUATION_MAX + 1, "%" PRIx64 ".%s", (uint64_t)position, mac);
 }
 
 int page_token_decode(const char *text, const char *scope, int64_t *position) {
-  uint64_t pos;
-  unsigned long sum;
-  int used = 0;
-  if (strlen(text) > CONTINUATION_MAX || strspn(text, "0123456789abcdef.") != strlen(text) ||
-      sscanf(text, "%16" SCNx64 ".%8lx%n", &pos, &sum, &used) != 2 || text[used] != '\0' ||
-      pos == 0 || pos > INT64_MAX)
+  size_t len = strlen(text);
+  const char *dot = strchr(text, '.');
+  size_t digits = dot ? (size_t)(dot - text) : 0;
+  if (len > CONTINUATION_MAX || !dot || digits == 0 || digits > 16 ||
+      strspn(text, "0123456789abcdef") != digits || len - digits - 1 != MAC_HEX ||
+      strspn(dot + 1, "0123456789abcdef") != MAC_HEX)
     return TE_BAD_REQUEST;
-  char canonical[CONTINUATION_MAX + 1];
-  page_token_encode((int64_t)pos, scope, canonical);
-  if (strcmp(canonical, text) != 0)
+  uint64_t pos = strtoull(text, NULL, 16);
+  if (pos == 0 || pos > INT64_MAX)
+    return TE_BAD_REQUEST;
+  char expected[MAC_HEX + 1];
+  mac_hex(pos, scope, expected);
+  if (CRYPTO_memcmp(expected, dot + 1, MAC_HEX) != 0)
+    return TE_BAD_REQUEST;
+  /* One spelling per position: no leading zeros. */
+  char canonical[17];
+  snprintf(canonical, sizeof canonical, "%" PRIx64, pos);
+  if (strlen(canonical) != digits)
     return TE_BAD_REQUEST;
   *position = (int64_t)pos;
   return TE_OK;

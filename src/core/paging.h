@@ -5,8 +5,12 @@
 
 #include <stdint.h>
 
-/* Continuation tokens: the last position seen, bound by a checksum to the listing's scope (say, a
- * user id) so that an edited or foreign token is refused instead of silently paging elsewhere. */
+/* Continuation tokens: the last position seen and a keyed MAC (HMAC-SHA-256, 64 bits) over it and
+ * the listing's scope (say, a user id), so that an edited, forged or foreign token is refused
+ * instead of silently paging elsewhere. */
+
+/* The MAC key, the same on every node (the store derives it); set once before serving. */
+void page_token_set_key(const unsigned char key[32]);
 
 void page_token_encode(int64_t position, const char *scope, char out[CONTINUATION_MAX + 1]);
 

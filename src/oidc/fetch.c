@@ -20,16 +20,23 @@ static bool is_loopback(const char *host) {
          strcasecmp(host, "localhost") == 0;
 }
 
-bool oidc_url_allowed(const char *url, bool allow_http) {
+/* The URL's scheme is allowed (https, or http to a loopback host with allow_http), it names no
+ * user or password, and, with strict, has no query or fragment. */
+static bool url_ok(const char *url, bool allow_http, bool strict) {
   CURLU *u = curl_url();
   if (!u)
     abort();
-  char *scheme = NULL, *host = NULL, *user = NULL;
+  char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *fragment = NULL;
   bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
             curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER;
+            curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+            (!strict || (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_NO_QUERY &&
+                         curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_NO_FRAGMENT &&
+                         !strchr(url, '?') && !strchr(url, '#')));
   curl_free(user);
+  curl_free(query);
+  curl_free(fragment);
   if (ok)
     ok = strcmp(scheme, "https") == 0 ||
          (allow_http && strcmp(scheme, "http") == 0 && is_loopback(host));
@@ -37,6 +44,14 @@ bool oidc_url_allowed(const char *url, bool allow_http) {
   curl_free(host);
   curl_url_cleanup(u);
   return ok;
+}
+
+bool oidc_url_allowed(const char *url, bool allow_http) {
+  return url_ok(url, allow_http, false);
+}
+
+bool oidc_issuer_url_allowed(const char *url, bool allow_http) {
+  return url_ok(url, allow_http, true);
 }
 
 static void hex(const unsigned char *md, unsigned int n, char *out) {
@@ -68,33 +83,77 @@ static void leaf_thumbprints(CURL *curl, struct oidc_thumbprints *out) {
   }
 }
 
+static bool v4_blocked(const unsigned char b[4]) {
+  uint32_t a = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+  return (a >> 24) == 127 || (a >> 24) == 0 || (a >> 16) == 0xa9fe || (a >> 28) == 0xe ||
+         a == 0xffffffffu;
+}
+
+/* An IPv4 address carried inside an IPv6 one, which a host may reach as that IPv4 address:
+ * IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated but routed by some
+ * stacks), NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48) and 6to4 (2002:aabb:ccdd::/48).
+ * NULL for none. */
+static const unsigned char *embedded_v4(const struct in6_addr *a) {
+  static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
+  static const unsigned char nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 1};
+  const unsigned char *s = a->s6_addr;
+  bool zero_head = memcmp(s, (const unsigned char[12]){0}, 12) == 0;
+  if (IN6_IS_ADDR_V4MAPPED(a) ||
+      (zero_head && !IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_IS_ADDR_LOOPBACK(a)))
+    return s + 12;
+  if (memcmp(s, nat64, 12) == 0 || memcmp(s, nat64_local, 6) == 0)
+    return s + 12;
+  if (s[0] == 0x20 && s[1] == 0x02)
+    return s + 2;
+  return NULL;
+}
+
+static bool is_loopback_address(const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET)
+    return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+  const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+  return sa->sa_family == AF_INET6 &&
+         (IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127));
+}
+
 /* Refuses, at connect time (after DNS, so rebinding cannot dodge it), addresses an issuer has no
  * business at: loopback, link-local (169.254.169.254 is the cloud metadata service), unspecified
- * and multicast. Private networks stay allowed: self-hosted issuers live there. */
+ * and multicast, in IPv4 and IPv6 and every IPv6 form that carries an IPv4 address. Private
+ * networks stay allowed: self-hosted issuers live there. */
 static bool address_blocked(const struct sockaddr *sa) {
-  if (sa->sa_family == AF_INET) {
-    uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-    return (a >> 24) == 127 || (a >> 24) == 0 || (a >> 16) == 0xa9fe || (a >> 28) == 0xe ||
-           a == 0xffffffffu;
-  }
+  if (sa->sa_family == AF_INET)
+    return v4_blocked((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
   if (sa->sa_family != AF_INET6)
     return true;
   const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-  if (IN6_IS_ADDR_V4MAPPED(a)) {
-    struct sockaddr_in v4 = {.sin_family = AF_INET};
-    memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
-    return address_blocked((const struct sockaddr *)&v4);
-  }
+  const unsigned char *v4 = embedded_v4(a);
+  if (v4 && v4_blocked(v4))
+    return true;
   return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
          IN6_IS_ADDR_MULTICAST(a);
 }
 
+/* One fetch: the policy, and whether it goes over plain HTTP (which the tests' policy allows to
+ * loopback only). */
+struct fetch_target {
+  const struct oidc_fetch_policy *policy;
+  bool http;
+};
+
 static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address) {
-  const struct oidc_fetch_policy *policy = arg;
+  const struct fetch_target *t = arg;
   (void)purpose;
-  if (!policy->allow_http && address_blocked(&address->addr))
+  /* The test switches open loopback only, each for its own scheme: neither lets an https URL
+   * reach the metadata service or another blocked range. */
+  bool loopback_ok = is_loopback_address(&address->addr) &&
+                     (t->http ? t->policy->allow_http : t->policy->allow_loopback);
+  if (address_blocked(&address->addr) && !loopback_ok)
     return CURL_SOCKET_BAD;
   return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+bool oidc_address_blocked(const struct sockaddr *address) {
+  return address_blocked(address);
 }
 
 int oidc_fetch(const struct oidc_fetch_policy *policy, const char *url, char **body, size_t *len,
@@ -110,13 +169,14 @@ int oidc_fetch(const struct oidc_fetch_policy *policy, const char *url, char **b
   if (!curl)
     abort();
   struct growbuf sink = {.max = OIDC_FETCH_MAX_BYTES};
+  struct fetch_target target = {policy, strncmp(url, "http:", 5) == 0};
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, allow_http ? "https,http" : "https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 3L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
   curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-  curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, (void *)policy);
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &target);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* worker threads: no SIGALRM for timeouts */
   curl_easy_setopt(curl, CURLOPT_MAXFILESIZE, (long)OIDC_FETCH_MAX_BYTES);
   curl_easy_setopt(curl, CURLOPT_CERTINFO, 1L);
@@ -141,13 +201,9 @@ int oidc_fetch(const struct oidc_fetch_policy *policy, const char *url, char **b
   if (rc != CURLE_OK || status != 200 || !sink.data) {
     if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED)
       snprintf(why, why_size, "%s answered with more than %d bytes", url, OIDC_FETCH_MAX_BYTES);
-    else if (rc != CURLE_OK) {
-      snprintf(why, why_size,
-               "cannot fetch %s: the issuer could not be reached, or its TLS certificate is not "
-               "trusted",
-               url);
-      fprintf(stderr, "tessera: fetching %s failed: %s\n", url, curl_easy_strerror(rc));
-    } else
+    else if (rc != CURLE_OK)
+      snprintf(why, why_size, "cannot fetch %s: %s", url, curl_easy_strerror(rc));
+    else
       snprintf(why, why_size, "%s answered HTTP %ld, not 200", url, status);
     free(sink.data);
     return TE_BAD_REQUEST;

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #define OIDC_FETCH_MAX_BYTES (64 * 1024)
 #define OIDC_THUMBPRINT_LEN 64 /* SHA-256, lower-case hex */
@@ -16,22 +17,31 @@ struct oidc_thumbprints {
 
 /* Where issuer documents may come from. */
 struct oidc_fetch_policy {
-  bool allow_http;     /* plain HTTP, and loopback addresses (tests only) */
+  bool allow_http;     /* plain HTTP to loopback hosts (tests only) */
+  bool allow_loopback; /* HTTPS to loopback addresses (tests only) */
   const char *ca_file; /* trust these CA certificates instead of the system's; NULL: the system's */
 };
 
 /* GETs an OIDC document (discovery or JWKS) with libcurl: HTTPS only, with certificate
  * verification, never to a loopback, link-local (cloud metadata), unspecified or multicast
- * address (plain HTTP and loopback only when policy->allow_http, for tests), no redirects, 3 s to
- * connect and 5 s in all, at most OIDC_FETCH_MAX_BYTES. On success *body is the malloc'd,
- * NUL-terminated body and *seen the server certificate's digests. Otherwise TE_BAD_REQUEST with a
- * sentence in why that does not tell a closed port from a refused certificate (the server log
- * has the details): registering issuers must not become a way to scan the server's network. */
+ * address, in any IPv6 form either (for tests: plain HTTP to loopback with allow_http, HTTPS to
+ * loopback with allow_loopback), no redirects, 3 s to connect and 5 s in all, at most
+ * OIDC_FETCH_MAX_BYTES. On success *body is the malloc'd, NUL-terminated body and *seen the server
+ * certificate's digests. Otherwise TE_BAD_REQUEST with a sentence in why for the server's log: it
+ * may tell a closed port from a refused certificate, so it is never shown to clients
+ * (registering issuers must not become a way to scan the server's network). */
 int oidc_fetch(const struct oidc_fetch_policy *policy, const char *url, char **body, size_t *len,
                struct oidc_thumbprints *seen, char *why, size_t why_size);
 
 /* True when url may be fetched at all: https:// without user:password@, or http:// to 127.0.0.1,
  * ::1 or localhost when allow_http. */
 bool oidc_url_allowed(const char *url, bool allow_http);
+
+/* The same for an issuer's own URL, which as its "iss" may carry no query or fragment either
+ * (OpenID Connect Discovery 1.0 §2). */
+bool oidc_issuer_url_allowed(const char *url, bool allow_http);
+
+/* Whether fetches refuse to connect to the address (exposed for tests). */
+bool oidc_address_blocked(const struct sockaddr *address);
 
 #endif

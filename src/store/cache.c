@@ -434,6 +434,11 @@ static int passthrough_data_version(struct store *store, uint64_t *out) {
   return from(store)->inner->ops->data_version(from(store)->inner, out);
 }
 
+static void passthrough_derive_secret(struct store *store, const char *purpose,
+                                      unsigned char out[32]) {
+  from(store)->inner->ops->derive_secret(from(store)->inner, purpose, out);
+}
+
 static void poll_for_changes(void *arg) {
   struct cache_store *c = arg;
   uint64_t version = 0;
@@ -501,6 +506,7 @@ static const struct store_ops cache_ops = {
     .token_list = passthrough_token_list,
     .tokens_touch = cached_tokens_touch,
     .data_version = passthrough_data_version,
+    .derive_secret = passthrough_derive_secret,
 };
 
 int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct store **out) {

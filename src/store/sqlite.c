@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,7 +508,21 @@ static void sqlite_close(struct store *store) {
   free(s->readers);
   pthread_mutex_destroy(&s->pool_lock);
   pthread_cond_destroy(&s->pool_free);
+  OPENSSL_cleanse(s->secret, sizeof s->secret);
   free(s);
+}
+
+/* HMAC-SHA-256(key, label): one key per purpose, none of which tells anything of the others. */
+static void derive(const unsigned char key[32], const char *label, unsigned char out[32]) {
+  size_t len = 0;
+  if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, (const unsigned char *)label,
+                 strlen(label), out, 32, &len) ||
+      len != 32)
+    abort();
+}
+
+static void sqlite_derive_secret(struct store *store, const char *purpose, unsigned char out[32]) {
+  derive(((struct sqlite_store *)store)->secret, purpose, out);
 }
 
 static const struct store_ops sqlite_ops = {
@@ -556,6 +571,7 @@ static const struct store_ops sqlite_ops = {
     .token_list = sqlite_token_list,
     .tokens_touch = sqlite_tokens_touch,
     .data_version = sqlite_data_version,
+    .derive_secret = sqlite_derive_secret,
 };
 
 /* SQLite's allocation statistics take a process-wide mutex on every malloc; with several reader
@@ -603,6 +619,7 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
     }
     s->idle_readers = i + 1;
   }
+  derive(audit_key, "tessera-secrets", s->secret);
   rc = writer_start(writer_conn, path, audit_key, &s->writer);
   OPENSSL_cleanse(audit_key, sizeof audit_key);
   if (rc != 0) {

@@ -118,6 +118,7 @@ void writer_stop(struct writer *w);
 
 struct sqlite_store {
   struct store base;
+  unsigned char secret[32]; /* HMAC(audit key, "tessera-secrets"): derive_secret's root */
   struct conn *writer_conn;
   struct conn *version_conn; /* data_version is per connection, so always ask the same one */
   pthread_mutex_t version_lock;

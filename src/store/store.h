@@ -404,6 +404,10 @@ struct store_ops {
   int (*tokens_touch)(struct store *store, const struct store_last_used *updates, size_t count);
   /* A number that changes whenever anyone (any process) commits a change; caches poll it. */
   int (*data_version)(struct store *store, uint64_t *out);
+  /* A 32-byte secret for one purpose ("paging", ...), the same for every process and node on this
+   * database and different for each purpose, derived from the deployment's key (for SQLite, the
+   * audit key beside the database). */
+  void (*derive_secret)(struct store *store, const char *purpose, unsigned char out[32]);
 };
 
 struct store {

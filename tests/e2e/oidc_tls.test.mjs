@@ -15,7 +15,8 @@ let dir;
 let certPath;
 let fingerprint; // lower-case hex SHA-256 of the certificate's DER
 const idps = [];
-let trusting; // a server given the test CA
+let trusting; // a server given the test CA, which may reach HTTPS issuers on loopback
+let httpOnly; // the test CA and the plain-HTTP test flag only
 let plain; // a server with neither the CA nor plain HTTP
 
 async function startIdp({ tls }) {
@@ -35,14 +36,17 @@ before(async () => {
     '-keyout', path.join(dir, 'key.pem'), '-out', certPath,
   ], { stdio: 'ignore' });
   fingerprint = new crypto.X509Certificate(fs.readFileSync(certPath)).fingerprint256.replace(/:/g, '').toLowerCase();
-  // The test issuers listen on loopback, which only the test flag lets a server reach.
-  trusting = await startServer({ extraArgs: ['--issuer-ca-file', certPath, '--allow-http-issuers'] });
+  // The test issuers listen on loopback, which only the test flag lets a server reach over HTTPS;
+  // the one for plain HTTP does not open it to HTTPS.
+  trusting = await startServer({ extraArgs: ['--issuer-ca-file', certPath, '--allow-loopback-issuers'] });
   plain = await startServer();
+  httpOnly = await startServer({ extraArgs: ['--issuer-ca-file', certPath, '--allow-http-issuers'] });
 });
 
 after(async () => {
   await trusting?.stop();
   await plain?.stop();
+  await httpOnly?.stop();
   for (const idp of idps) await idp.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -65,7 +69,9 @@ test('given thumbprints pin the certificate: another one is refused', async () =
   const idp = await startIdp({ tls: true });
   const wrong = await register(trusting, { name: 'pinned', url: idp.issuer.url, thumbprints: ['0'.repeat(64)] });
   assert.equal(wrong.status, 400);
-  assert.match(wrong.json.message, /not among its thumbprints/);
+  // the certificate's digest is for the server's log, not for whoever chose the URL
+  assert.doesNotMatch(wrong.json.message, /thumbprint|SHA-256/);
+  assert.ok(await poll(() => /not among its thumbprints/.test(trusting.server.stderr()), { timeoutMs: 5000, intervalMs: 50 }));
   // Pulumi's spec has thumbprints as SHA-1: those pin too.
   const sha1 = new crypto.X509Certificate(fs.readFileSync(certPath)).fingerprint.replace(/:/g, '').toLowerCase();
   const right = await register(trusting, { name: 'pinned', url: idp.issuer.url, thumbprints: [fingerprint.toUpperCase(), sha1] });
@@ -77,15 +83,24 @@ test('an untrusted certificate, a loopback address, or plain HTTP without the te
   const tls = await startIdp({ tls: true });
   const untrusted = await register(trusting, { name: 'tls', url: tls.issuer.url.replace('localhost', '127.0.0.2') });
   assert.equal(untrusted.status, 400); // the certificate names localhost and 127.0.0.1 only
-  assert.match(untrusted.json.message, /cannot fetch/);
   // Without the test flag, loopback is off limits (no probing the server's own services), and the
   // caller is not told whether a port was closed or a certificate refused: the server log is.
   const blocked = await register(plain, { name: 'tls', url: tls.issuer.url });
   assert.equal(blocked.status, 400);
-  assert.match(blocked.json.message, /could not be reached, or its TLS certificate is not trusted/);
-  // The log line is written as the reply goes out; it may reach us a moment after the reply.
-  const logged = /fetching https:\/\/localhost:\d+\/\.well-known\/openid-configuration failed: Couldn't connect/;
+  for (const r of [untrusted, blocked])
+    assert.match(r.json.message, /could not get a valid OpenID configuration and key set from https:\/\/.*: it is unreachable, not an OIDC issuer, or not trusted \(the server's log says which\)/);
+  assert.ok(await poll(() => /OIDC discovery at https:\/\/127\.0\.0\.2:\d+ failed: cannot fetch /.test(trusting.server.stderr()), { timeoutMs: 5000, intervalMs: 50 }), trusting.server.stderr());
+  const logged = /OIDC discovery at https:\/\/localhost:\d+ failed: cannot fetch https:\/\/localhost:\d+\/\.well-known\/openid-configuration: Couldn't connect/;
   assert.ok(await poll(() => logged.test(plain.server.stderr()), { timeoutMs: 5000, intervalMs: 50 }), plain.server.stderr());
+  // The flag for plain-HTTP test issuers does not open loopback to HTTPS.
+  const viaHttpFlag = await register(httpOnly, { name: 'tls', url: tls.issuer.url });
+  assert.equal(viaHttpFlag.status, 400, viaHttpFlag.text);
+  // An issuer URL is the tokens' "iss": no query or fragment.
+  for (const url of [`${tls.issuer.url}?x=1`, `${tls.issuer.url}#top`, `${tls.issuer.url}/?`]) {
+    const res = await register(trusting, { name: 'q', url });
+    assert.equal(res.status, 400, `${url}: ${res.text}`);
+    assert.match(res.json.message, /no user name, password, query or fragment/);
+  }
   assert.equal((await register(plain, { name: 'x', url: 'https://user:pw@example.com' })).status, 400);
   const http = await startIdp({ tls: false });
   const refused = await register(plain, { name: 'http', url: http.issuer.url });

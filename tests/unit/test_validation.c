@@ -212,6 +212,27 @@ static void continuation_tokens_round_trip_within_their_scope(void **state) {
   char padded[CONTINUATION_MAX + 8];
   snprintf(padded, sizeof padded, "%s0", text);
   assert_int_equal(page_token_decode(padded, "user-a", &pos), TE_BAD_REQUEST);
+  snprintf(padded, sizeof padded, "0%s", text); /* one spelling per position */
+  assert_int_equal(page_token_decode(padded, "user-a", &pos), TE_BAD_REQUEST);
+}
+
+/* The MAC is keyed: whoever lacks the server's key cannot make a token for another position,
+ * even of a scope they know; and a token made under one key is refused under another. */
+static void continuation_tokens_are_keyed(void **state) {
+  (void)state;
+  unsigned char k1[32] = {1}, k2[32] = {2};
+  char text[CONTINUATION_MAX + 1], other[CONTINUATION_MAX + 1];
+  int64_t pos = 0;
+  page_token_set_key(k1);
+  page_token_encode(77, "team-tokens:3", text);
+  assert_int_equal(page_token_decode(text, "team-tokens:3", &pos), TE_OK);
+  assert_int_equal(strlen(strchr(text, '.') + 1), 16); /* 64 bits of HMAC-SHA-256 */
+  page_token_set_key(k2);
+  assert_int_equal(page_token_decode(text, "team-tokens:3", &pos), TE_BAD_REQUEST);
+  page_token_encode(77, "team-tokens:3", other);
+  assert_string_not_equal(text, other);
+  unsigned char zero[32] = {0};
+  page_token_set_key(zero);
 }
 
 int main(void) {
@@ -226,6 +247,7 @@ int main(void) {
       cmocka_unit_test(rfc3339_expiries),
       cmocka_unit_test(page_sizes),
       cmocka_unit_test(continuation_tokens_round_trip_within_their_scope),
+      cmocka_unit_test(continuation_tokens_are_keyed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
