@@ -133,6 +133,22 @@ test('every malformed request gets a bounded JSON 4xx, or is a listed libmicroht
   assert.equal((await api(srv, 'GET', '/api/user', { token: srv.token })).status, 200);
 });
 
+test('a token sent as the method or as 40 bare hex digits in the path is neither echoed nor logged', async () => {
+  const digits = srv.token.slice(4); // the 40 hex digits without "pul-"
+  const asMethod = await exchange(Buffer.from(`${srv.token} /api/user HTTP/1.1\r\nHost: a\r\n\r\n`));
+  assert.equal(asMethod.status, 405);
+  assert.match(asMethod.body, /"message":"Method Not Allowed: OTHER is not allowed here; allowed: GET, HEAD\."/);
+  const inPath = await exchange(Buffer.from(`GET /nope/${digits.toUpperCase()}/x HTTP/1.1\r\nHost: a\r\n\r\n`));
+  assert.equal(inPath.status, 404);
+  for (const r of [asMethod, inPath]) assert.ok(!r.raw.toLowerCase().includes(digits.slice(0, 24)), r.raw);
+  assert.match(inPath.body, /no route for \/nope\/\[redacted\]\/x\./);
+  await new Promise((r) => setTimeout(r, 1300)); // the log is written within a second
+  const log = srv.server.stdout();
+  assert.ok(!log.toLowerCase().includes(digits.slice(0, 24)), 'token digits reached the access log');
+  assert.match(log, /"method":"OTHER","path":"\/api\/user","status":405/);
+  assert.match(log, /"path":"\/nope\/\[redacted\]\/x","status":404/);
+});
+
 test('the access log stays one JSON object per line, methods known or OTHER, no token values', async () => {
   await api(srv, 'GET', '/healthz');
   await new Promise((r) => setTimeout(r, 1300)); // lines are written within a second
