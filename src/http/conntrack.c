@@ -19,7 +19,8 @@
 enum phase {
   PHASE_WAITING, /* for a request line: a new connection, or a kept-alive one between requests */
   PHASE_HEAD,    /* the request line is in, its headers are not */
-  PHASE_SERVING, /* the head is whole: body, handler, reply; not ours to time */
+  PHASE_BODY,    /* the head is whole, the body (if any) is still arriving */
+  PHASE_SERVING, /* the request is whole: handler and reply, not ours to time */
   PHASE_CUT,     /* shut down by the tracker */
 };
 
@@ -34,7 +35,7 @@ struct tracked {
   int fd;
   bool kept_alive; /* has served a request; only its worker thread reads or writes this */
   atomic_int phase;
-  _Atomic int64_t deadline_ms; /* when the head must be whole (PHASE_WAITING, PHASE_HEAD) */
+  _Atomic int64_t deadline_ms; /* when the head, or then the body, must be whole */
   _Atomic int64_t since_ms;    /* when the current wait began: the oldest waiter goes first */
 };
 
@@ -63,7 +64,8 @@ static struct tracked *tracked_of(struct MHD_Connection *conn) {
 /* Caller holds the lock. True when the connection was waiting for its head and is now cut. */
 static bool cut(struct conntrack *c, struct tracked *t) {
   int phase = atomic_load(&t->phase);
-  if ((phase != PHASE_WAITING && phase != PHASE_HEAD) || !move(t, phase, PHASE_CUT))
+  if ((phase != PHASE_WAITING && phase != PHASE_HEAD && phase != PHASE_BODY) ||
+      !move(t, phase, PHASE_CUT))
     return false;
   c->cut_count++;
   /* The fd is still this connection's: libmicrohttpd closes it only after the CLOSED
@@ -72,9 +74,10 @@ static bool cut(struct conntrack *c, struct tracked *t) {
   return true;
 }
 
-static bool waiting_for_head(const struct tracked *t) {
+/* Still waiting for the client: for its request's head, or for its body. */
+static bool waiting_for_client(const struct tracked *t) {
   int phase = atomic_load(&t->phase);
-  return phase == PHASE_WAITING || phase == PHASE_HEAD;
+  return phase == PHASE_WAITING || phase == PHASE_HEAD || phase == PHASE_BODY;
 }
 
 /* Caller holds the lock. Closes the connection that has waited longest for its head, if one has
@@ -84,7 +87,7 @@ static bool make_room(struct conntrack *c, int64_t now) {
   int64_t oldest_since = now - EVICT_MIN_AGE_MS;
   for (struct tracked *t = c->head; t; t = t->next) {
     int64_t since = atomic_load(&t->since_ms);
-    if (waiting_for_head(t) && since <= oldest_since) {
+    if (waiting_for_client(t) && since <= oldest_since) {
       oldest = t;
       oldest_since = since;
     }
@@ -119,7 +122,7 @@ static void tick(void *arg) {
   int64_t now = time_monotonic_ms();
   pthread_mutex_lock(&c->lock);
   for (struct tracked *t = c->head; t; t = t->next) {
-    if (waiting_for_head(t) && now >= atomic_load(&t->deadline_ms) && cut(c, t))
+    if (waiting_for_client(t) && now >= atomic_load(&t->deadline_ms) && cut(c, t))
       c->timed_out++;
   }
   keep_room(c, now);
@@ -184,8 +187,17 @@ void conntrack_request_line(struct MHD_Connection *conn) {
 
 void conntrack_head_done(struct MHD_Connection *conn) {
   struct tracked *t = tracked_of(conn);
+  if (!t)
+    return;
+  /* Set before the move: the tracker reads the deadline only of connections in a waiting phase. */
+  atomic_store(&t->deadline_ms, time_monotonic_ms() + t->owner->idle_ms);
+  move(t, PHASE_HEAD, PHASE_BODY);
+}
+
+void conntrack_body_done(struct MHD_Connection *conn) {
+  struct tracked *t = tracked_of(conn);
   if (t)
-    move(t, PHASE_HEAD, PHASE_SERVING);
+    move(t, PHASE_BODY, PHASE_SERVING);
 }
 
 void conntrack_request_done(struct MHD_Connection *conn) {
@@ -196,7 +208,8 @@ void conntrack_request_done(struct MHD_Connection *conn) {
   t->kept_alive = true;
   atomic_store(&t->since_ms, now);
   atomic_store(&t->deadline_ms, now + t->owner->idle_ms);
-  move(t, PHASE_SERVING, PHASE_WAITING);
+  if (!move(t, PHASE_SERVING, PHASE_WAITING))
+    move(t, PHASE_BODY, PHASE_WAITING); /* answered before its body was read */
 }
 
 int conntrack_start(const struct conntrack_config *config, struct conntrack **out) {

@@ -10,9 +10,10 @@
  *   - a request's head (request line and headers) must arrive within head_seconds of the
  *     connection opening, or, on a kept-alive connection, of its request line; the wait for that
  *     request line is bounded by idle_seconds in all, however it trickles in;
- *   - when the server is nearly full, a new connection makes room by closing the one that has
- *     waited longest (at least EVICT_MIN_AGE_MS) for its request head, so a few slow or idle
- *     clients cannot lock out a new one.
+ *   - its body must arrive within idle_seconds of its head;
+ *   - when the server is nearly full, it makes room by closing the connection that has waited
+ *     longest (at least EVICT_MIN_AGE_MS) for its client (a request head or body), so a few slow
+ *     or idle clients cannot lock out a new one.
  * Such connections are shut down from the tracker's thread (shutdown(2): libmicrohttpd then sees
  * the end of the stream and closes the connection itself, in its own thread). Requests being
  * served are never touched; their bodies have their own deadline (http/server.c). */
@@ -35,8 +36,10 @@ void conntrack_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
 
 /* The connection's request line is in (MHD's URI callback). */
 void conntrack_request_line(struct MHD_Connection *conn);
-/* The request's head is whole: the request is being served and is off the tracker's clock. */
+/* The request's head is whole: its body, if any, must arrive within idle_seconds. */
 void conntrack_head_done(struct MHD_Connection *conn);
+/* The request is whole: it is being served and is off the tracker's clock. */
+void conntrack_body_done(struct MHD_Connection *conn);
 /* The request is over; a kept-alive connection now waits for its next request line. A request
  * cut before its head was whole is not logged (it has no method or path yet); the tracker
  * reports how many it cut on stderr, once a minute at most. */

@@ -30,7 +30,6 @@ struct server {
   struct conntrack *tracker;
   struct app *app;
   bool access_log;
-  int timeout_seconds;
   char id_prefix[9]; /* random per process, so request ids do not repeat across restarts */
   atomic_uint_fast64_t next_id;
   atomic_int in_flight;
@@ -210,12 +209,6 @@ static bool refused_early(struct request *req, const char *version) {
   return req->replied;
 }
 
-/* A body must arrive whole within the connection timeout; only that bounds a client that sends
- * one byte at a time, since each byte resets MHD's idle timer. */
-static bool upload_too_slow(const struct server *s, const struct request *req) {
-  return time_monotonic_us() - req->started_us > (int64_t)s->timeout_seconds * 1000000;
-}
-
 static void take_upload(struct request *req, const char *data, size_t size) {
   if (req->body_too_large)
     return;
@@ -238,7 +231,7 @@ static void take_upload(struct request *req, const char *data, size_t size) {
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **req_cls) {
-  struct server *s = cls;
+  (void)cls;
   struct request *req = *req_cls; /* made by on_uri */
   if (!req->path) {               /* first call: the headers are in */
     conntrack_head_done(conn);
@@ -247,9 +240,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       abort();
     return refused_early(req, version) ? send_reply(req) : MHD_YES;
   }
-  if (*upload_size) {
-    if (upload_too_slow(s, req))
-      return MHD_NO; /* closes the connection */
+  if (*upload_size) { /* its deadline is the tracker's (http/conntrack.c) */
     take_upload(req, upload_data, *upload_size);
     *upload_size = 0;
     return MHD_YES;
@@ -260,6 +251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (req->replied) /* answered early, before the body */
     return MHD_YES;
+  conntrack_body_done(conn);
   if (req->body_too_large)
     reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);
   else
@@ -336,7 +328,6 @@ int server_start(const struct server_config *config, struct app *app, struct ser
     abort();
   s->app = app;
   s->access_log = config->access_log;
-  s->timeout_seconds = config->timeout_seconds;
   unsigned char prefix[4];
   if (RAND_bytes(prefix, sizeof prefix) != 1)
     abort();

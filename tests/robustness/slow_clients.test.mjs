@@ -52,8 +52,13 @@ function attack(localAddress, count) {
   const live = new Set();
   let running = true;
   const spawnOne = (i) => {
-    // Half trickle a header, half the request line itself.
-    const s = staller({ localAddress, prefix: i % 2 ? 'GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: ' : 'GET /heal', drip: i % 2 ? 'a' : 'thz' });
+    // A third trickle a header, a third the request line itself, a third a body.
+    const kinds = [
+      { prefix: 'GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: ', drip: 'a' },
+      { prefix: 'GET /heal', drip: 'thz' },
+      { prefix: 'POST /api/oauth/token HTTP/1.1\r\nHost: a\r\nContent-Length: 60000\r\n\r\n', drip: 'a=' },
+    ];
+    const s = staller({ localAddress, ...kinds[i % 3] });
     live.add(s);
     s.sock.on('close', () => {
       live.delete(s);
@@ -96,6 +101,17 @@ test('a request head trickled in byte by byte is cut at --header-timeout', async
   } finally {
     s.stop();
     line.stop();
+  }
+});
+
+test('a body trickled in byte by byte is cut at --timeout', async () => {
+  const s = staller({ localAddress: '127.0.0.7', prefix: 'POST /api/oauth/token HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n', drip: 'x', intervalMs: 300 });
+  try {
+    await sleep(5000 + 2500);
+    assert.ok(s.closedAt, 'a trickled body kept its connection past --timeout');
+    assert.ok(s.closedAt - s.opened >= 5000 - 200, `cut after ${s.closedAt - s.opened} ms, before the deadline`);
+  } finally {
+    s.stop();
   }
 });
 

@@ -35,13 +35,18 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *size, void **req_cls) {
-  (void)cls, (void)url, (void)method, (void)version, (void)data, (void)size;
+  (void)cls, (void)url, (void)method, (void)version, (void)data;
   static int marker;
   if (!*req_cls) { /* the first call: libmicrohttpd closes a connection answered this early */
     conntrack_head_done(conn);
     *req_cls = &marker;
     return MHD_YES;
   }
+  if (*size) { /* a body: taken in */
+    *size = 0;
+    return MHD_YES;
+  }
+  conntrack_body_done(conn);
   struct MHD_Response *r = MHD_create_response_from_buffer(2, "ok", MHD_RESPMEM_PERSISTENT);
   enum MHD_Result ret = MHD_queue_response(conn, 200, r);
   MHD_destroy_response(r);
@@ -54,9 +59,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   conntrack_request_done(conn);
 }
 
-static int start_with(int head_seconds) {
-  struct conntrack_config config = {
-      .head_seconds = head_seconds, .idle_seconds = 30, .max_connections = MAX_CONNECTIONS};
+static int start_with(int head_seconds, int idle_seconds) {
+  struct conntrack_config config = {.head_seconds = head_seconds,
+                                    .idle_seconds = idle_seconds,
+                                    .max_connections = MAX_CONNECTIONS};
   if (conntrack_start(&config, &tracker) != 0)
     return -1;
   daemon_ = MHD_start_daemon(
@@ -72,13 +78,19 @@ static int start_with(int head_seconds) {
 
 static int start(void **state) {
   (void)state;
-  return start_with(HEAD_SECONDS);
+  return start_with(HEAD_SECONDS, 30);
+}
+
+/* Bodies must arrive within a second of their head. */
+static int start_impatient(void **state) {
+  (void)state;
+  return start_with(30, 1);
 }
 
 /* Heads may take long here: only making room closes anything. */
 static int start_patient(void **state) {
   (void)state;
-  return start_with(30);
+  return start_with(30, 30);
 }
 
 static int stop(void **state) {
@@ -175,12 +187,25 @@ static void near_the_limit_the_longest_waiter_makes_room(void **state) {
     close(fds[i]);
 }
 
+static void a_stalled_body_is_cut_at_its_deadline(void **state) {
+  (void)state;
+  int fd = connect_loopback();
+  say(fd, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n");
+  for (int i = 0; i < 3; i++) {
+    usleep(200 * 1000);
+    say(fd, "a");
+  }
+  assert_true(closed_within(fd, 1000 + 1500));
+  close(fd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(a_stalled_head_is_cut_at_its_deadline, start, stop),
       cmocka_unit_test_setup_teardown(a_silent_new_connection_is_cut_too, start, stop),
       cmocka_unit_test_setup_teardown(a_served_connection_stays_open_past_the_head_deadline, start,
                                       stop),
+      cmocka_unit_test_setup_teardown(a_stalled_body_is_cut_at_its_deadline, start_impatient, stop),
       cmocka_unit_test_setup_teardown(near_the_limit_the_longest_waiter_makes_room, start_patient,
                                       stop),
   };
