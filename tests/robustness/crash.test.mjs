@@ -425,9 +425,13 @@ async function checkAll(ctx, server, where, all) {
 
 const serve = (dbPath) => spawnServer(dbPath, [], { startTimeoutMs: 30000 });
 
-function assertCleanStart(server, where) {
+/** Nothing but the listening line on stderr, and no files left behind by the killed process. */
+function assertCleanStart(server, dir, where) {
   const lines = server.stderr().split('\n').filter(Boolean);
   assert.equal(lines.length, 1, `${where}: the restarted server printed more than its listening line:\n${server.stderr()}`);
+  // The running server's own temporary file may come and go; a dead process's must be gone.
+  const left = fs.readdirSync(dir).filter((f) => f.includes('.tmp.') && !f.endsWith(`.tmp.${server.proc.pid}`));
+  assert.deepEqual(left, [], `${where}: temporary files of killed processes remain beside the database`);
 }
 
 test(`crash consistency: ${CYCLES} SIGKILLs under concurrent load`, { timeout: TIME_LIMIT_MS }, async (t) => {
@@ -498,7 +502,7 @@ test(`crash consistency: ${CYCLES} SIGKILLs under concurrent load`, { timeout: T
       auditVerify(dbPath, `after the kill of ${where}`);
       server = await serve(dbPath);
       await checkAll(ctx, server, where, false);
-      assertCleanStart(server, where);
+      assertCleanStart(server, dir, where);
     }
 
     // Everything again, against a server that has been through every crash, and after a clean stop.
@@ -508,7 +512,7 @@ test(`crash consistency: ${CYCLES} SIGKILLs under concurrent load`, { timeout: T
     auditVerify(dbPath, 'after the final clean stop');
     server = await serve(dbPath);
     await checkAll(ctx, server, 'after a clean restart', true);
-    assertCleanStart(server, 'after a clean restart');
+    assertCleanStart(server, dir, 'after a clean restart');
     await server.stop();
     server = undefined;
 
