@@ -24,7 +24,6 @@ import {
   api,
   bootstrap,
   makeTempDir,
-  memberAdd,
   nowSeconds,
   runTessera,
   sleep,
