@@ -212,6 +212,11 @@ void conntrack_request_done(struct MHD_Connection *conn) {
     move(t, PHASE_BODY, PHASE_WAITING); /* answered before its body was read */
 }
 
+bool conntrack_was_cut(struct MHD_Connection *conn) {
+  struct tracked *t = tracked_of(conn);
+  return t && atomic_load(&t->phase) == PHASE_CUT;
+}
+
 int conntrack_start(const struct conntrack_config *config, struct conntrack **out) {
   struct conntrack *c = calloc(1, sizeof *c);
   if (!c)

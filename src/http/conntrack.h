@@ -2,6 +2,7 @@
 #define TESSERA_HTTP_CONNTRACK_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 
 /* Every open connection and what it is waiting for, so that slow clients cannot hold the
  * server's connection slots. libmicrohttpd 0.9.75 only times out *idle* connections: a client
@@ -44,5 +45,7 @@ void conntrack_body_done(struct MHD_Connection *conn);
  * cut before its head was whole is not logged (it has no method or path yet); the tracker
  * reports how many it cut on stderr, once a minute at most. */
 void conntrack_request_done(struct MHD_Connection *conn);
+/* Whether the tracker cut the connection for a deadline or to make room (logged as a 408). */
+bool conntrack_was_cut(struct MHD_Connection *conn);
 
 #endif

@@ -260,11 +260,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 /* The status to log: what was sent, or, when the connection ended otherwise, nginx's conventions
- * (408 for a timeout, 499 for a client that went away or a connection that failed). */
+ * (408 for a timeout, ours included; 499 for a client that went away or a connection that
+ * failed). */
 static int logged_status(const struct request *req, enum MHD_RequestTerminationCode toe) {
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
     return req->status;
-  return toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499;
+  return toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED || conntrack_was_cut(req->conn) ? 408 : 499;
 }
 
 static void log_access(const struct request *req, enum MHD_RequestTerminationCode toe) {

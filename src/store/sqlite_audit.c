@@ -8,12 +8,14 @@
 
 #include "core/error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,10 +166,41 @@ int audit_head_write(const char *db_path, int64_t seq, const unsigned char chain
   return sync_parent(path);
 }
 
+/* A process killed between write_temp() and the rename or link leaves "<file>.tmp.<pid>" behind
+ * (the head's after one crash in four under load; the key's would hold a copy of the key). Removes
+ * those of processes that no longer exist: a live one's, ours included, may be in use. */
+static void remove_stale_temps(const char *file) {
+  char dir[PATH_MAX + 16], prefix[PATH_MAX + 16];
+  snprintf(dir, sizeof dir, "%s", file);
+  char *slash = strrchr(dir, '/'); /* file is a real path: absolute */
+  if (!slash)
+    return;
+  *slash = '\0';
+  size_t len = (size_t)snprintf(prefix, sizeof prefix, "%s.tmp.", slash + 1);
+  DIR *d = opendir(*dir ? dir : "/");
+  if (!d)
+    return;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (strncmp(e->d_name, prefix, len) != 0)
+      continue;
+    char *end;
+    errno = 0;
+    long pid = strtol(e->d_name + len, &end, 10);
+    if (end == e->d_name + len || *end || errno || pid <= 0 || pid > INT_MAX || pid == getpid())
+      continue;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+      unlinkat(dirfd(d), e->d_name, 0);
+  }
+  closedir(d);
+}
+
 int audit_key_setup(sqlite3 *db, const char *db_path, unsigned char key[AUDIT_KEY_LEN]) {
-  char path[PATH_MAX + 16];
-  if (sibling_path(db_path, ".audit-key", path, sizeof path) != TE_OK)
+  char path[PATH_MAX + 16], head[PATH_MAX + 16];
+  if (sibling_path(db_path, ".audit-key", path, sizeof path) != TE_OK ||
+      sibling_path(db_path, ".audit-head", head, sizeof head) != TE_OK)
     return TE_INTERNAL;
+  remove_stale_temps(path);
+  remove_stale_temps(head);
   /* The write lock serializes processes opening the same database for the first time. */
   if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
     return TE_INTERNAL;

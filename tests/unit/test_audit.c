@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct fixture {
@@ -282,6 +283,47 @@ static void another_path_to_the_database_uses_the_same_key(void **state) {
   assert_int_equal(n, 6);
 }
 
+/* The pid of a process that has exited and been reaped. */
+static pid_t dead_pid(void) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(0);
+  assert_int_equal(waitpid(pid, NULL, 0), pid);
+  return pid;
+}
+
+static void touch(const char *path) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+}
+
+static void temps_left_by_a_killed_process_are_removed_at_open(void **state) {
+  struct fixture *f = *state;
+  f->store->ops->close(f->store);
+  f->store = NULL;
+  char dead_head[160], dead_key[160], live[160], mine[160], other[160];
+  pid_t dead = dead_pid();
+  snprintf(dead_head, sizeof dead_head, "%s.audit-head.tmp.%d", f->path, (int)dead);
+  snprintf(dead_key, sizeof dead_key, "%s.audit-key.tmp.%d", f->path, (int)dead);
+  snprintf(live, sizeof live, "%s.audit-head.tmp.%d", f->path, (int)getppid()); /* alive */
+  snprintf(mine, sizeof mine, "%s.audit-head.tmp.%d", f->path, (int)getpid());
+  snprintf(other, sizeof other, "%s.audit-head.tmp.x%d", f->path, (int)dead); /* not ours */
+  const char *all[] = {dead_head, dead_key, live, mine, other};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    touch(all[i]);
+  assert_int_equal(store_sqlite_open(f->path, 1, &f->store), TE_OK);
+  assert_int_equal(access(dead_head, F_OK), -1);
+  assert_int_equal(access(dead_key, F_OK), -1);
+  assert_int_equal(access(live, F_OK), 0);
+  assert_int_equal(access(mine, F_OK), 0);
+  assert_int_equal(access(other, F_OK), 0);
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(an_untouched_log_verifies, setup, teardown),
@@ -301,6 +343,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_forged_extra_record_is_caught, setup, teardown),
       cmocka_unit_test_setup_teardown(a_key_others_can_read_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(another_path_to_the_database_uses_the_same_key, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(temps_left_by_a_killed_process_are_removed_at_open, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
