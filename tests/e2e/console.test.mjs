@@ -4,14 +4,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { api, nowSeconds, poll, startServer, tesseraBin, tokenCreate, userAdd, memberAdd } from './helpers.mjs';
+import { api, nowSeconds, poll, startServer, tesseraBin, tokenCreate, userAdd, memberAdd, passwd } from './helpers.mjs';
 
 let srv;
 let secure;
 const tok = {};
 
-const passwd = (db, login, input) =>
-  spawnSync(tesseraBin, ['admin', 'user', 'passwd', '--db', db, login], { input, encoding: 'utf8', timeout: 15000 });
 
 before(async () => {
   srv = await startServer({

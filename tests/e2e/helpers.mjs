@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import OpenAPIResponseValidatorModule from 'openapi-response-validator';
+import { OAuth2Server } from 'oauth2-mock-server';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
@@ -374,8 +375,22 @@ export const bootstrap = (dbPath, user, org) => admin(['bootstrap', '--db', dbPa
 export const userAdd = (dbPath, login, ...extra) => admin(['user', 'add', '--db', dbPath, login, ...extra]);
 export const orgAdd = (dbPath, org) => admin(['org', 'add', '--db', dbPath, org]);
 export const memberAdd = (dbPath, org, login, role) => admin(['member', 'add', '--db', dbPath, org, login, '--role', role]);
+/** `tessera admin user passwd` with `input` on stdin; returns spawnSync's result. */
+export const passwd = (dbPath, login, input) =>
+  spawnSync(tesseraBin, ['admin', 'user', 'passwd', '--db', dbPath, login], { input, encoding: 'utf8', timeout: 15000 });
 export const tokenCreate = (dbPath, login, ...extra) =>
   admin(['token', 'create', '--db', dbPath, '--user', login, ...extra]);
+
+// ---------------------------------------------------------------------------------------------
+// A real OIDC issuer: oauth2-mock-server on loopback, with one signing key of `alg` (over TLS when
+// given a key and certificate file).
+
+export async function startMockIssuer({ alg = 'RS256', keyFile, certFile } = {}) {
+  const idp = keyFile ? new OAuth2Server(keyFile, certFile) : new OAuth2Server();
+  await idp.issuer.keys.generate(alg);
+  await idp.start(0, '127.0.0.1');
+  return idp;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Server processes

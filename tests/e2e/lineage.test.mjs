@@ -5,8 +5,7 @@
 // every change it makes. Against a real OIDC issuer (oauth2-mock-server) on loopback.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OAuth2Server } from 'oauth2-mock-server';
-import { api, assert401, memberAdd, nowSeconds, startServer, tokenCreate, userAdd } from './helpers.mjs';
+import { api, assert401, memberAdd, nowSeconds, startServer, tokenCreate, userAdd, startMockIssuer } from './helpers.mjs';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
@@ -18,9 +17,7 @@ let idp;
 const tok = {};
 
 before(async () => {
-  idp = new OAuth2Server();
-  await idp.issuer.keys.generate('RS256');
-  await idp.start(0, '127.0.0.1');
+  idp = await startMockIssuer();
   srv = await startServer({
     extraArgs: ['--allow-http-issuers'],
     setup(db) {

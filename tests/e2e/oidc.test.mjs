@@ -4,8 +4,7 @@
 // GetAuthPolicy/UpdateAuthPolicy, the Token exchange, explain, and the audit trail.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OAuth2Server } from 'oauth2-mock-server';
-import { api, assert401, memberAdd, nowSeconds, orgAdd, poll, sleep, startServer, tokenCreate, userAdd, validate } from './helpers.mjs';
+import { api, assert401, memberAdd, nowSeconds, orgAdd, poll, sleep, startServer, tokenCreate, userAdd, validate, startMockIssuer } from './helpers.mjs';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
@@ -19,9 +18,7 @@ const tok = {};
 let issuer; // the registration
 
 before(async () => {
-  idp = new OAuth2Server();
-  await idp.issuer.keys.generate('RS256');
-  await idp.start(0, '127.0.0.1');
+  idp = await startMockIssuer();
   srv = await startServer({
     extraArgs: ['--allow-http-issuers'],
     setup(db) {

@@ -8,8 +8,7 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { OAuth2Server } from 'oauth2-mock-server';
-import { api, makeTempDir, poll, startServer } from './helpers.mjs';
+import { api, makeTempDir, poll, startServer, startMockIssuer } from './helpers.mjs';
 
 let dir;
 let certPath;
@@ -20,9 +19,7 @@ let httpOnly; // the test CA and the plain-HTTP test flag only
 let plain; // a server with neither the CA nor plain HTTP
 
 async function startIdp({ tls }) {
-  const idp = tls ? new OAuth2Server(path.join(dir, 'key.pem'), certPath) : new OAuth2Server();
-  await idp.issuer.keys.generate('ES256');
-  await idp.start(0, '127.0.0.1');
+  const idp = await startMockIssuer(tls ? { alg: 'ES256', keyFile: path.join(dir, 'key.pem'), certFile: certPath } : { alg: 'ES256' });
   idps.push(idp);
   return idp;
 }

@@ -5,10 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { api, sleep, startServer, tesseraBin, userAdd, memberAdd } from './helpers.mjs';
+import { api, sleep, startServer, tesseraBin, userAdd, memberAdd, passwd } from './helpers.mjs';
 
-const passwd = (db, login, input) =>
-  spawnSync(tesseraBin, ['admin', 'user', 'passwd', '--db', db, login], { input, encoding: 'utf8', timeout: 15000 });
 
 let proxied;
 let direct;

@@ -6,9 +6,7 @@
 // handler used to accept.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { OAuth2Server } from 'oauth2-mock-server';
-import { api, memberAdd, nowSeconds, startServer, tesseraBin, userAdd } from './helpers.mjs';
+import { api, memberAdd, nowSeconds, startServer, userAdd, startMockIssuer, passwd } from './helpers.mjs';
 
 const PASSWORD = 'correct horse battery';
 let srv;
@@ -16,16 +14,14 @@ let idp;
 let issuer; // {id, policyId}
 
 before(async () => {
-  idp = new OAuth2Server();
-  await idp.issuer.keys.generate('RS256');
-  await idp.start(0, '127.0.0.1');
+  idp = await startMockIssuer();
   srv = await startServer({
     extraArgs: ['--allow-http-issuers'],
     setup(db) {
       userAdd(db, 'bob');
       userAdd(db, 'carol');
       memberAdd(db, 'acme', 'bob', 'member');
-      const r = spawnSync(tesseraBin, ['admin', 'user', 'passwd', '--db', db, 'alice'], { input: `${PASSWORD}\n`, encoding: 'utf8', timeout: 15000 });
+      const r = passwd(db, 'alice', `${PASSWORD}\n`);
       assert.equal(r.status, 0, r.stderr);
     },
   });

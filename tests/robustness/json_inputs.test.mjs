@@ -11,10 +11,8 @@
 // be unchanged, and after the whole catalogue the server must still be healthy.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { OAuth2Server } from 'oauth2-mock-server';
-import { api, createToken, listAll, memberAdd, nowSeconds, startServer, tesseraBin, userAdd } from '../e2e/helpers.mjs';
+import { api, createToken, listAll, memberAdd, nowSeconds, startServer, userAdd, startMockIssuer, passwd } from '../e2e/helpers.mjs';
 
 const TIMEOUT_MS = 5000;
 const DAY = 86400;
@@ -35,12 +33,8 @@ const fresh = [];
 const counts = new Map(); // operation → [invalid, valid]
 
 before(async () => {
-  idp = new OAuth2Server();
-  await idp.issuer.keys.generate('RS256');
-  await idp.start(0, '127.0.0.1');
-  idp2 = new OAuth2Server();
-  await idp2.issuer.keys.generate('RS256');
-  await idp2.start(0, '127.0.0.1');
+  idp = await startMockIssuer();
+  idp2 = await startMockIssuer();
   srv = await startServer({
     extraArgs: ['--allow-http-issuers'],
     setup(db) {
@@ -51,7 +45,7 @@ before(async () => {
         userAdd(db, `fresh${i}`);
         fresh.push(`fresh${i}`);
       }
-      const r = spawnSync(tesseraBin, ['admin', 'user', 'passwd', '--db', db, 'alice'], { input: `${PASSWORD}\n`, encoding: 'utf8', timeout: 15000 });
+      const r = passwd(db, 'alice', `${PASSWORD}\n`);
       assert.equal(r.status, 0, r.stderr);
     },
   });
