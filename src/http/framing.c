@@ -52,7 +52,7 @@ struct head_scan {
   bool malformed;       /* a line hides bytes, is folded, or is not where it must be */
   const char *bad_name; /* the first header whose name is not a token (not shown: may be junk) */
   bool bad_value;
-  int fields;
+  struct framing_headers totals;
   int content_length, transfer_encoding, host, authorization, content_type;
   const char *coding; /* the only Transfer-Encoding value, as libmicrohttpd reads it */
   size_t coding_len;
@@ -112,7 +112,8 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
                                    size_t key_size, const char *value, size_t value_size) {
   (void)kind;
   struct head_scan *s = cls;
-  s->fields++;
+  s->totals.fields++;
+  s->totals.bytes += key_size + value_size + 4;
   /* The line: the name, the NUL that was its colon, blanks, the value (see process_header_line
    * in libmicrohttpd's connection.c). */
   if (!line_follows(s->next, key, s->end) || !value || value < key + key_size + 1 ||
@@ -182,15 +183,18 @@ static int check_transfer_coding(const struct head_scan *s, bool http10, char *d
 }
 
 int framing_check_head(struct MHD_Connection *conn, const char *method, const char *version,
-                       const struct framing_uri *uri, char *detail, size_t size) {
+                       const struct framing_uri *uri, struct framing_headers *headers, char *detail,
+                       size_t size) {
   const union MHD_ConnectionInfo *info =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+  struct head_scan s = {.end = method + (info ? info->header_size : 0),
+                        .next = version + strlen(version)};
+  MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &s);
+  *headers = s.totals;
   if (!info || !request_line_ok(method, version, uri))
     return refuse(detail, size, TE_BAD_REQUEST,
                   "the request line must be METHOD, one space, the URI, one space, the version, "
                   "with no NUL.");
-  struct head_scan s = {.end = method + info->header_size, .next = version + strlen(version)};
-  MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_header, &s);
   /* After the last line: its end of line, then the empty line's (each one or two NULs). */
   size_t tail = (size_t)(s.end - s.next);
   bool tail_ok = s.next < s.end && tail >= 2 && tail <= 4;

@@ -37,7 +37,14 @@ void framing_scan_uri(char *uri, struct framing_uri *out);
  * hold no control characters but tab; one Content-Length at most, never beside Transfer-Encoding;
  * the only transfer coding is a single "chunked", and none in HTTP/1.0; Host present in HTTP/1.1
  * and never repeated, nor Authorization or Content-Type. */
+struct framing_headers {
+  size_t bytes; /* names and values, with ": " and CRLF */
+  int fields;
+};
+
+/* headers receives what the header lines came to (whatever the result), for the size limits. */
 int framing_check_head(struct MHD_Connection *conn, const char *method, const char *version,
-                       const struct framing_uri *uri, char *detail, size_t size);
+                       const struct framing_uri *uri, struct framing_headers *headers, char *detail,
+                       size_t size);
 
 #endif

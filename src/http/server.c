@@ -163,29 +163,15 @@ static bool declared_too_large(struct MHD_Connection *conn) {
   return length && strtoull(length, NULL, 10) > BODY_MAX;
 }
 
-struct header_totals {
-  size_t bytes; /* with ": " and CRLF */
-  int fields;
-};
-
-static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value) {
-  (void)kind;
-  struct header_totals *t = cls;
-  t->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
-  t->fields++;
-  return MHD_YES;
-}
-
 /* Answers at once a request whose head is ambiguous or malformed, whose URL or headers are over
  * our limits, or whose declared body is: the body is then never read, and the connection is
  * closed, since where the next request would begin is unknown (or disputed). Returns false when
  * the request may go on. */
 static bool refused_early(struct request *req, const char *version) {
-  struct header_totals headers = {0};
-  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &headers);
+  struct framing_headers headers;
   char detail[256];
-  int framing = TE_OK;
+  int framing = framing_check_head(req->conn, req->method, version, &req->uri, &headers, detail,
+                                   sizeof detail);
   if (req->uri.bad_bytes)
     reply_error(req, 400,
                 "the URI may hold only visible ASCII: percent-encode spaces, controls "
@@ -198,8 +184,7 @@ static bool refused_early(struct request *req, const char *version) {
     reply_error(req, 431, "the request headers are larger than %d bytes.", HEADERS_MAX);
   else if (headers.fields > HEADER_FIELDS_MAX)
     reply_error(req, 431, "the request has more than %d header fields.", HEADER_FIELDS_MAX);
-  else if ((framing = framing_check_head(req->conn, req->method, version, &req->uri, detail,
-                                         sizeof detail)) != TE_OK)
+  else if (framing != TE_OK)
     reply_failure(req, framing, detail);
   else if (req->bad_path)
     reply_error(req, 400, "the path may not contain an encoded NUL (%%00) or '/' (%%2F).");
