@@ -61,11 +61,19 @@ static struct tracked *tracked_of(struct MHD_Connection *conn) {
   return info ? info->socket_context : NULL;
 }
 
-/* Caller holds the lock. True when the connection was waiting for its head and is now cut. */
+/* Still waiting for the client: for a request's head, or for its body. */
+static bool waiting(int phase) {
+  return phase == PHASE_WAITING || phase == PHASE_HEAD || phase == PHASE_BODY;
+}
+
+static bool waiting_for_client(const struct tracked *t) {
+  return waiting(atomic_load(&t->phase));
+}
+
+/* Caller holds the lock. True when the connection was waiting for its client and is now cut. */
 static bool cut(struct conntrack *c, struct tracked *t) {
   int phase = atomic_load(&t->phase);
-  if ((phase != PHASE_WAITING && phase != PHASE_HEAD && phase != PHASE_BODY) ||
-      !move(t, phase, PHASE_CUT))
+  if (!waiting(phase) || !move(t, phase, PHASE_CUT))
     return false;
   c->cut_count++;
   /* The fd is still this connection's: libmicrohttpd closes it only after the CLOSED
@@ -74,13 +82,7 @@ static bool cut(struct conntrack *c, struct tracked *t) {
   return true;
 }
 
-/* Still waiting for the client: for its request's head, or for its body. */
-static bool waiting_for_client(const struct tracked *t) {
-  int phase = atomic_load(&t->phase);
-  return phase == PHASE_WAITING || phase == PHASE_HEAD || phase == PHASE_BODY;
-}
-
-/* Caller holds the lock. Closes the connection that has waited longest for its head, if one has
+/* Caller holds the lock. Closes the connection that has waited longest for its client, if one has
  * waited long enough to be a staller rather than a client about to speak. */
 static bool make_room(struct conntrack *c, int64_t now) {
   struct tracked *oldest = NULL;
@@ -100,7 +102,7 @@ static bool make_room(struct conntrack *c, int64_t now) {
 
 /* Caller holds the lock. Keeps the server below its high-water mark, so that libmicrohttpd, which
  * stops accepting at its limit, always has a slot for a new client; a slot freed only at the next
- * head deadline would leave that client waiting in the listen queue until then. */
+ * deadline would leave that client waiting in the listen queue until then. */
 static void keep_room(struct conntrack *c, int64_t now) {
   while (c->count - c->cut_count > c->high_water && make_room(c, now))
     ;
@@ -110,8 +112,8 @@ static void report(struct conntrack *c, int64_t now) {
   if (now - c->reported_ms < REPORT_INTERVAL_MS || (!c->timed_out && !c->evicted))
     return;
   fprintf(stderr,
-          "tessera: closed %ld connections whose request head was too slow and %ld waiting ones "
-          "to make room for new clients, in the last minute\n",
+          "tessera: closed %ld connections whose request head or body was too slow and %ld "
+          "waiting ones to make room for new clients, in the last minute\n",
           c->timed_out, c->evicted);
   c->timed_out = c->evicted = 0;
   c->reported_ms = now;
