@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 
 #define TICK_MS 100
-#define EVICT_MIN_AGE_MS 1000 /* a client this fresh is still sending its head, not stalling */
+#define EVICT_MIN_AGE_MS 250 /* a client this fresh may still be sending its head, not stalling */
 #define REPORT_INTERVAL_MS 60000
 
 enum phase {
