@@ -8,15 +8,22 @@
 #include <strings.h>
 
 /* RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_"
- * / "`" / "|" / "~" / DIGIT / ALPHA. */
-static bool is_tchar(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c && strchr("!#$%&'*+-.^_`|~", c));
-}
+ * / "`" / "|" / "~" / DIGIT / ALPHA. A table: every header name of every request is checked. */
+#define T(c) [c] = true
+static const bool tchar[256] = {
+    T('!'), T('#'), T('$'), T('%'), T('&'), T('\''), T('*'), T('+'), T('-'), T('.'), T('^'),
+    T('_'), T('`'), T('|'), T('~'), T('0'), T('1'),  T('2'), T('3'), T('4'), T('5'), T('6'),
+    T('7'), T('8'), T('9'), T('A'), T('B'), T('C'),  T('D'), T('E'), T('F'), T('G'), T('H'),
+    T('I'), T('J'), T('K'), T('L'), T('M'), T('N'),  T('O'), T('P'), T('Q'), T('R'), T('S'),
+    T('T'), T('U'), T('V'), T('W'), T('X'), T('Y'),  T('Z'), T('a'), T('b'), T('c'), T('d'),
+    T('e'), T('f'), T('g'), T('h'), T('i'), T('j'),  T('k'), T('l'), T('m'), T('n'), T('o'),
+    T('p'), T('q'), T('r'), T('s'), T('t'), T('u'),  T('v'), T('w'), T('x'), T('y'), T('z'),
+};
+#undef T
 
 static bool is_token(const char *s, size_t len) {
   for (size_t i = 0; i < len; i++)
-    if (!is_tchar((unsigned char)s[i]))
+    if (!tchar[(unsigned char)s[i]])
       return false;
   return len > 0;
 }
