@@ -7,10 +7,13 @@
 #include <string.h>
 #include <zlib.h>
 
+/* Over "<position>:<scope>", the whole scope however long: cut short, it would let listings whose
+ * scopes share a prefix accept each other's tokens. */
 static unsigned long scope_checksum(int64_t position, const char *scope) {
-  char material[128];
-  int n = snprintf(material, sizeof material, "%" PRIx64 ":%s", (uint64_t)position, scope);
-  return crc32(0L, (const Bytef *)material, (uInt)(n < (int)sizeof material ? n : 127));
+  char head[24];
+  int n = snprintf(head, sizeof head, "%" PRIx64 ":", (uint64_t)position);
+  unsigned long sum = crc32(0L, (const Bytef *)head, (uInt)n);
+  return crc32(sum, (const Bytef *)scope, (uInt)strlen(scope));
 }
 
 void page_token_encode(int64_t position, const char *scope, char out[CONTINUATION_MAX + 1]) {
