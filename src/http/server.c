@@ -5,6 +5,7 @@
 #include "core/timeutil.h"
 #include "http/accesslog.h"
 #include "http/auth.h"
+#include "http/dispatch.h"
 #include "http/router.h"
 
 #include <arpa/inet.h>
@@ -124,28 +125,6 @@ static enum MHD_Result send_reply(struct request *req) {
   enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
   MHD_destroy_response(r);
   return ret;
-}
-
-static void dispatch(struct request *req) {
-  const struct route *route = NULL;
-  char shown[160]; /* client bytes are echoed redacted, escaped and bounded */
-  switch (router_find(req->method, req->path, req, &route, &req->allow)) {
-  case ROUTE_NO_PATH:
-    reply_error(req, 404, "no route for %s.", accesslog_show_path(req->path, shown, sizeof shown));
-    return;
-  case ROUTE_NO_METHOD:
-    reply_error(req, 405, "%s is not allowed here; allowed: %s.",
-                accesslog_escape(req->method, shown, sizeof shown), req->allow);
-    return;
-  case ROUTE_FOUND:
-    break;
-  }
-  if (route->needs_auth && !auth_authenticate(req))
-    return;
-  route->handler(req);
-  /* deferred first: once deferred, `replied` belongs to whoever finishes the work */
-  if (!req->deferred && !req->replied)
-    reply_failure(req, TE_INTERNAL, "");
 }
 
 /* True when the declared body is larger than we accept, so we can answer before reading it. */
