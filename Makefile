@@ -34,7 +34,8 @@ test: build asan tsan
 bench: build
 	@scripts/bench
 
-# libFuzzer on the JWK/JWS parsers (clang); FUZZ_SECONDS bounds the run (default 60).
+# Every libFuzzer target in fuzz/ (clang), one after another: FUZZ_SECONDS each (default 60),
+# TARGETS="policy router" for some (fuzz/README.md).
 fuzz: deps
 	@scripts/fuzz
 

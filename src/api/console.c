@@ -229,7 +229,7 @@ static bool session_only(struct request *req) {
 void api_console_session_get(struct request *req) {
   if (!session_only(req))
     return;
-  const char *cookie = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
+  const char *cookie = request_cookie(req, SESSION_COOKIE);
   char csrf[CSRF_TOKEN_LEN + 1];
   auth_session_csrf(cookie ? cookie : "", csrf);
   reply_json(req, 200, session_json(&req->principal.user, csrf, req->principal.token.expires));

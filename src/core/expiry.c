@@ -79,7 +79,7 @@ int expiry_parse_human(const char *text, int64_t now, int64_t *out) {
   if (strlen(text) == 10 && text[4] == '-' && text[7] == '-') {
     char full[32];
     snprintf(full, sizeof full, "%sT00:00:00Z", text);
-    return time_parse_rfc3339(full, out);
+    return expiry_parse_text(full, out); /* so 1970-01-01 is in the past, not "never" */
   }
   return expiry_parse_text(text, out);
 }

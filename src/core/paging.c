@@ -19,15 +19,20 @@ void page_token_set_key(const unsigned char new_key[32]) {
   memcpy(key, new_key, sizeof key);
 }
 
+/* Over "<position>:<scope>", the whole scope however long: cut short, it would let listings whose
+ * scopes share a prefix accept each other's tokens. */
 static void mac_hex(uint64_t position, const char *scope, char out[MAC_HEX + 1]) {
-  char material[160];
-  int n = snprintf(material, sizeof material, "%" PRIx64 ":%s", position, scope);
+  size_t size = 24 + strlen(scope);
+  char *material = malloc(size);
+  if (!material)
+    abort();
+  int n = snprintf(material, size, "%" PRIx64 ":%s", position, scope);
   unsigned char mac[32];
   size_t len = 0;
-  if (!EVP_Q_mac(
-          NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof key, (const unsigned char *)material,
-          (size_t)(n < (int)sizeof material ? n : (int)sizeof material - 1), mac, sizeof mac, &len))
+  if (n < 0 || !EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof key,
+                          (const unsigned char *)material, (size_t)n, mac, sizeof mac, &len))
     abort();
+  free(material);
   for (int i = 0; i < MAC_HEX / 2; i++)
     snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }

@@ -95,8 +95,16 @@ int time_parse_rfc3339(const char *text, int64_t *out) {
 }
 
 void time_format_rfc3339(int64_t seconds, char out[RFC3339_LEN + 1]) {
-  time_t t = (time_t)seconds;
+  /* Only the years 0000-9999 fit the format: strftime's %Y would leave out unterminated past
+   * them (and gmtime_r fails far enough out) and writes fewer than four digits before 1000. */
+  time_t t = (time_t)(seconds < TIME_FIRST_SECOND  ? TIME_FIRST_SECOND
+                      : seconds > TIME_LAST_SECOND ? TIME_LAST_SECOND
+                                                   : seconds);
   struct tm tm;
   gmtime_r(&t, &tm);
-  strftime(out, RFC3339_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  /* The fields are in range now; the remainders only tell the compiler so. */
+  snprintf(out, RFC3339_LEN + 1, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+           (unsigned)(tm.tm_year + 1900) % 10000, (unsigned)(tm.tm_mon + 1) % 100,
+           (unsigned)tm.tm_mday % 100, (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100,
+           (unsigned)tm.tm_sec % 100);
 }

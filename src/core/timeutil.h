@@ -16,7 +16,11 @@ int64_t time_monotonic_ms(void);
  * are truncated. Returns 0, or TE_BAD_REQUEST for anything else. */
 int time_parse_rfc3339(const char *text, int64_t *out);
 
-/* Formats Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" into out (RFC3339_LEN + 1 bytes). */
+#define TIME_FIRST_SECOND (-62167219200LL) /* 0000-01-01T00:00:00Z */
+#define TIME_LAST_SECOND 253402300799LL    /* 9999-12-31T23:59:59Z */
+
+/* Formats Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" into out (RFC3339_LEN + 1 bytes), always
+ * terminated; times outside the years 0000-9999 are shown as the nearest of those two seconds. */
 void time_format_rfc3339(int64_t seconds, char out[RFC3339_LEN + 1]);
 
 #endif

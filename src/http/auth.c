@@ -72,8 +72,7 @@ static bool csrf_ok(struct request *req, const char *session_value) {
 
 bool auth_authenticate(struct request *req) {
   const char *header = request_header(req, "Authorization");
-  const char *cookie =
-      header ? NULL : MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
+  const char *cookie = header ? NULL : request_cookie(req, SESSION_COOKIE);
   size_t len = 0;
   const char *value = header ? credential(header, &len) : NULL;
   bool session = cookie && is_session_value(cookie);

@@ -185,6 +185,8 @@ static enum MHD_Result collect_forwarded(void *cls, enum MHD_ValueKind kind, con
 
 void request_client_ip(struct request *req, char *out, size_t size) {
   out[0] = '\0';
+  if (!req->conn)
+    return;
   const union MHD_ConnectionInfo *info =
       MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   if (!info || !info->client_addr)
@@ -196,12 +198,29 @@ void request_client_ip(struct request *req, char *out, size_t size) {
                    f.values, f.count, out, size);
 }
 
+/* The first value of that name, compared without case as MHD compares them. */
+static const char *lookup(struct request *req, enum MHD_ValueKind kind, const char *name) {
+  if (req->conn)
+    return MHD_lookup_connection_value(req->conn, kind, name);
+  const struct request_value *v = kind == MHD_HEADER_KIND   ? req->headers
+                                  : kind == MHD_COOKIE_KIND ? req->cookies
+                                                            : req->query;
+  for (; v && v->name; v++)
+    if (strcasecmp(v->name, name) == 0)
+      return v->value;
+  return NULL;
+}
+
 const char *request_query(struct request *req, const char *name) {
-  return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+  return lookup(req, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *request_header(struct request *req, const char *name) {
-  return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+  return lookup(req, MHD_HEADER_KIND, name);
+}
+
+const char *request_cookie(struct request *req, const char *name) {
+  return lookup(req, MHD_COOKIE_KIND, name);
 }
 
 /* Shutdown waits until `deferred` is 0 with `draining` set; counting first and checking second
@@ -214,13 +233,15 @@ bool request_defer(struct request *req) {
     return false;
   }
   req->deferred = true;
-  MHD_suspend_connection(req->conn);
+  if (req->conn)
+    MHD_suspend_connection(req->conn);
   return true;
 }
 
 void request_resume(struct request *req) {
   struct app *app = req->app; /* once resumed, the request may complete and be freed at once */
-  MHD_resume_connection(req->conn);
+  if (req->conn)
+    MHD_resume_connection(req->conn);
   /* Counted here rather than when the handler runs again: a client that hung up is closed by MHD
    * without calling the handler, and shutdown must not wait for it forever. */
   atomic_fetch_sub(&app->deferred, 1);

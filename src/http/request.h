@@ -30,12 +30,21 @@ struct app {
   int trusted_proxy_count;
 };
 
+/* A header, query parameter or cookie of a request made without a connection. */
+struct request_value {
+  const char *name;
+  const char *value;
+};
+
 /* One HTTP request from its first byte to its access-log line. A handler must end by calling one of
  * the reply_* functions, or request_defer() and later, from any thread, a reply_* then
  * request_resume(). */
 struct request {
   struct app *app;
-  struct MHD_Connection *conn;
+  struct MHD_Connection *conn; /* NULL for a request made in memory (fuzz/fuzz_router.c) */
+  /* Without a connection, request_header, request_query and request_cookie read these instead:
+   * arrays ended by a NULL name, or NULL for none. */
+  const struct request_value *headers, *query, *cookies;
   const char *method;
   char *path;
   char id[REQUEST_ID_LEN + 1];
@@ -131,16 +140,18 @@ void request_refuse_type(struct request *req, const char *field, json_t *value,
  * they forwarded for (http/forwarded.h). */
 void request_client_ip(struct request *req, char *out, size_t size);
 
-/* A query parameter or header, or NULL. */
+/* A query parameter, header or cookie, or NULL. */
 const char *request_query(struct request *req, const char *name);
 const char *request_header(struct request *req, const char *name);
+const char *request_cookie(struct request *req, const char *name);
 
 /* Suspends the connection while the reply is produced elsewhere (e.g. a group commit). Returns
  * false, having replied 503, when the server is shutting down: the caller must then not start the
  * work. */
 bool request_defer(struct request *req);
 /* Wakes a deferred request once its reply_* has been called. Safe from any thread; the request
- * may be gone by the time it returns. */
+ * may be gone by the time it returns. A request without a connection has its reply once
+ * app->deferred has dropped back. */
 void request_resume(struct request *req);
 
 #endif

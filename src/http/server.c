@@ -6,6 +6,7 @@
 #include "http/accesslog.h"
 #include "http/auth.h"
 #include "http/conntrack.h"
+#include "http/dispatch.h"
 #include "http/framing.h"
 #include "http/router.h"
 
@@ -133,28 +134,6 @@ static enum MHD_Result send_reply(struct request *req) {
   enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
   MHD_destroy_response(r);
   return ret;
-}
-
-static void dispatch(struct request *req) {
-  const struct route *route = NULL;
-  char shown[160]; /* client bytes are echoed redacted, escaped and bounded */
-  switch (router_find(req->method, req->path, req, &route, &req->allow)) {
-  case ROUTE_NO_PATH:
-    reply_error(req, 404, "no route for %s.", accesslog_show_path(req->path, shown, sizeof shown));
-    return;
-  case ROUTE_NO_METHOD: /* a method we do not know is not echoed: it could be a pasted secret */
-    reply_error(req, 405, "%s is not allowed here; allowed: %s.", router_method_shown(req->method),
-                req->allow);
-    return;
-  case ROUTE_FOUND:
-    break;
-  }
-  if (route->needs_auth && !auth_authenticate(req))
-    return;
-  route->handler(req);
-  /* deferred first: once deferred, `replied` belongs to whoever finishes the work */
-  if (!req->deferred && !req->replied)
-    reply_failure(req, TE_INTERNAL, "");
 }
 
 /* True when the declared body is larger than we accept, so we can answer before reading it. */

@@ -167,8 +167,8 @@ static const char *const migrations[] = {
     /* 7: what an OIDC exchange's policy granted beyond the token's kind and role: changing who
      * has access (membership, roles, the lifetime policy). parent_seq now also ties a token that
      * a machine or exchange-issued token made to its maker. */
-    "ALTER TABLE tokens ADD COLUMN manage_access INTEGER NOT NULL DEFAULT 0"
-    "  CHECK (manage_access IN (0, 1));",
+    ("ALTER TABLE tokens ADD COLUMN manage_access INTEGER NOT NULL DEFAULT 0"
+     "  CHECK (manage_access IN (0, 1));"), /* parenthesized: one element, for clang's checks */
 };
 
 int sqlite_schema_version_latest(void) {

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/timeutil.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static int64_t parse(const char *text) {
@@ -58,6 +59,28 @@ static void formatting_round_trips(void **state) {
   time_format_rfc3339(1796083200, text);
   assert_string_equal(text, "2026-12-01T00:00:00Z");
   assert_int_equal(parse(text), 1796083200);
+}
+
+/* Found by fuzz/fuzz_time.c: strftime's %Y left the buffer unterminated for years past 9999 (a
+ * server's X-Tessera-Token-Expires reaches `tessera whoami -v`) and unpadded before 1000. Times
+ * are clamped to 0000-9999, zero-padded, and always parse back. */
+static void formatting_clamps_to_four_digit_years(void **state) {
+  (void)state;
+  static const struct {
+    int64_t seconds;
+    const char *text;
+  } cases[] = {{253402300799, "9999-12-31T23:59:59Z"}, {253402300800, "9999-12-31T23:59:59Z"},
+               {INT64_MAX, "9999-12-31T23:59:59Z"},    {-62167219200, "0000-01-01T00:00:00Z"},
+               {-62167219201, "0000-01-01T00:00:00Z"}, {INT64_MIN, "0000-01-01T00:00:00Z"},
+               {-30610224001, "0999-12-31T23:59:59Z"}, {-1, "1969-12-31T23:59:59Z"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[RFC3339_LEN + 2];
+    memset(text, 'x', sizeof text);
+    time_format_rfc3339(cases[i].seconds, text);
+    assert_string_equal(text, cases[i].text);
+    int64_t back;
+    assert_int_equal(time_parse_rfc3339(text, &back), TE_OK);
+  }
 }
 
 static void expiry_text_accepts_seconds_and_dates(void **state) {
@@ -123,6 +146,7 @@ int main(void) {
       cmocka_unit_test(rfc3339_forms_parse_to_unix_seconds),
       cmocka_unit_test(malformed_dates_are_rejected),
       cmocka_unit_test(formatting_round_trips),
+      cmocka_unit_test(formatting_clamps_to_four_digit_years),
       cmocka_unit_test(expiry_text_accepts_seconds_and_dates),
       cmocka_unit_test(expiry_bounds),
       cmocka_unit_test(relative_times_read_naturally),

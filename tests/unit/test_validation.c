@@ -86,6 +86,19 @@ static void human_expiries(void **state) {
   assert_int_equal(expiry_parse_human("2027-13-01", now, &out), TE_BAD_REQUEST);
 }
 
+/* Found by fuzz/fuzz_time.c: the date form skipped the rule that only a literal 0 means never,
+ * so `--expires 1970-01-01` made a token that never expires instead of being refused as past. */
+static void human_dates_at_the_epoch_are_past(void **state) {
+  (void)state;
+  int64_t now = 1800000000, out = 0;
+  assert_int_equal(expiry_parse_human("1970-01-01", now, &out), TE_OK);
+  assert_int_equal(out, -1);
+  assert_int_equal(expiry_parse_human("1969-07-20", now, &out), TE_OK);
+  assert_int_equal(out, -1);
+  const char *why = NULL;
+  assert_int_equal(expiry_check(out, now, &why), TE_BAD_REQUEST);
+}
+
 static void expiry_policy(void **state) {
   (void)state;
   int64_t now = 1800000000, day = 86400;
@@ -235,12 +248,29 @@ static void continuation_tokens_are_keyed(void **state) {
   page_token_set_key(zero);
 }
 
+/* Found by fuzz/fuzz_paging.c: the checksum covered only the first ~110 bytes of the scope, so
+ * listings whose scopes share that much accepted each other's tokens. */
+static void continuation_tokens_bind_the_whole_scope(void **state) {
+  (void)state;
+  char text[CONTINUATION_MAX + 1], a[200], b[200];
+  int64_t pos = 0;
+  memset(a, 'x', sizeof a - 1);
+  a[sizeof a - 1] = '\0';
+  memcpy(b, a, sizeof b);
+  b[sizeof b - 2] = 'y';
+  page_token_encode(77, a, text);
+  assert_int_equal(page_token_decode(text, a, &pos), TE_OK);
+  assert_int_equal(pos, 77);
+  assert_int_equal(page_token_decode(text, b, &pos), TE_BAD_REQUEST);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(names),
       cmocka_unit_test(token_names),
       cmocka_unit_test(expiry_policy),
       cmocka_unit_test(human_expiries),
+      cmocka_unit_test(human_dates_at_the_epoch_are_past),
       cmocka_unit_test(emails_and_display_names),
       cmocka_unit_test(control_characters),
       cmocka_unit_test(escaping_for_terminals),
@@ -248,6 +278,7 @@ int main(void) {
       cmocka_unit_test(page_sizes),
       cmocka_unit_test(continuation_tokens_round_trip_within_their_scope),
       cmocka_unit_test(continuation_tokens_are_keyed),
+      cmocka_unit_test(continuation_tokens_bind_the_whole_scope),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
