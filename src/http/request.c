@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/limits.h"
 #include "core/names.h"
+#include "core/token.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -66,12 +67,14 @@ void reply_json(struct request *req, int status, json_t *json) {
 }
 
 void reply_error(struct request *req, int status, const char *detail_fmt, ...) {
-  char detail[384];
+  char detail[384], redacted[384];
   va_list ap;
   va_start(ap, detail_fmt);
   vsnprintf(detail, sizeof detail, detail_fmt, ap);
   va_end(ap);
-  set_reply(req, status, error_body(status, detail));
+  /* Details quote what clients sent (a login, a field name, a path): a token value pasted there
+   * must not come back in a reply, which proxies and clients may log. */
+  set_reply(req, status, error_body(status, token_redact(detail, redacted, sizeof redacted)));
 }
 
 void reply_failure(struct request *req, int err, const char *detail) {

@@ -161,6 +161,17 @@ test('a token value pasted into a path is redacted in the 404 message and the ac
   assert.ok(!srv.server.stdout().includes(victim.slice(4)), 'access log contains a token value from a path');
 });
 
+test('a token value pasted where a name goes is not echoed in the error', async () => {
+  const value = srv.token;
+  const res = await api(srv, 'POST', `/api/orgs/acme/members/${value}`, { token: srv.token, json: { role: 'member' } });
+  assert.equal(res.status, 404);
+  assert.ok(!res.text.includes(value.slice(4, 36)), res.text);
+  assert.match(res.json.message, /pul-\[redacted\]/);
+  const field = await api(srv, 'POST', '/api/user/tokens', { token: srv.token, json: { [value.slice(4)]: 1 } });
+  assert.equal(field.status, 400);
+  assert.ok(!field.text.includes(value.slice(4, 36)), field.text);
+});
+
 test('after shutdown: no secrets in the DB files, and each value is stored as binary SHA-256', async () => {
   await srv.server.stop();
   const buf = dbBytes();
