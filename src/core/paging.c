@@ -4,7 +4,10 @@
 
 #include <inttypes.h>
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +22,33 @@ void page_token_set_key(const unsigned char new_key[32]) {
   memcpy(key, new_key, sizeof key);
 }
 
-/* Over "<position>:<scope>", the whole scope however long: cut short, it would let listings whose
+static EVP_MAC *hmac;
+
+/* Fetched once: OpenSSL 3 otherwise looks the algorithm up on every use. */
+static void fetch_hmac(void) {
+  hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  if (!hmac)
+    abort();
+}
+
+/* Over "<position>:" and the whole scope however long: cut short, it would let listings whose
  * scopes share a prefix accept each other's tokens. */
 static void mac_hex(uint64_t position, const char *scope, char out[MAC_HEX + 1]) {
-  size_t size = 24 + strlen(scope);
-  char *material = malloc(size);
-  if (!material)
-    abort();
-  int n = snprintf(material, size, "%" PRIx64 ":%s", position, scope);
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, fetch_hmac);
+  char head[24];
+  int n = snprintf(head, sizeof head, "%" PRIx64 ":", position);
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+                         OSSL_PARAM_construct_end()};
   unsigned char mac[32];
   size_t len = 0;
-  if (n < 0 || !EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, sizeof key,
-                          (const unsigned char *)material, (size_t)n, mac, sizeof mac, &len))
+  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
+  if (!ctx || !EVP_MAC_init(ctx, key, sizeof key, params) ||
+      !EVP_MAC_update(ctx, (const unsigned char *)head, (size_t)n) ||
+      !EVP_MAC_update(ctx, (const unsigned char *)scope, strlen(scope)) ||
+      !EVP_MAC_final(ctx, mac, &len, sizeof mac))
     abort();
-  free(material);
+  EVP_MAC_CTX_free(ctx);
   for (int i = 0; i < MAC_HEX / 2; i++)
     snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
