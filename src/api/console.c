@@ -14,11 +14,8 @@
 #include "core/token.h"
 #include "http/auth.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +23,7 @@
 
 #define SESSION_SECONDS (12 * 3600)
 #define SIGN_IN_FAILED "wrong login or password."
+
 static const char *content_type(const char *name) {
   static const struct {
     const char *suffix, *type;
