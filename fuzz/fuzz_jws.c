@@ -8,6 +8,7 @@
  * ever see the claims of the seeds.
  * Built with -DFUZZ_JWS_SEEDS (and without libFuzzer) it is a program that writes a seed corpus.
  */
+#include "fuzz_b64url.h"
 #include "oidc/jws.h"
 
 #include "core/error.h"
@@ -134,14 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #include <openssl/rand.h>
 
 static char *b64url(const unsigned char *in, size_t len) {
-  char *out = calloc(4 * ((len + 2) / 3) + 1, 1);
-  check(out != NULL, "memory");
-  int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-  while (n > 0 && out[n - 1] == '=')
-    out[--n] = '\0';
-  for (char *p = out; *p; p++)
-    *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-  return out;
+  return fuzz_b64url(in, len);
 }
 
 static char *b64url_text(const char *text) {

@@ -41,6 +41,7 @@
  * session's changes without its CSRF token are refused; the audit log verifies after every
  * epoch.
  */
+#include "fuzz_b64url.h"
 #include "http/dispatch.h"
 
 #include "api/web_assets.h"
@@ -141,14 +142,7 @@ static void must(int rc, const char *what) {
 /* ---- Fixtures ---- */
 
 static char *b64url(const unsigned char *in, size_t len) {
-  char *out = calloc(4 * ((len + 2) / 3) + 1, 1);
-  check(out != NULL, "memory");
-  int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-  while (n > 0 && out[n - 1] == '=')
-    out[--n] = '\0';
-  for (char *p = out; *p; p++)
-    *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-  return out;
+  return fuzz_b64url(in, len);
 }
 
 static char *coordinate(const char *name) {
