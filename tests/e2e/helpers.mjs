@@ -392,6 +392,15 @@ export async function startMockIssuer({ alg = 'RS256', keyFile, certFile } = {})
   return idp;
 }
 
+/** Registers an OIDC issuer in acme (RegisterOidcIssuer, asserting 200); returns {id, policyId}. */
+export async function registerIssuer(server, token, name, url) {
+  const reg = await api(server, 'POST', '/api/orgs/acme/oidc/issuers', { token, json: { name, url } });
+  assert.equal(reg.status, 200, reg.text);
+  const policy = await api(server, 'GET', `/api/orgs/acme/auth/policies/oidcissuers/${reg.json.id}`, { token });
+  assert.equal(policy.status, 200, policy.text);
+  return { id: reg.json.id, policyId: policy.json.id };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server processes
 

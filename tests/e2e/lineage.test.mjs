@@ -5,7 +5,7 @@
 // every change it makes. Against a real OIDC issuer (oauth2-mock-server) on loopback.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, assert401, memberAdd, nowSeconds, startServer, tokenCreate, userAdd, startMockIssuer } from './helpers.mjs';
+import { api, assert401, memberAdd, nowSeconds, startServer, tokenCreate, userAdd, startMockIssuer, registerIssuer } from './helpers.mjs';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
@@ -70,10 +70,7 @@ async function exchangeAdmin(issuerId, policyId, permissions, expiration = 120) 
 let issuer; // {id, policyId}
 
 test('the mock issuer is registered (discovery over loopback HTTP)', async () => {
-  const reg = await api(srv, 'POST', '/api/orgs/acme/oidc/issuers', { token: tok.alice, json: { name: 'ci', url: idp.issuer.url } });
-  assert.equal(reg.status, 200, reg.text);
-  const policy = await api(srv, 'GET', `/api/orgs/acme/auth/policies/oidcissuers/${reg.json.id}`, { token: tok.alice });
-  issuer = { id: reg.json.id, policyId: policy.json.id };
+  issuer = await registerIssuer(srv, tok.alice, 'ci', idp.issuer.url);
 });
 
 test('a team token made with an org token expires no later than it, and dies with it', async () => {
@@ -159,18 +156,16 @@ test('what an exchange-issued token makes lives no longer than it, and dies with
 });
 
 test('manage-access is refused where it means nothing', async () => {
-  const reg = await api(srv, 'POST', '/api/orgs/acme/oidc/issuers', { token: tok.alice, json: { name: 'again', url: idp.issuer.url } });
-  assert.equal(reg.status, 200, reg.text);
-  const policy = await api(srv, 'GET', `/api/orgs/acme/auth/policies/oidcissuers/${reg.json.id}`, { token: tok.alice });
+  const again = await registerIssuer(srv, tok.alice, 'again', idp.issuer.url);
   for (const bad of [
     { decision: 'allow', tokenType: 'organization', authorizedPermissions: ['manage-access'], rules: { sub: 'x' } },
     { decision: 'allow', tokenType: 'team', teamName: 'ops', authorizedPermissions: ['manage-access'], rules: { sub: 'x' } },
     { decision: 'allow', tokenType: 'organization', authorizedPermissions: ['admin', 'everything'], rules: { sub: 'x' } },
   ]) {
-    const res = await api(srv, 'PATCH', `/api/orgs/acme/auth/policies/${policy.json.id}`, { token: tok.alice, json: { policies: [bad] } });
+    const res = await api(srv, 'PATCH', `/api/orgs/acme/auth/policies/${again.policyId}`, { token: tok.alice, json: { policies: [bad] } });
     assert.equal(res.status, 400, `${JSON.stringify(bad)}: ${res.text}`);
   }
-  const ok = await api(srv, 'PATCH', `/api/orgs/acme/auth/policies/${policy.json.id}`, {
+  const ok = await api(srv, 'PATCH', `/api/orgs/acme/auth/policies/${again.policyId}`, {
     token: tok.alice,
     json: { policies: [{ decision: 'allow', tokenType: 'personal', userLogin: 'bob', authorizedPermissions: ['manage-access'], rules: { sub: 'x' } }] },
   });

@@ -6,7 +6,7 @@
 // handler used to accept.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, memberAdd, nowSeconds, startServer, userAdd, startMockIssuer, passwd } from './helpers.mjs';
+import { api, memberAdd, nowSeconds, startServer, userAdd, startMockIssuer, passwd, registerIssuer } from './helpers.mjs';
 
 const PASSWORD = 'correct horse battery';
 let srv;
@@ -27,10 +27,7 @@ before(async () => {
   });
   const team = await call('POST', '/api/orgs/acme/teams/pulumi', { name: 'ops', displayName: 'Ops', description: '' });
   assert.equal(team.status, 201, team.text);
-  const reg = await call('POST', '/api/orgs/acme/oidc/issuers', { name: 'main', url: idp.issuer.url });
-  assert.equal(reg.status, 200, reg.text);
-  const policy = await api(srv, 'GET', `/api/orgs/acme/auth/policies/oidcissuers/${reg.json.id}`, { token: srv.token });
-  issuer = { id: reg.json.id, policyId: policy.json.id };
+  issuer = await registerIssuer(srv, srv.token, 'main', idp.issuer.url);
 });
 
 after(async () => {

@@ -12,7 +12,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { api, createToken, listAll, memberAdd, nowSeconds, startServer, userAdd, startMockIssuer, passwd } from '../e2e/helpers.mjs';
+import { api, createToken, listAll, memberAdd, nowSeconds, startServer, userAdd, startMockIssuer, passwd, registerIssuer } from '../e2e/helpers.mjs';
 
 const TIMEOUT_MS = 5000;
 const DAY = 86400;
@@ -52,10 +52,7 @@ before(async () => {
   tok = (await createToken(srv, srv.token, { description: 'catalogue', expires: nowSeconds() + DAY })).tokenValue;
   const team = await api(srv, 'POST', '/api/orgs/acme/teams/pulumi', { token: tok, json: { name: 'ops', displayName: 'Ops', description: '' } });
   assert.equal(team.status, 201, team.text);
-  const reg = await api(srv, 'POST', '/api/orgs/acme/oidc/issuers', { token: tok, json: { name: 'main', url: idp.issuer.url } });
-  assert.equal(reg.status, 200, reg.text);
-  const policy = await api(srv, 'GET', `/api/orgs/acme/auth/policies/oidcissuers/${reg.json.id}`, { token: tok });
-  issuer = { id: reg.json.id, policyId: policy.json.id };
+  issuer = await registerIssuer(srv, tok, 'main', idp.issuer.url);
   const allowed = await api(srv, 'PATCH', `/api/orgs/acme/auth/policies/${issuer.policyId}`, { token: tok, json: { policies: [allowOrg()] } });
   assert.equal(allowed.status, 200, allowed.text);
 });
