@@ -41,6 +41,11 @@ void framing_scan_uri(char *uri, struct framing_uri *out) {
       query = p;
     else if (query && c == '&')
       params++;
+    /* libmicrohttpd decodes the path before we route it, so "%00" would silently cut a name
+     * short and "%2F" would add a segment, each seen differently by any proxy in front of us. */
+    else if (!query && c == '%' && p[1] && p[2] &&
+             ((p[1] == '0' && p[2] == '0') || (p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))))
+      out->hides_bytes = true;
   }
   if (query && query[1])
     params++; /* the first parameter has no '&' before it */

@@ -21,6 +21,7 @@ struct framing_uri {
   const char *start; /* the URI inside libmicrohttpd's read buffer */
   size_t len;
   bool bad_bytes;       /* a byte no URI may hold: space, a control, DEL or non-ASCII */
+  bool hides_bytes;     /* the path has an encoded NUL or '/', which routing would not see */
   bool too_many_params; /* more than QUERY_PARAMS_MAX: the query was cut, see framing_scan_uri */
 };
 

@@ -50,7 +50,6 @@ struct request {
   char id[REQUEST_ID_LEN + 1];
   int64_t started_us;
   struct framing_uri uri; /* the URI as sent: path, query and escapes */
-  bool bad_path;          /* the path hides bytes from routing (encoded NUL or '/') */
 
   char *body;
   size_t body_len;

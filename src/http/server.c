@@ -36,18 +36,6 @@ struct server {
   atomic_int in_flight;
 };
 
-/* True when the path (before any '?') holds an encoded NUL or '/': MHD decodes the path before we
- * route it, so "%00" would silently cut a name short and "%2F" would add a segment, each seen
- * differently by any proxy or filter in front of us. */
-static bool path_hides_bytes(const char *uri) {
-  for (const char *p = uri; *p && *p != '?'; p++) {
-    if (p[0] == '%' && p[1] && p[2] &&
-        ((p[1] == '0' && p[2] == '0') || (p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))))
-      return true;
-  }
-  return false;
-}
-
 /* MHD's URI callback: runs as soon as the request line is in, with the URI as sent (query string
  * and percent-escapes included), and what it returns becomes the request's context. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
@@ -59,7 +47,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
   req->conn = conn;
   conntrack_request_line(conn);
   framing_scan_uri((char *)uri, &req->uri); /* MHD's own buffer, see framing.h */
-  req->bad_path = path_hides_bytes(uri);
   /* The console's answers, errors and early refusals included, carry its security headers. */
   req->console_page =
       (uri[0] == '/' && (uri[1] == '\0' || uri[1] == '?')) || strncmp(uri, "/console/", 9) == 0;
@@ -165,7 +152,7 @@ static bool refused_early(struct request *req, const char *version) {
     reply_error(req, 431, "the request has more than %d header fields.", HEADER_FIELDS_MAX);
   else if (framing != TE_OK)
     reply_failure(req, framing, detail);
-  else if (req->bad_path)
+  else if (req->uri.hides_bytes)
     reply_error(req, 400, "the path may not contain an encoded NUL (%%00) or '/' (%%2F).");
   else if (declared_too_large(req->conn))
     reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);

@@ -56,6 +56,17 @@ static void parameters_are_counted_and_an_excess_is_cut(void **state) {
   assert_true(u.len > strlen(uri));
 }
 
+static void encoded_nul_and_slash_in_the_path_are_found(void **state) {
+  (void)state;
+  char nul[] = "/api/user/tokens/%00x", slash[] = "/api/user%2ftokens", upper[] = "/a%2Fb";
+  assert_true(scan(nul).hides_bytes);
+  assert_true(scan(slash).hides_bytes);
+  assert_true(scan(upper).hides_bytes);
+  char in_query[] = "/healthz?a=%00&b=%2F", fine[] = "/a%20b%41";
+  assert_false(scan(in_query).hides_bytes);
+  assert_false(scan(fine).hides_bytes);
+}
+
 static void empty_parameters_count_too(void **state) {
   (void)state;
   char uri[256];
@@ -75,6 +86,7 @@ int main(void) {
       cmocka_unit_test(visible_ascii_is_fine),
       cmocka_unit_test(spaces_controls_and_high_bytes_are_not),
       cmocka_unit_test(parameters_are_counted_and_an_excess_is_cut),
+      cmocka_unit_test(encoded_nul_and_slash_in_the_path_are_found),
       cmocka_unit_test(empty_parameters_count_too),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
