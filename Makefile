@@ -35,9 +35,12 @@ bench: build
 	@scripts/bench
 
 # Every libFuzzer target in fuzz/ (clang), one after another: FUZZ_SECONDS each (default 60),
-# TARGETS="policy router" for some (fuzz/README.md).
-fuzz: deps
+# TARGETS="policy router" for some (fuzz/README.md); then Schemathesis against the ASan build,
+# SCHEMATHESIS_EXAMPLES per operation (default 300; 0 skips it).
+fuzz: deps asan
 	@scripts/fuzz
+	@if [ "$${SCHEMATHESIS_EXAMPLES:-300}" != 0 ]; then cd tests && TESSERA_BIN=../$(ASAN_BUILD)/tessera \
+	  SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-300} node --test compat/schemathesis.test.mjs; fi
 
 fmt: deps
 	@clang-format -i $$(git ls-files --cached --others --exclude-standard '*.c' '*.h')

@@ -9,6 +9,7 @@ import { currentRoute, onRouteChange } from './router.js';
 import { renderTokens } from './tokens.js';
 import { renderOrg } from './org.js';
 import { alertBox, button, dismissAll } from './ui.js';
+import { CLI_LOGIN_PATH, CLI_WELCOME_PATH, renderCliLogin, renderCliWelcome } from './clilogin.js';
 
 const root = document.getElementById('app');
 let shell = null;
@@ -28,10 +29,13 @@ onSessionChange((s, reason) => {
     let notice = null;
     if (reason === 'expired') notice = 'Your session has ended. Sign in again to continue.';
     else if (reason === 'signed-out' && wasIn) notice = 'You have signed out.';
+    if (location.pathname === CLI_LOGIN_PATH) notice = 'Sign in to let the Pulumi CLI use your account.';
     renderSignIn(root, { notice });
     return;
   }
-  startConsole(s);
+  // The CLI's browser login asks for a confirmation instead of opening the console.
+  if (location.pathname === CLI_LOGIN_PATH) renderCliLogin(root, s, () => signOut().catch(() => {}));
+  else startConsole(s);
 });
 
 async function startConsole(s) {
@@ -83,6 +87,10 @@ function route() {
 onRouteChange(route);
 
 async function boot() {
+  if (location.pathname === CLI_WELCOME_PATH) {
+    renderCliWelcome(root); // the CLI's browser login is over: nothing to sign in to
+    return;
+  }
   try {
     await restore();
   } catch (e) {

@@ -16,7 +16,15 @@ function tokenLabel(t) {
 function columnsFor(kind, revoke) {
   const cols = [];
   if (kind !== 'personal') cols.push({ label: 'Name', className: 'col-name', cell: (t) => h('span', { class: 'mono' }, t.name) });
-  cols.push({ label: 'Description', className: 'col-desc', cell: (t) => t.description || h('span', { class: 'muted' }, 'No description') });
+  // The reason its creation gave (?reason=, e.g. "cli-login") sits under the description.
+  cols.push({
+    label: 'Description',
+    className: 'col-desc',
+    cell: (t) => {
+      const text = t.description || h('span', { class: 'muted' }, 'No description');
+      return t.reason ? h('span', {}, text, h('span', { class: 'muted token-reason' }, `Reason: ${t.reason}`)) : text;
+    },
+  });
   if (kind === 'org') cols.push({ label: 'Admin', cell: (t) => (t.admin ? badge('admin', 'accent') : 'no') });
   cols.push(
     { label: 'Created', cell: (t) => timeEl(toDate(t.created), toDate(t.created) ? formatDate(toDate(t.created)) : '—') },

@@ -6,8 +6,10 @@
 /* One handler per operation; Pulumi's operationId in the comment. */
 
 void api_healthz(struct request *req);
-void api_console_index(struct request *req);                      /* the web console's page */
-void api_console_asset(struct request *req);                      /* its scripts and styles */
+void api_console_index(struct request *req);    /* the web console's page */
+void api_console_asset(struct request *req);    /* its scripts and styles */
+void api_cli_login_page(struct request *req);   /* GET /cli-login: Pulumi's CLI's browser login */
+void api_cli_welcome_page(struct request *req); /* GET /welcome/cli: where that login ends */
 void api_console_session_create(struct request *req);             /* console sign-in */
 void api_console_session_get(struct request *req);                /* the current console session */
 void api_console_session_delete(struct request *req);             /* console sign-out */

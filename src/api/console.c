@@ -42,7 +42,7 @@ static const char *content_type(const char *name) {
   return NULL; /* not a kind of file the console serves */
 }
 
-static void serve_asset(struct request *req, const char *name) {
+void console_serve_asset(struct request *req, const char *name) {
   const char *type = content_type(name);
   for (const struct web_asset *a = web_assets; type && a->name; a++) {
     if (strcmp(a->name, name) != 0)
@@ -58,11 +58,11 @@ static void serve_asset(struct request *req, const char *name) {
 }
 
 void api_console_index(struct request *req) {
-  serve_asset(req, "index.html");
+  console_serve_asset(req, "index.html");
 }
 
 void api_console_asset(struct request *req) {
-  serve_asset(req, req->params[0]);
+  console_serve_asset(req, req->params[0]);
 }
 
 static json_t *session_json(const struct store_user *user, const char *csrf, int64_t expires) {

@@ -67,12 +67,16 @@ bool token_read_reason(struct request *req, const char **out) {
 json_t *token_json(const struct store_token *t, int64_t last_used) {
   char created[RFC3339_LEN + 1];
   time_format_rfc3339(t->created, created);
-  /* source (console, api, oidc, admin) is Tessera's addition to AccessToken. */
-  return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:s, s:s}", "id", t->id, "name",
-                   t->name, "description", t->description, "created", created, "lastUsed",
-                   (json_int_t)last_used, "expires", (json_int_t)t->expires, "admin", t->admin,
-                   "createdBy", t->created_by, "type", token_kind_name(t->kind), "source",
-                   token_source_name(t->source));
+  /* source (console, api, oidc, admin) and reason (the ?reason= of its creation, when one was
+   * given) are Tessera's additions to AccessToken. */
+  json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:s, s:s, s:s}", "id", t->id, "name",
+                          t->name, "description", t->description, "created", created, "lastUsed",
+                          (json_int_t)last_used, "expires", (json_int_t)t->expires, "admin",
+                          t->admin, "createdBy", t->created_by, "type", token_kind_name(t->kind),
+                          "source", token_source_name(t->source));
+  if (t->reason[0])
+    json_object_set_new(out, "reason", json_string(t->reason));
+  return out;
 }
 
 /* filter=active|expired|all; the legacy show_expired=true means all. */

@@ -125,6 +125,7 @@ static void create_token(struct request *req, const struct token_owner *o) {
                               .team_id = o->is_team ? o->team.id : 0};
   if (!read_create_body(req, o, &token) || !within_maker(req, &token))
     return;
+  memcpy(token.reason, reason, strlen(reason) + 1);
   char value[TOKEN_VALUE_LEN + 1];
   token_new_id(token.id);
   token_generate(value);

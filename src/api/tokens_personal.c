@@ -33,20 +33,17 @@ static void created(void *arg, int result) {
 }
 
 void api_personal_token_create(struct request *req) {
-  /* reason is for the audit log, which personal tokens do not write to yet: only bounded. */
-  const char *reason = request_query(req, "reason");
-  if (!token_require_personal(req))
+  /* reason (what led to the creation, e.g. "cli-login") is kept with the token and listed. */
+  const char *reason;
+  if (!token_require_personal(req) || !token_read_reason(req, &reason))
     return;
-  if (reason && strlen(reason) > REASON_MAX) {
-    reply_error(req, 400, "reason must be at most %d bytes.", REASON_MAX);
-    return;
-  }
   json_t *body = request_json_object(req);
   if (!body)
     return;
   struct store_token token = {.kind = TOKEN_PERSONAL,
                               .user_id = req->principal.user.id,
                               .source = req->via_session ? TOKEN_SOURCE_CONSOLE : TOKEN_SOURCE_API};
+  memcpy(token.reason, reason, strlen(reason) + 1);
   static const char *const fields[] = {"description", "expires", NULL};
   bool ok = request_fields_allowed(req, body, fields) &&
             token_read_description(req, json_object_get(body, "description"), token.description) &&

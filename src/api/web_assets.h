@@ -13,4 +13,9 @@ struct web_asset {
 /* Ends with an entry whose name is NULL. */
 extern const struct web_asset web_assets[];
 
+struct request;
+
+/* Replies with the console file `name` (200, its content type) or a JSON 404. */
+void console_serve_asset(struct request *req, const char *name);
+
 #endif

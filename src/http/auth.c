@@ -32,8 +32,13 @@ static const char *credential(const char *header, size_t *len) {
   return NULL;
 }
 
-static void note_expiry(struct request *req, int64_t expires, int64_t now) {
-  if (!expires || expires - now > EXPIRY_WARNING_SECONDS)
+/* Warns the holder of a token that expires within EXPIRY_WARNING_SECONDS, who can make a new one
+ * before then. Not the holder of a token an OIDC exchange issued: it is short-lived by design,
+ * and the CI job that holds it exchanges a new ID token on its next run, so the warning would be
+ * printed by every command of every run and change nothing. */
+static void note_expiry(struct request *req, const struct store_token *t, int64_t now) {
+  int64_t expires = t->expires;
+  if (!expires || expires - now > EXPIRY_WARNING_SECONDS || t->source == TOKEN_SOURCE_OIDC)
     return;
   char when[RFC3339_LEN + 1];
   time_format_rfc3339(expires, when);
@@ -110,6 +115,6 @@ bool auth_authenticate(struct request *req) {
   req->via_session = session;
   req->authenticated = true;
   lastused_note(req->app->lastused, req->principal.token.seq, req->principal.token.last_used, now);
-  note_expiry(req, req->principal.token.expires, now);
+  note_expiry(req, &req->principal.token, now);
   return true;
 }

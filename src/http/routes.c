@@ -9,6 +9,8 @@ const struct route routes[] = {
     {"GET", "/console/session", api_console_session_get, true},
     {"DELETE", "/console/session", api_console_session_delete, true},
     {"GET", "/console/{}", api_console_asset, false},
+    {"GET", "/cli-login", api_cli_login_page, false},
+    {"GET", "/welcome/cli", api_cli_welcome_page, false},
     {"GET", "/api/capabilities", api_capabilities, false},
     {"GET", "/api/user", api_user_get, true},
     {"GET", "/api/user/organizations/default", api_user_default_org, true},

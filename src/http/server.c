@@ -36,6 +36,17 @@ struct server {
   atomic_int in_flight;
 };
 
+/* The console's pages (/, /cli-login, /welcome/cli, with any query) and files (/console/...). */
+static bool is_console_page(const char *uri) {
+  static const char *const pages[] = {"/", "/cli-login", "/welcome/cli"};
+  for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+    size_t n = strlen(pages[i]);
+    if (strncmp(uri, pages[i], n) == 0 && (uri[n] == '\0' || uri[n] == '?'))
+      return true;
+  }
+  return strncmp(uri, "/console/", 9) == 0;
+}
+
 /* MHD's URI callback: runs as soon as the request line is in, with the URI as sent (query string
  * and percent-escapes included), and what it returns becomes the request's context. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
@@ -48,8 +59,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
   conntrack_request_line(conn);
   framing_scan_uri((char *)uri, &req->uri); /* MHD's own buffer, see framing.h */
   /* The console's answers, errors and early refusals included, carry its security headers. */
-  req->console_page =
-      (uri[0] == '/' && (uri[1] == '\0' || uri[1] == '?')) || strncmp(uri, "/console/", 9) == 0;
+  req->console_page = is_console_page(uri);
   req->started_us = time_monotonic_us();
   /* prefix + 16 hex digits of a counter; hand-formatted because this runs for every request */
   static const char hex[] = "0123456789abcdef";

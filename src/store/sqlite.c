@@ -17,8 +17,8 @@
 #define TOKEN_COLUMNS                                                                              \
   "t.seq, t.id, t.hash, t.kind, coalesce(t.user_id, 0), t.description, t.created, t.expires, "     \
   "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "    \
-  "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0), t.manage_access"
-#define TOKEN_COLUMN_COUNT 18
+  "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0), t.manage_access, t.reason"
+#define TOKEN_COLUMN_COUNT 19
 
 #define OIDC_COLUMNS                                                                               \
   "id, org_id, name, url, issuer, jwks_uri, jwks, static_jwks, thumbprints, max_expiration, "      \
@@ -47,10 +47,10 @@ static const char *const statement_sql[STMT_COUNT] = {
     /* created_by: as given, or (personal tokens made for themselves) the owner's login. */
     [STMT_TOKEN_INSERT] =
         "INSERT INTO tokens (id, hash, kind, user_id, org_id, team_id, name, admin, description, "
-        "created_by, created, expires, oidc_issuer, source, parent_seq, manage_access) "
+        "created_by, created, expires, oidc_issuer, source, parent_seq, manage_access, reason) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
         "coalesce(nullif(?10, ''), (SELECT login FROM users WHERE id = ?4), ''), "
-        "?11, ?12, ?13, ?14, nullif(?15, 0), ?16)",
+        "?11, ?12, ?13, ?14, nullif(?15, 0), ?16, ?17)",
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
     /* A token an OIDC exchange made is confined to its issuer's organization, and dies with the
      * issuer: deleting a (perhaps compromised) trust relationship revokes what it issued. */
@@ -322,6 +322,7 @@ static void read_token(sqlite3_stmt *st, struct store_token *t) {
   t->source = token_source_parse((const char *)sqlite3_column_text(st, 15));
   t->parent_seq = sqlite3_column_int64(st, 16);
   t->manage_access = sqlite3_column_int(st, 17) != 0;
+  column_text(st, 18, t->reason, sizeof t->reason);
 }
 
 static void read_user_row(sqlite3_stmt *st, void *out) {

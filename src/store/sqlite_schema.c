@@ -169,6 +169,9 @@ static const char *const migrations[] = {
      * a machine or exchange-issued token made to its maker. */
     ("ALTER TABLE tokens ADD COLUMN manage_access INTEGER NOT NULL DEFAULT 0"
      "  CHECK (manage_access IN (0, 1));"), /* parenthesized: one element, for clang's checks */
+    /* 8: the context that triggered a token's creation (CreatePersonalToken's ?reason=, and the
+     * same on organization and team tokens), kept for the console and the token listings. */
+    ("ALTER TABLE tokens ADD COLUMN reason TEXT NOT NULL DEFAULT '';"),
 };
 
 int sqlite_schema_version_latest(void) {

@@ -154,6 +154,7 @@ void bind_token_insert(sqlite3_stmt *st, const struct store_token *t) {
   sqlite3_bind_text(st, 14, token_source_name(t->source), -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 15, t->parent_seq);
   sqlite3_bind_int(st, 16, t->manage_access);
+  sqlite3_bind_text(st, 17, t->reason, -1, SQLITE_STATIC);
 }
 
 struct purge_job {

@@ -146,6 +146,7 @@ struct store_token {
   int64_t parent_seq;
   bool manage_access; /* from an OIDC exchange whose policy granted "manage-access" */
   char description[DESCRIPTION_MAX + 1];
+  char reason[REASON_MAX + 1];    /* the ?reason= its creation gave ("" for none) */
   char created_by[ACTOR_MAX + 1]; /* the creator's login ("org/token-name" for a machine token) */
   int64_t created;
   int64_t expires;   /* 0 = never */

@@ -218,6 +218,8 @@ test('listings page with continuation tokens bound to their listing, and filter 
 
 test('creations and deletions are audited with the reason, and the token that acted', async () => {
   const t = await created(await orgCreate(tok.olga, { name: 'audited', description: '', expires: 0, admin: true }, '?reason=for%20the%20deploy%20bot'));
+  const listed = (await api(srv, 'GET', '/api/orgs/acme/tokens', { token: tok.olga })).json.tokens.find((x) => x.id === t.id);
+  assert.equal(listed.reason, 'for the deploy bot', 'the reason is kept with the token');
   assert.equal((await api(srv, 'DELETE', `/api/orgs/acme/tokens/${t.id}?reason=leaked`, { token: tok.olga })).status, 204);
   const events = (await api(srv, 'GET', '/api/orgs/acme/auditlogs/v2', { token: tok.olga })).json.auditLogEvents;
   const made = events.find((e) => e.event === 'organization-token-created' && e.description.includes('audited'));

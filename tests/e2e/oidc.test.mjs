@@ -171,7 +171,10 @@ test('admin, team and personal tokens need a policy that names them', async () =
   assert.equal((await api(srv, 'GET', '/api/user', { token: t.json.access_token })).json.tokenInfo.team, 'ops');
   const p = await exchange({ subject_token: await idToken(), requested_token_type: TYPE('personal'), scope: 'user:bob' });
   assert.equal(p.status, 200, JSON.stringify(p.json));
-  assert.equal((await api(srv, 'GET', '/api/user', { token: p.json.access_token })).json.githubLogin, 'bob');
+  const bob = await api(srv, 'GET', '/api/user', { token: p.json.access_token });
+  assert.equal(bob.json.githubLogin, 'bob');
+  // Short-lived by design, renewed by the next exchange: no "create a new one" warning on each use.
+  for (const r of [bob, await api(srv, 'GET', '/api/user', { token: t.json.access_token })]) assert.equal(r.headers.get('x-pulumi-warning'), null);
   // Not for another team or user, nor for a team that does not exist.
   assert.equal((await exchange({ subject_token: await idToken(), requested_token_type: TYPE('personal'), scope: 'user:alice' })).json.error, 'invalid_grant');
   assert.equal((await exchange({ subject_token: await idToken(), requested_token_type: TYPE('team'), scope: 'team:nope' })).json.error, 'invalid_grant');

@@ -118,9 +118,13 @@ test('create with expires ~700 days ahead (within 2 years) is accepted', async (
   assert.equal((await findToken(id)).expires, exp);
 });
 
-test('create with ?reason= is accepted (256 bytes ok)', async () => {
-  await createToken(srv, srv.token, {}, '?reason=cli-login');
-  await createToken(srv, srv.token, {}, `?reason=${'r'.repeat(256)}`);
+test('create with ?reason= keeps the reason with the token (256 bytes ok; none → no key)', async () => {
+  const a = await createToken(srv, srv.token, {}, '?reason=cli-login');
+  assert.equal((await findToken(a.id)).reason, 'cli-login');
+  const b = await createToken(srv, srv.token, {}, `?reason=${encodeURIComponent('é'.repeat(128))}`);
+  assert.equal((await findToken(b.id)).reason, 'é'.repeat(128));
+  const c = await createToken(srv, srv.token, {});
+  assert.equal('reason' in (await findToken(c.id)), false);
 });
 
 test('description of exactly 1024 bytes is accepted (ASCII and multi-byte)', async () => {
@@ -220,9 +224,12 @@ test('a refused field is named, with what is wrong with it', async () => {
   for (const body of [{}, { expires: 0 }, { description: 'x' }, { expires: isoSeconds(now + 3600) }]) await createToken(srv, srv.token, body);
 });
 
-test('create → 400: reason longer than 256 bytes', async () => {
-  const res = await api(srv, 'POST', `/api/user/tokens?reason=${'r'.repeat(257)}`, { token: srv.token, json: {} });
-  assert400(res);
+test('create → 400: reason longer than 256 bytes, or with control characters', async () => {
+  for (const reason of ['r'.repeat(257), 'a%0Ab', 'a%7Fb', '%C3%28']) {
+    const res = await api(srv, 'POST', `/api/user/tokens?reason=${reason}`, { token: srv.token, json: {} });
+    assert400(res, reason);
+    assert.match(res.json.message, /reason must be at most 256 bytes of text/);
+  }
 });
 
 // ----------------------------------------------------------------------------- deletion

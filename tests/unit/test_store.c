@@ -122,12 +122,14 @@ static void tokens_are_found_by_hash_and_only_by_hash(void **state) {
   struct fixture *f = *state;
   struct store *s = f->store;
   struct store_token t = make_token(f->alice.id, "laptop", 0);
+  snprintf(t.reason, sizeof t.reason, "cli-login");
   assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_string_equal(p.token.id, t.id);
   assert_memory_equal(p.token.hash, t.hash, TOKEN_HASH_LEN);
   assert_string_equal(p.token.description, "laptop");
+  assert_string_equal(p.token.reason, "cli-login");
   assert_string_equal(p.token.created_by, "alice");
   assert_string_equal(p.user.login, "alice");
   assert_int_equal(p.user.id, f->alice.id);
