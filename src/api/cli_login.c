@@ -22,10 +22,10 @@ static void reply_error_page(struct request *req, const char *why) {
       "  <title>CLI sign-in link not valid · Tessera</title>\n"
       "  <link rel=\"icon\" href=\"/console/logo.svg\" type=\"image/svg+xml\">\n"
       "  <link rel=\"stylesheet\" href=\"/console/style.css\">\n</head>\n<body>\n"
-      "  <main class=\"content cli-login\" id=\"main\">\n"
+      "  <main class=\"signin cli-login\" id=\"main\"><div class=\"signin-card\">\n"
       "    <h1>This CLI sign-in link is not valid</h1>\n    <p>%s</p>\n"
       "    <p>Run <code>pulumi login</code> again and use the link it opens. No token was "
-      "created.</p>\n    <p><a href=\"/\">Go to the Tessera console</a></p>\n  </main>\n"
+      "created.</p>\n    <p><a href=\"/\">Go to the Tessera console</a></p>\n  </div></main>\n"
       "</body>\n</html>\n";
   int len = snprintf(NULL, 0, page, why);
   char *body = malloc((size_t)len + 1);

@@ -16,6 +16,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const PASSWORD = 'correct horse';
 const STEP = { timeout: 90000 };
+const shotsDir = path.join(here, '..', 'browser', 'screenshots'); // git-ignored, as the console's
+const shot = (page, name) => page.screenshot({ path: path.join(shotsDir, `cli-login-${name}.png`), fullPage: true, caret: 'initial' });
 
 let srv;
 let browser;
@@ -28,6 +30,7 @@ before(
     srv = await startServer({ setup: (db) => passwd(db, 'alice', `${PASSWORD}\n`) });
     home = pulumiHome();
     opened = path.join(home.dir, 'opened-urls');
+    fs.mkdirSync(shotsDir, { recursive: true });
     browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'], timeout: 15000 });
   },
   { timeout: 40000 },
@@ -99,12 +102,14 @@ test('pulumi login in the browser: sign in, confirm; the CLI gets a token descri
   await page.getByText('Sign in to let the Pulumi CLI use your account.').waitFor();
   await signIn(page);
   await page.getByRole('heading', { name: 'Sign in to the Pulumi CLI' }).waitFor();
+  await shot(page, '1-confirm');
   const question = await page.locator('.cli-question').textContent();
   assert.equal(question, `Allow the Pulumi CLI on ${description} to sign in as alice?`);
   await page.getByRole('button', { name: 'Allow as alice' }).click();
   await page.waitForURL(`${srv.url}/welcome/cli`);
   await page.getByRole('heading', { name: 'You are signed in to the Pulumi CLI' }).waitFor();
   await page.getByText('You can close this tab').waitFor();
+  await shot(page, '2-welcome');
 
   const r = await cli;
   assert.equal(r.status, 0, said(r));
@@ -175,6 +180,7 @@ test('a bad link gets an error page, and no confirmation: port, nonce, descripti
   const page = await newPage();
   await page.goto(`${srv.url}/cli-login?cliSessionPort=80&cliSessionNonce=${nonce}`);
   await page.getByRole('heading', { name: 'This CLI sign-in link is not valid' }).waitFor();
+  await shot(page, '3-bad-link');
   await page.context().close();
 });
 
