@@ -673,7 +673,12 @@ static void check_reply(struct request *req, const struct route *found, enum cre
   int status = req->status;
   check((status >= 200 && status < 500) || status == 503, "the status is 2xx-4xx or 503");
   bool oauth = found && strcmp(found->pattern, "/api/oauth/token") == 0;
-  if (status >= 400)
+  /* The CLI's browser login is a page a person reads: its refusals are HTML (api/cli_login.c). */
+  bool page = found && strcmp(found->pattern, "/cli-login") == 0;
+  if (status >= 400 && page)
+    check(status == 400 && req->content_type && starts_with(req->content_type, "text/html"),
+          "a refused CLI login link gets the HTML error page");
+  else if (status >= 400)
     check_error_body(req, oauth);
   if (status == 204 || status == 304)
     check(req->reply_len == 0, "a 204 has no body");

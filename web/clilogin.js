@@ -16,7 +16,7 @@ export function cliSession(search = location.search) {
   const q = new URLSearchParams(search);
   const port = q.get('cliSessionPort') || '';
   const nonce = q.get('cliSessionNonce') || '';
-  if (!/^[1-9][0-9]{3,4}$/.test(port) || Number(port) > 65535) return null;
+  if (!/^[1-9][0-9]{3,4}$/.test(port) || Number(port) < 1024 || Number(port) > 65535) return null;
   if (!/^[A-Za-z0-9_-]{16,256}$/.test(nonce)) return null;
   return { port: Number(port), nonce, description: q.get('cliSessionDescription') || FALLBACK_DESCRIPTION };
 }

@@ -36,10 +36,18 @@ static void reply_error_page(struct request *req, const char *why) {
 }
 
 void api_cli_login_page(struct request *req) {
+  /* The page reads the query again (URLSearchParams: exact names, first of several): what is
+   * checked here must be what it reads, so each parameter must be there once, spelled so. */
+  static const char *const names[] = {"cliSessionPort", "cliSessionNonce", "cliSessionDescription"};
+  const char *values[3];
+  for (int i = 0; i < 3; i++)
+    if (!request_query_single(req, names[i], &values[i])) {
+      reply_error_page(req, "each of cliSessionPort, cliSessionNonce and cliSessionDescription "
+                            "may be given once, spelled so.");
+      return;
+    }
   const char *why;
-  if (!cli_session_valid(request_query(req, "cliSessionPort"),
-                         request_query(req, "cliSessionNonce"),
-                         request_query(req, "cliSessionDescription"), &why)) {
+  if (!cli_session_valid(values[0], values[1], values[2], &why)) {
     reply_error_page(req, why);
     return;
   }

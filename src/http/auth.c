@@ -33,12 +33,15 @@ static const char *credential(const char *header, size_t *len) {
 }
 
 /* Warns the holder of a token that expires within EXPIRY_WARNING_SECONDS, who can make a new one
- * before then. Not the holder of a token an OIDC exchange issued: it is short-lived by design,
- * and the CI job that holds it exchanges a new ID token on its next run, so the warning would be
- * printed by every command of every run and change nothing. */
-static void note_expiry(struct request *req, const struct store_token *t, int64_t now) {
+ * before then. Not the holder of a token an OIDC exchange issued, nor of one made with such a
+ * token: short-lived by design, bounded by a CI job's, they are renewed by the job's next
+ * exchange, so the warning would be printed by every command of every run and change nothing.
+ * Nor a console session, which ends by itself after 12 hours and whose page knows when. */
+static void note_expiry(struct request *req, const struct store_principal *p, int64_t now) {
+  const struct store_token *t = &p->token;
   int64_t expires = t->expires;
-  if (!expires || expires - now > EXPIRY_WARNING_SECONDS || t->source == TOKEN_SOURCE_OIDC)
+  if (!expires || expires - now > EXPIRY_WARNING_SECONDS || t->source == TOKEN_SOURCE_OIDC ||
+      t->source == TOKEN_SOURCE_SESSION || p->parent_from_exchange)
     return;
   char when[RFC3339_LEN + 1];
   time_format_rfc3339(expires, when);
@@ -115,6 +118,6 @@ bool auth_authenticate(struct request *req) {
   req->via_session = session;
   req->authenticated = true;
   lastused_note(req->app->lastused, req->principal.token.seq, req->principal.token.last_used, now);
-  note_expiry(req, &req->principal.token, now);
+  note_expiry(req, &req->principal, now);
   return true;
 }

@@ -46,6 +46,9 @@ void framing_scan_uri(char *uri, struct framing_uri *out) {
     else if (!query && c == '%' && p[1] && p[2] &&
              ((p[1] == '0' && p[2] == '0') || (p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))))
       out->hides_bytes = true;
+    /* A query value is read as a C string: "a%00b" would pass every check as "a". */
+    else if (query && c == '%' && p[1] == '0' && p[2] == '0')
+      out->nul_in_query = true;
   }
   if (query && query[1])
     params++; /* the first parameter has no '&' before it */

@@ -23,6 +23,7 @@ struct framing_uri {
   bool bad_bytes;       /* a byte no URI may hold: space, a control, DEL or non-ASCII */
   bool hides_bytes;     /* the path has an encoded NUL or '/', which routing would not see */
   bool too_many_params; /* more than QUERY_PARAMS_MAX: the query was cut, see framing_scan_uri */
+  bool nul_in_query;    /* an encoded NUL in the query: its value would be read cut short */
 };
 
 /* Called with the URI exactly as sent (MHD's URI log callback). A query of more than

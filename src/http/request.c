@@ -218,6 +218,38 @@ const char *request_query(struct request *req, const char *name) {
   return lookup(req, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_match {
+  const char *name;
+  int count;      /* parameters of that name in any case */
+  bool same_case; /* every one spelled exactly as asked */
+};
+
+static void match_parameter(struct query_match *m, const char *key) {
+  if (strcasecmp(key, m->name) != 0)
+    return;
+  m->count++;
+  m->same_case = m->same_case && strcmp(key, m->name) == 0;
+}
+
+static enum MHD_Result count_parameter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value) {
+  (void)kind;
+  (void)value;
+  match_parameter(cls, key);
+  return MHD_YES;
+}
+
+bool request_query_single(struct request *req, const char *name, const char **value) {
+  struct query_match m = {.name = name, .count = 0, .same_case = true};
+  if (req->conn)
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, count_parameter, &m);
+  else
+    for (const struct request_value *v = req->query; v && v->name; v++)
+      match_parameter(&m, v->name);
+  *value = m.count == 1 && m.same_case ? request_query(req, name) : NULL;
+  return m.count == 0 || (m.count == 1 && m.same_case);
+}
+
 const char *request_header(struct request *req, const char *name) {
   return lookup(req, MHD_HEADER_KIND, name);
 }

@@ -141,6 +141,11 @@ void request_client_ip(struct request *req, char *out, size_t size);
 
 /* A query parameter, header or cookie, or NULL. */
 const char *request_query(struct request *req, const char *name);
+
+/* For a parameter that a page's script reads too (it compares names exactly, and takes the first
+ * of several): false when `name` is given more than once, in any case, or in another case than
+ * this. Otherwise true, with *value the parameter's value or NULL when it is absent. */
+bool request_query_single(struct request *req, const char *name, const char **value);
 const char *request_header(struct request *req, const char *name);
 const char *request_cookie(struct request *req, const char *name);
 

@@ -164,6 +164,8 @@ static bool refused_early(struct request *req, const char *version) {
     reply_failure(req, framing, detail);
   else if (req->uri.hides_bytes)
     reply_error(req, 400, "the path may not contain an encoded NUL (%%00) or '/' (%%2F).");
+  else if (req->uri.nul_in_query)
+    reply_error(req, 400, "the query may not contain an encoded NUL (%%00).");
   else if (declared_too_large(req->conn))
     reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);
   req->close_connection = req->replied;
@@ -199,6 +201,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req->method = method;
     if (!(req->path = strdup(url)))
       abort();
+    /* The path as routed, decoded: "/%63li-login" is the console's page too. */
+    req->console_page = req->console_page || is_console_page(url);
     return refused_early(req, version) ? send_reply(req) : MHD_YES;
   }
   if (*upload_size) { /* its deadline is the tracker's (http/conntrack.c) */

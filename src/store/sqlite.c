@@ -57,7 +57,7 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_PRINCIPAL_BY_HASH] =
         "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, "
         "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0), "
-        "coalesce(pt.expires, -1), coalesce(oi.name, '') "
+        "coalesce(pt.expires, -1), coalesce(oi.name, ''), coalesce(pt.oidc_issuer <> '', 0) "
         "FROM tokens t LEFT JOIN users u ON u.id = t.user_id "
         "LEFT JOIN tokens pt ON pt.seq = t.parent_seq "
         "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "
@@ -343,6 +343,7 @@ static void read_principal_row(sqlite3_stmt *st, void *out) {
   p->scope_org_id = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 8);
   p->parent_expires = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 9);
   column_text(st, TOKEN_COLUMN_COUNT + 10, p->issuer_name, sizeof p->issuer_name);
+  p->parent_from_exchange = sqlite3_column_int(st, TOKEN_COLUMN_COUNT + 11) != 0;
   if (p->token.kind == TOKEN_PERSONAL) {
     read_user_columns(st, TOKEN_COLUMN_COUNT, &p->user);
     if (p->token.oidc_issuer[0])

@@ -200,6 +200,8 @@ struct store_principal {
    * policies (-1 for none: a password sign-in, or not a session). */
   int64_t parent_expires;
   char issuer_name[OIDC_NAME_MAX + 1]; /* the OIDC issuer whose exchange made the token, or "" */
+  /* The token was made with a token an OIDC exchange issued, so it expires no later than that. */
+  bool parent_from_exchange;
   /* Nonzero when the backend vouches that nothing was written since this was read: the same
    * version means the same user and memberships (the caching store provides it; 0 = unknown). */
   uint64_t version;

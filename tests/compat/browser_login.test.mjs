@@ -15,7 +15,7 @@ import { pulumi, pulumiHome, run, said, toolsDir } from './helpers.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const PASSWORD = 'correct horse';
-const STEP = { timeout: 90000 };
+const STEP = { timeout: 120000 };
 const shotsDir = path.join(here, '..', 'browser', 'screenshots'); // git-ignored, as the console's
 const shot = (page, name) => page.screenshot({ path: path.join(shotsDir, `cli-login-${name}.png`), fullPage: true, caret: 'initial' });
 
@@ -75,19 +75,19 @@ function startBrowserLogin() {
     PULUMI_CONSOLE_DOMAIN: new URL(srv.url).host,
     TESSERA_OPENED_URLS: opened,
   });
-  return run('python3', [path.join(here, 'pty_run.py'), 'log in with your browser', '60', path.join(toolsDir, 'pulumi'), 'login', srv.url], { env, timeoutMs: 70000 });
+  return run('python3', [path.join(here, 'pty_run.py'), 'log in with your browser', '75', path.join(toolsDir, 'pulumi'), 'login', srv.url], { env, timeoutMs: 85000 });
 }
 
-/** The URL the CLI opened, once the stand-in xdg-open has it. */
-async function openedUrl() {
-  let url;
-  await poll(() => fs.existsSync(opened) && (url = fs.readFileSync(opened, 'utf8').trim()), { timeoutMs: 30000 });
+/** The URL the CLI opened, once the stand-in xdg-open has it (else what the CLI said). */
+async function openedUrl(cli) {
+  const url = await poll(() => fs.existsSync(opened) && fs.readFileSync(opened, 'utf8').trim(), { timeoutMs: 60000 });
+  if (!url) assert.fail(`the CLI opened no URL within 60 s: ${said(await cli)}`);
   return new URL(url);
 }
 
 test('pulumi login in the browser: sign in, confirm; the CLI gets a token described after its session', STEP, async () => {
   const cli = startBrowserLogin();
-  const url = await openedUrl();
+  const url = await openedUrl(cli);
   assert.equal(url.origin, srv.url);
   assert.equal(url.pathname, '/cli-login');
   const port = url.searchParams.get('cliSessionPort');
@@ -143,9 +143,11 @@ test('already signed in: straight to the confirmation; Cancel creates nothing', 
   await page.getByRole('heading', { name: 'Personal access tokens' }).waitFor();
   const before = (await listAll(srv, srv.token)).length;
   const nonce = 'a'.repeat(64);
-  await page.goto(`${srv.url}/cli-login?cliSessionPort=45678&cliSessionNonce=${nonce}&cliSessionDescription=my%20laptop`);
+  const html = '<img src=x id=injected>my laptop';
+  await page.goto(`${srv.url}/cli-login?cliSessionPort=45678&cliSessionNonce=${nonce}&cliSessionDescription=${encodeURIComponent(html)}`);
   await page.getByRole('heading', { name: 'Sign in to the Pulumi CLI' }).waitFor();
-  assert.equal(await page.locator('.cli-question').textContent(), 'Allow the Pulumi CLI on my laptop to sign in as alice?');
+  assert.equal(await page.locator('.cli-question').textContent(), `Allow the Pulumi CLI on ${html} to sign in as alice?`);
+  assert.equal(await page.locator('#injected').count(), 0, 'the description is text, never markup');
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByRole('heading', { name: 'CLI sign-in cancelled' }).waitFor();
   assert.equal((await listAll(srv, srv.token)).length, before, 'no token was made');
@@ -175,8 +177,23 @@ test('a bad link gets an error page, and no confirmation: port, nonce, descripti
     assert.match(res.headers.get('content-security-policy'), /default-src 'none'/, query);
     assert.match(text, /This CLI sign-in link is not valid/, query);
     assert.match(text, message, query);
-    assert.doesNotMatch(text, /<script/, `${query}: the error page runs nothing`);
+    assert.doesNotMatch(text, /<script|cliSessionNonce=|bbbbbbbbbb/, `${query}: the error page runs nothing, echoes nothing`);
   }
+  // Each parameter once, spelled as the page reads it: the server checks what the page will use.
+  for (const query of [
+    `CLISESSIONPORT=5000&cliSessionPort=1023&cliSessionNonce=${nonce}`,
+    `cliSessionPort=5000&cliSessionPort=1023&cliSessionNonce=${nonce}`,
+    `clisessionport=5000&cliSessionNonce=${nonce}`,
+    `cliSessionPort=5000&cliSessionNonce=${nonce}&CLISESSIONDESCRIPTION=ok&cliSessionDescription=%01bad`,
+  ]) {
+    const res = await fetch(`${srv.url}/cli-login?${query}`);
+    assert.equal(res.status, 400, query);
+    assert.match(await res.text(), /may be given once, spelled so/, query);
+  }
+  const good = await fetch(`${srv.url}/cli-login?cliSessionPort=5000&cliSessionNonce=${nonce}`);
+  assert.equal(good.status, 200);
+  assert.match(good.headers.get('content-security-policy'), /default-src 'none'.*frame-ancestors 'none'/);
+  assert.equal(good.headers.get('referrer-policy'), 'no-referrer');
   const page = await newPage();
   await page.goto(`${srv.url}/cli-login?cliSessionPort=80&cliSessionNonce=${nonce}`);
   await page.getByRole('heading', { name: 'This CLI sign-in link is not valid' }).waitFor();

@@ -88,7 +88,8 @@ test('README: the YAML program makes a PersonalToken with pulumi up; destroy del
   assert.match(r.stdout, /\+ 2 created/);
   assert.match(r.stdout, /- 2 deleted/);
   // It existed (the server logged its creation and its deletion) and is gone now.
-  await poll(() => /"method":"POST","path":"\/api\/user\/tokens","status":200/.test(srv.server.stdout()) && /"method":"DELETE","path":"\/api\/user\/tokens\/[0-9a-f-]+","status":204/.test(srv.server.stdout()));
+  const logged = await poll(() => /"method":"POST","path":"\/api\/user\/tokens","status":200/.test(srv.server.stdout()) && /"method":"DELETE","path":"\/api\/user\/tokens\/[0-9a-f-]+","status":204/.test(srv.server.stdout()));
+  assert.ok(logged, `the access log shows the creation and the deletion:\n${srv.server.stdout()}`);
   assert.equal((await api(srv, 'GET', '/api/user', { token: value.trim() })).status, 401);
   assert.equal((await listAll(srv, srv.token)).filter((t) => t.description === 'for CI, made by pulumi').length, 0);
 });

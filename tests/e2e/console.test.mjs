@@ -69,6 +69,10 @@ test('a password sign-in sets a private session cookie; wrong passwords and unkn
   assert.match(ok.csrf, /^[0-9a-f]{64}$/);
   assert.ok(Math.abs(ok.json.expires - (nowSeconds() + 12 * 3600)) <= 5);
   assert.match(ok.setCookie, /^tessera_session=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+  // A 12-hour session ends by itself: the API does not warn on each of its requests.
+  const used = await withCookie(ok, 'GET', '/api/user');
+  assert.equal(used.status, 200);
+  assert.equal(used.headers.get('x-pulumi-warning'), null);
   const wrong = await signIn(srv, { login: 'alice', password: 'correct horse batterx' });
   const unknown = await signIn(srv, { login: 'mallory', password: 'correct horse battery' });
   for (const r of [wrong, unknown]) {
@@ -240,6 +244,14 @@ test('the console is served from the binary under a strict Content-Security-Poli
     ['/console/..%2Fsecret', 400], // an encoded '/' is refused before routing
     ['/console/index.exe', 404],
     ['/console/session', 401], // a real route, but no session cookie
+    ['/cli-login', 400], // the CLI's browser login, without its query: the error page
+    ['/cli-login?cliSessionPort=8080&cliSessionNonce=aaaaaaaaaaaaaaaa', 200],
+    ['/welcome/cli', 200],
+    // The path as routed, decoded, decides: an encoded letter is no way around the policy.
+    ['/%63onsole/index.html', 200],
+    ['/%63li-login?x=1', 400],
+    ['/cli-logi%6E?cliSessionPort=8080&cliSessionNonce=aaaaaaaaaaaaaaaa', 200],
+    ['/welcome/%63li', 200],
   ]) {
     const res = await fetch(`${srv.url}${bad}`);
     assert.equal(res.status, status, bad);

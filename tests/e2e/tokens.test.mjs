@@ -230,6 +230,10 @@ test('create → 400: reason longer than 256 bytes, or with control characters',
     assert400(res, reason);
     assert.match(res.json.message, /reason must be at most 256 bytes of text/);
   }
+  // An encoded NUL would be read as the end of the value ("ab"): no query may hold one.
+  const nul = await api(srv, 'POST', '/api/user/tokens?reason=ab%00cd', { token: srv.token, json: {} });
+  assert400(nul);
+  assert.equal(nul.json.message, 'Bad Request: the query may not contain an encoded NUL (%00).');
 });
 
 // ----------------------------------------------------------------------------- deletion

@@ -62,9 +62,13 @@ static void encoded_nul_and_slash_in_the_path_are_found(void **state) {
   assert_true(scan(nul).hides_bytes);
   assert_true(scan(slash).hides_bytes);
   assert_true(scan(upper).hides_bytes);
-  char in_query[] = "/healthz?a=%00&b=%2F", fine[] = "/a%20b%41";
+  char in_query[] = "/healthz?a=%00&b=%2F", fine[] = "/a%20b%41", slash_query[] = "/h?b=%2F";
   assert_false(scan(in_query).hides_bytes);
+  assert_true(scan(in_query).nul_in_query);
+  assert_false(scan(slash_query).nul_in_query);
   assert_false(scan(fine).hides_bytes);
+  assert_false(scan(fine).nul_in_query);
+  assert_false(scan(nul).nul_in_query);
 }
 
 static void empty_parameters_count_too(void **state) {
