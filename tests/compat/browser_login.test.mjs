@@ -75,7 +75,8 @@ function startBrowserLogin() {
     PULUMI_CONSOLE_DOMAIN: new URL(srv.url).host,
     TESSERA_OPENED_URLS: opened,
   });
-  return run('python3', [path.join(here, 'pty_run.py'), 'log in with your browser', '75', path.join(toolsDir, 'pulumi'), 'login', srv.url], { env, timeoutMs: 85000 });
+  const pty = path.join(here, 'pty_run.py');
+  return run('python3', [pty, 'paste an', 'Waiting for login', '75', path.join(toolsDir, 'pulumi'), 'login', srv.url], { env, timeoutMs: 85000 });
 }
 
 /** The URL the CLI opened, once the stand-in xdg-open has it (else what the CLI said). */
