@@ -1,5 +1,5 @@
 /* libFuzzer target for every handler behind the real router (http/dispatch.c, router.c,
- * routes.c and the handlers in api/), with a real SQLite store: requests are made in memory,
+ * api/routes.c and the handlers in api/), with a real SQLite store: requests are made in memory,
  * without a socket (a struct request whose conn is NULL carries its own headers, query and
  * cookies). Built and run by scripts/fuzz (see fuzz/README.md).
  *
@@ -44,14 +44,15 @@
 #include "fuzz_b64url.h"
 #include "http/dispatch.h"
 
+#include "api/api.h"
 #include "api/web_assets.h"
 #include "core/error.h"
-#include "core/lastused.h"
 #include "core/timeutil.h"
 #include "core/token.h"
 #include "http/auth.h"
 #include "http/offload.h"
 #include "http/router.h"
+#include "store/lastused.h"
 #include "store/store.h"
 
 #include <curl/curl.h>
@@ -379,6 +380,7 @@ static void open_store(void) {
   must(store_sqlite_open(fx.path, 2, &sqlite), "store_sqlite_open");
   must(store_cache_wrap(sqlite, 100, 10, &fx.store), "store_cache_wrap");
   fx.app.store = fx.store;
+  fx.app.routes = api_routes;
   must(lastused_start(fx.store, 60, LASTUSED_TICK_MS, &fx.app.lastused), "lastused_start");
   memset(fx.value, 0, sizeof fx.value);
   populate();
@@ -713,7 +715,7 @@ static const struct route *route_of(const char *method, const char *path) {
   struct request probe = {0};
   const struct route *found = NULL;
   const char *allow = NULL;
-  if (router_find(method, path, &probe, &found, &allow) != ROUTE_FOUND)
+  if (router_find(api_routes, method, path, &probe, &found, &allow) != ROUTE_FOUND)
     found = NULL;
   for (int i = 0; i < ROUTE_PARAMS_MAX; i++)
     free(probe.params[i]);
@@ -735,9 +737,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     open_store();
   }
   size_t count = 0;
-  while (routes[count].method)
+  while (api_routes[count].method)
     count++;
-  const struct route *route = data[0] % (count + 1) < count ? &routes[data[0] % (count + 1)] : NULL;
+  const struct route *route =
+      data[0] % (count + 1) < count ? &api_routes[data[0] % (count + 1)] : NULL;
   const char *method = data[1] < 0xf0 ? (route ? route->method : "GET") : methods[data[1] & 15];
   enum cred cred = (enum cred)(data[2] % CRED_COUNT);
   unsigned flags = data[3];

@@ -1,12 +1,13 @@
 /* tessera: the server, the offline admin commands, and (later) the client, in one binary. */
 
 #include "admin/admin.h"
+#include "api/api.h"
 #include "cli/cli.h"
 #include "core/error.h"
-#include "core/lastused.h"
 #include "core/paging.h"
 #include "http/offload.h"
 #include "http/server.h"
+#include "store/lastused.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -238,7 +239,8 @@ static int serve(int argc, char **argv) {
   store->ops->derive_secret(store, "tessera-continuation-tokens", paging_key);
   page_token_set_key(paging_key);
   OPENSSL_cleanse(paging_key, sizeof paging_key);
-  struct app app = {.store = store,
+  struct app app = {.routes = api_routes,
+                    .store = store,
                     .secure_cookies = o.secure_cookies,
                     .issuer_fetch = {.allow_http = o.allow_http_issuers,
                                      .allow_loopback = o.allow_loopback_issuers,

@@ -2,10 +2,14 @@
 #define TESSERA_API_API_H
 
 #include "http/request.h"
+#include "http/router.h"
 
 /* One handler per operation; Pulumi's operationId in the comment. */
 
 void api_healthz(struct request *req);
+/* The route table: each method and path with its handler (routes.c), ended by a NULL method. */
+extern const struct route api_routes[];
+
 void api_console_index(struct request *req);    /* the web console's page */
 void api_console_asset(struct request *req);    /* its scripts and styles */
 void api_cli_login_page(struct request *req);   /* GET /cli-login: Pulumi's CLI's browser login */

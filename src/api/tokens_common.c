@@ -2,11 +2,11 @@
 
 #include "core/error.h"
 #include "core/expiry.h"
-#include "core/lastused.h"
 #include "core/names.h"
 #include "core/paging.h"
 #include "core/timeutil.h"
 #include "core/token.h"
+#include "store/lastused.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,9 @@
 #include "http/auth.h"
 
 #include "core/error.h"
-#include "core/lastused.h"
 #include "core/timeutil.h"
 #include "core/token.h"
+#include "store/lastused.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 void dispatch(struct request *req) {
   const struct route *route = NULL;
   char shown[160]; /* client bytes are echoed redacted, escaped and bounded */
-  switch (router_find(req->method, req->path, req, &route, &req->allow)) {
+  switch (router_find(req->app->routes, req->method, req->path, req, &route, &req->allow)) {
   case ROUTE_NO_PATH:
     reply_error(req, 404, "no route for %s.", accesslog_show_path(req->path, shown, sizeof shown));
     return;

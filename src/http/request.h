@@ -18,7 +18,10 @@
 /* What every handler can reach: the process-wide services. */
 struct offload;
 
+struct route;
+
 struct app {
+  const struct route *routes; /* what the server answers (http/router.h; api/routes.c) */
   struct store *store;
   struct lastused *lastused;
   atomic_int deferred;  /* requests suspended in request_defer() and not yet resumed */

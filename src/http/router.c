@@ -29,11 +29,11 @@ static void allow_add(char *allow, size_t size, const char *method) {
   strncat(allow, method, size - strlen(allow) - 1);
 }
 
-static const char *allow_for(const char *path) {
+static const char *allow_for(const struct route *table, const char *path) {
   static __thread char allow[64]; /* "GET, HEAD, POST, DELETE" at most: the table is ours */
   const char *params[ROUTE_PARAMS_MAX];
   allow[0] = '\0';
-  for (const struct route *r = routes; r->method; r++) {
+  for (const struct route *r = table; r->method; r++) {
     if (match(r->pattern, path, params) < 0)
       continue;
     allow_add(allow, sizeof allow, r->method);
@@ -52,13 +52,13 @@ const char *router_method_shown(const char *method) {
   return "OTHER";
 }
 
-enum route_match router_find(const char *method, const char *path, struct request *req,
-                             const struct route **found, const char **allow) {
+enum route_match router_find(const struct route *table, const char *method, const char *path,
+                             struct request *req, const struct route **found, const char **allow) {
   const char *params[ROUTE_PARAMS_MAX];
   bool path_known = false;
   /* HEAD is GET without the body (RFC 9110 §9.3.2); libmicrohttpd leaves the body out. */
   const char *wanted = strcmp(method, "HEAD") == 0 ? "GET" : method;
-  for (const struct route *r = routes; r->method; r++) {
+  for (const struct route *r = table; r->method; r++) {
     int n = match(r->pattern, path, params);
     if (n < 0)
       continue;
@@ -75,6 +75,6 @@ enum route_match router_find(const char *method, const char *path, struct reques
   }
   if (!path_known)
     return ROUTE_NO_PATH;
-  *allow = allow_for(path);
+  *allow = allow_for(table, path);
   return ROUTE_NO_METHOD;
 }

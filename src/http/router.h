@@ -14,15 +14,13 @@ struct route {
   bool needs_auth;
 };
 
-/* The route table, terminated by an entry with a NULL method (routes.c). */
-extern const struct route routes[];
-
 enum route_match { ROUTE_FOUND, ROUTE_NO_PATH, ROUTE_NO_METHOD };
 
-/* Finds the route for method and path, filling req->params; HEAD finds the GET route. On
- * ROUTE_NO_METHOD, *allow lists the methods the path does accept (a static string). */
-enum route_match router_find(const char *method, const char *path, struct request *req,
-                             const struct route **found, const char **allow);
+/* Finds the route for method and path in `table` (ended by an entry with a NULL method: the
+ * layer above owns it, api/routes.c), filling req->params; HEAD finds the GET route. On
+ * ROUTE_NO_METHOD, *allow lists the methods the path does accept (a thread's static string). */
+enum route_match router_find(const struct route *table, const char *method, const char *path,
+                             struct request *req, const struct route **found, const char **allow);
 
 /* The method as logs and errors may show it: one of RFC 9110's, else "OTHER" (a client can send
  * any token as its method, a pasted secret too). */

@@ -5,7 +5,7 @@
  * issuer may be exchanged for which Tessera tokens. Pure functions of their arguments: no store,
  * no clock, no I/O. */
 
-#include "store/store.h"
+#include "core/principal.h"
 
 #include <jansson.h>
 #include <stdbool.h>

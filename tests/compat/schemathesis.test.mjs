@@ -29,13 +29,14 @@ after(async () => {
   await idp?.stop();
 });
 
-test(`schemathesis: ${examples} examples per operation, seed ${seed}, every check passes`, { timeout: 600000 }, async () => {
+test(`schemathesis: ${examples} examples per operation, seed ${seed}, every check passes`, { timeout: 600000 }, async (t) => {
   const env = { ...process.env, TESSERA_TOKEN: srv.token, TESSERA_ISSUER_ID: issuer.id, TESSERA_POLICY_ID: issuer.policyId };
   const r = await run(path.join(repoRoot, 'scripts/schemathesis'), ['--url', srv.url, '--max-examples', examples, '--seed', seed, '--workers', '2'], { env, timeoutMs: 580000 });
   assert.equal(r.status, 0, said(r));
   assert.match(r.stdout, /Tested: 26\b/, 'every implemented operation was tested');
   const counts = /(\d+) generated, (\d+) passed/.exec(r.stdout);
   assert.ok(counts && Number(counts[1]) > 0 && counts[1] === counts[2], `every generated case passed:\n${r.stdout.slice(-2000)}`);
+  t.diagnostic(`${counts[1]} cases generated, all passed`);
   assert.doesNotMatch(r.stdout, /FAILURES/);
   // The server answered all of it and is still healthy.
   assert.equal((await api(srv, 'GET', '/healthz')).status, 200);

@@ -10,9 +10,9 @@
 #include <cmocka.h>
 
 #include "core/error.h"
-#include "core/lastused.h"
 #include "core/timeutil.h"
 #include "http/accesslog.h"
+#include "store/lastused.h"
 #include "store/store.h"
 #include "store_fixture.h"
 

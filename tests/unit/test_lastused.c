@@ -1,12 +1,12 @@
-/* lastUsed coalescing (core/lastused.c) against a recording fake store. */
+/* lastUsed coalescing (store/lastused.c) against a recording fake store. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include "core/error.h"
-#include "core/lastused.h"
 #include "core/timeutil.h"
+#include "store/lastused.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,8 +1,9 @@
-#include "http/router.h"
-
+/* Every route of the API and the console: the table main.c hands the server (struct app). */
 #include "api/api.h"
 
-const struct route routes[] = {
+#include "http/router.h"
+
+const struct route api_routes[] = {
     {"GET", "/healthz", api_healthz, false},
     {"GET", "/", api_console_index, false},
     {"POST", "/console/session", api_console_session_create, false},

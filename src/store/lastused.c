@@ -1,4 +1,4 @@
-#include "core/lastused.h"
+#include "store/lastused.h"
 
 #include "core/error.h"
 #include "core/ticker.h"

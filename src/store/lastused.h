@@ -1,5 +1,5 @@
-#ifndef TESSERA_CORE_LASTUSED_H
-#define TESSERA_CORE_LASTUSED_H
+#ifndef TESSERA_STORE_LASTUSED_H
+#define TESSERA_STORE_LASTUSED_H
 
 #include "store/store.h"
 
