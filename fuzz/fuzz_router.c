@@ -351,7 +351,7 @@ static void populate(void) {
   snprintf(oidc.oidc_issuer, sizeof oidc.oidc_issuer, "%s", fx.issuer_id[0]);
   snprintf(oidc.created_by, sizeof oidc.created_by, "oidc:ci");
   new_secret(&oidc, fx.value[CRED_OIDC_PERSONAL]);
-  struct store_audit a = {.timestamp = now};
+  struct audit_record a = {.timestamp = now};
   snprintf(a.org, sizeof a.org, "acme");
   snprintf(a.event, sizeof a.event, "personal-token-created-for-oidc-issuer");
   snprintf(a.user, sizeof a.user, "bob");

@@ -11,11 +11,11 @@ static void ignore_result(void *arg, int result) {
   (void)result;
 }
 
-void audit_event_queue(struct store *store, const struct store_audit *a) {
+void audit_event_queue(struct store *store, const struct audit_record *a) {
   store->ops->audit_append(store, a, ignore_result, NULL);
 }
 
-void audit_event(struct store_audit *a, struct request *req, const char *org, const char *event,
+void audit_event(struct audit_record *a, struct request *req, const char *org, const char *event,
                  bool req_org_admin, const char *description_fmt, ...) {
   memset(a, 0, sizeof *a);
   a->timestamp = time_now();

@@ -97,7 +97,7 @@ static bool load(struct request *req, struct store_audit_query *q, int limit,
   return rc == TE_OK;
 }
 
-static json_t *event_json(const struct store_audit *a) {
+static json_t *event_json(const struct audit_record *a) {
   json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:b, s:b, s:b}", "timestamp",
                         (json_int_t)a->timestamp, "sourceIP", a->source_ip, "event", a->event,
                         "description", a->description, "user", "name", a->user, "githubLogin",
@@ -177,7 +177,7 @@ static void put_cell(struct text *t, const char *value, bool last) {
   put(t, last ? "\r\n" : ",", last ? 2 : 1);
 }
 
-static void put_record(struct text *t, const struct store_audit *a) {
+static void put_record(struct text *t, const struct audit_record *a) {
   char timestamp[24];
   snprintf(timestamp, sizeof timestamp, "%lld", (long long)a->timestamp);
   put_cell(t, timestamp, false);

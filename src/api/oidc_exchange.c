@@ -324,7 +324,7 @@ static void audit_refusal(struct request *req, const struct store_org *org, cons
   long suppressed = 0;
   if (!refusal_audit_due(org->id, &suppressed))
     return;
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, org->name, "auth-failure-oidc-token-exchange", false,
               "token exchange refused: %s (issuer %s); %ld more refused and not recorded before "
               "this one",
@@ -386,7 +386,7 @@ static void issue(struct request *req, const struct store_org *org,
   char sub[201];
   text_escape(claimed ? claimed : "(no sub)", sub, sizeof sub);
   int rc = TE_CONFLICT;
-  struct store_audit a;
+  struct audit_record a;
   /* A generated name can collide with one ever used in the org: try again with a fresh id. */
   for (int attempt = 0; attempt < 3 && rc == TE_CONFLICT; attempt++) {
     token_new_id(token.id);

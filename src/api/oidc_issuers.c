@@ -196,7 +196,7 @@ void api_oidc_issuer_register(struct request *req) {
   i.policy = strdup("[]"); /* deny-all until an admin writes a policy */
   if (!i.policy)
     abort();
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, access.org.name, "oidc-issuer-registered", true,
               "registered OIDC issuer %s (%s)", i.name, i.issuer);
   struct store *store = req->app->store;
@@ -241,7 +241,7 @@ void api_oidc_issuer_get(struct request *req) {
 static void save_issuer(struct request *req, const struct org_access *access,
                         struct store_oidc_issuer *i, const char *what) {
   i->modified = time_now();
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, access->org.name, "oidc-issuer-updated", true, "%s OIDC issuer %s (%s)",
               what, i->name, i->issuer);
   struct store *store = req->app->store;
@@ -312,7 +312,7 @@ void api_oidc_issuer_delete(struct request *req) {
   if (!org_access_check(req, true, &access) || !org_access_person(req, &access) ||
       !find_issuer(req, &access, req->params[1], &i))
     return;
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, access.org.name, "oidc-issuer-deleted", true, "deleted OIDC issuer %s (%s)",
               i.name, i.issuer);
   struct store *store = req->app->store;
@@ -388,7 +388,7 @@ void api_auth_policy_update(struct request *req) {
   char *text = ok ? json_dumps(policies, JSON_COMPACT) : NULL;
   json_decref(body);
   if (ok) {
-    struct store_audit a;
+    struct audit_record a;
     audit_event(&a, req, access.org.name, "authorization-policy-updated", true,
                 "updated the authorization policy of OIDC issuer %s (%s)", i.name, i.issuer);
     struct store_actor actor = org_actor(req, ACTOR_ORG_ADMIN_PERSON);

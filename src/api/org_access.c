@@ -18,7 +18,7 @@ static void not_found(struct request *req) {
 static void audit_refusal(struct request *req, const struct store_org *org, const char *event,
                           bool needed_admin, const char *why) {
   struct store *store = req->app->store;
-  struct store_audit a;
+  struct audit_record a;
   char shown[256];
   /* The path as the client sent it may hold anything: it is recorded redacted and escaped. */
   accesslog_show_path(req->path, shown, sizeof shown);

@@ -159,7 +159,7 @@ void api_org_settings_update(struct request *req) {
   }
   if (!org_access_may_change_access(req, &access))
     return;
-  struct store_audit a;
+  struct audit_record a;
   if (days)
     audit_event(&a, req, access.org.name, "organization-settings-changed", true,
                 "set the maximum access token lifetime of %s to %d days (was %d; 0 = none)",

@@ -152,7 +152,7 @@ void api_org_member_add(struct request *req) {
   if (!org_access_check(req, true, &access) || !org_access_may_change_access(req, &access) ||
       !target_user(req, &user) || !read_role(req, false, role))
     return;
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, access.org.name, "member-added", true, "added %s to %s as %s", user.login,
               access.org.name, role);
   struct store *store = req->app->store;
@@ -175,7 +175,7 @@ void api_org_member_update(struct request *req) {
   if (!org_access_check(req, true, &access) || !org_access_may_change_access(req, &access) ||
       !target_user(req, &user) || !read_role(req, true, role))
     return;
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, access.org.name, "member-role-changed", true, "made %s %s of %s", user.login,
               role, access.org.name);
   struct store *store = req->app->store;
@@ -205,7 +205,7 @@ void api_org_member_delete(struct request *req) {
   }
   if (!org_access_may_change_access(req, &access) || !target_user(req, &user))
     return;
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, access.org.name, "member-removed", true, "removed %s from %s", user.login,
               access.org.name);
   struct store *store = req->app->store;

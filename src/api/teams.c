@@ -120,7 +120,7 @@ void api_team_create(struct request *req) {
   struct store_team team = {0};
   if (!read_create_body(req, &access, &team))
     return;
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, access.org.name, "team-created", true, "created team %s in %s", team.name,
               access.org.name);
   struct store *store = req->app->store;
@@ -223,7 +223,7 @@ void api_team_update(struct request *req) {
   if (ok && u.action != TEAM_MEMBER_NONE && !org_access_may_change_access(req, &access))
     ok = false;
   if (ok) {
-    struct store_audit a;
+    struct audit_record a;
     if (u.action)
       audit_event(&a, req, access.org.name, "team-updated", access.admin, "updated team %s: %s %s",
                   team.name, json_string_value(json_object_get(body, "memberAction")),
@@ -249,7 +249,7 @@ void api_team_delete(struct request *req) {
   struct store_team team;
   if (!org_access_check(req, true, &access) || !team_find(req, &access, &team))
     return;
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, access.org.name, "team-deleted", true, "deleted team %s from %s", team.name,
               access.org.name);
   struct store *store = req->app->store;

@@ -133,7 +133,7 @@ static void create_token(struct request *req, const struct token_owner *o) {
   token.created = time_now();
   snprintf(token.created_by, sizeof token.created_by, "%s", req->principal.actor);
 
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, o->access.org.name,
               o->is_team ? "team-token-created" : "organization-token-created", o->access.admin,
               "created %s%s %s%s%s%s%s", token.admin ? "admin " : "", kind_words(o), token.name,
@@ -176,7 +176,7 @@ static void delete_token(struct request *req, const struct token_owner *o, char 
   struct store_token token;
   if (!token_read_reason(req, &reason) || !find_token(req, o, id, &token))
     return;
-  struct store_audit a;
+  struct audit_record a;
   audit_event(&a, req, o->access.org.name,
               o->is_team ? "team-token-deleted" : "organization-token-deleted", o->access.admin,
               "deleted %s %s%s%s%s%s", kind_words(o), token.name, o->is_team ? " of team " : "",

@@ -162,19 +162,19 @@ static struct done_relay *relay(struct cache_store *c, store_done_fn done, void 
 
 /* A new token cannot be in the cache (misses are not cached), so inserting invalidates nothing. */
 static int passthrough_token_insert(struct store *store, const struct store_token *token,
-                                    const struct store_audit *audit, store_done_fn done,
+                                    const struct audit_record *audit, store_done_fn done,
                                     void *arg) {
   return from(store)->inner->ops->token_insert(from(store)->inner, token, audit, done, arg);
 }
 
 /* An audit record changes nothing the cache holds. */
-static int passthrough_audit_append(struct store *store, const struct store_audit *audit,
+static int passthrough_audit_append(struct store *store, const struct audit_record *audit,
                                     store_done_fn done, void *arg) {
   return from(store)->inner->ops->audit_append(from(store)->inner, audit, done, arg);
 }
 
 static int cached_token_delete(struct store *store, int64_t user_id, const char *token_id,
-                               const struct store_audit *audit, store_done_fn done, void *arg) {
+                               const struct audit_record *audit, store_done_fn done, void *arg) {
   struct cache_store *c = from(store);
   struct done_relay *r = relay(c, done, arg);
   int rc =
@@ -186,13 +186,13 @@ static int cached_token_delete(struct store *store, int64_t user_id, const char 
 
 static int passthrough_machine_token_insert(struct store *store, const struct store_actor *actor,
                                             const struct store_token *token,
-                                            const struct store_audit *audit) {
+                                            const struct audit_record *audit) {
   return from(store)->inner->ops->machine_token_insert(from(store)->inner, actor, token, audit);
 }
 
 static int cached_machine_token_delete(struct store *store, const struct store_actor *actor,
                                        int64_t org_id, int64_t team_id, const char *token_id,
-                                       const struct store_audit *audit) {
+                                       const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->machine_token_delete(c->inner, actor, org_id, team_id, token_id, audit);
   invalidate(c);
@@ -207,7 +207,8 @@ static int passthrough_machine_token_get(struct store *store, int64_t org_id, co
 /* Organizations are not cached, but a policy change is rare enough to move the generation anyway:
  * cached principals then never need to reason about it. */
 static int cached_org_set_expiry_policy(struct store *store, const struct store_actor *actor,
-                                        int64_t org_id, int days, const struct store_audit *audit) {
+                                        int64_t org_id, int days,
+                                        const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_set_expiry_policy(c->inner, actor, org_id, days, audit);
   invalidate(c);
@@ -222,19 +223,19 @@ static int passthrough_org_member_count(struct store *store, int64_t org_id, int
  * these pass through. */
 static int passthrough_oidc_issuer_insert(struct store *store, const struct store_actor *actor,
                                           const struct store_oidc_issuer *issuer,
-                                          const struct store_audit *audit) {
+                                          const struct audit_record *audit) {
   return from(store)->inner->ops->oidc_issuer_insert(from(store)->inner, actor, issuer, audit);
 }
 
 static int passthrough_oidc_issuer_update(struct store *store, const struct store_actor *actor,
                                           const struct store_oidc_issuer *issuer,
-                                          const struct store_audit *audit) {
+                                          const struct audit_record *audit) {
   return from(store)->inner->ops->oidc_issuer_update(from(store)->inner, actor, issuer, audit);
 }
 
 static int passthrough_oidc_policy_update(struct store *store, const struct store_actor *actor,
                                           int64_t org_id, const char *policy_id, const char *policy,
-                                          const struct store_audit *audit) {
+                                          const struct audit_record *audit) {
   return from(store)->inner->ops->oidc_policy_update(from(store)->inner, actor, org_id, policy_id,
                                                      policy, audit);
 }
@@ -260,7 +261,7 @@ static int passthrough_oidc_issuers_list(struct store *store, int64_t org_id,
 }
 
 static int passthrough_oidc_token_insert(struct store *store, const struct store_token *token,
-                                         const struct store_audit *audit) {
+                                         const struct audit_record *audit) {
   return from(store)->inner->ops->oidc_token_insert(from(store)->inner, token, audit);
 }
 
@@ -273,7 +274,7 @@ static int passthrough_oidc_issuer_set_keys(struct store *store,
 /* Deleting an issuer revokes the tokens it issued: cached principals must go. */
 static int cached_oidc_issuer_delete(struct store *store, const struct store_actor *actor,
                                      int64_t org_id, const char *id,
-                                     const struct store_audit *audit) {
+                                     const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->oidc_issuer_delete(c->inner, actor, org_id, id, audit);
   invalidate(c);
@@ -344,7 +345,7 @@ static int passthrough_org_members(struct store *store, int64_t org_id, int64_t 
 /* Membership changes alter what /api/user shows: invalidate before reporting. */
 static int cached_org_member_add(struct store *store, const struct store_actor *actor,
                                  int64_t org_id, int64_t user_id, const char *role,
-                                 const struct store_audit *audit) {
+                                 const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_member_add(c->inner, actor, org_id, user_id, role, audit);
   invalidate(c);
@@ -353,7 +354,7 @@ static int cached_org_member_add(struct store *store, const struct store_actor *
 
 static int cached_org_member_update(struct store *store, const struct store_actor *actor,
                                     int64_t org_id, int64_t user_id, const char *role,
-                                    const struct store_audit *audit) {
+                                    const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_member_update(c->inner, actor, org_id, user_id, role, audit);
   invalidate(c);
@@ -362,7 +363,7 @@ static int cached_org_member_update(struct store *store, const struct store_acto
 
 static int cached_org_member_remove(struct store *store, const struct store_actor *actor,
                                     int64_t org_id, int64_t user_id,
-                                    const struct store_audit *audit) {
+                                    const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_member_remove(c->inner, actor, org_id, user_id, audit);
   invalidate(c);
@@ -391,7 +392,7 @@ static int passthrough_team_role(struct store *store, int64_t team_id, int64_t u
 
 /* Team changes will affect team tokens' principals: invalidate like every other write. */
 static int cached_team_create(struct store *store, const struct store_actor *actor, int64_t org_id,
-                              const struct store_team *team, const struct store_audit *audit) {
+                              const struct store_team *team, const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->team_create(c->inner, actor, org_id, team, audit);
   invalidate(c);
@@ -400,7 +401,7 @@ static int cached_team_create(struct store *store, const struct store_actor *act
 
 static int cached_team_update(struct store *store, const struct store_actor *actor, int64_t org_id,
                               int64_t team_id, const struct store_team_update *update,
-                              const struct store_audit *audit) {
+                              const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->team_update(c->inner, actor, org_id, team_id, update, audit);
   invalidate(c);
@@ -408,7 +409,7 @@ static int cached_team_update(struct store *store, const struct store_actor *act
 }
 
 static int cached_team_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
-                              int64_t team_id, const struct store_audit *audit) {
+                              int64_t team_id, const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->team_delete(c->inner, actor, org_id, team_id, audit);
   invalidate(c);

@@ -100,12 +100,12 @@ struct write_job {
   struct write_job *next;
   bool has_audit; /* then `audit` is appended in the same savepoint: both land or neither */
   bool unchanged; /* set by apply when the job turned out to change nothing: nothing to record */
-  struct store_audit audit;
+  struct audit_record audit;
 };
 
 struct writer;
 
-#define AUDIT_KEY_LEN 32
+#include "audit/chain.h" /* AUDIT_KEY_LEN */
 
 int writer_start(struct conn *c, const char *db_path, const unsigned char audit_key[AUDIT_KEY_LEN],
                  struct writer **out);
@@ -140,24 +140,24 @@ int sqlite_user_set_password_hash(struct store *store, const char *login, const 
 int sqlite_org_create(struct store *store, const char *name);
 int sqlite_member_set(struct store *store, const char *org, const char *login, const char *role);
 int sqlite_token_insert(struct store *store, const struct store_token *token,
-                        const struct store_audit *audit, store_done_fn done, void *arg);
+                        const struct audit_record *audit, store_done_fn done, void *arg);
 int sqlite_token_delete(struct store *store, int64_t user_id, const char *token_id,
-                        const struct store_audit *audit, store_done_fn done, void *arg);
+                        const struct audit_record *audit, store_done_fn done, void *arg);
 int sqlite_audit_list(struct store *store, const struct store_audit_query *query,
                       struct store_audit_record **out, size_t *count);
-int sqlite_audit_append(struct store *store, const struct store_audit *audit, store_done_fn done,
+int sqlite_audit_append(struct store *store, const struct audit_record *audit, store_done_fn done,
                         void *arg);
 int sqlite_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count);
 
 /* Organization and team tokens, and the organization's token-lifetime policy
  * (sqlite_machine_tokens.c). */
 int sqlite_machine_token_insert(struct store *store, const struct store_actor *actor,
-                                const struct store_token *token, const struct store_audit *audit);
+                                const struct store_token *token, const struct audit_record *audit);
 int sqlite_machine_token_delete(struct store *store, const struct store_actor *actor,
                                 int64_t org_id, int64_t team_id, const char *token_id,
-                                const struct store_audit *audit);
+                                const struct audit_record *audit);
 int sqlite_org_set_expiry_policy(struct store *store, const struct store_actor *actor,
-                                 int64_t org_id, int days, const struct store_audit *audit);
+                                 int64_t org_id, int days, const struct audit_record *audit);
 int sqlite_org_member_count(struct store *store, int64_t org_id, int64_t *out);
 /* Binds the columns of STMT_TOKEN_INSERT from a token. */
 void bind_token_insert(sqlite3_stmt *st, const struct store_token *t);
@@ -165,17 +165,17 @@ void bind_token_insert(sqlite3_stmt *st, const struct store_token *t);
 /* OIDC issuers (sqlite_oidc.c). */
 int sqlite_oidc_issuer_insert(struct store *store, const struct store_actor *actor,
                               const struct store_oidc_issuer *issuer,
-                              const struct store_audit *audit);
+                              const struct audit_record *audit);
 int sqlite_oidc_issuer_update(struct store *store, const struct store_actor *actor,
                               const struct store_oidc_issuer *issuer,
-                              const struct store_audit *audit);
+                              const struct audit_record *audit);
 int sqlite_oidc_issuer_set_keys(struct store *store, const struct store_oidc_issuer *was,
                                 const char *jwks, int64_t modified);
 int sqlite_oidc_issuer_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
-                              const char *id, const struct store_audit *audit);
+                              const char *id, const struct audit_record *audit);
 int sqlite_oidc_policy_update(struct store *store, const struct store_actor *actor, int64_t org_id,
                               const char *policy_id, const char *policy,
-                              const struct store_audit *audit);
+                              const struct audit_record *audit);
 int sqlite_oidc_issuer_get(struct store *store, int64_t org_id, const char *id,
                            struct store_oidc_issuer *out);
 int sqlite_oidc_issuer_by_policy(struct store *store, int64_t org_id, const char *policy_id,
@@ -185,7 +185,7 @@ int sqlite_oidc_issuer_by_iss(struct store *store, int64_t org_id, const char *i
 int sqlite_oidc_issuers_list(struct store *store, int64_t org_id, struct store_oidc_issuer **out,
                              size_t *count);
 int sqlite_oidc_token_insert(struct store *store, const struct store_token *token,
-                             const struct store_audit *audit);
+                             const struct audit_record *audit);
 /* Claims an org or team token's name for good (sqlite_machine_tokens.c): TE_CONFLICT when taken. */
 int reserve_token_name(struct conn *c, int64_t org_id, const char *name);
 
@@ -196,7 +196,7 @@ int audit_key_setup(sqlite3 *db, const char *db_path, unsigned char key[AUDIT_KE
 /* Appends a record chained to the last one, inside the writer's transaction; returns its seq and
  * chain value for the head file. */
 int audit_insert(struct conn *c, const unsigned char key[AUDIT_KEY_LEN],
-                 const struct store_audit *audit, int64_t *seq, unsigned char chain[32]);
+                 const struct audit_record *audit, int64_t *seq, unsigned char chain[32]);
 /* Records, after a commit, the last record the log has reached ("<real db path>.audit-head"), so
  * that records removed from the end are detected. Never moves backwards. */
 int audit_head_write(const char *db_path, int64_t seq, const unsigned char chain[32]);
@@ -207,11 +207,11 @@ int sqlite_org_role(struct store *store, int64_t org_id, int64_t user_id, char *
 int sqlite_org_members(struct store *store, int64_t org_id, int64_t after_user_id, int limit,
                        struct store_member **out, size_t *count);
 int sqlite_org_member_add(struct store *store, const struct store_actor *actor, int64_t org_id,
-                          int64_t user_id, const char *role, const struct store_audit *audit);
+                          int64_t user_id, const char *role, const struct audit_record *audit);
 int sqlite_org_member_update(struct store *store, const struct store_actor *actor, int64_t org_id,
-                             int64_t user_id, const char *role, const struct store_audit *audit);
+                             int64_t user_id, const char *role, const struct audit_record *audit);
 int sqlite_org_member_remove(struct store *store, const struct store_actor *actor, int64_t org_id,
-                             int64_t user_id, const struct store_audit *audit);
+                             int64_t user_id, const struct audit_record *audit);
 
 /* The role column of a (scope, user) lookup (org or team membership) into role (16 bytes). */
 int sqlite_lookup_role(struct store *store, enum stmt_id id, int64_t scope_id, int64_t user_id,
@@ -232,16 +232,16 @@ int sqlite_team_members(struct store *store, int64_t team_id, struct store_membe
                         size_t *count);
 int sqlite_team_role(struct store *store, int64_t team_id, int64_t user_id, char *role);
 int sqlite_team_create(struct store *store, const struct store_actor *actor, int64_t org_id,
-                       const struct store_team *team, const struct store_audit *audit);
+                       const struct store_team *team, const struct audit_record *audit);
 int sqlite_team_update(struct store *store, const struct store_actor *actor, int64_t org_id,
                        int64_t team_id, const struct store_team_update *update,
-                       const struct store_audit *audit);
+                       const struct audit_record *audit);
 int sqlite_team_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
-                       int64_t team_id, const struct store_audit *audit);
+                       int64_t team_id, const struct audit_record *audit);
 
 /* Shared by the backend's files (sqlite_writes.c). */
 void *job_new(size_t size, int (*apply)(struct conn *, struct write_job *));
-void job_attach_audit(struct write_job *job, const struct store_audit *audit);
+void job_attach_audit(struct write_job *job, const struct audit_record *audit);
 int step_write(struct conn *c, sqlite3_stmt *st, bool must_change, const char *what);
 /* Reads user columns (id, uuid, login, name, email, site_admin) starting at col. */
 void read_user_columns(sqlite3_stmt *st, int col, struct store_user *u);

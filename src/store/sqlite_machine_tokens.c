@@ -23,7 +23,7 @@ struct machine_job {
 
 static struct machine_job *machine_job_new(int (*apply)(struct conn *, struct write_job *),
                                            const struct store_actor *actor, int64_t org_id,
-                                           int64_t team_id, const struct store_audit *audit) {
+                                           int64_t team_id, const struct audit_record *audit) {
   struct machine_job *m = job_new(sizeof *m, apply);
   if ((m->has_actor = actor != NULL))
     m->actor = *actor;
@@ -102,7 +102,7 @@ static int apply_machine_token_insert(struct conn *c, struct write_job *job) {
 }
 
 int sqlite_machine_token_insert(struct store *store, const struct store_actor *actor,
-                                const struct store_token *token, const struct store_audit *audit) {
+                                const struct store_token *token, const struct audit_record *audit) {
   if (token->kind == TOKEN_PERSONAL || !token->org_id ||
       (token->kind == TOKEN_TEAM) != !!token->team_id)
     return TE_INTERNAL;
@@ -126,7 +126,7 @@ static int apply_machine_token_delete(struct conn *c, struct write_job *job) {
 
 int sqlite_machine_token_delete(struct store *store, const struct store_actor *actor,
                                 int64_t org_id, int64_t team_id, const char *token_id,
-                                const struct store_audit *audit) {
+                                const struct audit_record *audit) {
   struct machine_job *m =
       machine_job_new(apply_machine_token_delete, actor, org_id, team_id, audit);
   snprintf(m->token_id, sizeof m->token_id, "%s", token_id);
@@ -165,7 +165,7 @@ static int apply_set_expiry_policy(struct conn *c, struct write_job *job) {
 }
 
 int sqlite_org_set_expiry_policy(struct store *store, const struct store_actor *actor,
-                                 int64_t org_id, int days, const struct store_audit *audit) {
+                                 int64_t org_id, int days, const struct audit_record *audit) {
   if (days < 0 || days > EXPIRY_POLICY_DAYS_MAX)
     return TE_BAD_REQUEST;
   struct machine_job *m = machine_job_new(apply_set_expiry_policy, actor, org_id, 0, audit);

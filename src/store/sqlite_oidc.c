@@ -82,7 +82,7 @@ struct oidc_job {
 static struct oidc_job *oidc_job_new(int (*apply)(struct conn *, struct write_job *),
                                      const struct store_actor *actor,
                                      const struct store_oidc_issuer *issuer,
-                                     const struct store_audit *audit) {
+                                     const struct audit_record *audit) {
   struct oidc_job *o = job_new(sizeof *o, apply);
   if ((o->has_actor = actor != NULL))
     o->actor = *actor;
@@ -141,7 +141,7 @@ static int apply_insert(struct conn *c, struct write_job *job) {
 
 int sqlite_oidc_issuer_insert(struct store *store, const struct store_actor *actor,
                               const struct store_oidc_issuer *issuer,
-                              const struct store_audit *audit) {
+                              const struct audit_record *audit) {
   return submit(store, oidc_job_new(apply_insert, actor, issuer, audit));
 }
 
@@ -166,7 +166,7 @@ static int apply_update(struct conn *c, struct write_job *job) {
 
 int sqlite_oidc_issuer_update(struct store *store, const struct store_actor *actor,
                               const struct store_oidc_issuer *issuer,
-                              const struct store_audit *audit) {
+                              const struct audit_record *audit) {
   return submit(store, oidc_job_new(apply_update, actor, issuer, audit));
 }
 
@@ -214,7 +214,7 @@ static int apply_delete(struct conn *c, struct write_job *job) {
 }
 
 int sqlite_oidc_issuer_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
-                              const char *id, const struct store_audit *audit) {
+                              const char *id, const struct audit_record *audit) {
   struct store_oidc_issuer key = {.org_id = org_id};
   snprintf(key.id, sizeof key.id, "%s", id);
   return submit(store, oidc_job_new(apply_delete, actor, &key, audit));
@@ -235,7 +235,7 @@ static int apply_policy_update(struct conn *c, struct write_job *job) {
 
 int sqlite_oidc_policy_update(struct store *store, const struct store_actor *actor, int64_t org_id,
                               const char *policy_id, const char *policy,
-                              const struct store_audit *audit) {
+                              const struct audit_record *audit) {
   struct store_oidc_issuer key = {.org_id = org_id, .policy = (char *)policy};
   snprintf(key.policy_id, sizeof key.policy_id, "%s", policy_id);
   return submit(store, oidc_job_new(apply_policy_update, actor, &key, audit));
@@ -260,7 +260,7 @@ static int apply_token_insert(struct conn *c, struct write_job *job) {
 }
 
 int sqlite_oidc_token_insert(struct store *store, const struct store_token *token,
-                             const struct store_audit *audit) {
+                             const struct audit_record *audit) {
   struct oidc_job *o = oidc_job_new(apply_token_insert, NULL, NULL, audit);
   o->token = *token;
   return submit(store, o);

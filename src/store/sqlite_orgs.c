@@ -181,7 +181,7 @@ static int apply_member_remove(struct conn *c, struct write_job *job) {
 static int submit_member_change(struct store *store,
                                 int (*apply)(struct conn *, struct write_job *),
                                 const struct store_actor *actor, int64_t org_id, int64_t user_id,
-                                const char *role, const struct store_audit *audit) {
+                                const char *role, const struct audit_record *audit) {
   struct member_change *m = job_new(sizeof *m, apply);
   if ((m->has_actor = actor != NULL))
     m->actor = *actor;
@@ -193,16 +193,16 @@ static int submit_member_change(struct store *store,
 }
 
 int sqlite_org_member_add(struct store *store, const struct store_actor *actor, int64_t org_id,
-                          int64_t user_id, const char *role, const struct store_audit *audit) {
+                          int64_t user_id, const char *role, const struct audit_record *audit) {
   return submit_member_change(store, apply_member_add, actor, org_id, user_id, role, audit);
 }
 
 int sqlite_org_member_update(struct store *store, const struct store_actor *actor, int64_t org_id,
-                             int64_t user_id, const char *role, const struct store_audit *audit) {
+                             int64_t user_id, const char *role, const struct audit_record *audit) {
   return submit_member_change(store, apply_member_update, actor, org_id, user_id, role, audit);
 }
 
 int sqlite_org_member_remove(struct store *store, const struct store_actor *actor, int64_t org_id,
-                             int64_t user_id, const struct store_audit *audit) {
+                             int64_t user_id, const struct audit_record *audit) {
   return submit_member_change(store, apply_member_remove, actor, org_id, user_id, NULL, audit);
 }

@@ -152,13 +152,13 @@ static struct team_job *team_job_new(int (*apply)(struct conn *, struct write_jo
 }
 
 static int submit_team_job(struct store *store, struct team_job *t,
-                           const struct store_audit *audit) {
+                           const struct audit_record *audit) {
   job_attach_audit(&t->job, audit);
   return writer_submit_wait(((struct sqlite_store *)store)->writer, &t->job);
 }
 
 int sqlite_team_create(struct store *store, const struct store_actor *actor, int64_t org_id,
-                       const struct store_team *team, const struct store_audit *audit) {
+                       const struct store_team *team, const struct audit_record *audit) {
   struct team_job *t = team_job_new(apply_team_create, actor, org_id, 0);
   t->team = *team;
   return submit_team_job(store, t, audit);
@@ -166,7 +166,7 @@ int sqlite_team_create(struct store *store, const struct store_actor *actor, int
 
 int sqlite_team_update(struct store *store, const struct store_actor *actor, int64_t org_id,
                        int64_t team_id, const struct store_team_update *u,
-                       const struct store_audit *audit) {
+                       const struct audit_record *audit) {
   struct team_job *t = team_job_new(apply_team_update, actor, org_id, team_id);
   if ((t->set_display = u->display_name != NULL))
     snprintf(t->display_name, sizeof t->display_name, "%s", u->display_name);
@@ -178,6 +178,6 @@ int sqlite_team_update(struct store *store, const struct store_actor *actor, int
 }
 
 int sqlite_team_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
-                       int64_t team_id, const struct store_audit *audit) {
+                       int64_t team_id, const struct audit_record *audit) {
   return submit_team_job(store, team_job_new(apply_team_delete, actor, org_id, team_id), audit);
 }

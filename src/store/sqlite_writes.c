@@ -27,7 +27,7 @@ int step_write(struct conn *c, sqlite3_stmt *st, bool must_change, const char *w
   return must_change && sqlite3_changes(c->db) == 0 ? TE_NOT_FOUND : TE_OK;
 }
 
-void job_attach_audit(struct write_job *job, const struct store_audit *audit) {
+void job_attach_audit(struct write_job *job, const struct audit_record *audit) {
   if (audit) {
     job->audit = *audit;
     job->has_audit = true;
@@ -224,7 +224,7 @@ static int apply_token_insert(struct conn *c, struct write_job *job) {
 }
 
 int sqlite_token_insert(struct store *store, const struct store_token *token,
-                        const struct store_audit *audit, store_done_fn done, void *arg) {
+                        const struct audit_record *audit, store_done_fn done, void *arg) {
   struct token_job *job = job_new(sizeof *job, apply_token_insert);
   job->token = *token;
   job_attach_audit(&job->job, audit);
@@ -248,7 +248,7 @@ static int apply_token_delete(struct conn *c, struct write_job *job) {
 }
 
 int sqlite_token_delete(struct store *store, int64_t user_id, const char *token_id,
-                        const struct store_audit *audit, store_done_fn done, void *arg) {
+                        const struct audit_record *audit, store_done_fn done, void *arg) {
   struct delete_job *job = job_new(sizeof *job, apply_token_delete);
   job_attach_audit(&job->job, audit);
   job->user_id = user_id;
@@ -284,7 +284,7 @@ int sqlite_tokens_touch(struct store *store, const struct store_last_used *updat
   return writer_submit_wait(((struct sqlite_store *)store)->writer, &job->job);
 }
 
-int sqlite_audit_append(struct store *store, const struct store_audit *audit, store_done_fn done,
+int sqlite_audit_append(struct store *store, const struct audit_record *audit, store_done_fn done,
                         void *arg) {
   struct write_job *job = job_new(sizeof *job, NULL); /* no change: only the record */
   job_attach_audit(job, audit);

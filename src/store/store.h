@@ -1,6 +1,7 @@
 #ifndef TESSERA_STORE_STORE_H
 #define TESSERA_STORE_STORE_H
 
+#include "audit/record.h"
 #include "core/limits.h"
 #include "core/principal.h"
 #include "core/token.h"
@@ -167,31 +168,10 @@ struct store_principal {
   uint64_t version;
 };
 
-#define AUDIT_EVENT_MAX 64
-#define AUDIT_DESCRIPTION_MAX 512
-#define AUDIT_TOKEN_NAME_MAX 64
-
-/* One audit-log event (Pulumi's AuditLogEvent fields). Records are appended in the same
- * transaction as the change they describe, each carrying an HMAC-SHA-256 chain value over the
- * previous one, so that a record that cannot be written fails its change (fail-closed) and an
- * edited, removed or reordered record is detected by store_sqlite_audit_verify. */
-struct store_audit {
-  int64_t timestamp;
-  char org[LOGIN_MAX + 1]; /* "" when the event concerns no organization */
-  char source_ip[48];
-  char event[AUDIT_EVENT_MAX + 1]; /* Pulumi's kebab-case id, e.g. "organization-token-created" */
-  char description[AUDIT_DESCRIPTION_MAX + 1];
-  char user[ACTOR_MAX + 1]; /* a login, or "org/token-name" for a machine token */
-  char token_id[TOKEN_ID_LEN + 1];
-  char token_name[AUDIT_TOKEN_NAME_MAX + 1];
-  bool req_org_admin;
-  bool auth_failure;
-};
-
 /* An audit record as read back, with its position in the log. */
 struct store_audit_record {
   int64_t seq;
-  struct store_audit audit;
+  struct audit_record audit;
 };
 
 /* Which audit records to list: an organization's, newest first, within [since, until] (0 = open),
@@ -250,28 +230,28 @@ struct store_ops {
    * until durable and returns the result; otherwise it returns 0 at once and reports through
    * done(arg, result) later (group commit). */
   int (*token_insert)(struct store *store, const struct store_token *token,
-                      const struct store_audit *audit, store_done_fn done, void *arg);
+                      const struct audit_record *audit, store_done_fn done, void *arg);
   /* Deletes the user's token with this id (TE_NOT_FOUND when there is none). Same contract. */
   int (*token_delete)(struct store *store, int64_t user_id, const char *token_id,
-                      const struct store_audit *audit, store_done_fn done, void *arg);
+                      const struct audit_record *audit, store_done_fn done, void *arg);
   /* Inserts an organization or team token (token->org_id, ->team_id, ->name set) for the actor,
    * synchronously. The name is reserved in the organization forever, across its org and team
    * tokens: TE_CONFLICT when it was ever used; TE_NOT_FOUND when the team is gone. */
   int (*machine_token_insert)(struct store *store, const struct store_actor *actor,
-                              const struct store_token *token, const struct store_audit *audit);
+                              const struct store_token *token, const struct audit_record *audit);
   /* Deletes the org's token with this id: an org token when team_id is 0, else that team's token;
    * TE_NOT_FOUND when there is no such token (callers tell the kinds apart with machine_token_get
    * first). The token's name stays reserved. */
   int (*machine_token_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
                               int64_t team_id, const char *token_id,
-                              const struct store_audit *audit);
+                              const struct audit_record *audit);
   /* A token of the organization by id (either kind), for naming it in audit records. */
   int (*machine_token_get)(struct store *store, int64_t org_id, const char *token_id,
                            struct store_token *out);
   /* Sets the organization's token-lifetime cap in days (0 clears it); an unchanged value records
    * nothing. Actor as for members. */
   int (*org_set_expiry_policy)(struct store *store, const struct store_actor *actor, int64_t org_id,
-                               int days, const struct store_audit *audit);
+                               int days, const struct audit_record *audit);
   /* The number of members of the organization. */
   int (*org_member_count)(struct store *store, int64_t org_id, int64_t *out);
   /* Organizations and their members. The writes here are synchronous: they are rare, and an
@@ -287,14 +267,14 @@ struct store_ops {
    * required, so a right revoked meanwhile cannot be used: TE_FORBIDDEN then. TE_CONFLICT when
    * already a member. */
   int (*org_member_add)(struct store *store, const struct store_actor *actor, int64_t org_id,
-                        int64_t user_id, const char *role, const struct store_audit *audit);
+                        int64_t user_id, const char *role, const struct audit_record *audit);
   /* TE_NOT_FOUND when not a member; TE_BAD_REQUEST when it would take the org's last admin away.
    * Setting the role a member already has changes nothing and records nothing. */
   int (*org_member_update)(struct store *store, const struct store_actor *actor, int64_t org_id,
-                           int64_t user_id, const char *role, const struct store_audit *audit);
+                           int64_t user_id, const char *role, const struct audit_record *audit);
   /* Also removes the user from the org's teams. Same errors as org_member_update. */
   int (*org_member_remove)(struct store *store, const struct store_actor *actor, int64_t org_id,
-                           int64_t user_id, const struct store_audit *audit);
+                           int64_t user_id, const struct audit_record *audit);
 
   /* Teams of an organization, ordered by name; *out freed with free(). */
   int (*teams_list)(struct store *store, int64_t org_id, struct store_team **out, size_t *count);
@@ -306,36 +286,36 @@ struct store_ops {
   int (*team_role)(struct store *store, int64_t team_id, int64_t user_id, char *role);
   /* TE_CONFLICT when the org has a team of that name. Actor as for members. */
   int (*team_create)(struct store *store, const struct store_actor *actor, int64_t org_id,
-                     const struct store_team *team, const struct store_audit *audit);
+                     const struct store_team *team, const struct audit_record *audit);
   /* TE_NOT_FOUND: no such team, or (remove/promote/demote) the user is not in it; TE_CONFLICT: add
    * of a user already in it; TE_BAD_REQUEST: add of a user outside the organization. A promote or
    * demote to the role the member already has records nothing. */
   int (*team_update)(struct store *store, const struct store_actor *actor, int64_t org_id,
                      int64_t team_id, const struct store_team_update *update,
-                     const struct store_audit *audit);
+                     const struct audit_record *audit);
   int (*team_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
-                     int64_t team_id, const struct store_audit *audit);
+                     int64_t team_id, const struct audit_record *audit);
 
   /* OIDC issuers of an organization. Writes take an actor (org admin) like the others and are
    * synchronous; the issuer's (org_id, issuer) is unique: TE_CONFLICT. */
   int (*oidc_issuer_insert)(struct store *store, const struct store_actor *actor,
                             const struct store_oidc_issuer *issuer,
-                            const struct store_audit *audit);
+                            const struct audit_record *audit);
   /* Rewrites name, jwks, static_jwks, jwks_uri, thumbprints, max_expiration and modified. */
   int (*oidc_issuer_update)(struct store *store, const struct store_actor *actor,
                             const struct store_oidc_issuer *issuer,
-                            const struct store_audit *audit);
+                            const struct audit_record *audit);
   /* Replaces a discovered issuer's key set (a refresh by the server itself, recorded nowhere),
    * only if the issuer is still exactly as `was` (as read before the fetch): TE_CONFLICT
    * otherwise, so a refresh can never undo an admin's change. */
   int (*oidc_issuer_set_keys)(struct store *store, const struct store_oidc_issuer *was,
                               const char *jwks, int64_t modified);
   int (*oidc_issuer_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
-                            const char *id, const struct store_audit *audit);
+                            const char *id, const struct audit_record *audit);
   /* Sets the issuer's policy (by policy id), bumping its version. */
   int (*oidc_policy_update)(struct store *store, const struct store_actor *actor, int64_t org_id,
                             const char *policy_id, const char *policy,
-                            const struct store_audit *audit);
+                            const struct audit_record *audit);
   /* Reads: by id, by policy id, by the "iss" of its tokens; all of an org ordered by creation. */
   int (*oidc_issuer_get)(struct store *store, int64_t org_id, const char *id,
                          struct store_oidc_issuer *out);
@@ -349,13 +329,13 @@ struct store_ops {
    * reserved like any other), records the exchange's audit record, and notes the issuer's last
    * use, in one transaction. Synchronous. */
   int (*oidc_token_insert)(struct store *store, const struct store_token *token,
-                           const struct store_audit *audit);
+                           const struct audit_record *audit);
 
   /* A page of audit records; *out freed with free(). */
   int (*audit_list)(struct store *store, const struct store_audit_query *query,
                     struct store_audit_record **out, size_t *count);
   /* Appends an audit record that goes with no change (say, a failed authentication). */
-  int (*audit_append)(struct store *store, const struct store_audit *audit, store_done_fn done,
+  int (*audit_append)(struct store *store, const struct audit_record *audit, store_done_fn done,
                       void *arg);
   /* The hot path: one indexed lookup by hash. TE_NOT_FOUND when no token has this hash. */
   int (*principal_by_token_hash)(struct store *store, const unsigned char hash[TOKEN_HASH_LEN],

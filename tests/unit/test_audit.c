@@ -24,8 +24,8 @@ struct fixture {
   int64_t user_id;
 };
 
-static struct store_audit event(const char *name, const char *description) {
-  struct store_audit a = {.timestamp = time_now(), .req_org_admin = true};
+static struct audit_record event(const char *name, const char *description) {
+  struct audit_record a = {.timestamp = time_now(), .req_org_admin = true};
   snprintf(a.org, sizeof a.org, "acme");
   snprintf(a.source_ip, sizeof a.source_ip, "127.0.0.1");
   snprintf(a.event, sizeof a.event, "%s", name);
@@ -45,7 +45,7 @@ static int setup(void **state) {
   for (int i = 0; i < 5; i++) {
     char d[32];
     snprintf(d, sizeof d, "event %d", i + 1);
-    struct store_audit a = event("organization-settings-changed", d);
+    struct audit_record a = event("organization-settings-changed", d);
     assert_int_equal(f->store->ops->audit_append(f->store, &a, NULL, NULL), TE_OK);
   }
   *state = f;
@@ -140,12 +140,12 @@ static void a_change_and_its_record_land_together_or_not_at_all(void **state) {
   char value[TOKEN_VALUE_LEN + 1];
   token_fill_secret(&t, value);
   /* An empty event name violates the audit table's CHECK: the token must not be stored either. */
-  struct store_audit bad = event("", "unwritable");
+  struct audit_record bad = event("", "unwritable");
   assert_int_not_equal(s->ops->token_insert(s, &t, &bad, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
   /* With a valid record both land, and the chain still verifies. */
-  struct store_audit good = event("organization-token-created", "ci");
+  struct audit_record good = event("organization-token-created", "ci");
   assert_int_equal(s->ops->token_insert(s, &t, &good, NULL, NULL), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   int64_t n;
@@ -160,7 +160,7 @@ static void two_writers_share_one_chain(void **state) {
   struct store *other;
   assert_int_equal(store_sqlite_open(f->path, 1, &other), TE_OK);
   for (int i = 0; i < 4; i++) {
-    struct store_audit a = event("member-added", "interleaved");
+    struct audit_record a = event("member-added", "interleaved");
     struct store *w = i % 2 ? other : f->store;
     assert_int_equal(w->ops->audit_append(w, &a, NULL, NULL), TE_OK);
   }
@@ -273,7 +273,7 @@ static void another_path_to_the_database_uses_the_same_key(void **state) {
   assert_int_equal(symlink(f->path, link_path), 0);
   struct store *via_link;
   assert_int_equal(store_sqlite_open(link_path, 1, &via_link), TE_OK);
-  struct store_audit a = event("member-added", "via a symlink");
+  struct audit_record a = event("member-added", "via a symlink");
   assert_int_equal(via_link->ops->audit_append(via_link, &a, NULL, NULL), TE_OK);
   via_link->ops->close(via_link);
   int64_t n;

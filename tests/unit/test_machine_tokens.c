@@ -237,7 +237,7 @@ static void token_actors_are_rechecked_in_the_transaction(void **state) {
 static void the_expiry_policy_is_kept_per_organization(void **state) {
   struct fixture *f = *state;
   struct store *s = f->store;
-  struct store_audit a = {.timestamp = time_now()};
+  struct audit_record a = {.timestamp = time_now()};
   snprintf(a.org, sizeof a.org, "acme");
   snprintf(a.event, sizeof a.event, "organization-settings-changed");
   assert_int_equal(f->acme.max_token_expiry_days, 0);
