@@ -29,7 +29,7 @@ static bool read_time(struct request *req, const char *name, int64_t *out) {
   errno = 0;
   long long v = strtoll(text, &end, 10);
   if (!*text || *end || errno || v < 0) {
-    reply_error(req, 400, "%s must be Unix seconds.", name);
+    reply_error(req, TE_BAD_REQUEST, "%s must be Unix seconds.", name);
     return false;
   }
   *out = v;
@@ -52,19 +52,19 @@ static bool read_query(struct request *req, enum audit_api api, const struct org
   const char *format = request_query(req, "format");
   const char *continuation = request_query(req, "continuationToken");
   if (event && strlen(event) > AUDIT_EVENT_MAX) {
-    reply_error(req, 400, "eventFilter is longer than %d bytes.", AUDIT_EVENT_MAX);
+    reply_error(req, TE_BAD_REQUEST, "eventFilter is longer than %d bytes.", AUDIT_EVENT_MAX);
     return false;
   }
   if (user && *user && !actor_is_valid(user)) {
-    reply_error(req, 400, "userFilter is not a login, nor an org/token-name.");
+    reply_error(req, TE_BAD_REQUEST, "userFilter is not a login, nor an org/token-name.");
     return false;
   }
   if (format && strcmp(format, api == AUDIT_EXPORT ? "csv" : "json") != 0) {
-    reply_error(req, 400, "format must be %s.", api == AUDIT_EXPORT ? "csv" : "json");
+    reply_error(req, TE_BAD_REQUEST, "format must be %s.", api == AUDIT_EXPORT ? "csv" : "json");
     return false;
   }
   if (api == AUDIT_V1 && !start && !continuation) {
-    reply_error(req, 400, "either continuationToken or startTime is required.");
+    reply_error(req, TE_BAD_REQUEST, "either continuationToken or startTime is required.");
     return false;
   }
   *q = (struct store_audit_query){.org = access->org.name,
@@ -80,7 +80,7 @@ static bool read_query(struct request *req, enum audit_api api, const struct org
   char scope[64];
   audit_scope(access, scope, sizeof scope);
   if (continuation && page_token_decode(continuation, scope, &q->before_seq) != TE_OK) {
-    reply_error(req, 400, "continuationToken is not one this listing returned.");
+    reply_error(req, TE_BAD_REQUEST, "continuationToken is not one this listing returned.");
     return false;
   }
   return true;

@@ -54,7 +54,7 @@ void console_serve_asset(struct request *req, const char *name) {
     reply_bytes(req, 200, copy, a->size, type, NULL);
     return;
   }
-  reply_error(req, 404, "no such console file.");
+  reply_error(req, TE_NOT_FOUND, "no such console file.");
 }
 
 void api_console_index(struct request *req) {
@@ -118,11 +118,11 @@ static bool same_site_json(struct request *req) {
   const char *type = request_header(req, "Content-Type");
   const char *site = request_header(req, "Sec-Fetch-Site");
   if (!type || strncasecmp(type, "application/json", 16) != 0) {
-    reply_error(req, 415, "sign-in takes application/json.");
+    reply_error(req, TE_UNSUPPORTED_MEDIA, "sign-in takes application/json.");
     return false;
   }
   if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0) {
-    reply_error(req, 403, "sign-in is only for this console's own pages.");
+    reply_error(req, TE_FORBIDDEN, "sign-in is only for this console's own pages.");
     return false;
   }
   return true;
@@ -137,11 +137,11 @@ static bool too_busy(struct request *req, const char *ip, const char *login) {
   int64_t wait_ms = client_ms > account_ms ? client_ms : account_ms;
   req->retry_after = (int)((wait_ms + 999) / 1000);
   if (client_ms)
-    reply_error(req, 429, "too many failed sign-ins from this address; retry in %d s.",
-                req->retry_after);
+    reply_error(req, TE_TOO_MANY_REQUESTS,
+                "too many failed sign-ins from this address; retry in %d s.", req->retry_after);
   else
-    reply_error(req, 429, "too many failed sign-ins to this account; retry in %d s.",
-                req->retry_after);
+    reply_error(req, TE_TOO_MANY_REQUESTS,
+                "too many failed sign-ins to this account; retry in %d s.", req->retry_after);
   return true;
 }
 
@@ -171,7 +171,7 @@ void api_console_session_create(struct request *req) {
     return;
   if (rc == TE_UNAUTHORIZED || rc == TE_NOT_FOUND) {
     sign_in_failed(ip, login);
-    reply_error(req, 401, SIGN_IN_FAILED);
+    reply_error(req, TE_UNAUTHORIZED, SIGN_IN_FAILED);
     return;
   }
   if (rc) {
@@ -220,7 +220,7 @@ void api_console_session_create(struct request *req) {
 static bool session_only(struct request *req) {
   if (req->via_session)
     return true;
-  reply_error(req, 401, "sign in to the console first.");
+  reply_error(req, TE_UNAUTHORIZED, "sign in to the console first.");
   return false;
 }
 

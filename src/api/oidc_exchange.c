@@ -143,7 +143,8 @@ static bool parse_json(struct exchange *x, const char *body, size_t len) {
 }
 
 static void oauth_error(struct request *req, const char *error, const char *description) {
-  reply_json(req, 400, json_pack("{s:s, s:s}", "error", error, "error_description", description));
+  reply_json(req, error_http_status(TE_BAD_REQUEST),
+             json_pack("{s:s, s:s}", "error", error, "error_description", description));
 }
 
 /* What the caller asks for, once its parameters are checked. */
@@ -216,7 +217,7 @@ static bool read_target(struct request *req, const struct exchange *x, struct ta
   if (why && oauth)
     oauth_error(req, error, why);
   else if (why)
-    reply_error(req, 400, "%s", why);
+    reply_error(req, TE_BAD_REQUEST, "%s", why);
   return why == NULL;
 }
 
@@ -430,7 +431,7 @@ static void issue(struct request *req, const struct store_org *org,
   } else if (rc == TE_NOT_FOUND) { /* the issuer was deleted meanwhile */
     oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");
   } else { /* RFC 6749's shape even for our own failures */
-    reply_json(req, 500,
+    reply_json(req, error_http_status(TE_INTERNAL),
                json_pack("{s:s, s:s}", "error", "server_error", "error_description",
                          "the token could not be stored; try again"));
   }
@@ -522,7 +523,7 @@ void api_oidc_issuer_explain(struct request *req) {
             request_string_field(req, body, "requested_token_type", 0, FIELD_MAX, &type) &&
             request_string_field(req, body, "scope", 0, FIELD_MAX, &scope);
   if (ok && !token) {
-    reply_error(req, 400, "token (a sample ID token) is required.");
+    reply_error(req, TE_BAD_REQUEST, "token (a sample ID token) is required.");
     ok = false;
   }
   if (ok) {

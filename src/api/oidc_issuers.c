@@ -51,7 +51,7 @@ static bool find_issuer(struct request *req, const struct org_access *access, co
   int rc = token_id_is_valid(id) ? store->ops->oidc_issuer_get(store, access->org.id, id, out)
                                  : TE_NOT_FOUND;
   if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "oidc issuer not found.");
+    reply_error(req, TE_NOT_FOUND, "oidc issuer not found.");
   else if (rc)
     reply_failure(req, rc, "");
   return rc == TE_OK;
@@ -96,7 +96,7 @@ static bool read_thumbprints(struct request *req, json_t *body, bool null_absent
   char *text = ok ? json_dumps(clean, JSON_COMPACT) : NULL;
   json_decref(clean);
   if (!text) {
-    reply_error(req, 400,
+    reply_error(req, TE_BAD_REQUEST,
                 "thumbprints must be at most %d certificate fingerprints: SHA-256 (64 hex digits) "
                 "or SHA-1 (40).",
                 THUMBPRINTS_MAX);
@@ -120,7 +120,7 @@ static bool read_static_jwks(struct request *req, json_t *body, char **out) {
   char *text = json_dumps(v, JSON_COMPACT);
   char why[160];
   if (!text || oidc_keys_check(text, why, sizeof why) != TE_OK) {
-    reply_error(req, 400, "jwks: %s", text ? why : "must be a JSON Web Key Set object.");
+    reply_error(req, TE_BAD_REQUEST, "jwks: %s", text ? why : "must be a JSON Web Key Set object.");
     free(text);
     return false;
   }
@@ -133,9 +133,9 @@ static void reply_change(struct request *req, int rc, const struct org_access *a
   if (rc == TE_FORBIDDEN)
     org_access_refuse(req, access, "the admin role in organization");
   else if (rc == TE_CONFLICT)
-    reply_error(req, 409, "%s", conflict);
+    reply_error(req, TE_CONFLICT, "%s", conflict);
   else if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "oidc issuer not found.");
+    reply_error(req, TE_NOT_FOUND, "oidc issuer not found.");
   else
     reply_failure(req, rc, "");
 }
@@ -159,11 +159,11 @@ void api_oidc_issuer_register(struct request *req) {
             read_thumbprints(req, body, false, i.thumbprints, &pinned) &&
             read_static_jwks(req, body, &i.jwks);
   if (ok && (!name || !url)) {
-    reply_error(req, 400, "name and url are required.");
+    reply_error(req, TE_BAD_REQUEST, "name and url are required.");
     ok = false;
   }
   if (ok && !oidc_issuer_url_allowed(url, req->app->issuer_fetch.allow_http)) {
-    reply_error(req, 400,
+    reply_error(req, TE_BAD_REQUEST,
                 "url must be an https:// URL with no user name, password, query or fragment.");
     ok = false;
   }
@@ -186,7 +186,7 @@ void api_oidc_issuer_register(struct request *req) {
   char why[256];
   int rc = oidc_keys_discover(req->app, &i, why, sizeof why);
   if (rc) {
-    reply_error(req, 400, "%s", why);
+    reply_error(req, TE_BAD_REQUEST, "%s", why);
     store_oidc_issuer_clear(&i);
     return;
   }
@@ -291,7 +291,8 @@ void api_oidc_issuer_regenerate_thumbprints(struct request *req) {
     return;
   char why[256];
   if (i.static_jwks) {
-    reply_error(req, 400, "issuer jwks are statically configured, can't regenerate thumbprints");
+    reply_error(req, TE_BAD_REQUEST,
+                "issuer jwks are statically configured, can't regenerate thumbprints");
   } else if (request_offload(req, api_oidc_issuer_regenerate_thumbprints)) {
     /* runs again whole off the HTTP workers, where the fetch may block */
   } else {
@@ -299,7 +300,7 @@ void api_oidc_issuer_regenerate_thumbprints(struct request *req) {
     free(i.jwks);
     i.jwks = NULL;
     if (oidc_keys_discover(req->app, &i, why, sizeof why) != TE_OK)
-      reply_error(req, 400, "%s", why);
+      reply_error(req, TE_BAD_REQUEST, "%s", why);
     else
       save_issuer(req, &access, &i, "regenerated the thumbprints and keys of");
   }
@@ -336,7 +337,7 @@ void api_auth_policy_get(struct request *req) {
   struct org_access access;
   struct store_oidc_issuer i;
   if (!token_id_is_valid(req->params[1])) {
-    reply_error(req, 400, "Invalid issuer ID");
+    reply_error(req, TE_BAD_REQUEST, "Invalid issuer ID");
     return;
   }
   if (!org_access_check(req, true, &access) || !find_issuer(req, &access, req->params[1], &i))
@@ -368,11 +369,11 @@ void api_auth_policy_update(struct request *req) {
     ok = false;
   }
   if (ok && json_array_size(policies) == 0) { /* Pulumi's words, for absent or [] */
-    reply_error(req, 400, "policy definition can not be empty");
+    reply_error(req, TE_BAD_REQUEST, "policy definition can not be empty");
     ok = false;
   }
   if (ok && oidc_policy_validate(policies, why, sizeof why) != TE_OK) {
-    reply_error(req, 400, "%s", why);
+    reply_error(req, TE_BAD_REQUEST, "%s", why);
     ok = false;
   }
   /* null is how some clients spell an unset teamName, userLogin, roleID or runnerID; it is not

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static void not_found(struct request *req) {
-  reply_error(req, 404, "organization not found.");
+  reply_error(req, TE_NOT_FOUND, "organization not found.");
 }
 
 /* Audits a refused request against the organization (queued, not awaited). */
@@ -58,7 +58,7 @@ static bool within_policy(struct request *req, const struct store_org *org, bool
   snprintf(why, sizeof why, "organization %s accepts only access tokens that expire within %d days",
            org->name, days);
   audit_refusal(req, org, "auth-failure-token-expiry-policy", need_admin, why);
-  reply_error(req, 403, "%s; this token %s. %s", why, left, fix);
+  reply_error(req, TE_FORBIDDEN, "%s; this token %s. %s", why, left, fix);
   return false;
 }
 
@@ -128,7 +128,7 @@ bool org_access_may_change_access(struct request *req, const struct org_access *
            "the issuer's policy grants \"manage-access\"",
            req->principal.issuer_name);
   audit_refusal(req, &access->org, "auth-failure-organization-role", true, why);
-  reply_error(req, 403, "%s; this one's did not.", why);
+  reply_error(req, TE_FORBIDDEN, "%s; this one's did not.", why);
   return false;
 }
 
@@ -136,7 +136,7 @@ void org_access_refuse(struct request *req, const struct org_access *access, con
   char why[160];
   snprintf(why, sizeof why, "requires %s %s", needed, access->org.name);
   audit_refusal(req, &access->org, "auth-failure-organization-role", true, why);
-  reply_error(req, 403, "this requires %s %s.", needed, access->org.name);
+  reply_error(req, TE_FORBIDDEN, "this requires %s %s.", needed, access->org.name);
 }
 
 bool org_access_person(struct request *req, const struct org_access *access) {
@@ -152,7 +152,7 @@ bool team_find(struct request *req, const struct org_access *access, struct stor
   int rc =
       name_is_valid(name) ? store->ops->team_get(store, access->org.id, name, out) : TE_NOT_FOUND;
   if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "team not found.");
+    reply_error(req, TE_NOT_FOUND, "team not found.");
   else if (rc)
     reply_failure(req, rc, "");
   return rc == TE_OK;

@@ -56,7 +56,7 @@ void api_org_members_list(struct request *req) {
     return;
   const char *type = request_query(req, "type");
   if (type && strcmp(type, "frontend") != 0) {
-    reply_error(req, 400, "type must be frontend: Tessera has no organization backend.");
+    reply_error(req, TE_BAD_REQUEST, "type must be frontend: Tessera has no organization backend.");
     return;
   }
   char scope[64];
@@ -64,7 +64,7 @@ void api_org_members_list(struct request *req) {
   int64_t after = 0;
   const char *continuation = request_query(req, "continuationToken");
   if (continuation && page_token_decode(continuation, scope, &after) != TE_OK) {
-    reply_error(req, 400, "continuationToken is not one this listing returned.");
+    reply_error(req, TE_BAD_REQUEST, "continuationToken is not one this listing returned.");
     return;
   }
   struct store *store = req->app->store;
@@ -100,7 +100,7 @@ static bool target_user(struct request *req, struct store_user *out) {
   struct store *store = req->app->store;
   int rc = name_is_valid(login) ? store->ops->user_by_login(store, login, out) : TE_NOT_FOUND;
   if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "no user named %s.", name_is_valid(login) ? login : "like that");
+    reply_error(req, TE_NOT_FOUND, "no user named %s.", name_is_valid(login) ? login : "like that");
   else if (rc)
     reply_failure(req, rc, "");
   return rc == TE_OK;
@@ -118,11 +118,12 @@ static bool read_role(struct request *req, bool allow_fga, char role[16]) {
             request_string_field(req, body, "role", 0, 32, &value) &&
             request_string_field(req, body, "fgaRoleId", 0, 64, &fga);
   if (ok && fga && !role_is_valid(fga)) { /* the spec: fgaRoleId wins when both are given */
-    reply_error(req, 400, "fgaRoleId must be admin or member: Tessera has no custom roles.");
+    reply_error(req, TE_BAD_REQUEST,
+                "fgaRoleId must be admin or member: Tessera has no custom roles.");
     ok = false;
   }
   if (ok && !fga && (!value || !role_is_valid(value))) {
-    reply_error(req, 400, "role must be admin or member.");
+    reply_error(req, TE_BAD_REQUEST, "role must be admin or member.");
     ok = false;
   }
   if (ok)
@@ -134,11 +135,11 @@ static bool read_role(struct request *req, bool allow_fga, char role[16]) {
 static void member_change_failed(struct request *req, int rc, const struct org_access *access,
                                  const char *login) {
   if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "%s is not a member of this organization.", login);
+    reply_error(req, TE_NOT_FOUND, "%s is not a member of this organization.", login);
   else if (rc == TE_BAD_REQUEST)
-    reply_error(req, 400, "an organization must keep at least one admin.");
+    reply_error(req, TE_BAD_REQUEST, "an organization must keep at least one admin.");
   else if (rc == TE_CONFLICT)
-    reply_error(req, 409, "%s is already a member of this organization.", login);
+    reply_error(req, TE_CONFLICT, "%s is already a member of this organization.", login);
   else if (rc == TE_FORBIDDEN) /* the caller's admin role went away while this was queued */
     org_access_refuse(req, access, "the admin role in organization");
   else
@@ -196,7 +197,7 @@ void api_org_member_delete(struct request *req) {
     return;
   if (req->principal.token.kind == TOKEN_PERSONAL &&
       strcasecmp(req->params[1], req->principal.user.login) == 0) {
-    reply_error(req, 400, "you cannot remove yourself from an organization.");
+    reply_error(req, TE_BAD_REQUEST, "you cannot remove yourself from an organization.");
     return;
   }
   if (!access.admin) {

@@ -92,16 +92,17 @@ static bool read_create_body(struct request *req, const struct org_access *acces
             request_text_field(req, body, "organization", 0, LOGIN_MAX, &org) &&
             request_text_field(req, body, "teamType", 0, 16, &type);
   if (ok && (!name || !name_is_valid(name))) {
-    reply_error(req, 400, "name must be 1-%d letters, digits, '.', '_' or '-'.", LOGIN_MAX);
+    reply_error(req, TE_BAD_REQUEST, "name must be 1-%d letters, digits, '.', '_' or '-'.",
+                LOGIN_MAX);
     ok = false;
   }
   if (ok && org && strcasecmp(org, access->org.name) != 0) {
-    reply_error(req, 400, "organization must be %s, the organization in the path.",
+    reply_error(req, TE_BAD_REQUEST, "organization must be %s, the organization in the path.",
                 access->org.name);
     ok = false;
   }
   if (ok && type && strcmp(type, "pulumi") != 0) {
-    reply_error(req, 400, "teamType must be pulumi: Tessera has no GitHub teams.");
+    reply_error(req, TE_BAD_REQUEST, "teamType must be pulumi: Tessera has no GitHub teams.");
     ok = false;
   }
   if (ok) {
@@ -129,7 +130,7 @@ void api_team_create(struct request *req) {
   if (rc == TE_FORBIDDEN)
     org_access_refuse(req, &access, "the admin role in organization");
   else if (rc == TE_CONFLICT)
-    reply_error(req, 409, "organization %s already has a team named %s.", access.org.name,
+    reply_error(req, TE_CONFLICT, "organization %s already has a team named %s.", access.org.name,
                 team.name);
   else if (rc)
     reply_failure(req, rc, "");
@@ -149,20 +150,21 @@ static bool read_member_action(struct request *req, json_t *body, struct store_t
   if (!action && !name)
     return true;
   if (!action || !name) {
-    reply_error(req, 400, "memberAction (add, remove, promote or demote) and member go together.");
+    reply_error(req, TE_BAD_REQUEST,
+                "memberAction (add, remove, promote or demote) and member go together.");
     return false;
   }
   for (int i = 1; i < 5; i++)
     if (strcmp(action, actions[i]) == 0)
       u->action = (enum team_member_action)i;
   if (u->action == TEAM_MEMBER_NONE) {
-    reply_error(req, 400, "memberAction must be add, remove, promote or demote.");
+    reply_error(req, TE_BAD_REQUEST, "memberAction must be add, remove, promote or demote.");
     return false;
   }
   struct store *store = req->app->store;
   int rc = name_is_valid(name) ? store->ops->user_by_login(store, name, member) : TE_NOT_FOUND;
   if (rc) {
-    reply_error(req, rc == TE_NOT_FOUND ? 404 : 500, "no user named %s.",
+    reply_error(req, rc == TE_NOT_FOUND ? TE_NOT_FOUND : TE_INTERNAL, "no user named %s.",
                 name_is_valid(name) ? name : "like that");
     return false;
   }
@@ -173,12 +175,12 @@ static bool read_member_action(struct request *req, json_t *body, struct store_t
 static void team_change_failed(struct request *req, int rc, const struct org_access *access,
                                const struct store_user *member) {
   if (rc == TE_BAD_REQUEST)
-    reply_error(req, 400, "%s is not a member of organization %s.", member->login,
+    reply_error(req, TE_BAD_REQUEST, "%s is not a member of organization %s.", member->login,
                 access->org.name);
   else if (rc == TE_CONFLICT)
-    reply_error(req, 409, "%s is already in this team.", member->login);
+    reply_error(req, TE_CONFLICT, "%s is already in this team.", member->login);
   else if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "%s is not in this team.", member->login);
+    reply_error(req, TE_NOT_FOUND, "%s is not in this team.", member->login);
   else if (rc == TE_FORBIDDEN) /* the caller's role went away while this was queued */
     org_access_refuse(req, access, "the admin role in this team or in organization");
   else
@@ -201,7 +203,8 @@ void api_team_update(struct request *req) {
     return;
   for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
     if (json_object_get(body, unsupported[i])) {
-      reply_error(req, 400, "%s: Tessera manages access tokens; it has no stacks or environments.",
+      reply_error(req, TE_BAD_REQUEST,
+                  "%s: Tessera manages access tokens; it has no stacks or environments.",
                   unsupported[i]);
       json_decref(body);
       return;
@@ -215,7 +218,7 @@ void api_team_update(struct request *req) {
       request_text_field(req, body, "newDescription", 0, DESCRIPTION_MAX, &u.description) &&
       read_member_action(req, body, &u, &member);
   if (ok && !u.display_name && !u.description && u.action == TEAM_MEMBER_NONE) {
-    reply_error(req, 400,
+    reply_error(req, TE_BAD_REQUEST,
                 "nothing to change: give newDisplayName, newDescription, or "
                 "memberAction with member.");
     ok = false;

@@ -28,13 +28,13 @@ bool token_read_expires(struct request *req, json_t *value, int64_t *out) {
   } else if (expiry_parse_rfc3339(text, out) != TE_OK) {
     /* Seconds in a string ("1767225600") are refused too: the spec says integer, and a client
      * that quotes numbers may well send other things it should not. */
-    reply_error(req, 400,
+    reply_error(req, TE_BAD_REQUEST,
                 "expires must be " EXPIRES_EXPECTED
                 "; this string is not an RFC 3339 date-time such as 2026-12-01T00:00:00Z.");
     return false;
   }
   if (expiry_check(*out, time_now(), &why) != TE_OK) {
-    reply_error(req, 400, "%s", why);
+    reply_error(req, TE_BAD_REQUEST, "%s", why);
     return false;
   }
   return true;
@@ -56,8 +56,8 @@ bool token_read_reason(struct request *req, const char **out) {
   if (!reason)
     return true;
   if (strlen(reason) > REASON_MAX || !text_is_utf8(reason) || !text_is_printable(reason)) {
-    reply_error(req, 400, "reason must be at most %d bytes of text, without control characters.",
-                REASON_MAX);
+    reply_error(req, TE_BAD_REQUEST,
+                "reason must be at most %d bytes of text, without control characters.", REASON_MAX);
     return false;
   }
   *out = reason;
@@ -92,7 +92,7 @@ static bool read_filter(struct request *req, enum token_filter *out) {
     else if (strcmp(filter, "all") == 0)
       *out = TOKEN_FILTER_ALL;
     else {
-      reply_error(req, 400, "filter must be active, expired or all.");
+      reply_error(req, TE_BAD_REQUEST, "filter must be active, expired or all.");
       return false;
     }
     return true;
@@ -101,7 +101,7 @@ static bool read_filter(struct request *req, enum token_filter *out) {
     if (strcmp(show_expired, "true") == 0)
       *out = TOKEN_FILTER_ALL;
     else if (strcmp(show_expired, "false") != 0) {
-      reply_error(req, 400, "show_expired must be true or false.");
+      reply_error(req, TE_BAD_REQUEST, "show_expired must be true or false.");
       return false;
     }
   }
@@ -115,12 +115,12 @@ void token_list_reply(struct request *req, enum token_kind kind, int64_t owner_i
   if (!read_filter(req, &q.filter))
     return;
   if (page_size_parse(request_query(req, "maxResults"), &q.limit) != TE_OK) {
-    reply_error(req, 400, "maxResults must be an integer from 1 to %d.", PAGE_MAX);
+    reply_error(req, TE_BAD_REQUEST, "maxResults must be an integer from 1 to %d.", PAGE_MAX);
     return;
   }
   q.before_seq = INT64_MAX;
   if (continuation && page_token_decode(continuation, scope, &q.before_seq)) {
-    reply_error(req, 400, "continuationToken is not one this listing returned.");
+    reply_error(req, TE_BAD_REQUEST, "continuationToken is not one this listing returned.");
     return;
   }
   int page = q.limit;
@@ -159,13 +159,13 @@ bool token_require_personal(struct request *req) {
   if (principal_is_person(&req->principal))
     return true;
   if (req->principal.token.kind == TOKEN_PERSONAL) { /* from an OIDC exchange */
-    reply_error(req, 403,
+    reply_error(req, TE_FORBIDDEN,
                 "a token from an OIDC exchange cannot manage personal access tokens; it acts only "
                 "in organization %s.",
                 req->principal.org);
     return false;
   }
-  reply_error(req, 403,
+  reply_error(req, TE_FORBIDDEN,
               "personal access tokens belong to users; this %s token acts as organization %s.",
               token_kind_name(req->principal.token.kind), req->principal.org);
   return false;
@@ -173,7 +173,7 @@ bool token_require_personal(struct request *req) {
 
 bool token_read_id(struct request *req, char *id) {
   if (!token_id_is_valid(id)) {
-    reply_error(req, 404, "no such access token.");
+    reply_error(req, TE_NOT_FOUND, "no such access token.");
     return false;
   }
   for (char *c = id; *c; c++)

@@ -34,7 +34,7 @@ static bool expiry_allowed(struct request *req, const struct store_org *org, int
   int days = org->max_token_expiry_days;
   if (expiry_within_policy(expires, time_now(), days))
     return true;
-  reply_error(req, 400,
+  reply_error(req, TE_BAD_REQUEST,
               "organization %s requires access tokens to expire within %d days: give expires at "
               "most %d days ahead.",
               org->name, days, days);
@@ -57,11 +57,13 @@ static bool read_create_body(struct request *req, const struct token_owner *o,
             request_bool_field(req, body, "admin", &admin) &&
             request_string_field(req, body, "roleID", 0, 64, &role);
   if (ok && (!name || !token_name_is_valid(name))) {
-    reply_error(req, 400, "name must be 1-%d letters, digits, '_' or '-'.", TOKEN_NAME_MAX);
+    reply_error(req, TE_BAD_REQUEST, "name must be 1-%d letters, digits, '_' or '-'.",
+                TOKEN_NAME_MAX);
     ok = false;
   }
   if (ok && role && role[0]) {
-    reply_error(req, 400, "roleID: Tessera has no custom roles; use admin true or false.");
+    reply_error(req, TE_BAD_REQUEST,
+                "roleID: Tessera has no custom roles; use admin true or false.");
     ok = false;
   }
   ok = ok &&
@@ -89,7 +91,7 @@ static bool within_maker(struct request *req, struct store_token *token) {
     return true;
   char when[RFC3339_LEN + 1];
   time_format_rfc3339(bound, when);
-  reply_error(req, 400,
+  reply_error(req, TE_BAD_REQUEST,
               "a token made with this %s%s token must expire no later than it does: give expires "
               "at most %lld (%s).",
               p->token.oidc_issuer[0] ? "OIDC-issued " : "", token_kind_name(p->token.kind),
@@ -100,18 +102,18 @@ static bool within_maker(struct request *req, struct store_token *token) {
 static void reply_change_failure(struct request *req, int rc, const struct token_owner *o,
                                  const char *name) {
   if (rc == TE_CONFLICT)
-    reply_error(req, 409,
+    reply_error(req, TE_CONFLICT,
                 "organization %s already has or had a token named %s; token names are never "
                 "reused.",
                 o->access.org.name, name);
   else if (rc == TE_BAD_REQUEST) /* the store's own check of within_maker */
-    reply_error(req, 400, "the token would outlive the token that makes it.");
+    reply_error(req, TE_BAD_REQUEST, "the token would outlive the token that makes it.");
   else if (rc == TE_FORBIDDEN) /* the caller's role went away while this was queued */
     org_access_refuse(req, &o->access,
                       o->is_team ? "the admin role in this team or in organization"
                                  : "the admin role in organization");
   else if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "team not found.");
+    reply_error(req, TE_NOT_FOUND, "team not found.");
   else
     reply_failure(req, rc, "");
 }
@@ -157,15 +159,15 @@ static bool find_token(struct request *req, const struct token_owner *o, char *i
     return false;
   int rc = store->ops->machine_token_get(store, o->access.org.id, id, out);
   if (rc == TE_OK && o->is_team && out->kind != TOKEN_TEAM) {
-    reply_error(req, 400, "the requested token is not a team token");
+    reply_error(req, TE_BAD_REQUEST, "the requested token is not a team token");
     return false;
   }
   if (rc == TE_OK && !o->is_team && out->kind != TOKEN_ORG) {
-    reply_error(req, 400, "the requested token is not an organization token");
+    reply_error(req, TE_BAD_REQUEST, "the requested token is not an organization token");
     return false;
   }
   if (rc == TE_NOT_FOUND || (rc == TE_OK && o->is_team && out->team_id != o->team.id))
-    reply_error(req, 404, "no such access token.");
+    reply_error(req, TE_NOT_FOUND, "no such access token.");
   else if (rc)
     reply_failure(req, rc, "");
   return rc == TE_OK && (!o->is_team || out->team_id == o->team.id);
@@ -186,7 +188,7 @@ static void delete_token(struct request *req, const struct token_owner *o, char 
   int rc = store->ops->machine_token_delete(store, &actor, o->access.org.id,
                                             o->is_team ? o->team.id : 0, token.id, &a);
   if (rc == TE_NOT_FOUND)
-    reply_error(req, 404, "no such access token.");
+    reply_error(req, TE_NOT_FOUND, "no such access token.");
   else if (rc)
     reply_change_failure(req, rc, o, token.name);
   else

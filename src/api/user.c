@@ -1,6 +1,7 @@
 #include "api/api.h"
 
 #include "api/view_cache.h"
+#include "core/error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ void api_user_default_org(struct request *req) {
   if (load_memberships(req, &memberships, &count))
     return;
   if (count == 0)
-    reply_error(req, 400, "User is not a member of any organizations.");
+    reply_error(req, TE_BAD_REQUEST, "User is not a member of any organizations.");
   else
     reply_json(req, 200, json_pack("{s:s, s:[]}", "GitHubLogin", memberships[0].org, "Messages"));
   free(memberships);

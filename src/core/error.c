@@ -24,6 +24,12 @@ int error_http_status(int err) {
     return 503;
   case TE_NOT_IMPLEMENTED:
     return 501;
+  case TE_TOO_MANY_REQUESTS:
+    return 429;
+  case TE_URI_TOO_LONG:
+    return 414;
+  case TE_HEADERS_TOO_LARGE:
+    return 431;
   default:
     return 500;
   }

@@ -15,7 +15,10 @@ enum tessera_error {
   TE_UNSUPPORTED_MEDIA = -8,
   TE_INTERNAL = -9,
   TE_UNAVAILABLE = -10,
-  TE_NOT_IMPLEMENTED = -11, /* a request feature we do not implement (RFC 9110 §15.6.2) */
+  TE_NOT_IMPLEMENTED = -11,   /* a request feature we do not implement (RFC 9110 §15.6.2) */
+  TE_TOO_MANY_REQUESTS = -12, /* a budget is spent: retry after req->retry_after seconds */
+  TE_URI_TOO_LONG = -13,      /* the URL, or its query, is over its limit */
+  TE_HEADERS_TOO_LARGE = -14, /* the request's header lines are over their limits */
 };
 
 /* The HTTP status for an error code (500 for anything unknown). */

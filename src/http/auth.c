@@ -88,7 +88,7 @@ bool auth_authenticate(struct request *req) {
     value = cookie;
     len = SESSION_VALUE_LEN;
   } else if (!value || !token_is_well_formed(value, len)) {
-    reply_error(req, 401, UNAUTHORIZED_DETAIL);
+    reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
     return false;
   }
   unsigned char hash[TOKEN_HASH_LEN];
@@ -108,11 +108,11 @@ bool auth_authenticate(struct request *req) {
   if (valid && session != (req->principal.token.source == TOKEN_SOURCE_SESSION))
     valid = false;
   if (!valid) {
-    reply_error(req, 401, UNAUTHORIZED_DETAIL);
+    reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
     return false;
   }
   if (session && !csrf_ok(req, cookie)) {
-    reply_error(req, 403, "CSRF token missing or wrong.");
+    reply_error(req, TE_FORBIDDEN, "CSRF token missing or wrong.");
     return false;
   }
   req->via_session = session;

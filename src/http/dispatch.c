@@ -10,11 +10,12 @@ void dispatch(struct request *req) {
   char shown[160]; /* client bytes are echoed redacted, escaped and bounded */
   switch (router_find(req->app->routes, req->method, req->path, req, &route, &req->allow)) {
   case ROUTE_NO_PATH:
-    reply_error(req, 404, "no route for %s.", accesslog_show_path(req->path, shown, sizeof shown));
+    reply_error(req, TE_NOT_FOUND, "no route for %s.",
+                accesslog_show_path(req->path, shown, sizeof shown));
     return;
   case ROUTE_NO_METHOD: /* a method we do not know is not echoed: it could be a pasted secret */
-    reply_error(req, 405, "%s is not allowed here; allowed: %s.", router_method_shown(req->method),
-                req->allow);
+    reply_error(req, TE_METHOD_NOT_ALLOWED, "%s is not allowed here; allowed: %s.",
+                router_method_shown(req->method), req->allow);
     return;
   case ROUTE_FOUND:
     break;

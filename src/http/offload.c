@@ -84,7 +84,7 @@ bool request_offload(struct request *req, void (*handler)(struct request *req)) 
     pthread_cond_signal(&p->wake);
   } else if (!req->replied) {
     req->retry_after = 5;
-    reply_error(req, 503, "too many requests wait on OIDC issuers; retry shortly.");
+    reply_error(req, TE_UNAVAILABLE, "too many requests wait on OIDC issuers; retry shortly.");
   }
   pthread_mutex_unlock(&p->lock);
   return true;

@@ -66,7 +66,8 @@ void reply_json(struct request *req, int status, json_t *json) {
   set_reply(req, status, body);
 }
 
-void reply_error(struct request *req, int status, const char *detail_fmt, ...) {
+void reply_error(struct request *req, int err, const char *detail_fmt, ...) {
+  int status = error_http_status(err);
   char detail[384], redacted[384];
   va_list ap;
   va_start(ap, detail_fmt);
@@ -81,7 +82,7 @@ void reply_failure(struct request *req, int err, const char *detail) {
   int status = error_http_status(err);
   if (status >= 500 && status != 501) /* 501 names what the client asked for, not our internals */
     detail = status == 503 ? "the store is busy; retry shortly." : "an unexpected error occurred.";
-  reply_error(req, status, "%s", detail);
+  reply_error(req, err, "%s", detail);
 }
 
 void reply_empty(struct request *req, int status) {
@@ -117,7 +118,7 @@ json_t *request_json_object(struct request *req) {
   /* JSON text never holds a raw NUL (in a string it must be \u0000), and jansson would quietly
    * skip one between tokens: {"expires":17\0}" must not parse. */
   if (memchr(req->body, '\0', req->body_len)) {
-    reply_error(req, 400, "the request body is not valid JSON: it contains a NUL byte.");
+    reply_error(req, TE_BAD_REQUEST, "the request body is not valid JSON: it contains a NUL byte.");
     return NULL;
   }
   json_error_t err;
@@ -129,18 +130,19 @@ json_t *request_json_object(struct request *req) {
     char *near = strstr(err.text, " near ");
     if (near)
       *near = '\0';
-    reply_error(req, 400, "the request body is not valid JSON: %s (line %d, column %d).", err.text,
-                err.line, err.column);
+    reply_error(req, TE_BAD_REQUEST, "the request body is not valid JSON: %s (line %d, column %d).",
+                err.text, err.line, err.column);
     return NULL;
   }
   if (!json_is_object(j)) {
     json_decref(j);
-    reply_error(req, 400, "the request body must be a JSON object.");
+    reply_error(req, TE_BAD_REQUEST, "the request body must be a JSON object.");
     return NULL;
   }
   if (depth_of(j) > JSON_DEPTH_MAX) {
     json_decref(j);
-    reply_error(req, 400, "the request body is nested deeper than %d levels.", JSON_DEPTH_MAX);
+    reply_error(req, TE_BAD_REQUEST, "the request body is nested deeper than %d levels.",
+                JSON_DEPTH_MAX);
     return NULL;
   }
   return j;
@@ -160,7 +162,7 @@ bool request_fields_allowed(struct request *req, json_t *body, const char *const
       snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%s",
                i ? ", " : "", allowed[i]);
     bool shown = strlen(key) <= 32;
-    reply_error(req, 400, "unknown field %s%s%s; expected %s.", shown ? "\"" : "",
+    reply_error(req, TE_BAD_REQUEST, "unknown field %s%s%s; expected %s.", shown ? "\"" : "",
                 shown ? key : "in the body", shown ? "\"" : "", expected);
     return false;
   }
@@ -264,7 +266,7 @@ bool request_defer(struct request *req) {
   atomic_fetch_add(&req->app->deferred, 1);
   if (atomic_load(&req->app->draining)) {
     atomic_fetch_sub(&req->app->deferred, 1);
-    reply_error(req, 503, "the server is shutting down; retry.");
+    reply_error(req, TE_UNAVAILABLE, "the server is shutting down; retry.");
     return false;
   }
   req->deferred = true;
@@ -305,9 +307,9 @@ static const char *json_kind(json_t *value) {
 void request_refuse_type(struct request *req, const char *field, json_t *value,
                          const char *expected) {
   if (json_is_null(value))
-    reply_error(req, 400, "%s must be %s; null is not allowed.", field, expected);
+    reply_error(req, TE_BAD_REQUEST, "%s must be %s; null is not allowed.", field, expected);
   else
-    reply_error(req, 400, "%s must be %s, not %s.", field, expected, json_kind(value));
+    reply_error(req, TE_BAD_REQUEST, "%s must be %s, not %s.", field, expected, json_kind(value));
 }
 
 static bool string_value(struct request *req, const char *field, json_t *value, size_t min,
@@ -324,23 +326,25 @@ static bool string_value(struct request *req, const char *field, json_t *value, 
   /* jansson guarantees UTF-8 and refuses \u0000 unless asked not to; checked anyway, since an
    * embedded NUL would make C and JSON disagree about the value. */
   if (memchr(text, '\0', len)) {
-    reply_error(req, 400, "%s must not contain NUL characters.", field);
+    reply_error(req, TE_BAD_REQUEST, "%s must not contain NUL characters.", field);
     return false;
   }
   if (len < min || len > max) {
     if (len == 0)
-      reply_error(req, 400, "%s must not be empty.", field);
+      reply_error(req, TE_BAD_REQUEST, "%s must not be empty.", field);
     else if (min == 0)
-      reply_error(req, 400, "%s must be at most %zu bytes long; it is %zu.", field, max, len);
+      reply_error(req, TE_BAD_REQUEST, "%s must be at most %zu bytes long; it is %zu.", field, max,
+                  len);
     else
-      reply_error(req, 400, "%s must be %zu to %zu bytes long; it is %zu.", field, min, max, len);
+      reply_error(req, TE_BAD_REQUEST, "%s must be %zu to %zu bytes long; it is %zu.", field, min,
+                  max, len);
     return false;
   }
   const char *bad = printable ? text_control_at(text) : NULL;
   if (bad) {
     unsigned char c = (unsigned char)bad[0];
     unsigned code = c < 0x80 ? c : ((c & 0x1fu) << 6) | ((unsigned char)bad[1] & 0x3fu);
-    reply_error(req, 400,
+    reply_error(req, TE_BAD_REQUEST,
                 "%s must not contain control characters (newlines, tabs, escapes); it has U+%04X "
                 "at byte %zu.",
                 field, code, (size_t)(bad - text));
@@ -396,7 +400,7 @@ bool request_integer_field(struct request *req, json_t *body, const char *field,
   }
   json_int_t n = json_integer_value(v);
   if (n < min || n > max) {
-    reply_error(req, 400, "%s must be %s; it is %lld.", field, expected, (long long)n);
+    reply_error(req, TE_BAD_REQUEST, "%s must be %s; it is %lld.", field, expected, (long long)n);
     return false;
   }
   *out = n;

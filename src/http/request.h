@@ -89,8 +89,10 @@ void reply_bytes(struct request *req, int status, char *body, size_t len, const 
 void reply_json_text(struct request *req, int status, char *text);
 /* Sends `json` (stolen) with `status`. */
 void reply_json(struct request *req, int status, json_t *json);
-/* Sends the Pulumi error shape {"code": status, "message": "<Status text>: <detail>"}. */
-void reply_error(struct request *req, int status, const char *detail_fmt, ...)
+/* Sends the Pulumi error shape {"code": status, "message": "<Status text>: <detail>"} for err, a
+ * TE_* code of core/error.h (whose one HTTP status is the reply's): handlers name what went
+ * wrong, the table decides the status. The detail is token-redacted. */
+void reply_error(struct request *req, int err, const char *detail_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sends the error for a TE_* code with the given detail (a generic one for 5xx: no internals). */
 void reply_failure(struct request *req, int err, const char *detail);

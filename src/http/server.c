@@ -149,25 +149,29 @@ static bool refused_early(struct request *req, const char *version) {
   int framing = framing_check_head(req->conn, req->method, version, &req->uri, &headers, detail,
                                    sizeof detail);
   if (req->uri.bad_bytes)
-    reply_error(req, 400,
+    reply_error(req, TE_BAD_REQUEST,
                 "the URI may hold only visible ASCII: percent-encode spaces, controls "
                 "and other bytes (RFC 3986).");
   else if (req->uri.len > URL_MAX)
-    reply_error(req, 414, "the URL is longer than %d bytes.", URL_MAX);
+    reply_error(req, TE_URI_TOO_LONG, "the URL is longer than %d bytes.", URL_MAX);
   else if (req->uri.too_many_params)
-    reply_error(req, 414, "the URL has more than %d query parameters.", QUERY_PARAMS_MAX);
+    reply_error(req, TE_URI_TOO_LONG, "the URL has more than %d query parameters.",
+                QUERY_PARAMS_MAX);
   else if (headers.bytes > HEADERS_MAX)
-    reply_error(req, 431, "the request headers are larger than %d bytes.", HEADERS_MAX);
+    reply_error(req, TE_HEADERS_TOO_LARGE, "the request headers are larger than %d bytes.",
+                HEADERS_MAX);
   else if (headers.fields > HEADER_FIELDS_MAX)
-    reply_error(req, 431, "the request has more than %d header fields.", HEADER_FIELDS_MAX);
+    reply_error(req, TE_HEADERS_TOO_LARGE, "the request has more than %d header fields.",
+                HEADER_FIELDS_MAX);
   else if (framing != TE_OK)
     reply_failure(req, framing, detail);
   else if (req->uri.hides_bytes)
-    reply_error(req, 400, "the path may not contain an encoded NUL (%%00) or '/' (%%2F).");
+    reply_error(req, TE_BAD_REQUEST,
+                "the path may not contain an encoded NUL (%%00) or '/' (%%2F).");
   else if (req->uri.nul_in_query)
-    reply_error(req, 400, "the query may not contain an encoded NUL (%%00).");
+    reply_error(req, TE_BAD_REQUEST, "the query may not contain an encoded NUL (%%00).");
   else if (declared_too_large(req->conn))
-    reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);
+    reply_error(req, TE_TOO_LARGE, "the request body is larger than %d bytes.", BODY_MAX);
   req->close_connection = req->replied;
   return req->replied;
 }
@@ -218,7 +222,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   conntrack_body_done(conn);
   if (req->body_too_large)
-    reply_error(req, 413, "the request body is larger than %d bytes.", BODY_MAX);
+    reply_error(req, TE_TOO_LARGE, "the request body is larger than %d bytes.", BODY_MAX);
   else
     dispatch(req);
   return req->deferred ? MHD_YES : send_reply(req);
