@@ -3,7 +3,7 @@
 formats documented at the top of each fuzz/fuzz_<target>.c. Run once, and again when a format or
 the route table changes: python3 fuzz/make_seeds.py [TARGET...]. It rewrites only its own
 directories. The router's seeds name routes by method and pattern and find their index in
-src/http/routes.c, so they follow the table when it changes."""
+src/api/routes.c, so they follow the table when it changes."""
 
 import json
 import os
@@ -222,7 +222,7 @@ def time_seeds():
 # ---- router: see fuzz/fuzz_router.c ----
 
 def routes():
-    text = open(os.path.join(ROOT, "src", "http", "routes.c")).read()
+    text = open(os.path.join(ROOT, "src", "api", "routes.c")).read()
     return re.findall(r'\{"([A-Z]+)", "([^"]+)",', text)
 
 
@@ -263,6 +263,11 @@ def router_seeds():
     add("session-get", "GET", "/console/session", "session")
     add("session-delete", "DELETE", "/console/session", "session-no-csrf")
     add("capabilities", "GET", "/api/capabilities", "none")
+    add("cli-login", "GET", "/cli-login", "none",
+        query=b"cliSessionPort=43567&cliSessionNonce=0123456789abcdef0123456789abcdef")
+    add("cli-login-bad", "GET", "/cli-login", "session",
+        query=b"cliSessionPort=80&CLISESSIONPORT=5000&cliSessionNonce=x")
+    add("cli-welcome", "GET", "/welcome/cli", "none")
     for cred in ["site-admin", "org-token", "team-token", "oidc-personal", "soon", "literal",
                  "bearer", "bad-checksum", "expired", "none"]:
         add("user-" + cred, "GET", "/api/user", cred, auth=b"token  pul-abc ")

@@ -163,9 +163,12 @@ static bool read_member_action(struct request *req, json_t *body, struct store_t
   }
   struct store *store = req->app->store;
   int rc = name_is_valid(name) ? store->ops->user_by_login(store, name, member) : TE_NOT_FOUND;
-  if (rc) {
-    reply_error(req, rc == TE_NOT_FOUND ? TE_NOT_FOUND : TE_INTERNAL, "no user named %s.",
-                name_is_valid(name) ? name : "like that");
+  if (rc == TE_NOT_FOUND) {
+    reply_error(req, TE_NOT_FOUND, "no user named %s.", name_is_valid(name) ? name : "like that");
+    return false;
+  }
+  if (rc) { /* the store's failure, as such: 503 when it is busy, no internals */
+    reply_failure(req, rc, "");
     return false;
   }
   u->member_id = member->id;

@@ -67,6 +67,10 @@ void reply_json(struct request *req, int status, json_t *json) {
 }
 
 void reply_error(struct request *req, int err, const char *detail_fmt, ...) {
+  if (err >= TE_OK) { /* a status or TE_OK where a TE_* error belongs: a bug, answered as one */
+    fprintf(stderr, "tessera: reply_error given %d, which is not a TE_* error code\n", err);
+    err = TE_INTERNAL;
+  }
   int status = error_http_status(err);
   char detail[384], redacted[384];
   va_list ap;

@@ -3,6 +3,7 @@
 
 /* Shared between the files of the SQLite backend only. */
 
+#include "audit/chain.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -104,8 +105,6 @@ struct write_job {
 };
 
 struct writer;
-
-#include "audit/chain.h" /* AUDIT_KEY_LEN */
 
 int writer_start(struct conn *c, const char *db_path, const unsigned char audit_key[AUDIT_KEY_LEN],
                  struct writer **out);

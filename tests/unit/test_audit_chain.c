@@ -150,6 +150,46 @@ static void event_names_are_shown_printable(void **state) {
   assert_non_null(strstr(report, "(bad?[2Jname at 1000)"));
 }
 
+static void hex(const unsigned char *bytes, char out[65]) {
+  for (int i = 0; i < 32; i++)
+    snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+}
+
+/* Fixed values, computed apart from this code (HMAC-SHA-256 over the documented encoding, in
+ * Python): an encoding change would make every existing log fail to verify, so it must fail here
+ * first. */
+static void the_encoding_is_the_one_existing_logs_were_written_with(void **state) {
+  (void)state;
+  struct audit_record a;
+  memset(&a, 0, sizeof a);
+  a.timestamp = 1767225600;
+  snprintf(a.org, sizeof a.org, "acme");
+  snprintf(a.source_ip, sizeof a.source_ip, "127.0.0.1");
+  snprintf(a.event, sizeof a.event, "team-created");
+  snprintf(a.description, sizeof a.description, "created team ops");
+  snprintf(a.user, sizeof a.user, "alice");
+  a.req_org_admin = true;
+  unsigned char zero[AUDIT_CHAIN_LEN] = {0}, first[32], second[32], id[32];
+  char shown[65];
+  audit_chain_value(KEY, zero, 1, &a, first);
+  hex(first, shown);
+  assert_string_equal(shown, "68c4e214844c87e9715aab318f012e760b4f45c45c9bec127b647bbaa65ac263");
+  struct audit_record b;
+  memset(&b, 0, sizeof b);
+  b.timestamp = 1767225601;
+  snprintf(b.org, sizeof b.org, "acme");
+  snprintf(b.event, sizeof b.event, "member-added");
+  snprintf(b.description, sizeof b.description, "added bob");
+  snprintf(b.user, sizeof b.user, "alice");
+  b.auth_failure = true;
+  audit_chain_value(KEY, first, 2, &b, second);
+  hex(second, shown);
+  assert_string_equal(shown, "702d5d726c01e7574d6755fc1e8ea826ec12caad6c922cfc58922da58f9b28b2");
+  audit_key_id(KEY, id);
+  hex(id, shown);
+  assert_string_equal(shown, "e96a64833515a14071c754d281eb68e9fdc4098c6bfa40897cb5701b4865f774");
+}
+
 static void key_ids_tell_keys_apart(void **state) {
   (void)state;
   unsigned char other[AUDIT_KEY_LEN] = {9}, a[32], b[32], c[32];
@@ -168,6 +208,7 @@ int main(void) {
       cmocka_unit_test(each_kind_of_tampering_is_named),
       cmocka_unit_test(an_unreadable_record_is_altered),
       cmocka_unit_test(event_names_are_shown_printable),
+      cmocka_unit_test(the_encoding_is_the_one_existing_logs_were_written_with),
       cmocka_unit_test(key_ids_tell_keys_apart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
