@@ -1,0 +1,240 @@
+#include "store/pg_schema.h"
+
+#include "core/error.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Any constant of our own: every node takes the same lock (pg_advisory_xact_lock). */
+#define MIGRATION_LOCK 0x7465737365726131LL /* "tessera1" */
+
+/* Numbered migrations: entry i takes the schema from version i to i + 1. Append only; never edit
+ * an entry once released. Entry 1 is the schema the SQLite store reached at its version 8
+ * (store/sqlite_schema.c), in PostgreSQL's terms: names unique without regard to case through
+ * indexes on lower(), bytea for hashes and chain values, bigint for times and ids. */
+static const char *const migrations[] = {
+    "CREATE TABLE users ("
+    "  id bigserial PRIMARY KEY,"
+    "  uuid text NOT NULL UNIQUE,"
+    "  login text NOT NULL,"
+    "  name text NOT NULL,"
+    "  email text NOT NULL,"
+    "  site_admin boolean NOT NULL DEFAULT false,"
+    "  password_hash text NOT NULL DEFAULT '',"
+    "  created bigint NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX users_login ON users (lower(login));"
+    "CREATE TABLE orgs ("
+    "  id bigserial PRIMARY KEY,"
+    "  name text NOT NULL,"
+    "  created bigint NOT NULL,"
+    "  max_token_expiry_days integer NOT NULL DEFAULT 0"
+    "    CHECK (max_token_expiry_days BETWEEN 0 AND 3650)"
+    ");"
+    "CREATE UNIQUE INDEX orgs_name ON orgs (lower(name));"
+    "CREATE TABLE memberships ("
+    "  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  role text NOT NULL CHECK (role IN ('admin', 'member')),"
+    "  created bigint NOT NULL,"
+    "  PRIMARY KEY (org_id, user_id)"
+    ");"
+    "CREATE INDEX memberships_by_user ON memberships (user_id);"
+    "CREATE TABLE teams ("
+    "  id bigserial PRIMARY KEY,"
+    "  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  name text NOT NULL,"
+    "  display_name text NOT NULL,"
+    "  description text NOT NULL,"
+    "  created bigint NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX teams_name ON teams (org_id, lower(name));"
+    "CREATE TABLE team_members ("
+    "  team_id bigint NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
+    "  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  role text NOT NULL CHECK (role IN ('admin', 'member')),"
+    "  created bigint NOT NULL,"
+    "  PRIMARY KEY (team_id, user_id)"
+    ");"
+    "CREATE INDEX team_members_by_user ON team_members (user_id);"
+    "CREATE TABLE oidc_issuers ("
+    "  id text PRIMARY KEY,"
+    "  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  name text NOT NULL,"
+    "  url text NOT NULL,"
+    "  issuer text NOT NULL,"
+    "  jwks_uri text NOT NULL,"
+    "  jwks text NOT NULL,"
+    "  static_jwks boolean NOT NULL,"
+    "  thumbprints text NOT NULL,"
+    "  max_expiration bigint NOT NULL,"
+    "  created bigint NOT NULL,"
+    "  modified bigint NOT NULL,"
+    "  last_used bigint NOT NULL DEFAULT 0,"
+    "  policy_id text NOT NULL UNIQUE,"
+    "  policy text NOT NULL,"
+    "  policy_version bigint NOT NULL,"
+    "  policy_modified bigint NOT NULL,"
+    "  UNIQUE (org_id, issuer)"
+    ");"
+    /* seq is never reused (a sequence), so continuation tokens stay meaningful across deletions;
+     * hash is SHA-256 of the value, which is never stored. */
+    "CREATE TABLE tokens ("
+    "  seq bigserial PRIMARY KEY,"
+    "  id text NOT NULL UNIQUE,"
+    "  hash bytea NOT NULL UNIQUE CHECK (length(hash) = 32),"
+    "  kind text NOT NULL CHECK (kind IN ('personal', 'organization', 'team')),"
+    "  user_id bigint REFERENCES users(id) ON DELETE CASCADE,"
+    "  org_id bigint REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  team_id bigint REFERENCES teams(id) ON DELETE CASCADE,"
+    "  name text NOT NULL,"
+    "  admin boolean NOT NULL DEFAULT false,"
+    "  description text NOT NULL,"
+    "  reason text NOT NULL DEFAULT '',"
+    "  created_by text NOT NULL,"
+    "  created bigint NOT NULL,"
+    "  expires bigint NOT NULL DEFAULT 0,"
+    "  last_used bigint NOT NULL DEFAULT 0,"
+    "  oidc_issuer text NOT NULL DEFAULT '',"
+    "  source text NOT NULL DEFAULT 'api'"
+    "    CHECK (source IN ('api', 'console', 'oidc', 'admin', 'session')),"
+    "  parent_seq bigint REFERENCES tokens(seq) ON DELETE CASCADE,"
+    "  manage_access boolean NOT NULL DEFAULT false,"
+    "  CHECK ((kind = 'personal') = (user_id IS NOT NULL)),"
+    "  CHECK ((kind = 'personal') = (org_id IS NULL)),"
+    "  CHECK ((kind = 'team') = (team_id IS NOT NULL)),"
+    "  CHECK (kind = 'organization' OR NOT admin)"
+    ");"
+    "CREATE INDEX tokens_by_user ON tokens (user_id, seq);"
+    "CREATE INDEX tokens_by_org ON tokens (org_id, seq);"
+    "CREATE INDEX tokens_by_team ON tokens (team_id, seq);"
+    "CREATE INDEX tokens_by_parent ON tokens (parent_seq);"
+    /* Every name an organization's tokens ever had: a deleted token's name is not given again. */
+    "CREATE TABLE token_names ("
+    "  org_id bigint NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,"
+    "  name text NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX token_names_name ON token_names (org_id, lower(name));"
+    /* The audit log: seq is the writer's (last + 1), part of what each chain value covers. */
+    "CREATE TABLE audit ("
+    "  seq bigint PRIMARY KEY,"
+    "  org text NOT NULL,"
+    "  timestamp bigint NOT NULL,"
+    "  source_ip text NOT NULL,"
+    "  event text NOT NULL CHECK (length(event) BETWEEN 1 AND 64),"
+    "  description text NOT NULL,"
+    "  user_login text NOT NULL,"
+    "  token_id text NOT NULL,"
+    "  token_name text NOT NULL,"
+    "  req_org_admin boolean NOT NULL,"
+    "  auth_failure boolean NOT NULL,"
+    "  chain bytea NOT NULL CHECK (length(chain) = 32)"
+    ");"
+    "CREATE INDEX audit_by_org_time ON audit (org, timestamp);"
+    "CREATE TABLE audit_meta (key_id bytea NOT NULL CHECK (length(key_id) = 32));",
+};
+
+int pg_schema_version_latest(void) {
+  return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
+static bool ok(PGconn *conn, PGresult *res, ExecStatusType want, const char *what) {
+  bool good = res && PQresultStatus(res) == want;
+  if (!good)
+    fprintf(stderr, "tessera: PostgreSQL: %s: %s", what, PQerrorMessage(conn));
+  return good;
+}
+
+static bool exec(PGconn *conn, const char *sql, const char *what) {
+  PGresult *res = PQexec(conn, sql);
+  bool good = ok(conn, res, PGRES_COMMAND_OK, what);
+  PQclear(res);
+  return good;
+}
+
+/* 1 when the version table exists, 0 when not, or a negative TE_* code. */
+static int has_version_table(PGconn *conn) {
+  PGresult *res = PQexec(conn, "SELECT to_regclass('tessera_schema') IS NOT NULL");
+  int rc = ok(conn, res, PGRES_TUPLES_OK, "schema version table") && PQntuples(res) == 1
+               ? strcmp(PQgetvalue(res, 0, 0), "t") == 0
+               : TE_INTERNAL;
+  PQclear(res);
+  return rc;
+}
+
+static int select_version(PGconn *conn) {
+  PGresult *res = PQexec(conn, "SELECT max(version) FROM tessera_schema");
+  int version = ok(conn, res, PGRES_TUPLES_OK, "schema version") && PQntuples(res) == 1 &&
+                        !PQgetisnull(res, 0, 0)
+                    ? atoi(PQgetvalue(res, 0, 0))
+                    : TE_INTERNAL;
+  PQclear(res);
+  return version;
+}
+
+/* The version inside the caller's transaction, which holds the lock: the table is made if
+ * absent. */
+static int read_version(PGconn *conn) {
+  int has = has_version_table(conn);
+  if (has == 0 && !exec(conn,
+                        "CREATE TABLE tessera_schema (version integer NOT NULL);"
+                        "INSERT INTO tessera_schema (version) VALUES (0)",
+                        "schema version table"))
+    return TE_INTERNAL;
+  return has < 0 ? has : select_version(conn);
+}
+
+/* One migration, or none when another node has done it: the lock is taken first, then the
+ * version read, so two nodes never both apply the same step. */
+static int step(PGconn *conn, int *version) {
+  char lock[96];
+  snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)MIGRATION_LOCK);
+  PGresult *res = NULL;
+  bool good = exec(conn, "BEGIN", "begin");
+  if (good) {
+    res = PQexec(conn, lock);
+    good = ok(conn, res, PGRES_TUPLES_OK, "migration lock");
+    PQclear(res);
+  }
+  int rc = good ? read_version(conn) : TE_INTERNAL;
+  if (rc >= 0) {
+    *version = rc;
+    rc = TE_OK;
+    if (*version > pg_schema_version_latest()) {
+      fprintf(stderr,
+              "tessera: the database is at schema version %d; this binary knows up to %d: "
+              "upgrade it first\n",
+              *version, pg_schema_version_latest());
+      rc = TE_CONFLICT;
+    } else if (*version < pg_schema_version_latest()) {
+      char bump[64];
+      snprintf(bump, sizeof bump, "UPDATE tessera_schema SET version = %d", *version + 1);
+      rc = exec(conn, migrations[*version], "migration") && exec(conn, bump, "schema version")
+               ? TE_OK
+               : TE_INTERNAL;
+      if (rc == TE_OK)
+        ++*version;
+    }
+  }
+  if (rc == TE_OK && exec(conn, "COMMIT", "commit"))
+    return TE_OK;
+  exec(conn, "ROLLBACK", "rollback");
+  return rc == TE_OK ? TE_INTERNAL : rc;
+}
+
+int pg_schema_migrate(PGconn *conn) {
+  for (int version = -1;;) {
+    int rc = step(conn, &version);
+    if (rc != TE_OK)
+      return rc;
+    if (version == pg_schema_version_latest())
+      return TE_OK;
+  }
+}
+
+int pg_schema_version(PGconn *conn) {
+  int has = has_version_table(conn);
+  return has <= 0 ? has : select_version(conn);
+}

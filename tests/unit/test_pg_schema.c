@@ -1,0 +1,143 @@
+/* store/pg_schema.c against a real PostgreSQL 15 (a throwaway cluster, pg_cluster.h): an empty
+ * database reaches the latest version; running again changes nothing; four nodes migrating one
+ * database at once apply each step once; a database newer than the binary is refused; the
+ * schema keeps names unique without regard to case, as the SQLite store does. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/error.h"
+#include "store/pg_schema.h"
+
+#include "pg_cluster.h"
+
+#include <pthread.h>
+
+static struct pg_cluster cluster;
+
+static int setup(void **state) {
+  (void)state;
+  return pg_cluster_start(&cluster) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  pg_cluster_stop(&cluster);
+  return 0;
+}
+
+static void sql(PGconn *conn, const char *text) {
+  PGresult *res = PQexec(conn, text);
+  ExecStatusType st = PQresultStatus(res);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+    fail_msg("%s: %s", text, PQerrorMessage(conn));
+  PQclear(res);
+}
+
+/* A fresh database of its own for each test. */
+static PGconn *fresh(const char *name) {
+  PGconn *admin = pg_cluster_connect(&cluster, NULL);
+  assert_int_equal(PQstatus(admin), CONNECTION_OK);
+  char text[128];
+  snprintf(text, sizeof text, "CREATE DATABASE %s", name);
+  sql(admin, text);
+  PQfinish(admin);
+  PGconn *conn = pg_cluster_connect(&cluster, name);
+  assert_int_equal(PQstatus(conn), CONNECTION_OK);
+  return conn;
+}
+
+static void an_empty_database_reaches_the_latest_version_once(void **state) {
+  (void)state;
+  PGconn *conn = fresh("empty");
+  assert_int_equal(pg_schema_version(conn), 0);
+  assert_int_equal(pg_schema_migrate(conn), TE_OK);
+  assert_int_equal(pg_schema_version(conn), pg_schema_version_latest());
+  assert_true(pg_schema_version_latest() >= 1);
+  sql(conn, "INSERT INTO orgs (name, created) VALUES ('acme', 1)");
+  assert_int_equal(pg_schema_migrate(conn), TE_OK); /* nothing to do: data untouched */
+  PGresult *res = PQexec(conn, "SELECT count(*) FROM orgs");
+  assert_string_equal(PQgetvalue(res, 0, 0), "1");
+  PQclear(res);
+  res = PQexec(conn, "SELECT count(*) FROM tessera_schema");
+  assert_string_equal(PQgetvalue(res, 0, 0), "1");
+  PQclear(res);
+  PQfinish(conn);
+}
+
+struct node {
+  char name[32];
+  int rc;
+};
+
+static void *migrate_as_a_node(void *arg) {
+  struct node *n = arg;
+  PGconn *conn = pg_cluster_connect(&cluster, n->name);
+  n->rc = PQstatus(conn) == CONNECTION_OK ? pg_schema_migrate(conn) : TE_INTERNAL;
+  PQfinish(conn);
+  return NULL;
+}
+
+static void nodes_starting_together_migrate_once(void **state) {
+  (void)state;
+  PQfinish(fresh("together"));
+  struct node nodes[4];
+  pthread_t threads[4];
+  for (int i = 0; i < 4; i++) {
+    snprintf(nodes[i].name, sizeof nodes[i].name, "together");
+    nodes[i].rc = -100;
+    assert_int_equal(pthread_create(&threads[i], NULL, migrate_as_a_node, &nodes[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(threads[i], NULL);
+    assert_int_equal(nodes[i].rc, TE_OK); /* none saw a half-made schema or a duplicate table */
+  }
+  PGconn *conn = pg_cluster_connect(&cluster, "together");
+  assert_int_equal(pg_schema_version(conn), pg_schema_version_latest());
+  PQfinish(conn);
+}
+
+static void a_newer_database_is_refused(void **state) {
+  (void)state;
+  PGconn *conn = fresh("newer");
+  assert_int_equal(pg_schema_migrate(conn), TE_OK);
+  char text[96];
+  snprintf(text, sizeof text, "UPDATE tessera_schema SET version = %d",
+           pg_schema_version_latest() + 1);
+  sql(conn, text);
+  assert_int_equal(pg_schema_migrate(conn), TE_CONFLICT);
+  assert_int_equal(pg_schema_version(conn), pg_schema_version_latest() + 1); /* left alone */
+  PQfinish(conn);
+}
+
+static void names_are_unique_without_regard_to_case(void **state) {
+  (void)state;
+  PGconn *conn = fresh("names");
+  assert_int_equal(pg_schema_migrate(conn), TE_OK);
+  sql(conn,
+      "INSERT INTO users (uuid, login, name, email, created) VALUES ('u1', 'Alice', '', '', 1)");
+  PGresult *res = PQexec(
+      conn,
+      "INSERT INTO users (uuid, login, name, email, created) VALUES ('u2', 'alice', '', '', 1)");
+  assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+  assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505"); /* unique_violation */
+  PQclear(res);
+  /* and the kinds' rules hold: a personal token needs its user, an org token no user */
+  res = PQexec(conn, "INSERT INTO tokens (id, hash, kind, name, description, created_by, created) "
+                     "VALUES ('t', decode(repeat('00', 32), 'hex'), 'personal', '', '', '', 1)");
+  assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+  assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23514"); /* check_violation */
+  PQclear(res);
+  PQfinish(conn);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(an_empty_database_reaches_the_latest_version_once),
+      cmocka_unit_test(nodes_starting_together_migrate_once),
+      cmocka_unit_test(a_newer_database_is_refused),
+      cmocka_unit_test(names_are_unique_without_regard_to_case),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
