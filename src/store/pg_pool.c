@@ -1,0 +1,199 @@
+#include "store/pg_pool.h"
+
+#include "core/error.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct slot {
+  PGconn *conn;   /* NULL until first needed, and after a broken one is closed */
+  bool in_use;    /* lent out, or being connected by the caller that reserved it */
+  bool *prepared; /* per statement: prepared on this connection */
+};
+
+struct pg_pool {
+  char *conninfo;
+  int size, wait_ms, count;
+  const struct pg_statement *statements;
+  pthread_mutex_t lock;
+  pthread_cond_t freed; /* a slot was released */
+  struct slot *slots;
+};
+
+/* libpq prints notices (a terminated backend's FATAL, say) to stderr by default; the pool's
+ * callers report what matters themselves. */
+static void quiet(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+int pg_pool_create(const char *conninfo, int size, int wait_ms,
+                   const struct pg_statement *statements, int count, struct pg_pool **out) {
+  if (size < 1 || wait_ms < 0 || count < 0)
+    return TE_BAD_REQUEST;
+  struct pg_pool *p = calloc(1, sizeof *p);
+  if (!p || !(p->conninfo = strdup(conninfo)) ||
+      !(p->slots = calloc((size_t)size, sizeof *p->slots)))
+    abort();
+  for (int i = 0; i < size; i++)
+    if (!(p->slots[i].prepared = calloc((size_t)(count ? count : 1), sizeof(bool))))
+      abort();
+  p->size = size;
+  p->wait_ms = wait_ms;
+  p->statements = statements;
+  p->count = count;
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* waits unaffected by clock changes */
+  pthread_cond_init(&p->freed, &attr);
+  pthread_condattr_destroy(&attr);
+  *out = p;
+  return TE_OK;
+}
+
+void pg_pool_free(struct pg_pool *p) {
+  if (!p)
+    return;
+  for (int i = 0; i < p->size; i++) {
+    if (p->slots[i].conn)
+      PQfinish(p->slots[i].conn);
+    free(p->slots[i].prepared);
+  }
+  pthread_cond_destroy(&p->freed);
+  pthread_mutex_destroy(&p->lock);
+  free(p->slots);
+  free(p->conninfo);
+  free(p);
+}
+
+/* An idle connection has nothing to say: the pool's connections LISTEN to nothing. When its
+ * socket is readable, the server has closed it (a restart, pg_terminate_backend: a FATAL, then
+ * the end of the stream) or sent something we do not wait for. Either way it is replaced before
+ * it costs a request; the rare false alarm costs a reconnect. */
+static bool still_good(PGconn *conn) {
+  struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+  return PQstatus(conn) == CONNECTION_OK && pfd.fd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
+static void forget(struct pg_pool *p, struct slot *s) {
+  if (s->conn)
+    PQfinish(s->conn);
+  s->conn = NULL;
+  memset(s->prepared, 0, sizeof(bool) * (size_t)(p->count ? p->count : 1));
+}
+
+/* Connects for a slot the caller has reserved (in_use, no connection), outside the lock. */
+static int connect_slot(struct pg_pool *p, struct slot *s, PGconn **out) {
+  PGconn *conn = PQconnectdb(p->conninfo);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    fprintf(stderr, "tessera: PostgreSQL: cannot connect: %s", PQerrorMessage(conn));
+    PQfinish(conn);
+    pthread_mutex_lock(&p->lock);
+    s->in_use = false;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->lock);
+    return TE_UNAVAILABLE;
+  }
+  PQsetNoticeProcessor(conn, quiet, NULL);
+  pthread_mutex_lock(&p->lock);
+  s->conn = conn;
+  pthread_mutex_unlock(&p->lock);
+  *out = conn;
+  return TE_OK;
+}
+
+int pg_pool_acquire(struct pg_pool *p, PGconn **out) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += p->wait_ms / 1000;
+  deadline.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&p->lock);
+  for (;;) {
+    struct slot *empty = NULL;
+    for (int i = 0; i < p->size; i++) {
+      struct slot *s = &p->slots[i];
+      if (s->in_use)
+        continue;
+      if (s->conn && still_good(s->conn)) {
+        s->in_use = true;
+        pthread_mutex_unlock(&p->lock);
+        *out = s->conn;
+        return TE_OK;
+      }
+      if (s->conn)
+        forget(p, s); /* closed by the server while idle */
+      if (!empty)
+        empty = s;
+    }
+    if (empty) {
+      empty->in_use = true; /* reserved: connect without holding the lock */
+      pthread_mutex_unlock(&p->lock);
+      return connect_slot(p, empty, out);
+    }
+    if (pthread_cond_timedwait(&p->freed, &p->lock, &deadline) == ETIMEDOUT) {
+      pthread_mutex_unlock(&p->lock);
+      return TE_UNAVAILABLE;
+    }
+  }
+}
+
+static struct slot *slot_of(struct pg_pool *p, PGconn *conn) {
+  for (int i = 0; i < p->size; i++)
+    if (p->slots[i].conn == conn)
+      return &p->slots[i];
+  return NULL;
+}
+
+void pg_pool_release(struct pg_pool *p, PGconn *conn, bool broken) {
+  pthread_mutex_lock(&p->lock);
+  struct slot *s = slot_of(p, conn);
+  if (s) {
+    /* A connection left inside a transaction, or gone, is not one to lend again. */
+    if (broken || PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE)
+      forget(p, s);
+    s->in_use = false;
+    pthread_cond_signal(&p->freed);
+  }
+  pthread_mutex_unlock(&p->lock);
+}
+
+PGresult *pg_pool_exec(struct pg_pool *p, PGconn *conn, int index, const char *const *values) {
+  char name[16];
+  snprintf(name, sizeof name, "s%d", index);
+  pthread_mutex_lock(&p->lock);
+  struct slot *s = slot_of(p, conn);
+  bool prepared = s && index >= 0 && index < p->count && s->prepared[index];
+  pthread_mutex_unlock(&p->lock);
+  if (!s || index < 0 || index >= p->count)
+    return NULL;
+  if (!prepared) {
+    PGresult *res =
+        PQprepare(conn, name, p->statements[index].sql, p->statements[index].params, NULL);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+      return res; /* the caller sees why */
+    PQclear(res);
+    pthread_mutex_lock(&p->lock);
+    s->prepared[index] = true;
+    pthread_mutex_unlock(&p->lock);
+  }
+  return PQexecPrepared(conn, name, p->statements[index].params, values, NULL, NULL, 0);
+}
+
+int pg_pool_open_count(struct pg_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  int n = 0;
+  for (int i = 0; i < p->size; i++)
+    n += p->slots[i].conn != NULL;
+  pthread_mutex_unlock(&p->lock);
+  return n;
+}

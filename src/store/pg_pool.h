@@ -1,0 +1,42 @@
+#ifndef TESSERA_STORE_PG_POOL_H
+#define TESSERA_STORE_PG_POOL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+/* A bounded pool of PostgreSQL connections for one node (issue 12): at most `size` connections,
+ * opened when first needed; a caller that finds them all in use waits up to wait_ms, then gets
+ * TE_UNAVAILABLE (the store answers 503 rather than queue without bound). A connection found
+ * broken is closed and replaced, so a database restart costs the requests in flight, not the
+ * pool. Statements are prepared once per connection, on first use, by their index into the
+ * table given at creation. */
+
+struct pg_pool;
+
+struct pg_statement {
+  const char *sql;
+  int params; /* the number of $n parameters */
+};
+
+/* conninfo is libpq's (a postgres:// URL or key=value pairs); statements (count of them) must
+ * outlive the pool. */
+int pg_pool_create(const char *conninfo, int size, int wait_ms,
+                   const struct pg_statement *statements, int count, struct pg_pool **out);
+void pg_pool_free(struct pg_pool *pool);
+
+/* A connection of the caller's own until pg_pool_release. TE_OK, TE_UNAVAILABLE (none free in
+ * wait_ms, or the database cannot be reached). */
+int pg_pool_acquire(struct pg_pool *pool, PGconn **out);
+
+/* Hands the connection back; broken (a failed query said the connection is gone, or a
+ * transaction was left open) makes the pool close it instead. */
+void pg_pool_release(struct pg_pool *pool, PGconn *conn, bool broken);
+
+/* Runs statement `index` with text parameters on conn, preparing it there first if this
+ * connection has not yet. The result is the caller's (PQclear); NULL only when out of memory. */
+PGresult *pg_pool_exec(struct pg_pool *pool, PGconn *conn, int index, const char *const *values);
+
+/* Connections open now (in use or idle), for tests and metrics. */
+int pg_pool_open_count(struct pg_pool *pool);
+
+#endif
