@@ -132,6 +132,20 @@ static PGconn *pg_cluster_connect(const struct pg_cluster *c, const char *db) {
   return PQconnectdb(info);
 }
 
+/* cmocka group fixtures for a file whose tests share one cluster, `cluster`. */
+static struct pg_cluster cluster;
+
+static int pg_cluster_group_setup(void **state) {
+  (void)state;
+  return pg_cluster_start(&cluster) ? 0 : -1;
+}
+
+static int pg_cluster_group_teardown(void **state) {
+  (void)state;
+  pg_cluster_stop(&cluster);
+  return 0;
+}
+
 static void pg_cluster_stop(struct pg_cluster *c) {
   if (!c->dir[0])
     return;

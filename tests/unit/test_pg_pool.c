@@ -15,23 +15,10 @@
 
 #include <pthread.h>
 
-static struct pg_cluster cluster;
-
 static const struct pg_statement statements[] = {
     {"SELECT $1::int + 1", 1},
     {"SELECT pg_backend_pid()", 0},
 };
-
-static int setup(void **state) {
-  (void)state;
-  return pg_cluster_start(&cluster) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  pg_cluster_stop(&cluster);
-  return 0;
-}
 
 static struct pg_pool *pool_of(int size, int wait_ms) {
   struct pg_pool *p;
@@ -205,5 +192,5 @@ int main(void) {
       cmocka_unit_test(many_threads_share_a_few_connections),
       cmocka_unit_test(an_unreachable_database_is_unavailable),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, pg_cluster_group_setup, pg_cluster_group_teardown);
 }

@@ -14,19 +14,6 @@
 
 #include <pthread.h>
 
-static struct pg_cluster cluster;
-
-static int setup(void **state) {
-  (void)state;
-  return pg_cluster_start(&cluster) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  pg_cluster_stop(&cluster);
-  return 0;
-}
-
 static void sql(PGconn *conn, const char *text) {
   PGresult *res = PQexec(conn, text);
   ExecStatusType st = PQresultStatus(res);
@@ -139,5 +126,5 @@ int main(void) {
       cmocka_unit_test(a_newer_database_is_refused),
       cmocka_unit_test(names_are_unique_without_regard_to_case),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, pg_cluster_group_setup, pg_cluster_group_teardown);
 }
