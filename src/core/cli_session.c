@@ -20,16 +20,7 @@ static bool port_valid(const char *port) {
 
 /* Letters, digits, '-' and '_': what a nonce needs, and nothing that needs escaping in a URL. */
 static bool nonce_valid(const char *nonce) {
-  size_t len = nonce ? strlen(nonce) : 0;
-  if (len < CLI_SESSION_NONCE_MIN || len > CLI_SESSION_NONCE_MAX)
-    return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = nonce[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
-          c == '_'))
-      return false;
-  }
-  return true;
+  return nonce && text_is_url_word(nonce, CLI_SESSION_NONCE_MIN, CLI_SESSION_NONCE_MAX);
 }
 
 bool cli_session_valid(const char *port, const char *nonce, const char *description,

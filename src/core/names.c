@@ -18,17 +18,21 @@ bool name_is_valid(const char *name) {
   return true;
 }
 
-bool token_name_is_valid(const char *name) {
-  size_t len = strlen(name);
-  if (len == 0 || len > TOKEN_NAME_MAX)
+bool text_is_url_word(const char *text, size_t min, size_t max) {
+  size_t len = strlen(text);
+  if (len < min || len > max)
     return false;
   for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)name[i];
+    unsigned char c = (unsigned char)text[i];
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
           c == '-'))
       return false;
   }
   return true;
+}
+
+bool token_name_is_valid(const char *name) {
+  return text_is_url_word(name, 1, TOKEN_NAME_MAX);
 }
 
 bool actor_is_valid(const char *actor) {

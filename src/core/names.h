@@ -8,6 +8,9 @@
  * digit (so they are safe in URLs, logs and file names). */
 bool name_is_valid(const char *name);
 
+/* min..max bytes of [A-Za-z0-9_-]: nothing that needs escaping in a URL, a log or a header. */
+bool text_is_url_word(const char *text, size_t min, size_t max);
+
 /* Organization and team token names: 1-TOKEN_NAME_MAX of [A-Za-z0-9_-]. */
 bool token_name_is_valid(const char *name);
 
