@@ -25,15 +25,18 @@
 #define CACHE_TTL_SECONDS 10
 
 static const char serve_usage[] =
-    "usage: tessera serve [--listen HOST:PORT] [--db PATH] [--threads N] [--timeout SECONDS]\n"
+    "usage: tessera serve [--listen HOST:PORT] [--db PATH|URL] [--audit-key FILE] [--threads N]\n"
+    "                     [--timeout SECONDS]\n"
     "                     [--header-timeout SECONDS] [--max-connections N]\n"
     "                     [--max-connections-per-ip N] [--lastused-flush-seconds N]\n"
     "                     [--no-access-log] [--allow-http-issuers] [--allow-loopback-issuers]\n"
     "                     [--issuer-ca-file PATH]\n"
     "                     [--secure-cookies] [--trusted-proxy CIDR]...\n"
     "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
-    "  --db       SQLite database file, created 0600 if absent (TESSERA_DB; default\n"
-    "             ./var/tessera.db)\n"
+    "  --db       SQLite database file, created 0600 if absent, or a PostgreSQL URL,\n"
+    "             postgres://USER@HOST:PORT/DB (TESSERA_DB; default ./var/tessera.db)\n"
+    "  --audit-key  the audit log's key file for a PostgreSQL store, the same on every node;\n"
+    "             made 0600 if absent (TESSERA_AUDIT_KEY; SQLite keeps it beside the database)\n"
     "  --threads  HTTP worker threads (TESSERA_THREADS; default: one per CPU core)\n"
     "  --timeout  seconds before an idle connection is closed, and within which a request body\n"
     "             must arrive whole (default 30)\n"
@@ -59,6 +62,7 @@ struct serve_options {
   char host[64];
   int port;
   const char *db;
+  const char *audit_key;
   int threads;
   int timeout;
   int head_timeout;
@@ -111,6 +115,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
   static const struct option options[] = {
       {"listen", required_argument, NULL, 'l'},
       {"db", required_argument, NULL, 'd'},
+      {"audit-key", required_argument, NULL, 'K'},
       {"threads", required_argument, NULL, 't'},
       {"timeout", required_argument, NULL, 'T'},
       {"header-timeout", required_argument, NULL, 'R'},
@@ -136,6 +141,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
                               .access_log = true};
   const char *listen = getenv("TESSERA_LISTEN"), *threads = getenv("TESSERA_THREADS");
   o->db = getenv("TESSERA_DB");
+  o->audit_key = getenv("TESSERA_AUDIT_KEY");
   optind = 1;
   opterr = 0;
   int c;
@@ -146,6 +152,9 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       break;
     case 'd':
       o->db = optarg;
+      break;
+    case 'K':
+      o->audit_key = optarg;
       break;
     case 't':
       threads = optarg;
@@ -227,13 +236,16 @@ static int serve(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
 
-  struct store *sqlite, *store;
+  struct store *backend, *store;
   /* A reader for each HTTP worker, each offload thread, and the cache's poller. */
-  if (store_sqlite_open(o.db, o.threads + OFFLOAD_THREADS + 1, &sqlite)) {
-    fprintf(stderr, "tessera: cannot open the database at %s\n", o.db);
+  if (store_open(o.db, o.audit_key, o.threads + OFFLOAD_THREADS + 1, &backend)) {
+    /* The URL may carry a password: name the store by its kind only. */
+    fprintf(stderr, "tessera: cannot open the database%s%s\n",
+            store_is_postgres(o.db) ? " (PostgreSQL)" : " at ",
+            store_is_postgres(o.db) ? "" : o.db);
     return 1;
   }
-  if (store_cache_wrap(sqlite, CACHE_POLL_MS, CACHE_TTL_SECONDS, &store) != TE_OK)
+  if (store_cache_wrap(backend, CACHE_POLL_MS, CACHE_TTL_SECONDS, &store) != TE_OK)
     return 1;
   unsigned char paging_key[32];
   store->ops->derive_secret(store, "tessera-continuation-tokens", paging_key);

@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
     "usage:\n"
-    "  tessera admin bootstrap --db PATH --user LOGIN --org ORG\n"
+    "  tessera admin bootstrap --db PATH|URL --user LOGIN --org ORG\n"
     "  tessera admin user add --db PATH LOGIN [--name NAME] [--email EMAIL] [--site-admin]\n"
     "  tessera admin user passwd --db PATH LOGIN   (reads the console password from stdin's first\n"
     "                                               line; an empty line removes it)\n"
@@ -27,7 +27,9 @@ static const char usage_text[] =
     "  tessera admin token create --db PATH --user LOGIN [--description D] [--expires WHEN]\n"
     "  tessera admin audit verify --db PATH   (exit 1 names the first tampered record)\n"
     "WHEN is Unix seconds, an RFC 3339 date-time (2026-12-01T00:00:00Z), or 0 for never.\n"
-    "The database path may also come from TESSERA_DB.\n";
+    "--db is a SQLite file or a PostgreSQL URL (postgres://USER@HOST:PORT/DB); with PostgreSQL,\n"
+    "every command also takes --audit-key FILE, the audit log's key (the servers' own file).\n"
+    "They may also come from TESSERA_DB and TESSERA_AUDIT_KEY.\n";
 
 static int usage(const char *problem) {
   if (problem)
@@ -37,7 +39,7 @@ static int usage(const char *problem) {
 }
 
 struct admin_args {
-  const char *db, *user, *org, *name, *email, *role, *description, *expires;
+  const char *db, *audit_key, *user, *org, *name, *email, *role, *description, *expires;
   bool site_admin;
   const char *positional[2];
   int positional_count;
@@ -46,14 +48,21 @@ struct admin_args {
 /* Parses options for every subcommand alike; each command then checks what it needs. */
 static int parse_args(int argc, char **argv, struct admin_args *a) {
   static const struct option options[] = {
-      {"db", required_argument, NULL, 'd'},          {"user", required_argument, NULL, 'u'},
-      {"org", required_argument, NULL, 'o'},         {"name", required_argument, NULL, 'n'},
-      {"email", required_argument, NULL, 'e'},       {"role", required_argument, NULL, 'r'},
-      {"description", required_argument, NULL, 'D'}, {"expires", required_argument, NULL, 'x'},
-      {"site-admin", no_argument, NULL, 's'},        {NULL, 0, NULL, 0},
+      {"db", required_argument, NULL, 'd'},
+      {"user", required_argument, NULL, 'u'},
+      {"org", required_argument, NULL, 'o'},
+      {"name", required_argument, NULL, 'n'},
+      {"email", required_argument, NULL, 'e'},
+      {"role", required_argument, NULL, 'r'},
+      {"description", required_argument, NULL, 'D'},
+      {"expires", required_argument, NULL, 'x'},
+      {"site-admin", no_argument, NULL, 's'},
+      {"audit-key", required_argument, NULL, 'K'},
+      {NULL, 0, NULL, 0},
   };
   memset(a, 0, sizeof *a);
   a->db = getenv("TESSERA_DB");
+  a->audit_key = getenv("TESSERA_AUDIT_KEY");
   optind = 1;
   opterr = 0;
   int c;
@@ -86,6 +95,9 @@ static int parse_args(int argc, char **argv, struct admin_args *a) {
     case 's':
       a->site_admin = true;
       break;
+    case 'K':
+      a->audit_key = optarg;
+      break;
     default:
       return usage("unknown or incomplete option");
     }
@@ -96,7 +108,7 @@ static int parse_args(int argc, char **argv, struct admin_args *a) {
     a->positional[a->positional_count++] = argv[i];
   }
   if (!a->db || !*a->db)
-    return usage("--db PATH is required");
+    return usage("--db PATH or --db URL is required");
   return 0;
 }
 
@@ -108,10 +120,15 @@ static int fail(const char *what, int rc) {
   return 1;
 }
 
-static int open_store(const char *path, struct store **out) {
-  int rc = store_sqlite_open(path, 1, out);
+/* Names a database in messages: its path, but never a URL, which may carry a password. */
+static const char *db_name(const char *db) {
+  return store_is_postgres(db) ? "(PostgreSQL)" : db;
+}
+
+static int open_store(const struct admin_args *a, struct store **out) {
+  int rc = store_open(a->db, a->audit_key, 1, out);
   if (rc)
-    fprintf(stderr, "tessera admin: cannot open the database at %s\n", path);
+    fprintf(stderr, "tessera admin: cannot open the database %s\n", db_name(a->db));
   return rc;
 }
 
@@ -210,10 +227,10 @@ static int cmd_user_passwd(struct store *store, const char *login) {
   return rc ? 1 : 0;
 }
 
-static int cmd_audit_verify(const char *db) {
+static int cmd_audit_verify(const struct admin_args *a) {
   int64_t count = 0;
   char report[512];
-  int rc = store_sqlite_audit_verify(db, &count, report, sizeof report);
+  int rc = store_audit_verify(a->db, a->audit_key, &count, report, sizeof report);
   if (rc == TE_OK) {
     printf("audit log intact: %lld records verified\n", (long long)count);
     return 0;
@@ -222,7 +239,7 @@ static int cmd_audit_verify(const char *db) {
     fprintf(stderr, "tessera admin: audit log TAMPERED: %s (%lld records before it verified)\n",
             report, (long long)count);
   else
-    fprintf(stderr, "tessera admin: could not verify the audit log of %s\n", db);
+    fprintf(stderr, "tessera admin: could not verify the audit log of %s\n", db_name(a->db));
   return 1;
 }
 
@@ -312,9 +329,9 @@ int admin_main(int argc, char **argv) {
   if (rc || (rc = validate(cmd, &a)) != 0)
     return rc;
   if (strcmp(cmd, "audit verify") == 0)
-    return cmd_audit_verify(a.db); /* reads only: never opens the store for writing */
+    return cmd_audit_verify(&a); /* reads only: never opens the store for writing */
   struct store *store;
-  if (open_store(a.db, &store))
+  if (open_store(&a, &store))
     return 1;
   rc = run(cmd, store, &a);
   store->ops->close(store);

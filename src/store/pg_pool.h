@@ -4,7 +4,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
-/* A bounded pool of PostgreSQL connections for one node (issue 12): at most `size` connections,
+/* A bounded pool of PostgreSQL connections for one node: at most `size` connections,
  * opened when first needed; a caller that finds them all in use waits up to wait_ms, then gets
  * TE_UNAVAILABLE (the store answers 503 rather than queue without bound). A connection found
  * broken is closed and replaced, so a database restart costs the requests in flight, not the

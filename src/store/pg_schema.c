@@ -133,7 +133,20 @@ static const char *const migrations[] = {
     "  chain bytea NOT NULL CHECK (length(chain) = 32)"
     ");"
     "CREATE INDEX audit_by_org_time ON audit (org, timestamp);"
-    "CREATE TABLE audit_meta (key_id bytea NOT NULL CHECK (length(key_id) = 32));",
+    /* The key's id, and the database's own id, which names the audit head file beside the key
+     * (nodes share the key; each database has its own head). */
+    "CREATE TABLE audit_meta ("
+    "  key_id bytea NOT NULL CHECK (length(key_id) = 32),"
+    "  db_id text NOT NULL CHECK (db_id ~ '^[0-9a-f]{32}$')"
+    ");"
+    /* The data version: one row that every write transaction locks first and bumps last, so
+     * writers across nodes commit one at a time (the audit chain's order) and a node that sees
+     * the number move knows every change before it is visible. */
+    "CREATE TABLE tessera_version ("
+    "  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    "  v bigint NOT NULL"
+    ");"
+    "INSERT INTO tessera_version (v) VALUES (0);",
 };
 
 int pg_schema_version_latest(void) {

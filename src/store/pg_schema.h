@@ -3,7 +3,7 @@
 
 #include <libpq-fe.h>
 
-/* The PostgreSQL store's schema (issue 12; the store's operations come next): numbered
+/* The PostgreSQL store's schema: numbered
  * migrations, applied in one transaction each under a transaction-level advisory lock, so that
  * any number of nodes starting together against one database migrate it once, and a node never
  * sees a half-migrated schema. The version reached is a row of tessera_schema. */

@@ -1,13 +1,18 @@
+/* The SQLite store: its statements in SQLite's dialect, its connections (one writer, a pool of
+ * readers, one for data_version), its driver for the shared SQL layer (store/sql.h), and opening
+ * a database file with its audit key beside it. */
+
 #include "store/store.h"
 
+#include "audit/files.h"
 #include "core/error.h"
-#include "store/sqlite_internal.h"
+#include "store/sql.h"
 #include "store/sqlite_schema.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +39,7 @@
 
 static const char *const statement_sql[STMT_COUNT] = {
     [STMT_USER_INSERT] = "INSERT INTO users (uuid, login, name, email, site_admin, created) "
-                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
     [STMT_USER_BY_LOGIN] = "SELECT id, uuid, login, name, email, site_admin FROM users "
                            "WHERE login = ?1",
     [STMT_ORG_INSERT] = "INSERT INTO orgs (name, created) VALUES (?1, ?2)",
@@ -177,7 +182,15 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_AUDIT_INSERT] = "INSERT INTO audit (seq, org, timestamp, source_ip, event, description, "
                           "user_login, token_id, token_name, req_org_admin, auth_failure, chain) "
                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [STMT_AUDIT_PAGE] = "SELECT seq, org, timestamp, source_ip, event, description, user_login, "
+                        "token_id, token_name, req_org_admin, auth_failure, chain FROM audit "
+                        "WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+    [STMT_AUDIT_META] = "SELECT key_id, db_id FROM audit_meta LIMIT 1",
+    [STMT_AUDIT_META_SET] = "INSERT INTO audit_meta (key_id, db_id) VALUES (?1, ?2)",
+    /* BEGIN IMMEDIATE takes the database's one write lock: SQLite needs no lock statement, and
+     * its data_version moves by itself. */
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_BEGIN_READ] = "BEGIN",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_SAVEPOINT] = "SAVEPOINT job",
@@ -185,7 +198,25 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_ROLLBACK_TO] = "ROLLBACK TO job",
 };
 
-sqlite3_stmt *conn_stmt(struct conn *c, enum stmt_id id) {
+struct sqlite_conn {
+  struct sql_conn base;
+  sqlite3 *db;
+  sqlite3_stmt *stmts[STMT_COUNT];
+};
+
+struct sqlite_store {
+  struct sql_store base;
+  struct sqlite_conn *writer_conn;
+  struct sqlite_conn *version_conn; /* data_version is per connection, so always ask the same one */
+  pthread_mutex_t version_lock;
+  pthread_mutex_t pool_lock;
+  pthread_cond_t pool_free;
+  struct sqlite_conn **readers; /* stack of idle read connections */
+  int idle_readers;
+};
+
+/* The statement, reset and with bindings cleared, ready to bind; NULL only if preparing failed. */
+static sqlite3_stmt *conn_stmt(struct sqlite_conn *c, enum stmt_id id) {
   sqlite3_stmt *st = c->stmts[id];
   if (!st) {
     if (sqlite3_prepare_v3(c->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
@@ -201,29 +232,95 @@ sqlite3_stmt *conn_stmt(struct conn *c, enum stmt_id id) {
   return st;
 }
 
-int conn_error(struct conn *c, int rc, const char *what) {
+/* Maps an SQLite result code to a TE_* code, logging unexpected failures (never with values). */
+static int conn_error(int rc, enum stmt_id id) {
   if ((rc & 0xff) == SQLITE_CONSTRAINT)
     return TE_CONFLICT;
   if ((rc & 0xff) == SQLITE_BUSY)
     return TE_UNAVAILABLE;
-  fprintf(stderr, "tessera: store: %s failed: %s\n", what, sqlite3_errstr(rc));
-  (void)c;
+  fprintf(stderr, "tessera: store: %s failed: %s\n", statement_sql[id], sqlite3_errstr(rc));
   return TE_INTERNAL;
 }
 
-int conn_exec(struct conn *c, enum stmt_id id) {
+static void bind_params(sqlite3_stmt *st, const struct param *params, int n) {
+  for (int i = 0; i < n; i++) {
+    const struct param *p = &params[i];
+    if (p->type == PARAM_INT)
+      sqlite3_bind_int64(st, i + 1, p->i);
+    else if (p->type == PARAM_TEXT && p->p)
+      sqlite3_bind_text(st, i + 1, p->p, -1, SQLITE_STATIC);
+    else if (p->type == PARAM_BLOB)
+      sqlite3_bind_blob(st, i + 1, p->p, p->len, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, i + 1);
+  }
+}
+
+static const struct sql_driver sqlite_driver;
+
+static int sqlite_run(struct sql_conn *base, enum stmt_id id, const struct param *params, int n,
+                      void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
+  struct sqlite_conn *c = (struct sqlite_conn *)base;
+  if (changed)
+    *changed = 0;
+  if (!statement_sql[id])
+    return TE_OK; /* a step SQLite does not need */
   sqlite3_stmt *st = conn_stmt(c, id);
   if (!st)
     return TE_INTERNAL;
-  int rc = sqlite3_step(st);
+  bind_params(st, params, n);
+  struct sql_row row = {&sqlite_driver, st, 0};
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    if (each)
+      each(&row, arg);
+  int rc = step == SQLITE_DONE ? TE_OK : conn_error(step, id);
+  if (rc == TE_OK && changed)
+    *changed = sqlite3_changes(c->db);
   sqlite3_reset(st);
-  return rc == SQLITE_DONE || rc == SQLITE_ROW ? TE_OK : conn_error(c, rc, statement_sql[id]);
+  return rc;
 }
 
-void column_text(sqlite3_stmt *st, int col, char *dst, size_t size) {
-  const unsigned char *text = sqlite3_column_text(st, col);
-  snprintf(dst, size, "%s", text ? (const char *)text : "");
+static enum sql_type sqlite_type(const struct sql_row *r, int col) {
+  switch (sqlite3_column_type(r->native, col)) {
+  case SQLITE_NULL:
+    return SQL_NULL;
+  case SQLITE_INTEGER:
+    return SQL_INTEGER;
+  case SQLITE_TEXT:
+    return SQL_TEXT;
+  case SQLITE_BLOB:
+    return SQL_BLOB;
+  default:
+    return SQL_OTHER;
+  }
 }
+
+static int64_t sqlite_integer(const struct sql_row *r, int col) {
+  return sqlite3_column_int64(r->native, col);
+}
+
+static const char *sqlite_text(const struct sql_row *r, int col, size_t *len) {
+  const char *text = (const char *)sqlite3_column_text(r->native, col);
+  *len = text ? (size_t)sqlite3_column_bytes(r->native, col) : 0;
+  return text;
+}
+
+static bool sqlite_blob(const struct sql_row *r, int col, void *dst, size_t len) {
+  if (sqlite3_column_type(r->native, col) != SQLITE_BLOB ||
+      (size_t)sqlite3_column_bytes(r->native, col) != len)
+    return false;
+  memcpy(dst, sqlite3_column_blob(r->native, col), len);
+  return true;
+}
+
+static const struct sql_driver sqlite_driver = {
+    .run = sqlite_run,
+    .type = sqlite_type,
+    .integer = sqlite_integer,
+    .text = sqlite_text,
+    .blob = sqlite_blob,
+};
 
 /* Creates the file owner-only before SQLite sees it: SQLite gives its -wal and -shm files the
  * database file's mode, so this keeps all three private. An existing file is tightened to 0600. */
@@ -242,11 +339,15 @@ static int ensure_private_file(const char *path) {
   return rc;
 }
 
-static int conn_open(const char *path, bool reader, struct conn **out) {
-  struct conn *c = calloc(1, sizeof *c);
+enum conn_kind { CONN_WRITER, CONN_READER, CONN_READ_ONLY_FILE };
+
+static int conn_open(const char *path, enum conn_kind kind, struct sqlite_conn **out) {
+  struct sqlite_conn *c = calloc(1, sizeof *c);
   if (!c)
     abort();
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  c->base.driver = &sqlite_driver;
+  int flags = (kind == CONN_READ_ONLY_FILE ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+              SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
     fprintf(stderr, "tessera: cannot open database %s: %s\n", path, sqlite3_errmsg(c->db));
     sqlite3_close(c->db);
@@ -255,10 +356,11 @@ static int conn_open(const char *path, bool reader, struct conn **out) {
   }
   /* synchronous=FULL: a write is acknowledged only once it survives power loss. The busy timeout
    * lets the offline admin commands and the server share the file. */
-  const char *pragmas = reader ? "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
-                                 "PRAGMA query_only = ON;"
-                               : "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
-                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+  const char *pragmas = kind == CONN_WRITER
+                            ? "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
+                              "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                            : "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
+                              "PRAGMA query_only = ON;";
   if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
     fprintf(stderr, "tessera: cannot configure database %s: %s\n", path, sqlite3_errmsg(c->db));
     sqlite3_close(c->db);
@@ -269,311 +371,75 @@ static int conn_open(const char *path, bool reader, struct conn **out) {
   return TE_OK;
 }
 
-static void conn_close(struct conn *c) {
+static void conn_close(struct sqlite_conn *c) {
+  if (!c)
+    return;
   for (int i = 0; i < STMT_COUNT; i++)
     sqlite3_finalize(c->stmts[i]);
   sqlite3_close(c->db);
   free(c);
 }
 
-struct conn *sqlite_reader_acquire(struct sqlite_store *s) {
+static int reader_acquire(struct sql_store *base, struct sql_conn **out) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   pthread_mutex_lock(&s->pool_lock);
   while (s->idle_readers == 0)
     pthread_cond_wait(&s->pool_free, &s->pool_lock);
-  struct conn *c = s->readers[--s->idle_readers];
+  *out = &s->readers[--s->idle_readers]->base;
   pthread_mutex_unlock(&s->pool_lock);
-  return c;
+  return TE_OK;
 }
 
-void sqlite_reader_release(struct sqlite_store *s, struct conn *c) {
+static void reader_release(struct sql_store *base, struct sql_conn *c) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   pthread_mutex_lock(&s->pool_lock);
-  s->readers[s->idle_readers++] = c;
+  s->readers[s->idle_readers++] = (struct sqlite_conn *)c;
   pthread_cond_signal(&s->pool_free);
   pthread_mutex_unlock(&s->pool_lock);
 }
 
-void read_user_columns(sqlite3_stmt *st, int col, struct store_user *u) {
-  u->id = sqlite3_column_int64(st, col);
-  column_text(st, col + 1, u->uuid, sizeof u->uuid);
-  column_text(st, col + 2, u->login, sizeof u->login);
-  column_text(st, col + 3, u->name, sizeof u->name);
-  column_text(st, col + 4, u->email, sizeof u->email);
-  u->site_admin = sqlite3_column_int(st, col + 5) != 0;
-}
-
-/* Reads TOKEN_COLUMNS starting at column 0. */
-static void read_token(sqlite3_stmt *st, struct store_token *t) {
-  t->seq = sqlite3_column_int64(st, 0);
-  column_text(st, 1, t->id, sizeof t->id);
-  if (sqlite3_column_bytes(st, 2) == TOKEN_HASH_LEN)
-    memcpy(t->hash, sqlite3_column_blob(st, 2), TOKEN_HASH_LEN);
-  t->kind = token_kind_parse((const char *)sqlite3_column_text(st, 3));
-  t->user_id = sqlite3_column_int64(st, 4);
-  column_text(st, 5, t->description, sizeof t->description);
-  t->created = sqlite3_column_int64(st, 6);
-  t->expires = sqlite3_column_int64(st, 7);
-  t->last_used = sqlite3_column_int64(st, 8);
-  column_text(st, 9, t->created_by, sizeof t->created_by);
-  t->org_id = sqlite3_column_int64(st, 10);
-  t->team_id = sqlite3_column_int64(st, 11);
-  column_text(st, 12, t->name, sizeof t->name);
-  t->admin = sqlite3_column_int(st, 13) != 0;
-  column_text(st, 14, t->oidc_issuer, sizeof t->oidc_issuer);
-  t->source = token_source_parse((const char *)sqlite3_column_text(st, 15));
-  t->parent_seq = sqlite3_column_int64(st, 16);
-  t->manage_access = sqlite3_column_int(st, 17) != 0;
-  column_text(st, 18, t->reason, sizeof t->reason);
-}
-
-static void read_user_row(sqlite3_stmt *st, void *out) {
-  read_user_columns(st, 0, out);
-}
-
-static int sqlite_user_by_login(struct store *store, const char *login, struct store_user *out) {
-  struct param p[] = {PARAM_T(login)};
-  return sqlite_read_one(store, STMT_USER_BY_LOGIN, p, 1, read_user_row, out);
-}
-
-static void read_principal_row(sqlite3_stmt *st, void *out) {
-  struct store_principal *p = out;
-  memset(p, 0, sizeof *p);
-  read_token(st, &p->token);
-  column_text(st, TOKEN_COLUMN_COUNT + 6, p->org, sizeof p->org);
-  column_text(st, TOKEN_COLUMN_COUNT + 7, p->team, sizeof p->team);
-  p->scope_org_id = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 8);
-  p->parent_expires = sqlite3_column_int64(st, TOKEN_COLUMN_COUNT + 9);
-  column_text(st, TOKEN_COLUMN_COUNT + 10, p->issuer_name, sizeof p->issuer_name);
-  p->parent_from_exchange = sqlite3_column_int(st, TOKEN_COLUMN_COUNT + 11) != 0;
-  if (p->token.kind == TOKEN_PERSONAL) {
-    read_user_columns(st, TOKEN_COLUMN_COUNT, &p->user);
-    if (p->token.oidc_issuer[0])
-      p->user.site_admin = false; /* a CI job is not its user's site-admin self */
-    snprintf(p->actor, sizeof p->actor, "%s", p->user.login);
-    return;
-  }
-  /* The organization's robot: what `pulumi whoami` shows for a machine token. */
-  snprintf(p->user.login, sizeof p->user.login, "%s", p->org);
-  snprintf(p->user.name, sizeof p->user.name, "%s", p->token.name);
-  snprintf(p->user.uuid, sizeof p->user.uuid, "%s", p->token.id);
-  snprintf(p->actor, sizeof p->actor, "%s/%s", p->org, p->token.name);
-}
-
-static int sqlite_principal_by_token_hash(struct store *store,
-                                          const unsigned char hash[TOKEN_HASH_LEN],
-                                          struct store_principal *out) {
-  struct param p[] = {PARAM_B(hash, TOKEN_HASH_LEN)};
-  return sqlite_read_one(store, STMT_PRINCIPAL_BY_HASH, p, 1, read_principal_row, out);
-}
-
-/* Runs a bound SELECT and collects its rows into a growing malloc'd array. */
-static int collect_rows(struct conn *c, sqlite3_stmt *st, size_t item_size,
-                        void (*read)(sqlite3_stmt *, void *), void **out, size_t *count) {
-  size_t n = 0, cap = 8;
-  char *items = malloc(cap * item_size);
-  if (!items)
-    abort();
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (n == cap) {
-      cap *= 2;
-      items = realloc(items, cap * item_size);
-      if (!items)
-        abort();
-    }
-    read(st, items + n * item_size);
-    n++;
-  }
-  sqlite3_reset(st);
-  if (step != SQLITE_DONE) {
-    free(items);
-    return conn_error(c, step, "query");
-  }
-  *out = items;
-  *count = n;
+static int writer_acquire(struct sql_store *base, struct sql_conn **out) {
+  *out = &((struct sqlite_store *)base)->writer_conn->base;
   return TE_OK;
 }
 
-static void bind_params(sqlite3_stmt *st, const struct param *params, int n) {
-  for (int i = 0; i < n; i++) {
-    const struct param *p = &params[i];
-    if (p->type == PARAM_INT)
-      sqlite3_bind_int64(st, i + 1, p->i);
-    else if (p->type == PARAM_TEXT)
-      sqlite3_bind_text(st, i + 1, p->p, -1, SQLITE_STATIC);
-    else
-      sqlite3_bind_blob(st, i + 1, p->p, p->len, SQLITE_STATIC);
-  }
+static void writer_release(struct sql_store *base, struct sql_conn *c) {
+  (void)base;
+  (void)c;
 }
 
-int sqlite_read_one(struct store *store, enum stmt_id id, const struct param *params, int n,
-                    row_reader read, void *out) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, id);
-  int rc = TE_INTERNAL;
-  if (st) {
-    bind_params(st, params, n);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-      read(st, out);
-      rc = TE_OK;
-    } else {
-      rc = step == SQLITE_DONE ? TE_NOT_FOUND : conn_error(c, step, statement_sql[id]);
-    }
-    sqlite3_reset(st);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
+static void read_version(const struct sql_row *r, void *out) {
+  *(uint64_t *)out = (uint64_t)row_int(r, 0);
 }
 
-int sqlite_read_all(struct store *store, enum stmt_id id, const struct param *params, int n,
-                    size_t item_size, row_reader read, void **out, size_t *count) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  struct conn *c = sqlite_reader_acquire(s);
-  sqlite3_stmt *st = conn_stmt(c, id);
-  int rc = TE_INTERNAL;
-  if (st) {
-    bind_params(st, params, n);
-    rc = collect_rows(c, st, item_size, read, out, count);
-  }
-  sqlite_reader_release(s, c);
-  return rc;
-}
-
-static void read_membership(sqlite3_stmt *st, void *item) {
-  struct store_membership *m = item;
-  column_text(st, 0, m->org, sizeof m->org);
-  column_text(st, 1, m->role, sizeof m->role);
-}
-
-static int sqlite_memberships(struct store *store, int64_t user_id, struct store_membership **out,
-                              size_t *count) {
-  struct param p[] = {PARAM_I(user_id)};
-  return sqlite_read_all(store, STMT_MEMBERSHIPS, p, 1, sizeof **out, read_membership, (void **)out,
-                         count);
-}
-
-static void read_token_item(sqlite3_stmt *st, void *item) {
-  read_token(st, item);
-}
-
-static int sqlite_token_list(struct store *store, const struct store_token_query *q,
-                             struct store_token **out, size_t *count) {
-  static const enum stmt_id by_kind[] = {
-      [TOKEN_PERSONAL] = STMT_TOKEN_LIST,
-      [TOKEN_ORG] = STMT_ORG_TOKEN_LIST,
-      [TOKEN_TEAM] = STMT_TEAM_TOKEN_LIST,
-  };
-  struct param p[] = {PARAM_I(q->owner_id), PARAM_I(q->before_seq), PARAM_I(q->filter),
-                      PARAM_I(q->now), PARAM_I(q->limit)};
-  return sqlite_read_all(store, by_kind[q->kind], p, 5, sizeof **out, read_token_item, (void **)out,
-                         count);
-}
-
-static int sqlite_machine_token_get(struct store *store, int64_t org_id, const char *token_id,
-                                    struct store_token *out) {
-  struct param p[] = {PARAM_I(org_id), PARAM_T(token_id)};
-  return sqlite_read_one(store, STMT_MACHINE_TOKEN_GET, p, 2, read_token_item, out);
-}
-
-static int sqlite_data_version(struct store *store, uint64_t *out) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
+static int data_version(struct sql_store *base, uint64_t *out) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
   pthread_mutex_lock(&s->version_lock);
-  struct conn *c = s->version_conn;
-  sqlite3_stmt *st = conn_stmt(c, STMT_DATA_VERSION);
-  int rc = TE_INTERNAL;
-  if (st) {
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-      *out = (uint64_t)sqlite3_column_int64(st, 0);
-      rc = TE_OK;
-    } else {
-      rc = conn_error(c, step, "data_version");
-    }
-    sqlite3_reset(st);
-  }
+  int rc = sql_one(&s->version_conn->base, STMT_DATA_VERSION, NULL, 0, read_version, out);
   pthread_mutex_unlock(&s->version_lock);
-  return rc;
+  return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;
 }
 
-static void sqlite_close(struct store *store) {
-  struct sqlite_store *s = (struct sqlite_store *)store;
-  if (s->writer)
-    writer_stop(s->writer); /* commits what is queued before the connection closes */
-  if (s->writer_conn)
-    conn_close(s->writer_conn);
-  if (s->version_conn)
-    conn_close(s->version_conn);
+static void backend_close(struct sql_store *base) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  conn_close(s->writer_conn);
+  conn_close(s->version_conn);
   pthread_mutex_destroy(&s->version_lock);
   for (int i = 0; i < s->idle_readers; i++)
     conn_close(s->readers[i]);
   free(s->readers);
   pthread_mutex_destroy(&s->pool_lock);
   pthread_cond_destroy(&s->pool_free);
-  OPENSSL_cleanse(s->secret, sizeof s->secret);
   free(s);
 }
 
-/* HMAC-SHA-256(key, label): one key per purpose, none of which tells anything of the others. */
-static void derive(const unsigned char key[32], const char *label, unsigned char out[32]) {
-  size_t len = 0;
-  if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, 32, (const unsigned char *)label,
-                 strlen(label), out, 32, &len) ||
-      len != 32)
-    abort();
-}
-
-static void sqlite_derive_secret(struct store *store, const char *purpose, unsigned char out[32]) {
-  derive(((struct sqlite_store *)store)->secret, purpose, out);
-}
-
-static const struct store_ops sqlite_ops = {
-    .close = sqlite_close,
-    .user_create = sqlite_user_create,
-    .user_by_login = sqlite_user_by_login,
-    .org_create = sqlite_org_create,
-    .member_set = sqlite_member_set,
-    .memberships = sqlite_memberships,
-    .user_password_hash = sqlite_user_password_hash,
-    .user_set_password_hash = sqlite_user_set_password_hash,
-    .sessions_purge = sqlite_sessions_purge,
-    .token_insert = sqlite_token_insert,
-    .token_delete = sqlite_token_delete,
-    .machine_token_insert = sqlite_machine_token_insert,
-    .machine_token_delete = sqlite_machine_token_delete,
-    .machine_token_get = sqlite_machine_token_get,
-    .org_set_expiry_policy = sqlite_org_set_expiry_policy,
-    .org_member_count = sqlite_org_member_count,
-    .oidc_issuer_insert = sqlite_oidc_issuer_insert,
-    .oidc_issuer_update = sqlite_oidc_issuer_update,
-    .oidc_issuer_set_keys = sqlite_oidc_issuer_set_keys,
-    .oidc_issuer_delete = sqlite_oidc_issuer_delete,
-    .oidc_policy_update = sqlite_oidc_policy_update,
-    .oidc_issuer_get = sqlite_oidc_issuer_get,
-    .oidc_issuer_by_policy = sqlite_oidc_issuer_by_policy,
-    .oidc_issuer_by_iss = sqlite_oidc_issuer_by_iss,
-    .oidc_issuers_list = sqlite_oidc_issuers_list,
-    .oidc_token_insert = sqlite_oidc_token_insert,
-    .audit_append = sqlite_audit_append,
-    .audit_list = sqlite_audit_list,
-    .org_by_name = sqlite_org_by_name,
-    .org_role = sqlite_org_role,
-    .org_members = sqlite_org_members,
-    .org_member_add = sqlite_org_member_add,
-    .org_member_update = sqlite_org_member_update,
-    .org_member_remove = sqlite_org_member_remove,
-    .teams_list = sqlite_teams_list,
-    .team_get = sqlite_team_get,
-    .team_members = sqlite_team_members,
-    .team_role = sqlite_team_role,
-    .team_create = sqlite_team_create,
-    .team_update = sqlite_team_update,
-    .team_delete = sqlite_team_delete,
-    .principal_by_token_hash = sqlite_principal_by_token_hash,
-    .token_list = sqlite_token_list,
-    .tokens_touch = sqlite_tokens_touch,
-    .data_version = sqlite_data_version,
-    .derive_secret = sqlite_derive_secret,
+static const struct sql_backend sqlite_backend = {
+    .reader_acquire = reader_acquire,
+    .reader_release = reader_release,
+    .writer_acquire = writer_acquire,
+    .writer_release = writer_release,
+    .data_version = data_version,
+    .close = backend_close,
 };
 
 /* SQLite's allocation statistics take a process-wide mutex on every malloc; with several reader
@@ -590,44 +456,48 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
   int rc = ensure_private_file(path);
   if (rc)
     return rc;
-  struct conn *writer_conn;
-  if ((rc = conn_open(path, false, &writer_conn)) != 0)
+  struct sqlite_conn *writer_conn;
+  if ((rc = conn_open(path, CONN_WRITER, &writer_conn)) != 0)
     return rc;
   if ((rc = sqlite_schema_migrate(writer_conn->db)) != 0) {
-    conn_close(writer_conn);
-    return rc;
-  }
-  unsigned char audit_key[AUDIT_KEY_LEN];
-  if ((rc = audit_key_setup(writer_conn->db, path, audit_key)) != 0) {
     conn_close(writer_conn);
     return rc;
   }
   struct sqlite_store *s = calloc(1, sizeof *s);
   if (!s || !(s->readers = calloc((size_t)read_connections, sizeof *s->readers)))
     abort();
+  s->base.backend = &sqlite_backend;
   s->writer_conn = writer_conn;
-  s->base.ops = &sqlite_ops;
   pthread_mutex_init(&s->pool_lock, NULL);
   pthread_cond_init(&s->pool_free, NULL);
   pthread_mutex_init(&s->version_lock, NULL);
-  if ((rc = conn_open(path, true, &s->version_conn)) != 0) {
-    sqlite_close(&s->base);
+  char key_path[PATH_MAX + 16], head_path[PATH_MAX + 16];
+  rc = audit_files_paths(path, key_path, sizeof key_path, head_path, sizeof head_path);
+  if (rc == TE_OK)
+    rc = conn_open(path, CONN_READER, &s->version_conn);
+  for (int i = 0; rc == TE_OK && i < read_connections; i++)
+    if ((rc = conn_open(path, CONN_READER, &s->readers[i])) == TE_OK)
+      s->idle_readers = i + 1;
+  if (rc == TE_OK)
+    rc = sql_store_start(&s->base, &writer_conn->base, key_path, head_path);
+  if (rc != TE_OK) {
+    sql_store_stop(&s->base);
+    backend_close(&s->base);
     return rc;
   }
-  for (int i = 0; i < read_connections; i++) {
-    if ((rc = conn_open(path, true, &s->readers[i])) != 0) {
-      sqlite_close(&s->base);
-      return rc;
-    }
-    s->idle_readers = i + 1;
-  }
-  derive(audit_key, "tessera-secrets", s->secret);
-  rc = writer_start(writer_conn, path, audit_key, &s->writer);
-  OPENSSL_cleanse(audit_key, sizeof audit_key);
-  if (rc != 0) {
-    sqlite_close(&s->base);
-    return rc;
-  }
-  *out = &s->base;
+  *out = &s->base.base;
   return TE_OK;
+}
+
+int store_sqlite_audit_verify(const char *path, int64_t *count, char *report, size_t report_size) {
+  report[0] = '\0';
+  *count = 0;
+  char key_path[PATH_MAX + 16], head_path[PATH_MAX + 16];
+  struct sqlite_conn *c;
+  int rc = audit_files_paths(path, key_path, sizeof key_path, head_path, sizeof head_path);
+  if (rc == TE_OK && (rc = conn_open(path, CONN_READ_ONLY_FILE, &c)) == TE_OK) {
+    rc = audit_verify_on(&c->base, key_path, head_path, count, report, report_size);
+    conn_close(c);
+  }
+  return rc;
 }

@@ -172,6 +172,9 @@ static const char *const migrations[] = {
     /* 8: the context that triggered a token's creation (CreatePersonalToken's ?reason=, and the
      * same on organization and team tokens), kept for the console and the token listings. */
     ("ALTER TABLE tokens ADD COLUMN reason TEXT NOT NULL DEFAULT '';"),
+    /* 9: the database's own id beside its key id, as the PostgreSQL store keeps it (there it names
+     * the audit head file; a SQLite database's head sits beside the file instead). */
+    ("ALTER TABLE audit_meta ADD COLUMN db_id TEXT NOT NULL DEFAULT '';"),
 };
 
 int sqlite_schema_version_latest(void) {

@@ -12,9 +12,10 @@
 #include <string.h>
 
 /* The one interface to persistent state. Handlers and commands talk only to this; each backend
- * (sqlite.c now, a PostgreSQL one later) fills in a struct store_ops. All functions return 0 or a
- * negative TE_* code: TE_NOT_FOUND for a missing row, TE_CONFLICT for a uniqueness violation,
- * TE_INTERNAL for anything the caller cannot fix. Writes are durable when they report success. */
+ * (SQLite, PostgreSQL: both through the shared SQL layer, sql.h) fills in a struct store_ops. All
+ * functions return 0 or a negative TE_* code: TE_NOT_FOUND for a missing row, TE_CONFLICT for a
+ * uniqueness violation, TE_INTERNAL for anything the caller cannot fix. Writes are durable when
+ * they report success. */
 
 struct store_user {
   int64_t id;
@@ -368,9 +369,28 @@ int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct s
  * records but no key is refused. */
 int store_sqlite_open(const char *path, int read_connections, struct store **out);
 
+/* Opens the PostgreSQL store at conninfo (a postgres:// URL, TLS through libpq's sslmode),
+ * applying migrations as needed under an advisory lock. The audit-log key is the file at key_path
+ * (made 0600 on first open of a new database; every node is given the same one); the database
+ * records its id, so a node with another key is refused. read_connections bounds the pool. */
+int store_pg_open(const char *conninfo, const char *key_path, int read_connections,
+                  struct store **out);
+
+/* Whether a --db value names a PostgreSQL database (postgres:// or postgresql://) rather than a
+ * SQLite file. */
+bool store_is_postgres(const char *db);
+
+/* Opens the store a --db value names: store_pg_open or store_sqlite_open. audit_key is for
+ * PostgreSQL (NULL otherwise: SQLite keeps its key beside the database, and refuses one given). */
+int store_open(const char *db, const char *audit_key, int read_connections, struct store **out);
+
 /* Checks the audit log's chain from its first record. Returns 0 and the number of records checked
  * in *count when intact; TE_CONFLICT with a sentence in report naming the first bad record when a
  * record was edited, removed or moved; another TE_* code when the check could not run. */
+int store_audit_verify(const char *db, const char *audit_key, int64_t *count, char *report,
+                       size_t report_size);
 int store_sqlite_audit_verify(const char *path, int64_t *count, char *report, size_t report_size);
+int store_pg_audit_verify(const char *conninfo, const char *key_path, int64_t *count, char *report,
+                          size_t report_size);
 
 #endif

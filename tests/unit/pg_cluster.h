@@ -125,7 +125,8 @@ static bool pg_cluster_start(struct pg_cluster *c) {
 }
 
 /* A connection to database `db` ("postgres" when NULL). */
-static PGconn *pg_cluster_connect(const struct pg_cluster *c, const char *db) {
+__attribute__((unused)) static PGconn *pg_cluster_connect(const struct pg_cluster *c,
+                                                          const char *db) {
   char info[200];
   snprintf(info, sizeof info, "host=127.0.0.1 port=%d user=tessera dbname=%s connect_timeout=10",
            c->port, db ? db : "postgres");
@@ -133,14 +134,14 @@ static PGconn *pg_cluster_connect(const struct pg_cluster *c, const char *db) {
 }
 
 /* cmocka group fixtures for a file whose tests share one cluster, `cluster`. */
-static struct pg_cluster cluster;
+static struct pg_cluster cluster __attribute__((unused));
 
-static int pg_cluster_group_setup(void **state) {
+__attribute__((unused)) static int pg_cluster_group_setup(void **state) {
   (void)state;
   return pg_cluster_start(&cluster) ? 0 : -1;
 }
 
-static int pg_cluster_group_teardown(void **state) {
+__attribute__((unused)) static int pg_cluster_group_teardown(void **state) {
   (void)state;
   pg_cluster_stop(&cluster);
   return 0;

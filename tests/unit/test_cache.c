@@ -28,9 +28,9 @@ static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   temp_db_make(f->dir, f->path, "cache");
   struct store *inner;
-  assert_int_equal(store_sqlite_open(f->path, 2, &inner), TE_OK);
+  assert_int_equal(fixture_open(f->path, 2, &inner), TE_OK);
   assert_int_equal(store_cache_wrap(inner, 50, 3600, &f->cached), TE_OK);
-  assert_int_equal(store_sqlite_open(f->path, 1, &f->other), TE_OK);
+  assert_int_equal(fixture_open(f->path, 1, &f->other), TE_OK);
   struct store_user u = {0};
   snprintf(u.login, sizeof u.login, "alice");
   assert_int_equal(f->cached->ops->user_create(f->cached, &u, &f->alice), TE_OK);
@@ -149,7 +149,7 @@ static void entries_expire_after_their_ttl(void **state) {
   struct fixture *f = *state;
   /* A cache that never polls, with a 1 s TTL: only the TTL can refresh it. */
   struct store *inner, *s;
-  assert_int_equal(store_sqlite_open(f->path, 1, &inner), TE_OK);
+  assert_int_equal(fixture_open(f->path, 1, &inner), TE_OK);
   assert_int_equal(store_cache_wrap(inner, 3600 * 1000, 1, &s), TE_OK);
   struct store_membership *m;
   size_t n;

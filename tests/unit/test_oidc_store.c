@@ -1,4 +1,4 @@
-/* OIDC issuers and exchange-issued tokens in the SQLite store (store/sqlite_oidc.c). */
+/* OIDC issuers and exchange-issued tokens in the store (store/sql_oidc.c), on both stores. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,7 +24,7 @@ struct fixture {
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   temp_db_make(f->dir, f->path, "oidc");
-  assert_int_equal(store_sqlite_open(f->path, 2, &f->store), TE_OK);
+  assert_int_equal(fixture_open(f->path, 2, &f->store), TE_OK);
   struct store *s = f->store;
   assert_int_equal(s->ops->org_create(s, "acme"), TE_OK);
   assert_int_equal(s->ops->org_create(s, "other"), TE_OK);

@@ -1,4 +1,4 @@
-/* The SQLite store (store/sqlite*.c) through its public interface. */
+/* The store through its public interface, on SQLite and on PostgreSQL (store_fixture.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -35,7 +35,7 @@ static struct store_user make_user(struct store *s, const char *login) {
 static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   temp_db_make(f->dir, f->path, "store");
-  assert_int_equal(store_sqlite_open(f->path, 2, &f->store), TE_OK);
+  assert_int_equal(fixture_open(f->path, 2, &f->store), TE_OK);
   f->alice = make_user(f->store, "alice");
   f->bob = make_user(f->store, "bob");
   *state = f;
@@ -61,6 +61,7 @@ static struct store_token make_token(int64_t user_id, const char *description, i
 }
 
 static void database_file_is_private(void **state) {
+  SQLITE_ONLY();
   struct fixture *f = *state;
   struct stat st;
   assert_int_equal(stat(f->path, &st), 0);
@@ -72,11 +73,12 @@ static void database_file_is_private(void **state) {
 }
 
 static void an_existing_world_readable_file_is_tightened(void **state) {
+  SQLITE_ONLY();
   struct fixture *f = *state;
   f->store->ops->close(f->store);
   f->store = NULL;
   assert_int_equal(chmod(f->path, 0644), 0);
-  assert_int_equal(store_sqlite_open(f->path, 1, &f->store), TE_OK);
+  assert_int_equal(fixture_open(f->path, 1, &f->store), TE_OK);
   struct stat st;
   assert_int_equal(stat(f->path, &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
@@ -257,7 +259,7 @@ static void concurrent_async_inserts_all_commit(void **state) {
   assert_int_equal(c.failed, 1);
   /* a failing job must not take its batch down with it: reopen and count what is on disk */
   s->ops->close(s);
-  assert_int_equal(store_sqlite_open(f->path, 1, &f->store), TE_OK);
+  assert_int_equal(fixture_open(f->path, 1, &f->store), TE_OK);
   s = f->store;
   struct store_token_query q = {TOKEN_PERSONAL, f->alice.id, TOKEN_FILTER_ALL,
                                 time_now(),     INT64_MAX,   1000};
@@ -274,7 +276,7 @@ static void reopening_keeps_the_schema_and_data(void **state) {
   struct store_token t = make_token(f->alice.id, "persist", 0);
   assert_int_equal(s->ops->token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   s->ops->close(s);
-  assert_int_equal(store_sqlite_open(f->path, 1, &f->store), TE_OK);
+  assert_int_equal(fixture_open(f->path, 1, &f->store), TE_OK);
   struct store_principal p;
   assert_int_equal(f->store->ops->principal_by_token_hash(f->store, t.hash, &p), TE_OK);
   assert_string_equal(p.token.description, "persist");

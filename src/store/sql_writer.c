@@ -1,5 +1,9 @@
-#include "store/sqlite_internal.h"
+/* The group-commit writer of the SQL stores: one thread, one connection at a time; the jobs
+ * queued while a commit is in flight share the next transaction and its commit. */
 
+#include "store/sql.h"
+
+#include "audit/files.h"
 #include "core/error.h"
 
 #include <openssl/crypto.h>
@@ -11,8 +15,7 @@
 #define BATCH_MAX 512
 
 struct writer {
-  struct conn *conn;
-  char *db_path;
+  struct sql_store *store;
   unsigned char audit_key[AUDIT_KEY_LEN];
   pthread_t thread;
   pthread_mutex_t lock;
@@ -49,42 +52,63 @@ struct audit_tail {
  * intact; its audit record shares the savepoint, so a change whose record cannot be written is
  * undone. If the undo itself fails, *broken tells the caller to abandon the whole batch rather
  * than commit a change without its record. */
-static int apply_one(struct writer *w, struct write_job *job, struct audit_tail *tail,
-                     bool *broken) {
-  struct conn *c = w->conn;
-  int rc = conn_exec(c, STMT_SAVEPOINT);
+static int apply_one(struct writer *w, struct sql_conn *c, struct write_job *job,
+                     struct audit_tail *tail, bool *broken) {
+  int rc = sql_exec(c, STMT_SAVEPOINT, NULL, 0);
   if (rc)
     return rc;
   struct audit_tail mine = *tail;
   rc = job->apply ? job->apply(c, job) : TE_OK;
   if (rc == TE_OK && job->has_audit && !job->unchanged)
     rc = audit_insert(c, w->audit_key, &job->audit, &mine.seq, mine.chain);
-  if (rc && conn_exec(c, STMT_ROLLBACK_TO) != TE_OK)
+  if (rc && sql_exec(c, STMT_ROLLBACK_TO, NULL, 0) != TE_OK)
     *broken = true;
-  int released = conn_exec(c, STMT_RELEASE);
+  int released = sql_exec(c, STMT_RELEASE, NULL, 0);
   if (!rc && !released)
     *tail = mine;
   return rc ? rc : released;
 }
 
-static void run_batch(struct writer *w, struct write_job *batch) {
-  int results[BATCH_MAX];
-  struct audit_tail tail = {0, {0}};
-  bool broken = false;
-  int n = 0, rc = conn_exec(w->conn, STMT_BEGIN);
-  for (struct write_job *j = batch; j; j = j->next)
-    results[n++] = rc || broken ? (rc ? rc : TE_INTERNAL) : apply_one(w, j, &tail, &broken);
+/* BEGIN, then the write lock (other processes and nodes wait here, so audit records chain in
+ * commit order and the data version moves in commit order), the jobs, the version bump when
+ * any job changed something, COMMIT. */
+static int run_jobs(struct writer *w, struct sql_conn *c, struct write_job *batch, int *results,
+                    struct audit_tail *tail) {
+  bool broken = false, changed = false;
+  int n = 0, rc = sql_exec(c, STMT_BEGIN, NULL, 0);
+  if (!rc && (rc = sql_exec(c, STMT_WRITE_LOCK, NULL, 0)) != 0)
+    sql_exec(c, STMT_ROLLBACK, NULL, 0);
+  for (struct write_job *j = batch; j; j = j->next) {
+    results[n] = rc || broken ? (rc ? rc : TE_INTERNAL) : apply_one(w, c, j, tail, &broken);
+    changed |= results[n++] == TE_OK;
+  }
+  if (rc)
+    return rc;
+  if (!broken && changed && (rc = sql_exec(c, STMT_VERSION_BUMP, NULL, 0)) != 0)
+    broken = true;
   if (broken) {
-    conn_exec(w->conn, STMT_ROLLBACK);
-    rc = TE_INTERNAL;
-  } else if (!rc && (rc = conn_exec(w->conn, STMT_COMMIT)) != 0) {
-    conn_exec(w->conn, STMT_ROLLBACK);
+    sql_exec(c, STMT_ROLLBACK, NULL, 0);
+    return rc ? rc : TE_INTERNAL;
+  }
+  if ((rc = sql_exec(c, STMT_COMMIT, NULL, 0)) != 0)
+    sql_exec(c, STMT_ROLLBACK, NULL, 0);
+  return rc;
+}
+
+static void run_batch(struct writer *w, struct write_job *batch) {
+  int results[BATCH_MAX] = {0};
+  struct audit_tail tail = {0, {0}};
+  struct sql_conn *c;
+  int rc = w->store->backend->writer_acquire(w->store, &c);
+  if (rc == TE_OK) {
+    rc = run_jobs(w, c, batch, results, &tail);
+    w->store->backend->writer_release(w->store, c);
   }
   /* After the commit: the head may lag the log (a crash here), never lead it. */
-  if (!rc && tail.seq > 0 && audit_head_write(w->db_path, tail.seq, tail.chain) != TE_OK)
+  if (!rc && tail.seq > 0 && audit_head_advance(w->store->head_path, tail.seq, tail.chain) != TE_OK)
     fprintf(stderr, "tessera: could not record the audit log's head at record %lld\n",
             (long long)tail.seq);
-  n = 0;
+  int n = 0;
   for (struct write_job *j = batch, *next; j; j = next) {
     next = j->next;
     j->done(j->arg, rc ? rc : results[n]);
@@ -105,19 +129,16 @@ static void *writer_main(void *arg) {
   }
 }
 
-int writer_start(struct conn *c, const char *db_path, const unsigned char audit_key[AUDIT_KEY_LEN],
+int writer_start(struct sql_store *s, const unsigned char audit_key[AUDIT_KEY_LEN],
                  struct writer **out) {
   struct writer *w = calloc(1, sizeof *w);
   if (!w)
     abort();
-  w->conn = c;
-  if (!(w->db_path = strdup(db_path)))
-    abort();
+  w->store = s;
   memcpy(w->audit_key, audit_key, AUDIT_KEY_LEN);
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->wake, NULL);
   if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-    free(w->db_path);
     free(w);
     return TE_INTERNAL;
   }
@@ -174,6 +195,5 @@ void writer_stop(struct writer *w) {
   pthread_mutex_destroy(&w->lock);
   pthread_cond_destroy(&w->wake);
   OPENSSL_cleanse(w->audit_key, sizeof w->audit_key);
-  free(w->db_path);
   free(w);
 }

@@ -1,0 +1,362 @@
+/* The PostgreSQL store: any number of nodes on one database. Its driver for the shared SQL layer
+ * (store/sql.h) runs the statements of pg_sql.c as prepared statements with text parameters on
+ * pooled connections (pg_pool.c): a pool of readers, and a pool of one for the writer thread.
+ * The audit key is a file every node is given (--audit-key); the database records its id. */
+
+#include "store/store.h"
+
+#include "core/error.h"
+#include "store/pg_pool.h"
+#include "store/pg_schema.h"
+#include "store/pg_sql.h"
+#include "store/sql.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How long a request waits for a free connection before it is answered 503. */
+#define POOL_WAIT_MS 2000
+/* The writer waits longer: a batch holds every job queued behind it. */
+#define WRITER_WAIT_MS 10000
+
+/* PostgreSQL's type oids (catalog/pg_type.h, stable across versions). */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_TEXT 25
+#define OID_VARCHAR 1043
+
+struct pg_conn {
+  struct sql_conn base;
+  struct pg_pool *pool;
+  PGconn *conn;
+  bool broken; /* a statement found the connection gone: the pool replaces it */
+};
+
+struct pg_store {
+  struct sql_store base;
+  struct pg_statement statements[STMT_COUNT];
+  struct pg_pool *readers;
+  struct pg_pool *writer;
+  PGconn *writer_configured; /* the writer connection synchronous_commit was last set on */
+  struct pg_conn writer_conn;
+};
+
+/* The highest $n in a statement: the number of parameters it is prepared with. */
+static int parameter_count(const char *sql) {
+  int most = 0;
+  for (const char *p = sql; (p = strchr(p, '$')) != NULL; p++) {
+    int n = atoi(p + 1);
+    if (n > most)
+      most = n;
+  }
+  return most;
+}
+
+/* 23: integrity constraint violation. 40: serialization failure, deadlock. 08: connection
+ * exception. 57P: the server is shutting down or starting. 53: out of resources. */
+static int pg_error(struct pg_conn *c, PGresult *res, enum stmt_id id) {
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  if (PQstatus(c->conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+      strncmp(state, "57P", 3) == 0) {
+    c->broken = true;
+    fprintf(stderr, "tessera: PostgreSQL: connection lost (statement %d)\n", (int)id);
+    return TE_UNAVAILABLE;
+  }
+  if (strncmp(state, "23", 2) == 0)
+    return TE_CONFLICT;
+  if (strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0)
+    return TE_UNAVAILABLE;
+  /* The SQLSTATE and the statement only: messages may quote values. */
+  fprintf(stderr, "tessera: PostgreSQL: statement %d failed: SQLSTATE %s\n", (int)id, state);
+  return TE_INTERNAL;
+}
+
+static const struct sql_driver pg_driver;
+
+#define PARAMS_MAX 20
+
+static int pg_run(struct sql_conn *base, enum stmt_id id, const struct param *params, int n,
+                  void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
+  struct pg_conn *c = (struct pg_conn *)base;
+  if (changed)
+    *changed = 0;
+  if (n > PARAMS_MAX)
+    return TE_INTERNAL;
+  const char *values[PARAMS_MAX] = {NULL};
+  char numbers[PARAMS_MAX][24];
+  char blobs[PARAMS_MAX][2 + 2 * 64 + 1];
+  for (int i = 0; i < n; i++) {
+    const struct param *p = &params[i];
+    if (p->type == PARAM_INT) {
+      snprintf(numbers[i], sizeof numbers[i], "%lld", (long long)p->i);
+      values[i] = numbers[i];
+    } else if (p->type == PARAM_TEXT) {
+      values[i] = p->p; /* NULL stays SQL NULL */
+    } else if (p->type == PARAM_BLOB) {
+      if (p->len < 0 || p->len > 64)
+        return TE_INTERNAL;
+      /* bytea's hex input form: \x then two digits a byte. */
+      memcpy(blobs[i], "\\x", 2);
+      for (int b = 0; b < p->len; b++)
+        snprintf(blobs[i] + 2 + 2 * b, 3, "%02x", ((const unsigned char *)p->p)[b]);
+      blobs[i][2 + 2 * p->len] = '\0';
+      values[i] = blobs[i];
+    }
+  }
+  PGresult *res = pg_pool_exec(c->pool, c->conn, (int)id, values);
+  ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  int rc = TE_OK;
+  if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+    if (each) {
+      struct sql_row row = {&pg_driver, res, 0};
+      for (int r = 0, rows = PQntuples(res); r < rows; r++) {
+        row.index = r;
+        each(&row, arg);
+      }
+    }
+    if (changed)
+      *changed = atoll(PQcmdTuples(res)); /* "" for statements that count nothing: 0 */
+  } else {
+    rc = pg_error(c, res, id);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static enum sql_type pg_type(const struct sql_row *r, int col) {
+  if (PQgetisnull(r->native, r->index, col))
+    return SQL_NULL;
+  switch (PQftype(r->native, col)) {
+  case OID_BOOL:
+  case OID_INT2:
+  case OID_INT4:
+  case OID_INT8:
+    return SQL_INTEGER;
+  case OID_TEXT:
+  case OID_VARCHAR:
+    return SQL_TEXT;
+  case OID_BYTEA:
+    return SQL_BLOB;
+  default:
+    return SQL_OTHER;
+  }
+}
+
+static int64_t pg_integer(const struct sql_row *r, int col) {
+  if (PQgetisnull(r->native, r->index, col))
+    return 0;
+  const char *v = PQgetvalue(r->native, r->index, col);
+  if (PQftype(r->native, col) == OID_BOOL)
+    return v[0] == 't';
+  return strtoll(v, NULL, 10);
+}
+
+static const char *pg_text(const struct sql_row *r, int col, size_t *len) {
+  if (PQgetisnull(r->native, r->index, col)) {
+    *len = 0;
+    return NULL;
+  }
+  *len = (size_t)PQgetlength(r->native, r->index, col);
+  return PQgetvalue(r->native, r->index, col);
+}
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/* bytea arrives in its hex output form (the default bytea_output): \x then two digits a byte. */
+static bool pg_blob(const struct sql_row *r, int col, void *dst, size_t len) {
+  if (PQgetisnull(r->native, r->index, col) || PQftype(r->native, col) != OID_BYTEA)
+    return false;
+  const char *v = PQgetvalue(r->native, r->index, col);
+  if ((size_t)PQgetlength(r->native, r->index, col) != 2 + 2 * len || v[0] != '\\' || v[1] != 'x')
+    return false;
+  unsigned char *out = dst;
+  for (size_t i = 0; i < len; i++) {
+    int hi = hex_digit(v[2 + 2 * i]), lo = hex_digit(v[3 + 2 * i]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return true;
+}
+
+static const struct sql_driver pg_driver = {
+    .run = pg_run,
+    .type = pg_type,
+    .integer = pg_integer,
+    .text = pg_text,
+    .blob = pg_blob,
+};
+
+static int reader_acquire(struct sql_store *base, struct sql_conn **out) {
+  struct pg_store *s = (struct pg_store *)base;
+  PGconn *conn;
+  int rc = pg_pool_acquire(s->readers, &conn);
+  if (rc)
+    return rc;
+  struct pg_conn *c = malloc(sizeof *c);
+  if (!c)
+    abort();
+  *c = (struct pg_conn){{&pg_driver}, s->readers, conn, false};
+  *out = &c->base;
+  return TE_OK;
+}
+
+static void reader_release(struct sql_store *base, struct sql_conn *sc) {
+  struct pg_conn *c = (struct pg_conn *)sc;
+  (void)base;
+  pg_pool_release(c->pool, c->conn, c->broken);
+  free(c);
+}
+
+/* Durability is the store's promise: a creation is acknowledged only after its commit is on
+ * disk, whatever the server's or role's default for synchronous_commit says. */
+static int configure_writer(PGconn *conn) {
+  PGresult *res = PQexec(conn, "SET synchronous_commit = on");
+  int rc = res && PQresultStatus(res) == PGRES_COMMAND_OK ? TE_OK : TE_UNAVAILABLE;
+  PQclear(res);
+  return rc;
+}
+
+static int writer_acquire(struct sql_store *base, struct sql_conn **out) {
+  struct pg_store *s = (struct pg_store *)base;
+  PGconn *conn;
+  int rc = pg_pool_acquire(s->writer, &conn);
+  if (rc)
+    return rc;
+  if (conn != s->writer_configured && (rc = configure_writer(conn)) != TE_OK) {
+    pg_pool_release(s->writer, conn, true);
+    return rc;
+  }
+  s->writer_configured = conn;
+  s->writer_conn = (struct pg_conn){{&pg_driver}, s->writer, conn, false};
+  *out = &s->writer_conn.base;
+  return TE_OK;
+}
+
+static void writer_release(struct sql_store *base, struct sql_conn *sc) {
+  struct pg_store *s = (struct pg_store *)base;
+  struct pg_conn *c = (struct pg_conn *)sc;
+  if (c->broken)
+    s->writer_configured = NULL;
+  pg_pool_release(c->pool, c->conn, c->broken);
+}
+
+static void read_version(const struct sql_row *r, void *out) {
+  *(uint64_t *)out = (uint64_t)row_int(r, 0);
+}
+
+static int data_version(struct sql_store *base, uint64_t *out) {
+  struct sql_conn *c;
+  int rc = reader_acquire(base, &c);
+  if (rc)
+    return rc;
+  rc = sql_one(c, STMT_DATA_VERSION, NULL, 0, read_version, out);
+  reader_release(base, c);
+  return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;
+}
+
+static void backend_close(struct sql_store *base) {
+  struct pg_store *s = (struct pg_store *)base;
+  pg_pool_free(s->readers);
+  pg_pool_free(s->writer);
+  free(s);
+}
+
+static const struct sql_backend pg_backend = {
+    .reader_acquire = reader_acquire,
+    .reader_release = reader_release,
+    .writer_acquire = writer_acquire,
+    .writer_release = writer_release,
+    .data_version = data_version,
+    .close = backend_close,
+};
+
+static void quiet(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+/* Applies the migrations on a connection of its own, before any pool exists. */
+static int migrate(const char *conninfo) {
+  PGconn *conn = PQconnectdb(conninfo);
+  int rc = TE_UNAVAILABLE;
+  if (PQstatus(conn) == CONNECTION_OK) {
+    PQsetNoticeProcessor(conn, quiet, NULL);
+    rc = pg_schema_migrate(conn);
+  } else {
+    fprintf(stderr, "tessera: PostgreSQL: cannot connect: %s", PQerrorMessage(conn));
+  }
+  PQfinish(conn);
+  return rc;
+}
+
+static struct pg_store *pg_store_new(const char *conninfo, int read_connections) {
+  struct pg_store *s = calloc(1, sizeof *s);
+  if (!s)
+    abort();
+  s->base.backend = &pg_backend;
+  for (int i = 0; i < STMT_COUNT; i++)
+    s->statements[i] =
+        (struct pg_statement){pg_statement_sql[i], parameter_count(pg_statement_sql[i])};
+  if (pg_pool_create(conninfo, read_connections, POOL_WAIT_MS, s->statements, STMT_COUNT,
+                     &s->readers) != TE_OK ||
+      pg_pool_create(conninfo, 1, WRITER_WAIT_MS, s->statements, STMT_COUNT, &s->writer) != TE_OK)
+    abort(); /* only for arguments out of range */
+  return s;
+}
+
+static int need_key(const char *key_path) {
+  if (key_path && *key_path)
+    return TE_OK;
+  fprintf(stderr, "tessera: a PostgreSQL store needs its audit key file: give --audit-key FILE "
+                  "(or TESSERA_AUDIT_KEY), the same file on every node\n");
+  return TE_BAD_REQUEST;
+}
+
+int store_pg_open(const char *conninfo, const char *key_path, int read_connections,
+                  struct store **out) {
+  int rc = need_key(key_path);
+  if (rc || (rc = migrate(conninfo)) != TE_OK)
+    return rc;
+  struct pg_store *s = pg_store_new(conninfo, read_connections < 1 ? 1 : read_connections);
+  struct sql_conn *c;
+  if ((rc = reader_acquire(&s->base, &c)) == TE_OK) {
+    rc = sql_store_start(&s->base, c, key_path, NULL);
+    reader_release(&s->base, c);
+  }
+  if (rc != TE_OK) {
+    sql_store_stop(&s->base);
+    backend_close(&s->base);
+    return rc;
+  }
+  *out = &s->base.base;
+  return TE_OK;
+}
+
+int store_pg_audit_verify(const char *conninfo, const char *key_path, int64_t *count, char *report,
+                          size_t report_size) {
+  report[0] = '\0';
+  *count = 0;
+  int rc = need_key(key_path);
+  if (rc)
+    return rc;
+  struct pg_store *s = pg_store_new(conninfo, 1);
+  struct sql_conn *c;
+  if ((rc = reader_acquire(&s->base, &c)) == TE_OK) {
+    rc = audit_verify_on(c, key_path, NULL, count, report, report_size);
+    reader_release(&s->base, c);
+  }
+  backend_close(&s->base);
+  return rc;
+}

@@ -1,0 +1,339 @@
+#ifndef TESSERA_STORE_SQL_H
+#define TESSERA_STORE_SQL_H
+
+/* The SQL stores' shared layer: what the store does (sql_*.c: rights re-checked in the
+ * transaction, group commit, the audit chain, every query's reading of its rows) is written once,
+ * against numbered statements and the small driver interface below; each backend (sqlite_*.c,
+ * pg_*.c) supplies the text of every statement in its dialect, its connections and its rows. So a
+ * rule changes in one place for both stores, and a second backend touches no logic. Internal to
+ * store/. */
+
+#include "audit/chain.h"
+#include "store/store.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Every statement a SQL backend runs. A backend's text for one may be NULL: running it then does
+ * nothing (SQLite needs no write lock statement, say). */
+enum stmt_id {
+  STMT_USER_INSERT,
+  STMT_USER_BY_LOGIN,
+  STMT_ORG_INSERT,
+  STMT_MEMBER_SET,
+  STMT_MEMBERSHIPS,
+  STMT_TOKEN_INSERT,
+  STMT_TOKEN_DELETE,
+  STMT_PRINCIPAL_BY_HASH,
+  STMT_TOKEN_LIST,
+  STMT_USER_PASSWORD,
+  STMT_USER_SET_PASSWORD,
+  STMT_SESSIONS_PURGE,
+  STMT_USER_SESSIONS_END,
+  STMT_ORG_TOKEN_LIST,
+  STMT_TEAM_TOKEN_LIST,
+  STMT_MACHINE_TOKEN_GET,
+  STMT_MACHINE_TOKEN_DELETE,
+  STMT_TOKEN_NAME_RESERVE,
+  STMT_TEAM_IN_ORG,
+  STMT_ORG_SET_EXPIRY_POLICY,
+  STMT_ORG_EXPIRY_POLICY,
+  STMT_ORG_MEMBER_COUNT,
+  STMT_OIDC_INSERT,
+  STMT_OIDC_UPDATE,
+  STMT_OIDC_SET_KEYS,
+  STMT_OIDC_DELETE,
+  STMT_OIDC_TOKENS_DELETE,
+  STMT_OIDC_POLICY_UPDATE,
+  STMT_OIDC_GET,
+  STMT_OIDC_BY_POLICY,
+  STMT_OIDC_BY_ISS,
+  STMT_OIDC_LIST,
+  STMT_OIDC_TOUCH,
+  STMT_TOKEN_TOUCH,
+  STMT_TOKEN_EXPIRES,
+  STMT_DATA_VERSION,
+  STMT_ORG_BY_NAME,
+  STMT_ORG_ROLE,
+  STMT_ORG_MEMBERS,
+  STMT_MEMBER_INSERT,
+  STMT_MEMBER_UPDATE,
+  STMT_MEMBER_DELETE,
+  STMT_ORG_ADMIN_COUNT,
+  STMT_MEMBER_TEAMS_DELETE,
+  STMT_TEAMS_LIST,
+  STMT_TEAM_GET,
+  STMT_TEAM_MEMBERS,
+  STMT_TEAM_ROLE,
+  STMT_TEAM_INSERT,
+  STMT_TEAM_SET_DISPLAY,
+  STMT_TEAM_SET_DESCRIPTION,
+  STMT_TEAM_MEMBER_INSERT,
+  STMT_TEAM_MEMBER_DELETE,
+  STMT_TEAM_MEMBER_ROLE,
+  STMT_TEAM_DELETE,
+  STMT_ACTOR_ALLOWED,
+  STMT_AUDIT_LIST,
+  STMT_AUDIT_LAST,
+  STMT_AUDIT_INSERT,
+  STMT_AUDIT_PAGE,     /* verify's walk: records after a seq, in order */
+  STMT_AUDIT_META,     /* the key id and the database's id */
+  STMT_AUDIT_META_SET, /* records them for a new audit log */
+  STMT_AUDIT_META_LOCK,
+  STMT_BEGIN,        /* a write transaction */
+  STMT_BEGIN_READ,   /* a read transaction with one snapshot throughout */
+  STMT_WRITE_LOCK,   /* first in every write transaction: serializes writers across processes */
+  STMT_VERSION_BUMP, /* last in every write transaction that changed something */
+  STMT_COMMIT,
+  STMT_ROLLBACK,
+  STMT_SAVEPOINT,
+  STMT_RELEASE,
+  STMT_ROLLBACK_TO,
+  STMT_COUNT
+};
+
+/* A statement's parameter; $n is params[n - 1]. */
+struct param {
+  enum { PARAM_NULL, PARAM_INT, PARAM_TEXT, PARAM_BLOB } type;
+  int64_t i;
+  const void *p;
+  int len;
+};
+#define PARAM_I(v) ((struct param){PARAM_INT, (v), NULL, 0})
+#define PARAM_T(v) ((struct param){PARAM_TEXT, 0, (v), -1})
+#define PARAM_B(v, n) ((struct param){PARAM_BLOB, 0, (v), (n)})
+/* An id, or NULL for 0 (no owner): the tables' checks tell token kinds apart by NULLs. */
+#define PARAM_ID(v) ((v) ? PARAM_I(v) : (struct param){PARAM_NULL, 0, NULL, 0})
+
+struct sql_conn;
+struct sql_row;
+
+enum sql_type { SQL_NULL, SQL_INTEGER, SQL_TEXT, SQL_BLOB, SQL_OTHER };
+
+/* The driver of a backend: how to run a statement on one of its connections and read a row. */
+struct sql_driver {
+  /* Runs statement id; calls each(row, arg) for every row when each is not NULL, and reports the
+   * rows a write changed in *changed when not NULL. TE_OK, TE_CONFLICT for a constraint,
+   * TE_UNAVAILABLE when the database cannot be reached or is busy, else TE_INTERNAL (logged). */
+  int (*run)(struct sql_conn *c, enum stmt_id id, const struct param *params, int n,
+             void (*each)(const struct sql_row *row, void *arg), void *arg, int64_t *changed);
+  enum sql_type (*type)(const struct sql_row *r, int col);
+  int64_t (*integer)(const struct sql_row *r, int col); /* booleans read as 0 or 1 */
+  /* A text column's bytes (NUL-terminated, valid while the row is) and length. */
+  const char *(*text)(const struct sql_row *r, int col, size_t *len);
+  /* A blob column copied into dst when it is exactly len bytes long. */
+  bool (*blob)(const struct sql_row *r, int col, void *dst, size_t len);
+};
+
+struct sql_conn {
+  const struct sql_driver *driver;
+};
+
+struct sql_row {
+  const struct sql_driver *driver;
+  void *native; /* the backend's own: an sqlite3_stmt, a PGresult */
+  int index;    /* the row's number in a PGresult */
+};
+
+typedef void (*row_reader)(const struct sql_row *row, void *out);
+
+/* Reading a row. */
+int64_t row_int(const struct sql_row *r, int col);
+void row_text(const struct sql_row *r, int col, char *dst, size_t size); /* truncates safely */
+char *row_text_dup(const struct sql_row *r, int col);                    /* malloc'd */
+bool row_blob(const struct sql_row *r, int col, void *dst, size_t len);
+/* For the audit verifier: the value exactly as stored (of the right type, fitting, no NUL). */
+bool row_strict_text(const struct sql_row *r, int col, char *dst, size_t size);
+bool row_strict_flag(const struct sql_row *r, int col, bool *out);
+bool row_strict_int(const struct sql_row *r, int col, int64_t *out);
+
+/* Running statements on a connection. */
+int sql_exec(struct sql_conn *c, enum stmt_id id, const struct param *p, int n);
+/* A write; with must_change, one that changed no row is TE_NOT_FOUND. */
+int sql_write(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, bool must_change);
+/* The first row read into out; TE_NOT_FOUND when there is none. */
+int sql_one(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, row_reader read,
+            void *out);
+/* Every row into a malloc'd array of item_size items. */
+int sql_all(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, size_t item_size,
+            row_reader read, void **out, size_t *count);
+
+/* The group-commit writer: one connection, one thread; jobs queued while a commit is in flight
+ * share the next commit. */
+struct write_job {
+  /* Runs the job's statements inside the batch's transaction. */
+  int (*apply)(struct sql_conn *c, struct write_job *job);
+  store_done_fn done;
+  void *arg;
+  struct write_job *next;
+  bool has_audit; /* then `audit` is appended in the same savepoint: both land or neither */
+  bool unchanged; /* set by apply when the job turned out to change nothing: nothing to record */
+  struct audit_record audit;
+};
+
+struct writer;
+struct sql_store;
+
+/* What a backend provides beyond its driver: connections for reads (any thread) and for the
+ * writer (its thread only), and its own teardown. */
+struct sql_backend {
+  int (*reader_acquire)(struct sql_store *s, struct sql_conn **out);
+  void (*reader_release)(struct sql_store *s, struct sql_conn *c);
+  /* The writer's connection for the next batch (reconnecting if it was lost); released after. */
+  int (*writer_acquire)(struct sql_store *s, struct sql_conn **out);
+  void (*writer_release)(struct sql_store *s, struct sql_conn *c);
+  int (*data_version)(struct sql_store *s, uint64_t *out);
+  void (*close)(struct sql_store *s); /* frees the backend's part, then the struct */
+};
+
+struct sql_store {
+  struct store base;
+  const struct sql_backend *backend;
+  unsigned char secret[32];      /* HMAC(audit key, "tessera-secrets"): derive_secret's root */
+  char head_path[PATH_MAX + 64]; /* the audit log's head file */
+  struct writer *writer;
+};
+
+/* The shared part of opening a store, after the backend has made its connections and migrated:
+ * sets up the audit key (key_path; head_path, or NULL to name it after the database's id beside
+ * the key) on conn, then the ops table and the writer. On failure the caller closes. */
+int sql_store_start(struct sql_store *s, struct sql_conn *conn, const char *key_path,
+                    const char *head_path);
+/* Stops the writer (committing what is queued) and wipes the secret; the backend closes after. */
+void sql_store_stop(struct sql_store *s);
+
+int writer_start(struct sql_store *s, const unsigned char audit_key[AUDIT_KEY_LEN],
+                 struct writer **out);
+/* Queues a malloc'd job (its struct write_job first); the writer frees it after done() runs. */
+void writer_submit(struct writer *w, struct write_job *job);
+/* Queues the job and waits until it is durable; returns its result. */
+int writer_submit_wait(struct writer *w, struct write_job *job);
+/* Commits everything queued, then stops the thread. */
+void writer_stop(struct writer *w);
+
+/* A read on a reader connection: read_one reads at most one row into out (TE_NOT_FOUND when
+ * none); read_all every row into a malloc'd array. */
+int sql_read_one(struct store *store, enum stmt_id id, const struct param *params, int n,
+                 row_reader read, void *out);
+int sql_read_all(struct store *store, enum stmt_id id, const struct param *params, int n,
+                 size_t item_size, row_reader read, void **out, size_t *count);
+
+/* The store's operations, shared by the backends (sql_*.c). */
+extern const struct store_ops sql_store_ops;
+
+/* Shared helpers of the sql_*.c files. */
+void *job_new(size_t size, int (*apply)(struct sql_conn *, struct write_job *));
+void job_attach_audit(struct write_job *job, const struct audit_record *audit);
+int sql_submit(struct store *store, struct write_job *job, store_done_fn done, void *arg);
+/* Reads user columns (id, uuid, login, name, email, site_admin) starting at col. */
+void read_user_columns(const struct sql_row *r, int col, struct store_user *u);
+/* Reads user columns then role and created (ORG_MEMBERS, TEAM_MEMBERS) into a store_member. */
+void read_member_row(const struct sql_row *r, void *item);
+/* The parameters of STMT_TOKEN_INSERT (17 of them) from a token. */
+void token_insert_params(const struct store_token *t, struct param p[17]);
+/* TE_OK when the actor (NULL: offline admin) may change org_id (team_id for ACTOR_TEAM_ADMIN), as
+ * of the transaction this runs in; TE_FORBIDDEN otherwise. */
+int actor_check(struct sql_conn *c, const struct store_actor *actor, int64_t org_id,
+                int64_t team_id);
+/* The role column of a (scope, user) lookup (org or team membership): TE_NOT_FOUND when none. */
+int role_in_txn(struct sql_conn *c, enum stmt_id id, int64_t scope_id, int64_t user_id, char *role);
+int sql_lookup_role(struct store *store, enum stmt_id id, int64_t scope_id, int64_t user_id,
+                    char *role);
+/* Claims an org or team token's name for good: TE_CONFLICT when taken. */
+int reserve_token_name(struct sql_conn *c, int64_t org_id, const char *name);
+
+/* The audit log (sql_audit.c). */
+/* Loads the audit key from key_path for the database open on c, making it for a database whose
+ * log has no key yet; refuses a missing key, one others can read, or another database's key.
+ * The database's id (32 hex digits) into db_id. */
+int audit_key_setup(struct sql_conn *c, const char *key_path, unsigned char key[AUDIT_KEY_LEN],
+                    char db_id[33]);
+/* Appends a record chained to the last one, inside the writer's transaction; returns its seq and
+ * chain value for the head file. */
+int audit_insert(struct sql_conn *c, const unsigned char key[AUDIT_KEY_LEN],
+                 const struct audit_record *audit, int64_t *seq, unsigned char chain[32]);
+/* Walks the whole log on c through the verifier (store_audit_verify's common part). */
+int audit_verify_on(struct sql_conn *c, const char *key_path, const char *head_path, int64_t *count,
+                    char *report, size_t report_size);
+/* The head file of a database whose head is named after its id: beside the key. */
+int audit_head_beside_key(const char *key_path, const char *db_id, char *out, size_t size);
+
+/* The operations of sql_store_ops, by file. */
+/* sql_writes.c */
+int sql_user_create(struct store *store, const struct store_user *user, struct store_user *out);
+int sql_user_password_hash(struct store *store, const char *login, char *out);
+int sql_sessions_purge(struct store *store, int64_t now);
+int sql_user_set_password_hash(struct store *store, const char *login, const char *hash);
+int sql_org_create(struct store *store, const char *name);
+int sql_member_set(struct store *store, const char *org, const char *login, const char *role);
+int sql_token_insert(struct store *store, const struct store_token *token,
+                     const struct audit_record *audit, store_done_fn done, void *arg);
+int sql_token_delete(struct store *store, int64_t user_id, const char *token_id,
+                     const struct audit_record *audit, store_done_fn done, void *arg);
+int sql_audit_append(struct store *store, const struct audit_record *audit, store_done_fn done,
+                     void *arg);
+int sql_tokens_touch(struct store *store, const struct store_last_used *updates, size_t count);
+/* sql_audit.c */
+int sql_audit_list(struct store *store, const struct store_audit_query *query,
+                   struct store_audit_record **out, size_t *count);
+/* sql_machine_tokens.c */
+int sql_machine_token_insert(struct store *store, const struct store_actor *actor,
+                             const struct store_token *token, const struct audit_record *audit);
+int sql_machine_token_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
+                             int64_t team_id, const char *token_id,
+                             const struct audit_record *audit);
+int sql_org_set_expiry_policy(struct store *store, const struct store_actor *actor, int64_t org_id,
+                              int days, const struct audit_record *audit);
+int sql_org_member_count(struct store *store, int64_t org_id, int64_t *out);
+/* sql_oidc.c */
+int sql_oidc_issuer_insert(struct store *store, const struct store_actor *actor,
+                           const struct store_oidc_issuer *issuer,
+                           const struct audit_record *audit);
+int sql_oidc_issuer_update(struct store *store, const struct store_actor *actor,
+                           const struct store_oidc_issuer *issuer,
+                           const struct audit_record *audit);
+int sql_oidc_issuer_set_keys(struct store *store, const struct store_oidc_issuer *was,
+                             const char *jwks, int64_t modified);
+int sql_oidc_issuer_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
+                           const char *id, const struct audit_record *audit);
+int sql_oidc_policy_update(struct store *store, const struct store_actor *actor, int64_t org_id,
+                           const char *policy_id, const char *policy,
+                           const struct audit_record *audit);
+int sql_oidc_issuer_get(struct store *store, int64_t org_id, const char *id,
+                        struct store_oidc_issuer *out);
+int sql_oidc_issuer_by_policy(struct store *store, int64_t org_id, const char *policy_id,
+                              struct store_oidc_issuer *out);
+int sql_oidc_issuer_by_iss(struct store *store, int64_t org_id, const char *iss,
+                           struct store_oidc_issuer *out);
+int sql_oidc_issuers_list(struct store *store, int64_t org_id, struct store_oidc_issuer **out,
+                          size_t *count);
+int sql_oidc_token_insert(struct store *store, const struct store_token *token,
+                          const struct audit_record *audit);
+/* sql_orgs.c */
+int sql_org_by_name(struct store *store, const char *name, struct store_org *out);
+int sql_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role);
+int sql_org_members(struct store *store, int64_t org_id, int64_t after_user_id, int limit,
+                    struct store_member **out, size_t *count);
+int sql_org_member_add(struct store *store, const struct store_actor *actor, int64_t org_id,
+                       int64_t user_id, const char *role, const struct audit_record *audit);
+int sql_org_member_update(struct store *store, const struct store_actor *actor, int64_t org_id,
+                          int64_t user_id, const char *role, const struct audit_record *audit);
+int sql_org_member_remove(struct store *store, const struct store_actor *actor, int64_t org_id,
+                          int64_t user_id, const struct audit_record *audit);
+/* sql_teams.c */
+int sql_teams_list(struct store *store, int64_t org_id, struct store_team **out, size_t *count);
+int sql_team_get(struct store *store, int64_t org_id, const char *name, struct store_team *out);
+int sql_team_members(struct store *store, int64_t team_id, struct store_member **out,
+                     size_t *count);
+int sql_team_role(struct store *store, int64_t team_id, int64_t user_id, char *role);
+int sql_team_create(struct store *store, const struct store_actor *actor, int64_t org_id,
+                    const struct store_team *team, const struct audit_record *audit);
+int sql_team_update(struct store *store, const struct store_actor *actor, int64_t org_id,
+                    int64_t team_id, const struct store_team_update *update,
+                    const struct audit_record *audit);
+int sql_team_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
+                    int64_t team_id, const struct audit_record *audit);
+
+#endif
