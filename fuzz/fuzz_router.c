@@ -378,7 +378,7 @@ static void open_store(void) {
   remove_files();
   struct store *sqlite;
   must(store_sqlite_open(fx.path, 2, &sqlite), "store_sqlite_open");
-  must(store_cache_wrap(sqlite, 100, 10, &fx.store), "store_cache_wrap");
+  must(store_cache_wrap(sqlite, 100, 1000, 10, &fx.store), "store_cache_wrap");
   fx.app.store = fx.store;
   fx.app.routes = api_routes;
   must(lastused_start(fx.store, 60, LASTUSED_TICK_MS, &fx.app.lastused), "lastused_start");

@@ -20,8 +20,11 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
-/* Commits by other processes (tessera admin) reach the cache within this; see store/cache.c. */
+/* Commits by other processes (tessera admin) and other nodes reach the cache within this, or at
+ * once when announced (store/cache.c). */
 #define CACHE_POLL_MS 100
+/* A cache whose change feed could not be read for this long answers from the store only. */
+#define CACHE_STALE_MS 1000
 #define CACHE_TTL_SECONDS 10
 
 static const char serve_usage[] =
@@ -237,15 +240,16 @@ static int serve(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
 
   struct store *backend, *store;
-  /* A reader for each HTTP worker, each offload thread, and the cache's poller. */
-  if (store_open(o.db, o.audit_key, o.threads + OFFLOAD_THREADS + 1, &backend)) {
+  /* A reader for each HTTP worker and offload thread, and for the three readers of the change
+   * feed: the cache's poller, the writer (after each commit) and PostgreSQL's listener. */
+  if (store_open(o.db, o.audit_key, o.threads + OFFLOAD_THREADS + 3, &backend)) {
     /* The URL may carry a password: name the store by its kind only. */
     fprintf(stderr, "tessera: cannot open the database%s%s\n",
             store_is_postgres(o.db) ? " (PostgreSQL)" : " at ",
             store_is_postgres(o.db) ? "" : o.db);
     return 1;
   }
-  if (store_cache_wrap(backend, CACHE_POLL_MS, CACHE_TTL_SECONDS, &store) != TE_OK)
+  if (store_cache_wrap(backend, CACHE_POLL_MS, CACHE_STALE_MS, CACHE_TTL_SECONDS, &store) != TE_OK)
     return 1;
   unsigned char paging_key[32];
   store->ops->derive_secret(store, "tessera-continuation-tokens", paging_key);

@@ -1,15 +1,19 @@
 /* A caching decorator over any store: token and membership lookups are answered from memory, so
- * the hot path (authenticating a request) usually touches no database lock at all.
+ * the hot path (authenticating a request) usually touches no database at all.
  *
- * Correctness rests on one generation counter. An entry is valid only if it was filled under the
- * current generation, which is read *before* the database is, so a fill racing with a write can
- * never outlive that write. The generation moves:
- *  - after every write made through this store, before that write is reported done (a deleted
- *    token is refused on the very next request);
- *  - when the backend's data_version changes, polled every poll_ms (commits by other processes,
- *    e.g. `tessera admin`);
- * and each entry also expires after ttl seconds regardless. Principals carry the generation they
- * were validated under as their version, so callers can cache what they derive from them. */
+ * Entries are dropped one by one, by the change feed (store.h, store_change): every committed
+ * change that may make an entry stale names what it touched (a token's seq, a user, an
+ * organization, a team, an OIDC issuer), and the entries that depend on it go. The feed is read
+ *  - after every commit this process makes, before its writes are reported done (the store calls
+ *    the watcher), so a deleted token is refused on the very next request;
+ *  - when another node announces a commit (PostgreSQL's NOTIFY), and every poll_ms regardless
+ *    (commits by other processes on SQLite, a notification lost with its connection).
+ * A fill that races with a drop is not kept: the epoch moves before anything is dropped, and a
+ * fill is stored only if the epoch it read before reading the store is still current. If the feed
+ * cannot be read for stale_ms, nothing is served from memory until it can (fail closed: the
+ * store's own answer, or its 503, instead of a stale yes). Each entry also expires after ttl.
+ * Principals carry a version that changes whenever their entry is filled again, so callers can
+ * cache what they derive from them (api/view_cache.c). */
 
 #include "store/store.h"
 
@@ -27,15 +31,16 @@
 #define MEMBERSHIP_SLOTS 1024
 #define MEMBERSHIPS_CACHED 16 /* users in more orgs than this are always read from the store */
 #define SHARDS 64             /* readers of different slots rarely share a lock */
+#define FEED_PAGE 4096        /* a fuller page than this (a huge commit) forgets everything */
 
 struct principal_slot {
-  uint64_t generation; /* 0 = empty (generations start at 1) */
+  uint64_t version; /* 0 = empty; else this fill's number */
   int64_t expires_ms;
   struct store_principal principal;
 };
 
 struct membership_slot {
-  uint64_t generation;
+  uint64_t version;
   int64_t expires_ms;
   int64_t user_id;
   size_t count;
@@ -45,12 +50,15 @@ struct membership_slot {
 struct cache_store {
   struct store base;
   struct store *inner;
-  int64_t ttl_ms;
-  atomic_uint_fast64_t generation;
+  int64_t ttl_ms, stale_ms;
+  atomic_uint_fast64_t epoch;       /* moves before entries are dropped */
+  atomic_uint_fast64_t fills;       /* numbers each fill: a principal's version */
+  atomic_int_fast64_t feed_read_ms; /* when the last complete read of the feed began */
   pthread_rwlock_t shards[SHARDS];
   struct principal_slot *principals;
   struct membership_slot *memberships;
-  uint64_t seen_version; /* only the poller touches it */
+  pthread_mutex_t feed_lock; /* one reader of the feed at a time */
+  int64_t seen;              /* the last version read from the feed (under feed_lock) */
   struct ticker *poller;
 };
 
@@ -58,8 +66,9 @@ static struct cache_store *from(struct store *store) {
   return (struct cache_store *)store;
 }
 
-static void invalidate(struct cache_store *c) {
-  atomic_fetch_add(&c->generation, 1);
+/* Whether memory may answer now: the feed was read recently enough. */
+static bool trusted(struct cache_store *c, int64_t now) {
+  return now - atomic_load(&c->feed_read_ms) <= c->stale_ms;
 }
 
 static size_t principal_index(const unsigned char hash[TOKEN_HASH_LEN]) {
@@ -75,27 +84,33 @@ static int cached_principal_by_token_hash(struct store *store,
   size_t i = principal_index(hash);
   pthread_rwlock_t *lock = &c->shards[i % SHARDS];
   struct principal_slot *slot = &c->principals[i];
-  uint64_t generation = atomic_load(&c->generation);
   int64_t now = time_monotonic_ms();
+  bool use_memory = trusted(c, now);
+  uint64_t epoch = atomic_load(&c->epoch); /* before the store is read: a racing drop wins */
 
-  pthread_rwlock_rdlock(lock);
-  bool hit = slot->generation == generation && slot->expires_ms > now &&
-             CRYPTO_memcmp(slot->principal.token.hash, hash, TOKEN_HASH_LEN) == 0;
-  if (hit) {
-    *out = slot->principal;
-    out->version = generation;
+  if (use_memory) {
+    pthread_rwlock_rdlock(lock);
+    bool hit = slot->version && slot->expires_ms > now &&
+               CRYPTO_memcmp(slot->principal.token.hash, hash, TOKEN_HASH_LEN) == 0;
+    if (hit) {
+      *out = slot->principal;
+      out->version = slot->version;
+    }
+    pthread_rwlock_unlock(lock);
+    if (hit)
+      return TE_OK;
   }
-  pthread_rwlock_unlock(lock);
-  if (hit)
-    return TE_OK;
 
   int rc = c->inner->ops->principal_by_token_hash(c->inner, hash, out);
-  if (rc == TE_OK) {
-    out->version = generation;
+  out->version = 0; /* unless it is kept below: nothing derived from it is cached */
+  if (rc == TE_OK && use_memory) {
     pthread_rwlock_wrlock(lock);
-    slot->principal = *out;
-    slot->generation = generation; /* as read before the store was: a racing write wins */
-    slot->expires_ms = now + c->ttl_ms;
+    if (atomic_load(&c->epoch) == epoch) {
+      out->version = atomic_fetch_add(&c->fills, 1) + 1;
+      slot->principal = *out;
+      slot->version = out->version;
+      slot->expires_ms = now + c->ttl_ms;
+    }
     pthread_rwlock_unlock(lock);
   }
   return rc;
@@ -107,81 +122,140 @@ static int cached_memberships(struct store *store, int64_t user_id, struct store
   size_t i = (size_t)((uint64_t)user_id % MEMBERSHIP_SLOTS);
   pthread_rwlock_t *lock = &c->shards[i % SHARDS];
   struct membership_slot *slot = &c->memberships[i];
-  uint64_t generation = atomic_load(&c->generation);
   int64_t now = time_monotonic_ms();
+  bool use_memory = trusted(c, now);
+  uint64_t epoch = atomic_load(&c->epoch);
 
-  pthread_rwlock_rdlock(lock);
-  bool hit = slot->generation == generation && slot->expires_ms > now && slot->user_id == user_id;
-  if (hit) {
-    *count = slot->count;
-    *out = malloc((slot->count ? slot->count : 1) * sizeof **out);
-    if (!*out)
-      abort();
-    memcpy(*out, slot->items, slot->count * sizeof **out);
+  if (use_memory) {
+    pthread_rwlock_rdlock(lock);
+    bool hit = slot->version && slot->expires_ms > now && slot->user_id == user_id;
+    if (hit) {
+      *count = slot->count;
+      *out = malloc((slot->count ? slot->count : 1) * sizeof **out);
+      if (!*out)
+        abort();
+      memcpy(*out, slot->items, slot->count * sizeof **out);
+    }
+    pthread_rwlock_unlock(lock);
+    if (hit)
+      return TE_OK;
   }
-  pthread_rwlock_unlock(lock);
-  if (hit)
-    return TE_OK;
 
   int rc = c->inner->ops->memberships(c->inner, user_id, out, count);
-  if (rc == TE_OK && *count <= MEMBERSHIPS_CACHED) {
+  if (rc == TE_OK && use_memory && *count <= MEMBERSHIPS_CACHED) {
     pthread_rwlock_wrlock(lock);
-    slot->user_id = user_id;
-    slot->count = *count;
-    memcpy(slot->items, *out, *count * sizeof **out);
-    slot->generation = generation;
-    slot->expires_ms = now + c->ttl_ms;
+    if (atomic_load(&c->epoch) == epoch) {
+      slot->user_id = user_id;
+      slot->count = *count;
+      memcpy(slot->items, *out, *count * sizeof **out);
+      slot->version = atomic_fetch_add(&c->fills, 1) + 1;
+      slot->expires_ms = now + c->ttl_ms;
+    }
     pthread_rwlock_unlock(lock);
   }
   return rc;
 }
 
-/* Asynchronous writes: invalidate first, then tell the caller. */
-struct done_relay {
-  struct cache_store *cache;
-  store_done_fn done;
-  void *arg;
-};
-
-static void relay_done(void *arg, int result) {
-  struct done_relay *r = arg;
-  invalidate(r->cache);
-  r->done(r->arg, result);
-  free(r);
+/* Whether a cached principal depends on what the change touched. */
+static bool principal_touched(const struct store_principal *p, const struct store_change *ch) {
+  switch (ch->kind) {
+  case CHANGE_TOKEN:
+    return p->token.seq == ch->id || p->token.parent_seq == ch->id;
+  case CHANGE_USER:
+    return p->token.user_id == ch->id;
+  case CHANGE_ORG:
+    return p->token.org_id == ch->id || p->scope_org_id == ch->id;
+  case CHANGE_TEAM:
+    return p->token.team_id == ch->id;
+  case CHANGE_ISSUER:
+    return strcmp(p->token.oidc_issuer, ch->issuer) == 0;
+  default:
+    return true;
+  }
 }
 
-static struct done_relay *relay(struct cache_store *c, store_done_fn done, void *arg) {
-  if (!done)
-    return NULL;
-  struct done_relay *r = malloc(sizeof *r);
-  if (!r)
-    abort();
-  *r = (struct done_relay){c, done, arg};
-  return r;
+/* Drops every entry that depends on one of the changes (all of them when changes is NULL). The
+ * epoch moves first, so a fill that read the store before a change committed is not kept. */
+static void drop(struct cache_store *c, const struct store_change *changes, size_t count) {
+  atomic_fetch_add(&c->epoch, 1);
+  for (int shard = 0; shard < SHARDS; shard++) {
+    pthread_rwlock_wrlock(&c->shards[shard]);
+    for (size_t i = (size_t)shard; i < PRINCIPAL_SLOTS; i += SHARDS) {
+      struct principal_slot *slot = &c->principals[i];
+      for (size_t k = 0; slot->version && k < (changes ? count : 1); k++)
+        if (!changes || principal_touched(&slot->principal, &changes[k]))
+          slot->version = 0;
+    }
+    for (size_t i = (size_t)shard; i < MEMBERSHIP_SLOTS; i += SHARDS) {
+      struct membership_slot *slot = &c->memberships[i];
+      for (size_t k = 0; slot->version && k < (changes ? count : 1); k++)
+        if (!changes || changes[k].kind == CHANGE_UNKNOWN ||
+            (changes[k].kind == CHANGE_USER && changes[k].id == slot->user_id))
+          slot->version = 0;
+    }
+    pthread_rwlock_unlock(&c->shards[shard]);
+  }
 }
 
-/* A new token cannot be in the cache (misses are not cached), so inserting invalidates nothing. */
+/* Reads the feed from where it was left and drops what it names. wait: block for another
+ * reader to finish (a commit's own catch-up must not be skipped), rather than leave it to it. */
+static void catch_up(struct cache_store *c, bool wait) {
+  if (wait)
+    pthread_mutex_lock(&c->feed_lock);
+  else if (pthread_mutex_trylock(&c->feed_lock) != 0)
+    return;
+  int64_t began = time_monotonic_ms();
+  for (;;) {
+    struct store_change_page page;
+    if (c->inner->ops->changes_since(c->inner, c->seen, FEED_PAGE, &page) != TE_OK)
+      break; /* trust lapses after stale_ms unless a later read succeeds */
+    bool everything = page.gap || page.count >= FEED_PAGE;
+    for (size_t k = 0; k < page.count; k++)
+      everything |= page.items[k].kind == CHANGE_UNKNOWN;
+    if (everything) {
+      drop(c, NULL, 0);
+      c->seen = page.current;
+    } else if (page.count) {
+      drop(c, page.items, page.count);
+      c->seen = page.items[page.count - 1].version;
+    }
+    free(page.items);
+    if (!everything) {
+      atomic_store(&c->feed_read_ms, began);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&c->feed_lock);
+}
+
+/* The store's watcher: after each commit of ours, and on other nodes' announcements. */
+static void on_commit(void *arg) {
+  catch_up(arg, true);
+}
+
+static void poll_for_changes(void *arg) {
+  catch_up(arg, false);
+}
+
+/* Writes pass through: the store reads the feed into this cache (on_commit) after each commit,
+ * before the write is reported done, so none of them needs to drop anything itself. */
+
 static int passthrough_token_insert(struct store *store, const struct store_token *token,
                                     const struct audit_record *audit, store_done_fn done,
                                     void *arg) {
   return from(store)->inner->ops->token_insert(from(store)->inner, token, audit, done, arg);
 }
 
-/* An audit record changes nothing the cache holds. */
 static int passthrough_audit_append(struct store *store, const struct audit_record *audit,
                                     store_done_fn done, void *arg) {
   return from(store)->inner->ops->audit_append(from(store)->inner, audit, done, arg);
 }
 
-static int cached_token_delete(struct store *store, int64_t user_id, const char *token_id,
-                               const struct audit_record *audit, store_done_fn done, void *arg) {
+static int passthrough_token_delete(struct store *store, int64_t user_id, const char *token_id,
+                                    const struct audit_record *audit, store_done_fn done,
+                                    void *arg) {
   struct cache_store *c = from(store);
-  struct done_relay *r = relay(c, done, arg);
-  int rc =
-      c->inner->ops->token_delete(c->inner, user_id, token_id, audit, r ? relay_done : NULL, r);
-  if (!r)
-    invalidate(c);
-  return rc;
+  return c->inner->ops->token_delete(c->inner, user_id, token_id, audit, done, arg);
 }
 
 static int passthrough_machine_token_insert(struct store *store, const struct store_actor *actor,
@@ -190,12 +264,11 @@ static int passthrough_machine_token_insert(struct store *store, const struct st
   return from(store)->inner->ops->machine_token_insert(from(store)->inner, actor, token, audit);
 }
 
-static int cached_machine_token_delete(struct store *store, const struct store_actor *actor,
-                                       int64_t org_id, int64_t team_id, const char *token_id,
-                                       const struct audit_record *audit) {
+static int passthrough_machine_token_delete(struct store *store, const struct store_actor *actor,
+                                            int64_t org_id, int64_t team_id, const char *token_id,
+                                            const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->machine_token_delete(c->inner, actor, org_id, team_id, token_id, audit);
-  invalidate(c);
   return rc;
 }
 
@@ -204,14 +277,11 @@ static int passthrough_machine_token_get(struct store *store, int64_t org_id, co
   return from(store)->inner->ops->machine_token_get(from(store)->inner, org_id, token_id, out);
 }
 
-/* Organizations are not cached, but a policy change is rare enough to move the generation anyway:
- * cached principals then never need to reason about it. */
-static int cached_org_set_expiry_policy(struct store *store, const struct store_actor *actor,
-                                        int64_t org_id, int days,
-                                        const struct audit_record *audit) {
+static int passthrough_org_set_expiry_policy(struct store *store, const struct store_actor *actor,
+                                             int64_t org_id, int days,
+                                             const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_set_expiry_policy(c->inner, actor, org_id, days, audit);
-  invalidate(c);
   return rc;
 }
 
@@ -219,8 +289,6 @@ static int passthrough_org_member_count(struct store *store, int64_t org_id, int
   return from(store)->inner->ops->org_member_count(from(store)->inner, org_id, out);
 }
 
-/* OIDC issuers are not cached, and a token an exchange issues is new (misses are not cached):
- * these pass through. */
 static int passthrough_oidc_issuer_insert(struct store *store, const struct store_actor *actor,
                                           const struct store_oidc_issuer *issuer,
                                           const struct audit_record *audit) {
@@ -271,13 +339,11 @@ static int passthrough_oidc_issuer_set_keys(struct store *store,
   return from(store)->inner->ops->oidc_issuer_set_keys(from(store)->inner, was, jwks, modified);
 }
 
-/* Deleting an issuer revokes the tokens it issued: cached principals must go. */
-static int cached_oidc_issuer_delete(struct store *store, const struct store_actor *actor,
-                                     int64_t org_id, const char *id,
-                                     const struct audit_record *audit) {
+static int passthrough_oidc_issuer_delete(struct store *store, const struct store_actor *actor,
+                                          int64_t org_id, const char *id,
+                                          const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->oidc_issuer_delete(c->inner, actor, org_id, id, audit);
-  invalidate(c);
   return rc;
 }
 
@@ -290,42 +356,36 @@ static int passthrough_user_set_password_hash(struct store *store, const char *l
   return from(store)->inner->ops->user_set_password_hash(from(store)->inner, login, hash);
 }
 
-/* Expired sessions are refused anyway; their cached entries die with the next write. */
-static int cached_sessions_purge(struct store *store, int64_t now) {
+static int passthrough_sessions_purge(struct store *store, int64_t now) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->sessions_purge(c->inner, now);
-  invalidate(c);
   return rc;
 }
 
-static int cached_user_create(struct store *store, const struct store_user *user,
-                              struct store_user *out) {
+static int passthrough_user_create(struct store *store, const struct store_user *user,
+                                   struct store_user *out) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->user_create(c->inner, user, out);
-  invalidate(c);
   return rc;
 }
 
-static int cached_org_create(struct store *store, const char *name) {
+static int passthrough_org_create(struct store *store, const char *name) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_create(c->inner, name);
-  invalidate(c);
   return rc;
 }
 
-static int cached_member_set(struct store *store, const char *org, const char *login,
-                             const char *role) {
+static int passthrough_member_set(struct store *store, const char *org, const char *login,
+                                  const char *role) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->member_set(c->inner, org, login, role);
-  invalidate(c);
   return rc;
 }
 
-static int cached_tokens_touch(struct store *store, const struct store_last_used *updates,
-                               size_t count) {
+static int passthrough_tokens_touch(struct store *store, const struct store_last_used *updates,
+                                    size_t count) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->tokens_touch(c->inner, updates, count);
-  invalidate(c); /* so cached principals pick up the new lastUsed */
   return rc;
 }
 
@@ -342,31 +402,27 @@ static int passthrough_org_members(struct store *store, int64_t org_id, int64_t 
   return from(store)->inner->ops->org_members(from(store)->inner, org_id, after, limit, out, count);
 }
 
-/* Membership changes alter what /api/user shows: invalidate before reporting. */
-static int cached_org_member_add(struct store *store, const struct store_actor *actor,
-                                 int64_t org_id, int64_t user_id, const char *role,
-                                 const struct audit_record *audit) {
+static int passthrough_org_member_add(struct store *store, const struct store_actor *actor,
+                                      int64_t org_id, int64_t user_id, const char *role,
+                                      const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_member_add(c->inner, actor, org_id, user_id, role, audit);
-  invalidate(c);
   return rc;
 }
 
-static int cached_org_member_update(struct store *store, const struct store_actor *actor,
-                                    int64_t org_id, int64_t user_id, const char *role,
-                                    const struct audit_record *audit) {
+static int passthrough_org_member_update(struct store *store, const struct store_actor *actor,
+                                         int64_t org_id, int64_t user_id, const char *role,
+                                         const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_member_update(c->inner, actor, org_id, user_id, role, audit);
-  invalidate(c);
   return rc;
 }
 
-static int cached_org_member_remove(struct store *store, const struct store_actor *actor,
-                                    int64_t org_id, int64_t user_id,
-                                    const struct audit_record *audit) {
+static int passthrough_org_member_remove(struct store *store, const struct store_actor *actor,
+                                         int64_t org_id, int64_t user_id,
+                                         const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->org_member_remove(c->inner, actor, org_id, user_id, audit);
-  invalidate(c);
   return rc;
 }
 
@@ -390,29 +446,28 @@ static int passthrough_team_role(struct store *store, int64_t team_id, int64_t u
   return from(store)->inner->ops->team_role(from(store)->inner, team_id, user_id, role);
 }
 
-/* Team changes will affect team tokens' principals: invalidate like every other write. */
-static int cached_team_create(struct store *store, const struct store_actor *actor, int64_t org_id,
-                              const struct store_team *team, const struct audit_record *audit) {
+static int passthrough_team_create(struct store *store, const struct store_actor *actor,
+                                   int64_t org_id, const struct store_team *team,
+                                   const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->team_create(c->inner, actor, org_id, team, audit);
-  invalidate(c);
   return rc;
 }
 
-static int cached_team_update(struct store *store, const struct store_actor *actor, int64_t org_id,
-                              int64_t team_id, const struct store_team_update *update,
-                              const struct audit_record *audit) {
+static int passthrough_team_update(struct store *store, const struct store_actor *actor,
+                                   int64_t org_id, int64_t team_id,
+                                   const struct store_team_update *update,
+                                   const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->team_update(c->inner, actor, org_id, team_id, update, audit);
-  invalidate(c);
   return rc;
 }
 
-static int cached_team_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
-                              int64_t team_id, const struct audit_record *audit) {
+static int passthrough_team_delete(struct store *store, const struct store_actor *actor,
+                                   int64_t org_id, int64_t team_id,
+                                   const struct audit_record *audit) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->team_delete(c->inner, actor, org_id, team_id, audit);
-  invalidate(c);
   return rc;
 }
 
@@ -431,23 +486,21 @@ static int passthrough_token_list(struct store *store, const struct store_token_
   return from(store)->inner->ops->token_list(from(store)->inner, query, out, count);
 }
 
-static int passthrough_data_version(struct store *store, uint64_t *out) {
-  return from(store)->inner->ops->data_version(from(store)->inner, out);
+static int passthrough_changes_since(struct store *store, int64_t after, int limit,
+                                     struct store_change_page *page) {
+  return from(store)->inner->ops->changes_since(from(store)->inner, after, limit, page);
+}
+
+/* The cache is the store's one watcher; it has none of its own. */
+static void no_watch(struct store *store, void (*fn)(void *arg), void *arg) {
+  (void)store;
+  (void)fn;
+  (void)arg;
 }
 
 static void passthrough_derive_secret(struct store *store, const char *purpose,
                                       unsigned char out[32]) {
   from(store)->inner->ops->derive_secret(from(store)->inner, purpose, out);
-}
-
-static void poll_for_changes(void *arg) {
-  struct cache_store *c = arg;
-  uint64_t version = 0;
-  /* A failed poll invalidates too: when in doubt, read the store. */
-  if (c->inner->ops->data_version(c->inner, &version) != TE_OK || version != c->seen_version) {
-    c->seen_version = version;
-    invalidate(c);
-  }
 }
 
 static void cached_close(struct store *store) {
@@ -456,6 +509,7 @@ static void cached_close(struct store *store) {
   c->inner->ops->close(c->inner);
   for (int i = 0; i < SHARDS; i++)
     pthread_rwlock_destroy(&c->shards[i]);
+  pthread_mutex_destroy(&c->feed_lock);
   free(c->principals);
   free(c->memberships);
   free(c);
@@ -463,24 +517,24 @@ static void cached_close(struct store *store) {
 
 static const struct store_ops cache_ops = {
     .close = cached_close,
-    .user_create = cached_user_create,
+    .user_create = passthrough_user_create,
     .user_by_login = passthrough_user_by_login,
-    .org_create = cached_org_create,
-    .member_set = cached_member_set,
+    .org_create = passthrough_org_create,
+    .member_set = passthrough_member_set,
     .memberships = cached_memberships,
     .user_password_hash = passthrough_user_password_hash,
-    .sessions_purge = cached_sessions_purge,
+    .sessions_purge = passthrough_sessions_purge,
     .user_set_password_hash = passthrough_user_set_password_hash,
     .token_insert = passthrough_token_insert,
-    .token_delete = cached_token_delete,
+    .token_delete = passthrough_token_delete,
     .machine_token_insert = passthrough_machine_token_insert,
-    .machine_token_delete = cached_machine_token_delete,
+    .machine_token_delete = passthrough_machine_token_delete,
     .machine_token_get = passthrough_machine_token_get,
-    .org_set_expiry_policy = cached_org_set_expiry_policy,
+    .org_set_expiry_policy = passthrough_org_set_expiry_policy,
     .org_member_count = passthrough_org_member_count,
     .oidc_issuer_insert = passthrough_oidc_issuer_insert,
     .oidc_issuer_update = passthrough_oidc_issuer_update,
-    .oidc_issuer_delete = cached_oidc_issuer_delete,
+    .oidc_issuer_delete = passthrough_oidc_issuer_delete,
     .oidc_issuer_set_keys = passthrough_oidc_issuer_set_keys,
     .oidc_policy_update = passthrough_oidc_policy_update,
     .oidc_issuer_get = passthrough_oidc_issuer_get,
@@ -493,24 +547,26 @@ static const struct store_ops cache_ops = {
     .org_by_name = passthrough_org_by_name,
     .org_role = passthrough_org_role,
     .org_members = passthrough_org_members,
-    .org_member_add = cached_org_member_add,
-    .org_member_update = cached_org_member_update,
-    .org_member_remove = cached_org_member_remove,
+    .org_member_add = passthrough_org_member_add,
+    .org_member_update = passthrough_org_member_update,
+    .org_member_remove = passthrough_org_member_remove,
     .teams_list = passthrough_teams_list,
     .team_get = passthrough_team_get,
     .team_members = passthrough_team_members,
     .team_role = passthrough_team_role,
-    .team_create = cached_team_create,
-    .team_update = cached_team_update,
-    .team_delete = cached_team_delete,
+    .team_create = passthrough_team_create,
+    .team_update = passthrough_team_update,
+    .team_delete = passthrough_team_delete,
     .principal_by_token_hash = cached_principal_by_token_hash,
     .token_list = passthrough_token_list,
-    .tokens_touch = cached_tokens_touch,
-    .data_version = passthrough_data_version,
+    .tokens_touch = passthrough_tokens_touch,
+    .changes_since = passthrough_changes_since,
+    .watch = no_watch,
     .derive_secret = passthrough_derive_secret,
 };
 
-int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct store **out) {
+int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_seconds,
+                     struct store **out) {
   struct cache_store *c = calloc(1, sizeof *c);
   if (!c || !(c->principals = calloc(PRINCIPAL_SLOTS, sizeof *c->principals)) ||
       !(c->memberships = calloc(MEMBERSHIP_SLOTS, sizeof *c->memberships)))
@@ -518,12 +574,25 @@ int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct s
   c->base.ops = &cache_ops;
   c->inner = inner;
   c->ttl_ms = (int64_t)ttl_seconds * 1000;
-  atomic_init(&c->generation, 1);
+  c->stale_ms = stale_ms;
+  atomic_init(&c->epoch, 1);
+  atomic_init(&c->fills, 0);
   for (int i = 0; i < SHARDS; i++)
     pthread_rwlock_init(&c->shards[i], NULL);
-  if (inner->ops->data_version(inner, &c->seen_version) != TE_OK ||
-      ticker_start(poll_ms, poll_for_changes, c, &c->poller) != TE_OK) {
+  pthread_mutex_init(&c->feed_lock, NULL);
+  /* The feed starts now: nothing is cached yet that an earlier change could have touched. */
+  struct store_change_page page;
+  int rc = inner->ops->changes_since(inner, INT64_MAX, 1, &page);
+  if (rc == TE_OK) {
+    free(page.items);
+    c->seen = page.current;
+    atomic_init(&c->feed_read_ms, time_monotonic_ms());
+    inner->ops->watch(inner, on_commit, c);
+    rc = ticker_start(poll_ms, poll_for_changes, c, &c->poller);
+  }
+  if (rc != TE_OK) {
     inner->ops->close(inner);
+    pthread_mutex_destroy(&c->feed_lock);
     free(c->principals);
     free(c->memberships);
     free(c);

@@ -6,6 +6,7 @@
 #include "store/store.h"
 
 #include "core/error.h"
+#include "store/pg_listen.h"
 #include "store/pg_pool.h"
 #include "store/pg_schema.h"
 #include "store/pg_sql.h"
@@ -44,6 +45,8 @@ struct pg_store {
   struct pg_pool *writer;
   PGconn *writer_configured; /* the writer connection synchronous_commit was last set on */
   struct pg_conn writer_conn;
+  char *conninfo;
+  struct pg_listener *listener; /* other nodes' commits, once a cache watches */
 };
 
 /* The highest $n in a statement: the number of parameters it is prepared with. */
@@ -252,22 +255,18 @@ static void writer_release(struct sql_store *base, struct sql_conn *sc) {
   pg_pool_release(c->pool, c->conn, c->broken);
 }
 
-static void read_version(const struct sql_row *r, void *out) {
-  *(uint64_t *)out = (uint64_t)row_int(r, 0);
-}
-
-static int data_version(struct sql_store *base, uint64_t *out) {
-  struct sql_conn *c;
-  int rc = reader_acquire(base, &c);
-  if (rc)
-    return rc;
-  rc = sql_one(c, STMT_DATA_VERSION, NULL, 0, read_version, out);
-  reader_release(base, c);
-  return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;
+/* Other nodes' commits arrive as notifications on the channel STMT_NOTIFY sends to. */
+static void announce_start(struct sql_store *base) {
+  struct pg_store *s = (struct pg_store *)base;
+  if (!s->listener && pg_listener_start(s->conninfo, "tessera_changes", base->watch_fn,
+                                        base->watch_arg, &s->listener) != TE_OK)
+    fprintf(stderr, "tessera: PostgreSQL: cannot listen for other nodes' commits; polling only\n");
 }
 
 static void backend_close(struct sql_store *base) {
   struct pg_store *s = (struct pg_store *)base;
+  pg_listener_stop(s->listener);
+  free(s->conninfo);
   pg_pool_free(s->readers);
   pg_pool_free(s->writer);
   free(s);
@@ -278,7 +277,7 @@ static const struct sql_backend pg_backend = {
     .reader_release = reader_release,
     .writer_acquire = writer_acquire,
     .writer_release = writer_release,
-    .data_version = data_version,
+    .announce_start = announce_start,
     .close = backend_close,
 };
 
@@ -306,6 +305,8 @@ static struct pg_store *pg_store_new(const char *conninfo, int read_connections)
   if (!s)
     abort();
   s->base.backend = &pg_backend;
+  if (!(s->conninfo = strdup(conninfo)))
+    abort();
   for (int i = 0; i < STMT_COUNT; i++)
     s->statements[i] =
         (struct pg_statement){pg_statement_sql[i], parameter_count(pg_statement_sql[i])};

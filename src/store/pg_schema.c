@@ -139,14 +139,41 @@ static const char *const migrations[] = {
     "  key_id bytea NOT NULL CHECK (length(key_id) = 32),"
     "  db_id text NOT NULL CHECK (db_id ~ '^[0-9a-f]{32}$')"
     ");"
-    /* The data version: one row that every write transaction locks first and bumps last, so
-     * writers across nodes commit one at a time (the audit chain's order) and a node that sees
-     * the number move knows every change before it is visible. */
+    /* The data version: one row that every write transaction locks first, so writers across
+     * nodes commit one at a time (the audit chain's order), and that each change in the feed
+     * moves, so versions grow in commit order. */
     "CREATE TABLE tessera_version ("
     "  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
-    "  v bigint NOT NULL"
+    "  v bigint NOT NULL,"
+    "  pruned bigint NOT NULL DEFAULT 0"
     ");"
-    "INSERT INTO tessera_version (v) VALUES (0);",
+    "INSERT INTO tessera_version (v) VALUES (0);"
+    /* The change feed (store.h, store_change), as the SQLite store's migration 10 has it: a row
+     * per change that may make a cache stale, each with the next data version, written by
+     * triggers in the change's own transaction (also a change made with psql; the row lock then
+     * orders it with the nodes' writers). */
+    "CREATE TABLE changes (version bigint NOT NULL, kind text NOT NULL, key text NOT NULL);"
+    "CREATE INDEX changes_by_version ON changes (version);"
+    "CREATE FUNCTION tessera_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "  UPDATE tessera_version SET v = v + 1; "
+    "  INSERT INTO changes SELECT v, TG_ARGV[0], "
+    "    to_jsonb(CASE WHEN TG_OP = 'INSERT' THEN NEW ELSE OLD END) ->> TG_ARGV[1] "
+    "    FROM tessera_version; "
+    "  RETURN NULL; END $$;"
+    "CREATE TRIGGER tokens_deleted AFTER DELETE ON tokens FOR EACH ROW "
+    "  EXECUTE FUNCTION tessera_changed('token', 'seq');"
+    "CREATE TRIGGER users_changed AFTER UPDATE OR DELETE ON users FOR EACH ROW "
+    "  EXECUTE FUNCTION tessera_changed('user', 'id');"
+    "CREATE TRIGGER memberships_changed AFTER INSERT OR UPDATE OR DELETE ON memberships FOR EACH "
+    "ROW "
+    "  EXECUTE FUNCTION tessera_changed('user', 'user_id');"
+    "CREATE TRIGGER orgs_changed AFTER UPDATE OR DELETE ON orgs FOR EACH ROW "
+    "  EXECUTE FUNCTION tessera_changed('org', 'id');"
+    "CREATE TRIGGER teams_changed AFTER UPDATE OR DELETE ON teams FOR EACH ROW "
+    "  EXECUTE FUNCTION tessera_changed('team', 'id');"
+    "CREATE TRIGGER issuers_changed AFTER UPDATE OF name, org_id OR DELETE ON oidc_issuers FOR "
+    "EACH ROW "
+    "  EXECUTE FUNCTION tessera_changed('issuer', 'id');",
 };
 
 int pg_schema_version_latest(void) {

@@ -103,7 +103,15 @@ const char *const pg_statement_sql[STMT_COUNT] = {
     [STMT_TOKEN_EXPIRES] = "SELECT expires FROM tokens WHERE seq = $1",
     /* Only forward, and no new row version when there is nothing to raise. */
     [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = $2 WHERE seq = $1 AND last_used < $2",
-    [STMT_DATA_VERSION] = "SELECT v FROM tessera_version",
+    [STMT_CHANGES_STATE] = "SELECT v, pruned FROM tessera_version",
+    [STMT_CHANGES_SINCE] =
+        "SELECT version, kind, key FROM changes WHERE version > $1 ORDER BY version LIMIT $2",
+    [STMT_CHANGES_PRUNE_MARK] =
+        "UPDATE tessera_version SET pruned = v - $1::bigint WHERE v - $1::bigint > pruned",
+    [STMT_CHANGES_PRUNE] =
+        "DELETE FROM changes WHERE version <= (SELECT pruned FROM tessera_version)",
+    /* Delivered to every node's LISTEN when (and only if) the transaction commits. */
+    [STMT_NOTIFY] = "SELECT pg_notify('tessera_changes', '')",
     [STMT_ORG_BY_NAME] = "SELECT id, name, created, max_token_expiry_days FROM orgs "
                          "WHERE lower(name) = lower($1)",
     [STMT_ORG_ROLE] = "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
@@ -176,7 +184,6 @@ const char *const pg_statement_sql[STMT_COUNT] = {
     [STMT_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
     /* The version row, locked until commit: every node's writer waits here for the one ahead. */
     [STMT_WRITE_LOCK] = "SELECT v FROM tessera_version FOR UPDATE",
-    [STMT_VERSION_BUMP] = "UPDATE tessera_version SET v = v + 1",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_SAVEPOINT] = "SAVEPOINT job",

@@ -54,7 +54,11 @@ enum stmt_id {
   STMT_OIDC_TOUCH,
   STMT_TOKEN_TOUCH,
   STMT_TOKEN_EXPIRES,
-  STMT_DATA_VERSION,
+  STMT_CHANGES_STATE, /* the version now, and the highest pruned */
+  STMT_CHANGES_SINCE,
+  STMT_CHANGES_PRUNE_MARK,
+  STMT_CHANGES_PRUNE,
+  STMT_NOTIFY, /* tells the other nodes a commit is coming (delivered at commit) */
   STMT_ORG_BY_NAME,
   STMT_ORG_ROLE,
   STMT_ORG_MEMBERS,
@@ -82,10 +86,9 @@ enum stmt_id {
   STMT_AUDIT_META,     /* the key id and the database's id */
   STMT_AUDIT_META_SET, /* records them for a new audit log */
   STMT_AUDIT_META_LOCK,
-  STMT_BEGIN,        /* a write transaction */
-  STMT_BEGIN_READ,   /* a read transaction with one snapshot throughout */
-  STMT_WRITE_LOCK,   /* first in every write transaction: serializes writers across processes */
-  STMT_VERSION_BUMP, /* last in every write transaction that changed something */
+  STMT_BEGIN,      /* a write transaction */
+  STMT_BEGIN_READ, /* a read transaction with one snapshot throughout */
+  STMT_WRITE_LOCK, /* first in every write transaction: serializes writers across processes */
   STMT_COMMIT,
   STMT_ROLLBACK,
   STMT_SAVEPOINT,
@@ -184,7 +187,9 @@ struct sql_backend {
   /* The writer's connection for the next batch (reconnecting if it was lost); released after. */
   int (*writer_acquire)(struct sql_store *s, struct sql_conn **out);
   void (*writer_release)(struct sql_store *s, struct sql_conn *c);
-  int (*data_version)(struct sql_store *s, uint64_t *out);
+  /* Starts whatever tells this node of other nodes' commits (PostgreSQL: a LISTEN thread) once a
+   * watcher is registered; NULL when the cache's polling is all there is. */
+  void (*announce_start)(struct sql_store *s);
   void (*close)(struct sql_store *s); /* frees the backend's part, then the struct */
 };
 
@@ -194,6 +199,8 @@ struct sql_store {
   unsigned char secret[32];      /* HMAC(audit key, "tessera-secrets"): derive_secret's root */
   char head_path[PATH_MAX + 64]; /* the audit log's head file */
   struct writer *writer;
+  void (*watch_fn)(void *arg); /* the cache's feed reader, called after each commit */
+  void *watch_arg;
 };
 
 /* The shared part of opening a store, after the backend has made its connections and migrated:

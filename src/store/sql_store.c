@@ -123,9 +123,68 @@ static int sql_machine_token_get(struct store *store, int64_t org_id, const char
   return sql_read_one(store, STMT_MACHINE_TOKEN_GET, p, 2, read_token_item, out);
 }
 
-static int sql_data_version(struct store *store, uint64_t *out) {
+/* The kinds as the triggers name them (sqlite_schema.c, pg_schema.c). */
+static void read_change(const struct sql_row *r, void *item) {
+  static const char *const kinds[] = {
+      [CHANGE_TOKEN] = "token", [CHANGE_USER] = "user",     [CHANGE_ORG] = "org",
+      [CHANGE_TEAM] = "team",   [CHANGE_ISSUER] = "issuer",
+  };
+  struct store_change *c = item;
+  char kind[16], key[TOKEN_ID_LEN + 1];
+  memset(c, 0, sizeof *c);
+  c->version = row_int(r, 0);
+  row_text(r, 1, kind, sizeof kind);
+  row_text(r, 2, key, sizeof key);
+  c->kind = CHANGE_UNKNOWN;
+  for (int k = 0; k < CHANGE_UNKNOWN; k++)
+    if (strcmp(kind, kinds[k]) == 0)
+      c->kind = (enum store_change_kind)k;
+  if (c->kind == CHANGE_ISSUER)
+    snprintf(c->issuer, sizeof c->issuer, "%s", key);
+  else
+    c->id = strtoll(key, NULL, 10);
+}
+
+struct feed_state {
+  int64_t current, pruned;
+};
+
+static void read_state(const struct sql_row *r, void *out) {
+  struct feed_state *f = out;
+  f->current = row_int(r, 0);
+  f->pruned = row_int(r, 1);
+}
+
+/* The state first: a change committed after it has a higher version, so it is on this page or
+ * the next, never skipped. */
+static int sql_changes_since(struct store *store, int64_t after, int limit,
+                             struct store_change_page *page) {
   struct sql_store *s = (struct sql_store *)store;
-  return s->backend->data_version(s, out);
+  memset(page, 0, sizeof *page);
+  struct sql_conn *c;
+  int rc = s->backend->reader_acquire(s, &c);
+  if (rc)
+    return rc;
+  struct feed_state state = {0, 0};
+  rc = sql_one(c, STMT_CHANGES_STATE, NULL, 0, read_state, &state);
+  if (rc == TE_OK) {
+    page->current = state.current;
+    page->gap = after < state.pruned;
+    struct param p[] = {PARAM_I(after), PARAM_I(limit)};
+    if (!page->gap)
+      rc = sql_all(c, STMT_CHANGES_SINCE, p, 2, sizeof *page->items, read_change,
+                   (void **)&page->items, &page->count);
+  }
+  s->backend->reader_release(s, c);
+  return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;
+}
+
+static void sql_watch(struct store *store, void (*fn)(void *arg), void *arg) {
+  struct sql_store *s = (struct sql_store *)store;
+  s->watch_arg = arg;
+  s->watch_fn = fn; /* before any commit that needs it: set while the store is being wrapped */
+  if (s->backend->announce_start)
+    s->backend->announce_start(s);
 }
 
 /* HMAC-SHA-256(key, label): one key per purpose, none of which tells anything of the others. */
@@ -220,6 +279,7 @@ const struct store_ops sql_store_ops = {
     .principal_by_token_hash = sql_principal_by_token_hash,
     .token_list = sql_token_list,
     .tokens_touch = sql_tokens_touch,
-    .data_version = sql_data_version,
+    .changes_since = sql_changes_since,
+    .watch = sql_watch,
     .derive_secret = sql_derive_secret,
 };

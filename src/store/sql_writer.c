@@ -22,6 +22,7 @@ struct writer {
   pthread_cond_t wake;
   struct write_job *head, *tail;
   bool stopping;
+  unsigned commits; /* this writer's, for pruning the feed now and then */
 };
 
 static struct write_job *take_batch(struct writer *w, bool *stop) {
@@ -69,9 +70,22 @@ static int apply_one(struct writer *w, struct sql_conn *c, struct write_job *job
   return rc ? rc : released;
 }
 
+/* The feed keeps the last CHANGES_KEPT versions; a node that has been away longer forgets its
+ * whole cache instead (store_change_page.gap). Pruned every PRUNE_EVERY commits, in one. */
+#define CHANGES_KEPT 100000
+#define PRUNE_EVERY 1024
+
+static int prune_now(struct writer *w, struct sql_conn *c) {
+  if (++w->commits % PRUNE_EVERY != 0)
+    return TE_OK;
+  struct param p[] = {PARAM_I(CHANGES_KEPT)};
+  int rc = sql_exec(c, STMT_CHANGES_PRUNE_MARK, p, 1);
+  return rc ? rc : sql_exec(c, STMT_CHANGES_PRUNE, NULL, 0);
+}
+
 /* BEGIN, then the write lock (other processes and nodes wait here, so audit records chain in
- * commit order and the data version moves in commit order), the jobs, the version bump when
- * any job changed something, COMMIT. */
+ * commit order, and the feed's versions grow in it), the jobs, the announcement to other nodes
+ * when any job changed something, COMMIT. */
 static int run_jobs(struct writer *w, struct sql_conn *c, struct write_job *batch, int *results,
                     struct audit_tail *tail) {
   bool broken = false, changed = false;
@@ -84,7 +98,8 @@ static int run_jobs(struct writer *w, struct sql_conn *c, struct write_job *batc
   }
   if (rc)
     return rc;
-  if (!broken && changed && (rc = sql_exec(c, STMT_VERSION_BUMP, NULL, 0)) != 0)
+  if (!broken && changed &&
+      ((rc = sql_exec(c, STMT_NOTIFY, NULL, 0)) != 0 || (rc = prune_now(w, c)) != 0))
     broken = true;
   if (broken) {
     sql_exec(c, STMT_ROLLBACK, NULL, 0);
@@ -108,6 +123,10 @@ static void run_batch(struct writer *w, struct write_job *batch) {
   if (!rc && tail.seq > 0 && audit_head_advance(w->store->head_path, tail.seq, tail.chain) != TE_OK)
     fprintf(stderr, "tessera: could not record the audit log's head at record %lld\n",
             (long long)tail.seq);
+  /* The cache catches up before anyone hears of the commit: a deleted token is refused on the
+   * very next request. */
+  if (w->store->watch_fn)
+    w->store->watch_fn(w->store->watch_arg);
   int n = 0;
   for (struct write_job *j = batch, *next; j; j = next) {
     next = j->next;

@@ -1,5 +1,5 @@
 /* The SQLite store: its statements in SQLite's dialect, its connections (one writer, a pool of
- * readers, one for data_version), its driver for the shared SQL layer (store/sql.h), and opening
+ * readers), its driver for the shared SQL layer (store/sql.h), and opening
  * a database file with its audit key beside it. */
 
 #include "store/store.h"
@@ -117,7 +117,12 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_OIDC_TOUCH] = "UPDATE oidc_issuers SET last_used = ?2 WHERE id = ?1",
     [STMT_TOKEN_EXPIRES] = "SELECT expires FROM tokens WHERE seq = ?1",
     [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
-    [STMT_DATA_VERSION] = "PRAGMA data_version",
+    [STMT_CHANGES_STATE] = "SELECT v, pruned FROM tessera_version",
+    [STMT_CHANGES_SINCE] =
+        "SELECT version, kind, key FROM changes WHERE version > ?1 ORDER BY version LIMIT ?2",
+    [STMT_CHANGES_PRUNE_MARK] = "UPDATE tessera_version SET pruned = v - ?1 WHERE v - ?1 > pruned",
+    [STMT_CHANGES_PRUNE] =
+        "DELETE FROM changes WHERE version <= (SELECT pruned FROM tessera_version)",
     [STMT_ORG_BY_NAME] =
         "SELECT id, name, created, max_token_expiry_days FROM orgs WHERE name = ?1",
     [STMT_ORG_ROLE] = "SELECT role FROM memberships WHERE org_id = ?1 AND user_id = ?2",
@@ -188,7 +193,7 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_AUDIT_META] = "SELECT key_id, db_id FROM audit_meta LIMIT 1",
     [STMT_AUDIT_META_SET] = "INSERT INTO audit_meta (key_id, db_id) VALUES (?1, ?2)",
     /* BEGIN IMMEDIATE takes the database's one write lock: SQLite needs no lock statement, and
-     * its data_version moves by itself. */
+     * other processes learn of commits by reading the feed (the cache polls it). */
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_BEGIN_READ] = "BEGIN",
     [STMT_COMMIT] = "COMMIT",
@@ -207,8 +212,6 @@ struct sqlite_conn {
 struct sqlite_store {
   struct sql_store base;
   struct sqlite_conn *writer_conn;
-  struct sqlite_conn *version_conn; /* data_version is per connection, so always ask the same one */
-  pthread_mutex_t version_lock;
   pthread_mutex_t pool_lock;
   pthread_cond_t pool_free;
   struct sqlite_conn **readers; /* stack of idle read connections */
@@ -408,23 +411,9 @@ static void writer_release(struct sql_store *base, struct sql_conn *c) {
   (void)c;
 }
 
-static void read_version(const struct sql_row *r, void *out) {
-  *(uint64_t *)out = (uint64_t)row_int(r, 0);
-}
-
-static int data_version(struct sql_store *base, uint64_t *out) {
-  struct sqlite_store *s = (struct sqlite_store *)base;
-  pthread_mutex_lock(&s->version_lock);
-  int rc = sql_one(&s->version_conn->base, STMT_DATA_VERSION, NULL, 0, read_version, out);
-  pthread_mutex_unlock(&s->version_lock);
-  return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;
-}
-
 static void backend_close(struct sql_store *base) {
   struct sqlite_store *s = (struct sqlite_store *)base;
   conn_close(s->writer_conn);
-  conn_close(s->version_conn);
-  pthread_mutex_destroy(&s->version_lock);
   for (int i = 0; i < s->idle_readers; i++)
     conn_close(s->readers[i]);
   free(s->readers);
@@ -438,7 +427,6 @@ static const struct sql_backend sqlite_backend = {
     .reader_release = reader_release,
     .writer_acquire = writer_acquire,
     .writer_release = writer_release,
-    .data_version = data_version,
     .close = backend_close,
 };
 
@@ -470,11 +458,8 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
   s->writer_conn = writer_conn;
   pthread_mutex_init(&s->pool_lock, NULL);
   pthread_cond_init(&s->pool_free, NULL);
-  pthread_mutex_init(&s->version_lock, NULL);
   char key_path[PATH_MAX + 16], head_path[PATH_MAX + 16];
   rc = audit_files_paths(path, key_path, sizeof key_path, head_path, sizeof head_path);
-  if (rc == TE_OK)
-    rc = conn_open(path, CONN_READER, &s->version_conn);
   for (int i = 0; rc == TE_OK && i < read_connections; i++)
     if ((rc = conn_open(path, CONN_READER, &s->readers[i])) == TE_OK)
       s->idle_readers = i + 1;

@@ -175,6 +175,50 @@ static const char *const migrations[] = {
     /* 9: the database's own id beside its key id, as the PostgreSQL store keeps it (there it names
      * the audit head file; a SQLite database's head sits beside the file instead). */
     ("ALTER TABLE audit_meta ADD COLUMN db_id TEXT NOT NULL DEFAULT '';"),
+    /* 10: the change feed (store.h, store_change): a row per change that may make a cache
+     * stale, each with the next data version, written by triggers in the change's own
+     * transaction, so that no write escapes it (not even one made with the sqlite3 shell). A
+     * token deleted by a cascade (its parent, its user, its issuer) fires its own trigger. Only
+     * the last versions are kept (store/sql_writer.c prunes); pruned is the highest removed. */
+    "CREATE TABLE tessera_version (one INTEGER PRIMARY KEY CHECK (one = 1), v INTEGER NOT NULL,"
+    "  pruned INTEGER NOT NULL) STRICT;"
+    "INSERT INTO tessera_version VALUES (1, 0, 0);"
+    "CREATE TABLE changes (version INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL) STRICT;"
+    "CREATE INDEX changes_by_version ON changes(version);"
+    "CREATE TRIGGER tokens_deleted AFTER DELETE ON tokens BEGIN UPDATE tessera_version SET v = v + "
+    "1; "
+    "  INSERT INTO changes SELECT v, 'token', CAST(OLD.seq AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER users_updated AFTER UPDATE ON users BEGIN UPDATE tessera_version SET v = v + "
+    "1; "
+    "  INSERT INTO changes SELECT v, 'user', CAST(OLD.id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN UPDATE tessera_version SET v = v + "
+    "1; "
+    "  INSERT INTO changes SELECT v, 'user', CAST(OLD.id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER memberships_inserted AFTER INSERT ON memberships BEGIN UPDATE tessera_version "
+    "SET v = v + 1; "
+    "  INSERT INTO changes SELECT v, 'user', CAST(NEW.user_id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER memberships_updated AFTER UPDATE ON memberships BEGIN UPDATE tessera_version "
+    "SET v = v + 1; "
+    "  INSERT INTO changes SELECT v, 'user', CAST(NEW.user_id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER memberships_deleted AFTER DELETE ON memberships BEGIN UPDATE tessera_version "
+    "SET v = v + 1; "
+    "  INSERT INTO changes SELECT v, 'user', CAST(OLD.user_id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER orgs_updated AFTER UPDATE ON orgs BEGIN UPDATE tessera_version SET v = v + 1; "
+    "  INSERT INTO changes SELECT v, 'org', CAST(OLD.id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER orgs_deleted AFTER DELETE ON orgs BEGIN UPDATE tessera_version SET v = v + 1; "
+    "  INSERT INTO changes SELECT v, 'org', CAST(OLD.id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER teams_updated AFTER UPDATE ON teams BEGIN UPDATE tessera_version SET v = v + "
+    "1; "
+    "  INSERT INTO changes SELECT v, 'team', CAST(OLD.id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER teams_deleted AFTER DELETE ON teams BEGIN UPDATE tessera_version SET v = v + "
+    "1; "
+    "  INSERT INTO changes SELECT v, 'team', CAST(OLD.id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER issuers_updated AFTER UPDATE OF name, org_id ON oidc_issuers BEGIN UPDATE "
+    "tessera_version SET v = v + 1; "
+    "  INSERT INTO changes SELECT v, 'issuer', CAST(OLD.id AS TEXT) FROM tessera_version; END;"
+    "CREATE TRIGGER issuers_deleted AFTER DELETE ON oidc_issuers BEGIN UPDATE tessera_version SET "
+    "v = v + 1; "
+    "  INSERT INTO changes SELECT v, 'issuer', CAST(OLD.id AS TEXT) FROM tessera_version; END;",
 };
 
 int sqlite_schema_version_latest(void) {

@@ -204,6 +204,37 @@ struct store_last_used {
   int64_t last_used;
 };
 
+/* The change feed: what a committed write may have made stale in a cache. Triggers in the
+ * database record these in the same transaction as the change itself (the changes table), so no
+ * write, by any node or process, escapes them: a deleted token (its seq; the tokens deleted with
+ * it have changes of their own), a user whose details or memberships changed, an organization,
+ * team or OIDC issuer changed or deleted. Versions grow in commit order. */
+enum store_change_kind {
+  CHANGE_TOKEN,
+  CHANGE_USER,
+  CHANGE_ORG,
+  CHANGE_TEAM,
+  CHANGE_ISSUER,
+  CHANGE_UNKNOWN /* from a newer release: forget everything */
+};
+
+struct store_change {
+  int64_t version;
+  enum store_change_kind kind;
+  int64_t id;                    /* the token's seq; the user's, org's or team's id */
+  char issuer[TOKEN_ID_LEN + 1]; /* CHANGE_ISSUER */
+};
+
+/* A page of the feed after some version: items (malloc'd; freed with free()) oldest first;
+ * gap when changes after that version were pruned (the caller must forget everything it holds),
+ * with current the version to go on from. */
+struct store_change_page {
+  struct store_change *items;
+  size_t count;
+  bool gap;
+  int64_t current;
+};
+
 /* Called once a queued write is durable (result 0) or has failed. Runs on a store thread: it must
  * be quick and must not call back into the store synchronously. */
 typedef void (*store_done_fn)(void *arg, int result);
@@ -346,8 +377,13 @@ struct store_ops {
                     struct store_token **out, size_t *count);
   /* Raises last_used of each token to the given value (never lowers it). Blocks until durable. */
   int (*tokens_touch)(struct store *store, const struct store_last_used *updates, size_t count);
-  /* A number that changes whenever anyone (any process) commits a change; caches poll it. */
-  int (*data_version)(struct store *store, uint64_t *out);
+  /* The change feed after version `after`: at most limit changes (store_change_page). */
+  int (*changes_since)(struct store *store, int64_t after, int limit,
+                       struct store_change_page *page);
+  /* Asks that fn(arg) be called after every commit this store makes, before the writes in it
+   * are reported done, and whenever another node announces a commit (PostgreSQL's NOTIFY): a
+   * cache reads the feed then. One watcher; fn runs on a store thread and may read the store. */
+  void (*watch)(struct store *store, void (*fn)(void *arg), void *arg);
   /* A 32-byte secret for one purpose ("paging", ...), the same for every process and node on this
    * database and different for each purpose, derived from the deployment's key (for SQLite, the
    * audit key beside the database). */
@@ -359,9 +395,13 @@ struct store {
 };
 
 /* Wraps `inner` with an in-memory cache of token and membership lookups, taking ownership of it.
- * Writes made through the wrapper invalidate the cache before they are reported done; commits made
- * by other processes invalidate it within poll_ms; no entry outlives ttl_seconds. */
-int store_cache_wrap(struct store *inner, int poll_ms, int ttl_seconds, struct store **out);
+ * Entries are dropped one by one as the change feed names what they depend on: this process's
+ * commits before their writes are reported done, other nodes' and processes' within poll_ms (or
+ * at once on PostgreSQL's NOTIFY). A cache whose feed could not be read for stale_ms serves
+ * nothing from memory (every lookup reads the store, which answers TE_UNAVAILABLE when it is
+ * down): never a stale yes. No entry outlives ttl_seconds. */
+int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_seconds,
+                     struct store **out);
 
 /* Opens the SQLite store at path, creating it (mode 0600) and applying migrations as needed.
  * read_connections bounds concurrent readers. The audit-log key lives beside it in

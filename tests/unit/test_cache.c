@@ -29,7 +29,7 @@ static int setup(void **state) {
   temp_db_make(f->dir, f->path, "cache");
   struct store *inner;
   assert_int_equal(fixture_open(f->path, 2, &inner), TE_OK);
-  assert_int_equal(store_cache_wrap(inner, 50, 3600, &f->cached), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 50, 60000, 3600, &f->cached), TE_OK);
   assert_int_equal(fixture_open(f->path, 1, &f->other), TE_OK);
   struct store_user u = {0};
   snprintf(u.login, sizeof u.login, "alice");
@@ -55,7 +55,7 @@ static struct store_token insert_token(struct store *s, int64_t user_id) {
   return t;
 }
 
-static void lookups_carry_a_version_that_moves_with_writes(void **state) {
+static void lookups_carry_a_version_that_moves_with_what_they_show(void **state) {
   struct fixture *f = *state;
   struct store *s = f->cached;
   struct store_token t = insert_token(s, f->alice.id);
@@ -66,7 +66,82 @@ static void lookups_carry_a_version_that_moves_with_writes(void **state) {
   assert_int_equal(a.version, b.version); /* a hit: nothing was written in between */
   assert_int_equal(s->ops->org_create(s, "acme"), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &b), TE_OK);
-  assert_true(b.version != a.version);
+  assert_int_equal(b.version, a.version); /* a write alice's token does not depend on */
+  assert_int_equal(s->ops->member_set(s, "acme", "alice", "member"), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &b), TE_OK);
+  assert_true(b.version != a.version); /* her memberships changed: what /api/user shows */
+}
+
+/* Polls (bounded) until the cached store no longer finds the token. */
+static int until_gone(struct store *s, const unsigned char hash[TOKEN_HASH_LEN]) {
+  struct store_principal p;
+  int found = TE_OK;
+  for (int i = 0; i < 200 && found == TE_OK; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    found = s->ops->principal_by_token_hash(s, hash, &p);
+  }
+  return found;
+}
+
+static void a_change_drops_only_the_entries_that_depend_on_it(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token gone = insert_token(s, f->alice.id), kept = insert_token(s, f->alice.id);
+  struct store_principal before, after;
+  assert_int_equal(s->ops->principal_by_token_hash(s, gone.hash, &after), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, kept.hash, &before), TE_OK);
+  /* Deleted by another process (or node): the feed names that token, and only it. */
+  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, gone.id, NULL, NULL, NULL),
+                   TE_OK);
+  assert_int_equal(until_gone(s, gone.hash), TE_NOT_FOUND);
+  assert_int_equal(s->ops->principal_by_token_hash(s, kept.hash, &after), TE_OK);
+  assert_int_equal(after.version, before.version); /* still the same entry: a hit */
+}
+
+static void deleting_a_token_drops_the_tokens_made_with_it(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token parent = insert_token(s, f->alice.id);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, parent.hash, &p), TE_OK);
+  struct store_token child = {.kind = TOKEN_PERSONAL,
+                              .user_id = f->alice.id,
+                              .created = time_now(),
+                              .source = TOKEN_SOURCE_SESSION,
+                              .parent_seq = p.token.seq};
+  char value[TOKEN_VALUE_LEN + 1];
+  token_fill_secret(&child, value);
+  assert_int_equal(s->ops->token_insert(s, &child, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, child.hash, &p), TE_OK);
+  /* The database's cascade deletes the child; its trigger names it in the feed too. */
+  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, parent.id, NULL, NULL, NULL),
+                   TE_OK);
+  assert_int_equal(until_gone(s, child.hash), TE_NOT_FOUND);
+}
+
+static void a_cache_that_cannot_read_its_feed_stops_answering_from_memory(void **state) {
+  SQLITE_ONLY(); /* PostgreSQL's case, the database stopped, is the multi-node suite's */
+  struct fixture *f = *state;
+  struct store *inner, *s;
+  assert_int_equal(fixture_open(f->path, 1, &inner), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 20, 200, 3600, &s), TE_OK);
+  struct store_token t = insert_token(s, f->alice.id);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_true(p.version != 0); /* cached */
+  /* The feed becomes unreadable (the triggers follow the rename, so writes still work). */
+  fixture_sql(f->path, "ALTER TABLE changes RENAME TO changes_unreadable");
+  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, t.id, NULL, NULL, NULL),
+                   TE_OK);
+  struct timespec ts = {0, 400 * 1000 * 1000}; /* past the 200 ms bound */
+  nanosleep(&ts, NULL);
+  /* Not the stale yes from memory: the store's own answer. */
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+  struct store_token other = insert_token(f->other, f->alice.id);
+  assert_int_equal(s->ops->principal_by_token_hash(s, other.hash, &p), TE_OK);
+  assert_int_equal(p.version, 0); /* and nothing kept while the feed is out */
+  s->ops->close(s);
 }
 
 static void a_delete_through_the_cache_is_seen_at_once(void **state) {
@@ -150,7 +225,7 @@ static void entries_expire_after_their_ttl(void **state) {
   /* A cache that never polls, with a 1 s TTL: only the TTL can refresh it. */
   struct store *inner, *s;
   assert_int_equal(fixture_open(f->path, 1, &inner), TE_OK);
-  assert_int_equal(store_cache_wrap(inner, 3600 * 1000, 1, &s), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 3600 * 1000, 3600 * 1000, 1, &s), TE_OK);
   struct store_membership *m;
   size_t n;
   assert_int_equal(s->ops->memberships(s, f->alice.id, &m, &n), TE_OK);
@@ -168,8 +243,14 @@ static void entries_expire_after_their_ttl(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(lookups_carry_a_version_that_moves_with_writes, setup,
+      cmocka_unit_test_setup_teardown(lookups_carry_a_version_that_moves_with_what_they_show, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(a_change_drops_only_the_entries_that_depend_on_it, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(deleting_a_token_drops_the_tokens_made_with_it, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(a_cache_that_cannot_read_its_feed_stops_answering_from_memory,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(a_delete_through_the_cache_is_seen_at_once, setup, teardown),
       cmocka_unit_test_setup_teardown(an_async_delete_invalidates_before_it_reports, setup,
                                       teardown),

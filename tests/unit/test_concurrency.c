@@ -100,7 +100,7 @@ static void cache_lookups_writes_and_polls_from_many_threads(void **state) {
   temp_db_make(dir, path, "concurrency");
   struct store *inner, *cached, *other;
   assert_int_equal(fixture_open(path, 2, &inner), TE_OK); /* fewer readers than threads */
-  assert_int_equal(store_cache_wrap(inner, 1, 3600, &cached), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 1, 60000, 3600, &cached), TE_OK);
   assert_int_equal(fixture_open(path, 1, &other), TE_OK);
   struct store_user u = {0}, alice;
   snprintf(u.login, sizeof u.login, "alice");
