@@ -2,27 +2,33 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import {
   api,
   assertTokenValue,
+  auditKeyFile,
   listTokens,
   makeTempDir,
   memberAdd,
+  newDb,
   nowSeconds,
+  onPostgres,
   orgAdd,
+  postgresOnly,
   runTessera,
   spawnServer,
+  sql,
+  sqliteOnly,
   userAdd,
 } from './helpers.mjs';
 
 let dir;
 let dbPath;
 let aliceToken;
+let freshDb;
 
 before(() => {
   dir = makeTempDir();
-  dbPath = path.join(dir, 't.db');
+  dbPath = newDb(dir);
 });
 after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -34,14 +40,23 @@ function assertFails(r, code, what) {
   assert.equal(r.stdout, '', `${what}: nothing on stdout`);
 }
 
-test('bootstrap prints exactly one line, a valid token; the DB is created 0600', () => {
-  assert.ok(!fs.existsSync(dbPath));
+const modeOf = (file) => (fs.statSync(file).mode & 0o777).toString(8);
+
+test('bootstrap prints exactly one line, a valid token', () => {
+  if (!onPostgres) assert.ok(!fs.existsSync(dbPath), 'bootstrap is what creates the database file');
   const r = runTessera(['admin', 'bootstrap', '--db', dbPath, '--user', 'alice', '--org', 'acme']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^pul-[a-f0-9]{40}\n$/, `stdout must be exactly one token line: ${JSON.stringify(r.stdout)}`);
   aliceToken = r.stdout.trim();
   assertTokenValue(aliceToken);
-  assert.equal((fs.statSync(dbPath).mode & 0o777).toString(8), '600');
+});
+
+test('bootstrap created the database file with mode 0600', sqliteOnly('a PostgreSQL database is no file of ours'), () => {
+  assert.equal(modeOf(dbPath), '600');
+});
+
+test('the audit key file (TESSERA_AUDIT_KEY) is mode 0600', postgresOnly('on SQLite the key is beside the database: audit_cli.test.mjs'), () => {
+  assert.equal(modeOf(auditKeyFile(dbPath)), '600');
 });
 
 test('bootstrap twice for the same user fails with exit 1', () => {
@@ -163,9 +178,14 @@ test('the admin-created data is served over HTTP', async () => {
   }
 });
 
-test('admin commands create a missing DB with mode 0600', () => {
-  const p = path.join(dir, 'fresh.db');
-  const r = runTessera(['admin', 'user', 'add', '--db', p, 'solo']);
+// SQLite: a file that does not exist yet; PostgreSQL: an empty database, without the schema.
+test('admin commands set up a database that has nothing in it yet', () => {
+  freshDb = newDb(dir, 'fresh');
+  const r = runTessera(['admin', 'user', 'add', '--db', freshDb, 'solo']);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal((fs.statSync(p).mode & 0o777).toString(8), '600');
+  assert.deepEqual(sql(freshDb, 'SELECT login, site_admin FROM users'), [{ login: 'solo', site_admin: 0 }]);
+});
+
+test('admin commands create a missing database file with mode 0600', sqliteOnly('a PostgreSQL database is no file of ours'), () => {
+  assert.equal(modeOf(freshDb), '600');
 });

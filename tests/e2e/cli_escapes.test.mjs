@@ -6,12 +6,12 @@
 // output stays JSON, with the characters JSON-escaped.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { api, createToken, memberAdd, spawnServer, startServer, tesseraBin, tokenCreate, userAdd } from './helpers.mjs';
+import { api, createToken, memberAdd, spawnServer, sql, sqlText, startServer, tesseraBin, tokenCreate, userAdd } from './helpers.mjs';
 
 // Any C0 control but the newline ending each line, DEL, or a C1 control (U+0080-U+009F).
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
@@ -110,11 +110,9 @@ test('descriptions and names planted in the database are listed escaped, and --j
   await srv.server.stop();
   // What a direct write to the database (or an older version without the check) could leave.
   const planted = `${ESC_RED}red\x07\nnext\tcol\x7f\u009b2J`;
-  const sql = (s) => `'${s.replace(/'/g, "''")}'`;
-  execFileSync('sqlite3', [
-    srv.dbPath,
-    `UPDATE tokens SET description = ${sql(planted)} WHERE id IN (${sql(personal.id)}, ${sql(org.json.id)});` +
-      `UPDATE tokens SET name = ${sql(`evil${ESC_RED}`)} WHERE id = ${sql(org.json.id)};`,
+  sql(srv, [
+    `UPDATE tokens SET description = ${sqlText(planted)} WHERE id IN (${sqlText(personal.id)}, ${sqlText(org.json.id)})`,
+    `UPDATE tokens SET name = ${sqlText(`evil${ESC_RED}`)} WHERE id = ${sqlText(org.json.id)}`,
   ]);
   again = await spawnServer(srv.dbPath);
 

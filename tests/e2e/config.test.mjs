@@ -1,18 +1,29 @@
 // serve configuration: env vars TESSERA_LISTEN / TESSERA_DB / TESSERA_THREADS (flags win),
-// --threads, --timeout (idle connections are closed).
+// --threads, --timeout (idle connections are closed); on PostgreSQL, the audit key it needs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { api, bootstrap, makeTempDir, spawnServer } from './helpers.mjs';
+import {
+  api,
+  assertNoSanitizerReport,
+  bootstrap,
+  makeTempDir,
+  newDb,
+  postgresOnly,
+  spawnServer,
+  sql,
+  tesseraBin,
+} from './helpers.mjs';
 
 let dir;
 let dbPath;
 let token;
 before(() => {
   dir = makeTempDir();
-  dbPath = path.join(dir, 't.db');
+  dbPath = newDb(dir);
   token = bootstrap(dbPath, 'alice', 'acme');
 });
 after(() => {
@@ -89,3 +100,25 @@ test('--timeout 1 closes an idle connection', async () => {
     await srv.stop();
   }
 });
+
+// A PostgreSQL database has no file beside it to keep the key in, so nothing may run without
+// being told where it is: a command that made up a key of its own would sign with the wrong one.
+test(
+  'without --audit-key or TESSERA_AUDIT_KEY, serve and admin commands refuse a PostgreSQL database',
+  postgresOnly('SQLite keeps the key beside the database'),
+  () => {
+    const { TESSERA_AUDIT_KEY: _key, ...keyless } = process.env;
+    for (const args of [
+      ['admin', 'user', 'add', '--db', dbPath, 'keyless'],
+      ['serve', '--listen', '127.0.0.1:0', '--db', dbPath],
+    ]) {
+      // Bounded: a serve that wrongly starts is killed at the timeout, and fails below.
+      const r = spawnSync(tesseraBin, args, { env: keyless, encoding: 'utf8', timeout: 10000, stdio: ['ignore', 'pipe', 'pipe'] });
+      assertNoSanitizerReport(r.stderr, `tessera ${args.join(' ')}`);
+      assert.equal(r.signal, null, `tessera ${args.join(' ')} must exit by itself; stderr: ${r.stderr}`);
+      assert.notEqual(r.status, 0, `tessera ${args.join(' ')}; stderr: ${r.stderr}`);
+      assert.match(r.stderr, /audit.key/i, `tessera ${args.join(' ')} says what is missing`);
+    }
+    assert.deepEqual(sql(dbPath, "SELECT login FROM users WHERE login = 'keyless'"), []);
+  },
+);

@@ -402,11 +402,181 @@ export async function registerIssuer(server, token, name, url) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server processes
+// The store under test: SQLite (the default) or PostgreSQL (TESSERA_TEST_STORE=postgres). Tests
+// get their databases from newDb() and read or change them behind the server's back with sql(),
+// so the same test runs unchanged on either.
+
+export const testStore = process.env.TESSERA_TEST_STORE || 'sqlite';
+if (testStore !== 'sqlite' && testStore !== 'postgres') {
+  throw new Error(`TESSERA_TEST_STORE must be sqlite or postgres, not ${JSON.stringify(testStore)}`);
+}
+export const onPostgres = testStore === 'postgres';
+
+/** Options for test(): skips it on PostgreSQL, saying why (a test about the SQLite file itself). */
+export const sqliteOnly = (why) => (onPostgres ? { skip: `SQLite only: ${why}` } : {});
+/** Options for test(): skips it on SQLite, saying why. */
+export const postgresOnly = (why) => (onPostgres ? {} : { skip: `PostgreSQL only: ${why}` });
 
 export function makeTempDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-'));
 }
+
+// Debian's client of the same major version as the clusters, else whichever psql is on PATH.
+const psqlBin = fs.existsSync('/usr/lib/postgresql/15/bin/psql') ? '/usr/lib/postgresql/15/bin/psql' : 'psql';
+const clusterScript = path.join(repoRoot, 'scripts/pg-test-cluster');
+
+const pg = {
+  base: process.env.TESSERA_TEST_PG || null, // postgres://tessera@127.0.0.1:PORT/postgres
+  ownCluster: null, // the directory of the cluster this process started, if it started one
+  databases: [], // made by newDb(), dropped at exit from a cluster that outlives this process
+  keyDir: null,
+};
+
+// One audit key for every database and command of this process: a PostgreSQL database has no
+// file beside it to keep one in. Set here, before any command runs, so that every admin command
+// and server the tests start inherits it.
+if (onPostgres) {
+  pg.keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-key-'));
+  process.env.TESSERA_AUDIT_KEY = path.join(pg.keyDir, 'audit-key');
+  process.on('exit', pgCleanup);
+}
+
+// Synchronous, as an 'exit' handler must be: drops this process's databases (or stops its own
+// cluster, which takes them along) and removes the audit key's directory.
+function pgCleanup() {
+  try {
+    if (pg.ownCluster) {
+      spawnSync(clusterScript, ['stop', pg.ownCluster], { stdio: 'ignore', timeout: 60000 });
+    } else if (pg.base && pg.databases.length) {
+      const drops = pg.databases.map((db) => `DROP DATABASE IF EXISTS ${db} WITH (FORCE);\n`).join('');
+      spawnSync(psqlBin, ['-X', '-q', '-d', pg.base], { input: drops, stdio: ['pipe', 'ignore', 'ignore'], timeout: 60000, env: psqlEnv() });
+    }
+  } finally {
+    fs.rmSync(pg.keyDir, { recursive: true, force: true });
+  }
+}
+
+function psqlEnv(extra = {}) {
+  return { ...process.env, PGCONNECT_TIMEOUT: '10', ...extra };
+}
+
+/** The cluster's base URL: TESSERA_TEST_PG's, else one of this process's own, started once. */
+function pgBase() {
+  if (!pg.base) {
+    // Under /tmp/tessera-pg-*, as pg_cluster.h makes them: a cluster whose owner (this process)
+    // was killed before its exit handler ran is reaped by the next cluster started.
+    pg.ownCluster = fs.mkdtempSync('/tmp/tessera-pg-');
+    try {
+      pg.base = execFileSync(clusterScript, ['start', pg.ownCluster], {
+        encoding: 'utf8',
+        timeout: 180000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).trim();
+    } catch (e) {
+      throw new Error(`scripts/pg-test-cluster start failed: ${e.stderr || e.message}`);
+    }
+  }
+  return pg.base;
+}
+
+/**
+ * A fresh, empty database for a test: a file path in dir on SQLite (`name`.db, not created yet),
+ * on PostgreSQL a new database of the cluster, by its URL (the server makes the schema).
+ */
+export function newDb(dir, name = 't') {
+  if (!onPostgres) return path.join(dir, `${name}.db`);
+  const db = `t_${crypto.randomBytes(8).toString('hex')}`;
+  const base = pgBase();
+  try {
+    execFileSync(psqlBin, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', base, '-c', `CREATE DATABASE ${db}`], {
+      encoding: 'utf8',
+      timeout: 30000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: psqlEnv(),
+    });
+  } catch (e) {
+    throw new Error(`CREATE DATABASE ${db} on ${base} failed: ${e.stderr || e.message}`);
+  }
+  pg.databases.push(db);
+  const url = new URL(base);
+  url.pathname = `/${db}`;
+  return url.href;
+}
+
+/** The audit key file of a database: beside it on SQLite, TESSERA_AUDIT_KEY's on PostgreSQL. */
+export function auditKeyFile(db) {
+  return onPostgres ? process.env.TESSERA_AUDIT_KEY : `${db}.audit-key`;
+}
+
+/** The directory of a database's audit key and head files (and their temporary files). */
+export function auditFilesDir(db) {
+  return path.dirname(auditKeyFile(db));
+}
+
+const SQL_END = '--tessera-e2e-end-of-statement--';
+const isQuery = (statement) => /^\s*(select|with|values)\b/i.test(statement);
+
+/**
+ * Runs SQL on a test database (a server from startServer, or what newDb returned) with sqlite3 or
+ * psql, beside a running server or not. `statements` is one statement, whose rows are returned,
+ * or an array of them, run by one process, whose rows are returned in an array. Rows are objects
+ * in one shape on both stores, SQLite's: booleans are 0 and 1 (select blobs through hex()). A
+ * query (SELECT, WITH, VALUES) must be a single statement; anything else may be several, and
+ * returns no rows. readonly: the connection cannot write.
+ */
+export function sql(db, statements, { readonly = false } = {}) {
+  const target = typeof db === 'string' ? db : db.dbPath;
+  const list = Array.isArray(statements) ? statements : [statements];
+  const bare = (s) => s.trim().replace(/;+$/, '');
+  let out;
+  try {
+    if (onPostgres) {
+      // One JSON object per row: the same values sqlite3 -json gives, without psql's formatting.
+      const script = list
+        .map((s) => `${isQuery(s) ? `SELECT row_to_json(r) FROM (${bare(s)}) r` : bare(s)};\n\\echo ${SQL_END}\n`)
+        .join('');
+      out = execFileSync(psqlBin, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', target], {
+        input: script,
+        encoding: 'utf8',
+        timeout: 20000,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: psqlEnv(readonly ? { PGOPTIONS: '-c default_transaction_read_only=on' } : {}),
+      });
+    } else {
+      const script = list.map((s) => `${bare(s)};\n.print ${SQL_END}\n`).join('');
+      const open = readonly ? ['-readonly', `file:${target}?mode=ro`] : [target];
+      out = execFileSync('sqlite3', ['-bail', '-json', '-cmd', '.timeout 5000', ...open], {
+        input: script,
+        encoding: 'utf8',
+        timeout: 20000,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+    }
+  } catch (e) {
+    throw new Error(`SQL on ${target} failed: ${e.stderr || e.message}\n${list.join(';\n')}`);
+  }
+  const results = out
+    .split(`${SQL_END}\n`)
+    .slice(0, list.length)
+    .map((chunk) => {
+      const text = chunk.trim();
+      if (!text) return [];
+      const rows = onPostgres ? text.split('\n').map((line) => JSON.parse(line)) : JSON.parse(text);
+      return rows.map((row) =>
+        Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v])),
+      );
+    });
+  return Array.isArray(statements) ? results : results[0];
+}
+
+/** An SQL expression for a blob column as lowercase hex, for sql() (which cannot show blobs). */
+export const sqlHex = (column) => (onPostgres ? `encode(${column}, 'hex')` : `lower(hex(${column}))`);
+
+/** A string as an SQL literal (the same quoting on both stores). */
+export const sqlText = (s) => `'${String(s).replace(/'/g, "''")}'`;
+
+// ---------------------------------------------------------------------------------------------
+// Server processes
 
 const LISTEN_RE = /^tessera: listening on (http:\/\/127\.0\.0\.1:(\d+))$/;
 
@@ -499,7 +669,7 @@ export async function spawnServer(dbPath, extraArgs = [], { env, listenArgs, sta
  */
 export async function startServer({ extraArgs = [], setup, user = 'alice', org = 'acme' } = {}) {
   const dir = makeTempDir();
-  const dbPath = path.join(dir, 't.db');
+  const dbPath = newDb(dir);
   let server;
   try {
     const token = bootstrap(dbPath, user, org);

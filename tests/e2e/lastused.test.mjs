@@ -2,14 +2,13 @@
 //
 // The listing merges pending (not yet written) uses in from memory, so what it shows proves
 // nothing about the database. Every test here therefore also reads the `last_used` column straight
-// from the SQLite file (read-only, beside the running server), and one kills the server with
+// from the database (read-only, beside the running server), and one kills the server with
 // SIGKILL, which skips the shutdown flush, to show that the periodic write alone made the value
 // durable.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { api, createToken, listTokens, nowSeconds, poll, sleep, spawnServer, startServer } from './helpers.mjs';
+import { api, createToken, listTokens, nowSeconds, poll, sleep, spawnServer, sql, startServer } from './helpers.mjs';
 
 let srv;
 before(async () => {
@@ -26,16 +25,13 @@ async function lastUsedOf(server, id, token = srv.token) {
   return t.lastUsed;
 }
 
-/** tokens.last_used of the token with this id, read from the database file itself. */
+/** tokens.last_used of the token with this id, read from the database itself. */
 function storedLastUsed(id, dbPath = srv.dbPath) {
   assert.match(id, /^[0-9a-f-]{36}$/); // safe to put in the SQL text
-  const out = execFileSync(
-    'sqlite3',
-    ['-readonly', `file:${dbPath}?mode=ro`, `SELECT last_used FROM tokens WHERE id = '${id}'`],
-    { encoding: 'utf8', timeout: 10000 },
-  ).trim();
-  assert.match(out, /^\d+$/, `token ${id} must have exactly one row, got ${JSON.stringify(out)}`);
-  return Number(out);
+  const rows = sql(dbPath, `SELECT last_used FROM tokens WHERE id = '${id}'`, { readonly: true });
+  assert.equal(rows.length, 1, `token ${id} must have exactly one row, got ${JSON.stringify(rows)}`);
+  assert.ok(Number.isInteger(rows[0].last_used), JSON.stringify(rows));
+  return rows[0].last_used;
 }
 
 /** Polls the database until the token's stored last_used reaches at least `min`; returns it. */

@@ -3,8 +3,7 @@
 // forbidden one gets 403/404 and changes nothing, and every change leaves an audit record.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { api, orgAdd, runTessera, sleep, startServer, tokenCreate, userAdd } from './helpers.mjs';
+import { api, orgAdd, runTessera, sleep, sql, startServer, tokenCreate, userAdd } from './helpers.mjs';
 
 let srv;
 const tok = {}; // login -> token
@@ -38,10 +37,7 @@ const members = async (org = 'acme') => {
   return Object.fromEntries(res.json.members.map((m) => [m.user.githubLogin, m.role]));
 };
 
-function auditRows() {
-  const out = execFileSync('sqlite3', ['-json', srv.dbPath, 'SELECT event, user_login, org, auth_failure, req_org_admin FROM audit ORDER BY seq'], { encoding: 'utf8' });
-  return out.trim() ? JSON.parse(out) : [];
-}
+const auditRows = () => sql(srv, 'SELECT event, user_login, org, auth_failure, req_org_admin FROM audit ORDER BY seq');
 
 test('members and admins can read the organization; outsiders cannot tell it exists', async () => {
   for (const who of ['alice', 'bob', 'dave']) {

@@ -11,8 +11,7 @@
 // allowed mutations do not interfere with each other.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { api, orgAdd, poll, startServer, tokenCreate, userAdd } from './helpers.mjs';
+import { api, orgAdd, poll, sql, startServer, tokenCreate, userAdd } from './helpers.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Principals: who asks. Every one has its own token in tok[key].
@@ -175,7 +174,7 @@ const asAlice = (method, path) => api(srv, method, path, { token: tok.alice });
 
 /** Every row the API could change, outside the audit log and lastUsed (which use does change). */
 function dbFingerprint() {
-  const sql = [
+  return sql(srv, [
     "SELECT 'user', id, login, site_admin FROM users ORDER BY id",
     "SELECT 'org', id, name, max_token_expiry_days FROM orgs ORDER BY id",
     "SELECT 'membership', org_id, user_id, role FROM memberships ORDER BY org_id, user_id",
@@ -184,8 +183,7 @@ function dbFingerprint() {
     "SELECT 'token', seq, id, kind, user_id, org_id, team_id, name, admin, description, created_by, created, " +
       'expires FROM tokens ORDER BY seq',
     "SELECT 'token_name', org_id, name FROM token_names ORDER BY org_id, name",
-  ].join(';\n');
-  return execFileSync('sqlite3', ['-cmd', '.timeout 5000', srv.dbPath, sql], { encoding: 'utf8', timeout: 10000 });
+  ]);
 }
 
 async function members() {
@@ -416,7 +414,7 @@ const ACTIONS = {
 const ACME_PATH = /^\/api\/orgs\/acme(?=\/|\?|$)/;
 
 // The database as the last refusal left it: still current while only refusals (and alice's reads)
-// have happened since, which saves a sqlite3 run per refusal.
+// have happened since, which saves a database read per refusal.
 let unchangedDb = null;
 
 async function observe(action, who) {

@@ -1,13 +1,28 @@
 // Secrecy and durability: token values never reach the DB files or the logs; the DB holds the
-// SHA-256 of each value; the DB file is 0600; the access log is one JSON object per line.
+// SHA-256 of each value; the DB file (SQLite) and the audit key and head files are 0600; the
+// access log is one JSON object per line.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { api, createToken, poll, startServer, tokenCreate, userAdd } from './helpers.mjs';
+import {
+  api,
+  auditFilesDir,
+  auditKeyFile,
+  createToken,
+  onPostgres,
+  poll,
+  sql,
+  sqlHex,
+  sqliteOnly,
+  startServer,
+  tokenCreate,
+  userAdd,
+} from './helpers.mjs';
 
 let srv;
+const startedAt = Date.now();
 const values = []; // every token value issued in this file
 const responses = []; // {requestId, method, path, status, user}
 
@@ -31,16 +46,48 @@ async function call(method, p, opts, user) {
   return res;
 }
 
+/**
+ * The files that hold the database. SQLite: the database file and those beside it (-wal, -shm,
+ * the audit files). PostgreSQL: the database's own directory in the cluster, after a checkpoint
+ * (so that every change has reached it), and the WAL segments written since this file started
+ * (the cluster's WAL is shared by its databases, and holds what was overwritten since); null
+ * when the cluster's files are not on this machine.
+ */
 function dbFiles() {
-  const base = path.basename(srv.dbPath);
-  return fs
-    .readdirSync(srv.dir)
-    .filter((f) => f.startsWith(base))
-    .map((f) => path.join(srv.dir, f));
+  if (!onPostgres) {
+    const base = path.basename(srv.dbPath);
+    return fs
+      .readdirSync(srv.dir)
+      .filter((f) => f.startsWith(base))
+      .map((f) => path.join(srv.dir, f));
+  }
+  const [{ dir, oid }] = sql(srv, "SELECT current_setting('data_directory') AS dir, oid FROM pg_database WHERE datname = current_database()");
+  const own = path.join(dir, 'base', String(oid));
+  if (!fs.existsSync(own)) return null;
+  sql(srv, 'CHECKPOINT');
+  const wal = path.join(dir, 'pg_wal');
+  const segments = fs
+    .readdirSync(wal)
+    .filter((f) => /^[0-9A-F]{24}$/.test(f))
+    .map((f) => path.join(wal, f))
+    .filter((f) => (fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 0) >= startedAt - 2000);
+  return [...fs.readdirSync(own).map((f) => path.join(own, f)), ...segments];
 }
 
-function dbBytes() {
-  return Buffer.concat(dbFiles().map((f) => fs.readFileSync(f)));
+/** Asserts that no file of the database holds a token value; one file at a time (WAL segments are 16 MiB). */
+function assertNoSecretsInFiles(t, files, when) {
+  if (!files) return t.skip("the cluster's files are not on this machine");
+  assert.ok(files.length > 0, 'the database has files');
+  for (const f of files) {
+    let bytes;
+    try {
+      bytes = fs.readFileSync(f);
+    } catch (e) {
+      if (e.code === 'ENOENT') continue; // a WAL segment a checkpoint has recycled since
+      throw e;
+    }
+    assertNoSecrets(bytes, `${when}: ${path.basename(f)}`);
+  }
 }
 
 function assertNoSecrets(buf, where) {
@@ -69,15 +116,26 @@ test('create and use tokens (API and admin-created)', async () => {
   assert.equal((await call('GET', '/api/nope', { token: srv.token }, null)).status, 404);
 });
 
-test('DB file is mode 0600', () => {
+test('DB file is mode 0600', sqliteOnly('a PostgreSQL database is no file of ours'), () => {
   const mode = fs.statSync(srv.dbPath).mode & 0o777;
   assert.equal(mode.toString(8), '600');
 });
 
-test('while running: no token value or random part in the DB files', () => {
+test('the audit key and head files are mode 0600', () => {
+  const dir = auditFilesDir(srv.dbPath);
+  // On PostgreSQL the directory is the key's own (helpers.mjs): whatever is in it is the audit's.
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => onPostgres || f.startsWith(`${path.basename(srv.dbPath)}.audit-`))
+    .map((f) => path.join(dir, f));
+  assert.ok(files.includes(auditKeyFile(srv.dbPath)), `the key is among ${files}`);
+  for (const f of files) assert.equal((fs.statSync(f).mode & 0o777).toString(8), '600', f);
+});
+
+test('while running: no token value or random part in the DB files', (t) => {
   const files = dbFiles();
-  assert.ok(files.includes(srv.dbPath));
-  assertNoSecrets(dbBytes(), `DB files ${files.map((f) => path.basename(f))}`);
+  if (!onPostgres) assert.ok(files.includes(srv.dbPath));
+  assertNoSecretsInFiles(t, files, 'while running');
 });
 
 test('stdout/stderr never contain token values', () => {
@@ -172,14 +230,20 @@ test('a token value pasted where a name goes is not echoed in the error', async 
   assert.ok(!field.text.includes(value.slice(4, 36)), field.text);
 });
 
-test('after shutdown: no secrets in the DB files, and each value is stored as binary SHA-256', async () => {
+test('after shutdown: no secrets in the DB files', async (t) => {
   await srv.server.stop();
-  const buf = dbBytes();
-  assertNoSecrets(buf, 'DB files after shutdown');
+  assertNoSecretsInFiles(t, dbFiles(), 'after shutdown');
+});
+
+test('each value is stored as its SHA-256, 32 bytes of binary', () => {
+  const stored = new Map(sql(srv, `SELECT ${sqlHex('hash')} AS hash, length(hash) AS n FROM tokens`).map((r) => [r.hash, r.n]));
   for (const v of values) {
-    const digest = crypto.createHash('sha256').update(v).digest();
-    assert.notEqual(buf.indexOf(digest), -1, 'SHA-256 (binary) of a token value must be stored');
+    const digest = crypto.createHash('sha256').update(v).digest('hex');
+    assert.equal(stored.get(digest), 32, 'SHA-256 (binary) of a token value must be stored');
   }
+});
+
+test('after shutdown: the DB file is still mode 0600', sqliteOnly('a PostgreSQL database is no file of ours'), () => {
   const mode = fs.statSync(srv.dbPath).mode & 0o777;
   assert.equal(mode.toString(8), '600', 'DB mode stays 0600');
 });

@@ -3,7 +3,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import {
   api,
   assert401,
@@ -11,6 +10,7 @@ import {
   createToken,
   listTokens,
   makeTempDir,
+  newDb,
   nowSeconds,
   sleep,
   spawnServer,
@@ -24,7 +24,7 @@ const state = {};
 
 before(async () => {
   dir = makeTempDir();
-  dbPath = path.join(dir, 't.db');
+  dbPath = newDb(dir);
   aliceToken = bootstrap(dbPath, 'alice', 'acme');
   first = await spawnServer(dbPath);
 });

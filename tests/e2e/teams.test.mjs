@@ -2,8 +2,7 @@
 // create, change and delete; a team's own admins change their team; outsiders see nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { api, memberAdd, orgAdd, runTessera, startServer, tokenCreate, userAdd } from './helpers.mjs';
+import { api, memberAdd, orgAdd, runTessera, sql, startServer, tokenCreate, userAdd } from './helpers.mjs';
 
 let srv;
 const tok = {};
@@ -95,8 +94,7 @@ test('an empty update is refused; long descriptions are fine; no-op promotions r
   assert.equal((await get('olga', 'ops')).json.description, long);
   assert.equal((await update('olga', 'ops', { newDescription: 'x'.repeat(1025) })).status, 400);
   assert.equal((await update('olga', 'ops', { newDescription: 'bell\u0007' })).status, 400);
-  const count = () =>
-    Number(execFileSync('sqlite3', [srv.dbPath, "SELECT count(*) FROM audit WHERE event = 'team-updated'"], { encoding: 'utf8' }));
+  const count = () => sql(srv, "SELECT count(*) AS n FROM audit WHERE event = 'team-updated'")[0].n;
   const before = count();
   assert.equal((await update('olga', 'ops', { memberAction: 'promote', member: 'bob' })).status, 204); // already admin
   assert.equal(count(), before);
@@ -117,9 +115,7 @@ test('org admins delete teams; deleting twice is 404', async () => {
 });
 
 test('team changes and refusals are audited, and the chain verifies', () => {
-  const rows = JSON.parse(
-    execFileSync('sqlite3', ['-json', srv.dbPath, 'SELECT event, user_login, auth_failure FROM audit ORDER BY seq'], { encoding: 'utf8' }),
-  );
+  const rows = sql(srv, 'SELECT event, user_login, auth_failure FROM audit ORDER BY seq');
   const events = rows.map((r) => r.event);
   for (const e of ['team-created', 'team-updated', 'team-deleted', 'member-removed']) assert.ok(events.includes(e), `${e} in ${events}`);
   assert.ok(rows.some((r) => r.event === 'auth-failure-organization-role' && r.user_login === 'tina' && r.auth_failure === 1));

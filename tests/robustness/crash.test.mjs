@@ -17,17 +17,18 @@
 // thread timing still differs), TESSERA_CRASH_KILL_MS (the kill window, default 50-500).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import {
   api,
+  auditFilesDir,
   bootstrap,
   makeTempDir,
+  newDb,
   nowSeconds,
   runTessera,
   sleep,
   spawnServer,
+  sql,
   tokenCreate,
   userAdd,
 } from '../e2e/helpers.mjs';
@@ -97,12 +98,8 @@ async function listAllOf(server, token, urlPath, key) {
 }
 
 function auditCounts(dbPath) {
-  const out = execFileSync(
-    'sqlite3',
-    ['-readonly', '-json', `file:${dbPath}?mode=ro`, 'SELECT event, count(*) AS n FROM audit GROUP BY event'],
-    { encoding: 'utf8', timeout: 20000 },
-  ).trim();
-  return Object.fromEntries((out ? JSON.parse(out) : []).map((r) => [r.event, r.n]));
+  const rows = sql(dbPath, 'SELECT event, count(*) AS n FROM audit GROUP BY event', { readonly: true });
+  return Object.fromEntries(rows.map((r) => [r.event, r.n]));
 }
 
 function auditVerify(dbPath, when) {
@@ -424,20 +421,23 @@ async function checkAll(ctx, server, where, all) {
 
 const serve = (dbPath) => spawnServer(dbPath, [], { startTimeoutMs: 30000 });
 
-/** Nothing but the listening line on stderr, and no files left behind by the killed process. */
-function assertCleanStart(server, dir, where) {
+/**
+ * Nothing but the listening line on stderr, and no files left behind by the killed process beside
+ * the audit files (beside the database on SQLite, beside the audit key on PostgreSQL).
+ */
+function assertCleanStart(server, dbPath, where) {
   const lines = server.stderr().split('\n').filter(Boolean);
   assert.equal(lines.length, 1, `${where}: the restarted server printed more than its listening line:\n${server.stderr()}`);
   // The running server's own temporary file may come and go; a dead process's must be gone.
-  const left = fs.readdirSync(dir).filter((f) => f.includes('.tmp.') && !f.endsWith(`.tmp.${server.proc.pid}`));
-  assert.deepEqual(left, [], `${where}: temporary files of killed processes remain beside the database`);
+  const left = fs.readdirSync(auditFilesDir(dbPath)).filter((f) => f.includes('.tmp.') && !f.endsWith(`.tmp.${server.proc.pid}`));
+  assert.deepEqual(left, [], `${where}: temporary files of killed processes remain beside the audit files`);
 }
 
 test(`crash consistency: ${CYCLES} SIGKILLs under concurrent load`, { timeout: TIME_LIMIT_MS }, async (t) => {
   t.diagnostic(`seed ${SEED} (TESSERA_CRASH_SEED replays it), ${CYCLES} cycles, ${CLIENTS} personal-token clients`);
   const started = Date.now();
   const dir = makeTempDir();
-  const dbPath = path.join(dir, 't.db');
+  const dbPath = newDb(dir);
   let server;
   try {
     bootstrap(dbPath, 'alice', ORG);
@@ -501,7 +501,7 @@ test(`crash consistency: ${CYCLES} SIGKILLs under concurrent load`, { timeout: T
       auditVerify(dbPath, `after the kill of ${where}`);
       server = await serve(dbPath);
       await checkAll(ctx, server, where, false);
-      assertCleanStart(server, dir, where);
+      assertCleanStart(server, dbPath, where);
     }
 
     // Everything again, against a server that has been through every crash, and after a clean stop.
@@ -511,7 +511,7 @@ test(`crash consistency: ${CYCLES} SIGKILLs under concurrent load`, { timeout: T
     auditVerify(dbPath, 'after the final clean stop');
     server = await serve(dbPath);
     await checkAll(ctx, server, 'after a clean restart', true);
-    assertCleanStart(server, dir, 'after a clean restart');
+    assertCleanStart(server, dbPath, 'after a clean restart');
     await server.stop();
     server = undefined;
 
