@@ -244,8 +244,8 @@ static int serve(int argc, char **argv) {
    * feed: the cache's poller, the writer (after each commit) and PostgreSQL's listener. */
   if (store_open(o.db, o.audit_key, o.threads + OFFLOAD_THREADS + 3, &backend)) {
     /* The URL may carry a password: name the store by its kind only. */
-    fprintf(stderr, "tessera: cannot open the database%s%s\n",
-            store_is_postgres(o.db) ? " (PostgreSQL)" : " at ",
+    fprintf(stderr, "tessera: cannot open %s%s\n",
+            store_is_postgres(o.db) ? "the PostgreSQL database" : "the database at ",
             store_is_postgres(o.db) ? "" : o.db);
     return 1;
   }

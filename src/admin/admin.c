@@ -26,6 +26,8 @@ static const char usage_text[] =
     "  tessera admin member add --db PATH ORG LOGIN --role admin|member\n"
     "  tessera admin token create --db PATH --user LOGIN [--description D] [--expires WHEN]\n"
     "  tessera admin audit verify --db PATH   (exit 1 names the first tampered record)\n"
+    "  tessera admin copy --from DB --to DB   (a whole store into an empty one: admin copy "
+    "--help)\n"
     "WHEN is Unix seconds, an RFC 3339 date-time (2026-12-01T00:00:00Z), or 0 for never.\n"
     "--db is a SQLite file or a PostgreSQL URL (postgres://USER@HOST:PORT/DB); with PostgreSQL,\n"
     "every command also takes --audit-key FILE, the audit log's key (the servers' own file).\n"
@@ -122,13 +124,13 @@ static int fail(const char *what, int rc) {
 
 /* Names a database in messages: its path, but never a URL, which may carry a password. */
 static const char *db_name(const char *db) {
-  return store_is_postgres(db) ? "(PostgreSQL)" : db;
+  return store_is_postgres(db) ? "the PostgreSQL database" : db;
 }
 
 static int open_store(const struct admin_args *a, struct store **out) {
   int rc = store_open(a->db, a->audit_key, 1, out);
   if (rc)
-    fprintf(stderr, "tessera admin: cannot open the database %s\n", db_name(a->db));
+    fprintf(stderr, "tessera admin: cannot open %s\n", db_name(a->db));
   return rc;
 }
 
@@ -314,6 +316,8 @@ int admin_main(int argc, char **argv) {
     return usage(argc < 2 ? "which command?" : NULL);
   char cmd[32];
   int skip = 2;
+  if (strcmp(argv[1], "copy") == 0)
+    return admin_copy(argc - 1, argv + 1);
   if (strcmp(argv[1], "bootstrap") == 0) {
     snprintf(cmd, sizeof cmd, "bootstrap");
   } else if (argc >= 3) {

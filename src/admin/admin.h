@@ -5,4 +5,7 @@
  * 1 runtime failure, 2 usage error. argv[0] is "admin". */
 int admin_main(int argc, char **argv);
 
+/* `tessera admin copy …` (copy.c); argv[0] is "copy". */
+int admin_copy(int argc, char **argv);
+
 #endif

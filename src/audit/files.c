@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,16 +75,20 @@ static int read_private_file(const char *path, void *data, size_t len) {
   return rc;
 }
 
-/* Makes the key file if it does not exist yet, atomically: the complete key is written to a
- * temporary file first and then linked into place, so nobody ever sees a partial key, and a
- * process that loses the race reads the winner's. */
-static int create_or_read_key(const char *path, unsigned char key[AUDIT_KEY_LEN]) {
+/* Makes the key file with `fresh` (or, when NULL, new random bytes) if it does not exist yet,
+ * atomically: the complete key is written to a temporary file first and then linked into place,
+ * so nobody ever sees a partial key, and a process that loses the race reads the winner's. */
+static int create_or_read_key(const char *path, const unsigned char *fresh,
+                              unsigned char key[AUDIT_KEY_LEN]) {
   int rc = read_private_file(path, key, AUDIT_KEY_LEN);
   if (rc != TE_NOT_FOUND)
     return rc;
   char tmp[PATH_MAX + 32];
-  if (RAND_bytes(key, AUDIT_KEY_LEN) != 1 ||
-      write_temp(path, key, AUDIT_KEY_LEN, tmp, sizeof tmp) != TE_OK)
+  if (fresh)
+    memcpy(key, fresh, AUDIT_KEY_LEN);
+  else if (RAND_bytes(key, AUDIT_KEY_LEN) != 1)
+    return TE_INTERNAL;
+  if (write_temp(path, key, AUDIT_KEY_LEN, tmp, sizeof tmp) != TE_OK)
     return TE_INTERNAL;
   int linked = link(tmp, path);
   int link_errno = errno;
@@ -94,8 +99,17 @@ static int create_or_read_key(const char *path, unsigned char key[AUDIT_KEY_LEN]
 }
 
 int audit_key_load(const char *key_path, bool create, unsigned char key[AUDIT_KEY_LEN]) {
-  return create ? create_or_read_key(key_path, key)
+  return create ? create_or_read_key(key_path, NULL, key)
                 : read_private_file(key_path, key, AUDIT_KEY_LEN);
+}
+
+int audit_key_install(const char *key_path, const unsigned char key[AUDIT_KEY_LEN]) {
+  unsigned char there[AUDIT_KEY_LEN];
+  int rc = create_or_read_key(key_path, key, there);
+  if (rc == TE_OK && CRYPTO_memcmp(there, key, AUDIT_KEY_LEN) != 0)
+    rc = TE_CONFLICT;
+  OPENSSL_cleanse(there, sizeof there);
+  return rc;
 }
 
 int audit_head_read(const char *head_path, int64_t *seq, unsigned char chain[AUDIT_CHAIN_LEN]) {

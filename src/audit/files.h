@@ -23,6 +23,10 @@ int audit_files_paths(const char *db_path, char *key_path, size_t key_size, char
  * that loses the race to make it reads the winner's). TE_FORBIDDEN when others may read it. */
 int audit_key_load(const char *key_path, bool create, unsigned char key[AUDIT_KEY_LEN]);
 
+/* Makes the key file hold `key`: writes it when there is none (as audit_key_load makes one);
+ * TE_CONFLICT when the file holds another key. For moving a log to another store. */
+int audit_key_install(const char *key_path, const unsigned char key[AUDIT_KEY_LEN]);
+
 /* Reads the head: seq 0 and zeros when there is none yet (no audited change committed). */
 int audit_head_read(const char *head_path, int64_t *seq, unsigned char chain[AUDIT_CHAIN_LEN]);
 

@@ -64,10 +64,12 @@ static int parameter_count(const char *sql) {
  * exception. 57P: the server is shutting down or starting. 53: out of resources. */
 static int pg_error(struct pg_conn *c, PGresult *res, enum stmt_id id) {
   const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  static atomic_int_fast64_t last_said = -1000000;
   if (PQstatus(c->conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
       strncmp(state, "57P", 3) == 0) {
     c->broken = true;
-    fprintf(stderr, "tessera: PostgreSQL: connection lost (statement %d)\n", (int)id);
+    if (pg_log_now(&last_said))
+      fprintf(stderr, "tessera: PostgreSQL: connection lost (statement %d)\n", (int)id);
     return TE_UNAVAILABLE;
   }
   if (strncmp(state, "23", 2) == 0)
@@ -83,35 +85,41 @@ static const struct sql_driver pg_driver;
 
 #define PARAMS_MAX 20
 
-static int pg_run(struct sql_conn *base, enum stmt_id id, const struct param *params, int n,
-                  void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
-  struct pg_conn *c = (struct pg_conn *)base;
-  if (changed)
-    *changed = 0;
-  if (n > PARAMS_MAX)
-    return TE_INTERNAL;
-  const char *values[PARAMS_MAX] = {NULL};
+/* Text forms of the parameters (libpq's text format): numbers in decimal, blobs as bytea's hex
+ * input form, \x then two digits a byte. */
+struct pg_params {
+  const char *values[PARAMS_MAX];
   char numbers[PARAMS_MAX][24];
   char blobs[PARAMS_MAX][2 + 2 * 64 + 1];
+};
+
+static int convert_params(const struct param *params, int n, struct pg_params *out) {
+  if (n > PARAMS_MAX)
+    return TE_INTERNAL;
   for (int i = 0; i < n; i++) {
     const struct param *p = &params[i];
+    out->values[i] = NULL; /* PARAM_NULL, and a NULL text, stay SQL NULL */
     if (p->type == PARAM_INT) {
-      snprintf(numbers[i], sizeof numbers[i], "%lld", (long long)p->i);
-      values[i] = numbers[i];
+      snprintf(out->numbers[i], sizeof out->numbers[i], "%lld", (long long)p->i);
+      out->values[i] = out->numbers[i];
     } else if (p->type == PARAM_TEXT) {
-      values[i] = p->p; /* NULL stays SQL NULL */
+      out->values[i] = p->p;
     } else if (p->type == PARAM_BLOB) {
       if (p->len < 0 || p->len > 64)
         return TE_INTERNAL;
-      /* bytea's hex input form: \x then two digits a byte. */
-      memcpy(blobs[i], "\\x", 2);
+      memcpy(out->blobs[i], "\\x", 2);
       for (int b = 0; b < p->len; b++)
-        snprintf(blobs[i] + 2 + 2 * b, 3, "%02x", ((const unsigned char *)p->p)[b]);
-      blobs[i][2 + 2 * p->len] = '\0';
-      values[i] = blobs[i];
+        snprintf(out->blobs[i] + 2 + 2 * b, 3, "%02x", ((const unsigned char *)p->p)[b]);
+      out->blobs[i][2 + 2 * p->len] = '\0';
+      out->values[i] = out->blobs[i];
     }
   }
-  PGresult *res = pg_pool_exec(c->pool, c->conn, (int)id, values);
+  return TE_OK;
+}
+
+/* Hands each row of a finished result to each(), or maps its error. */
+static int take_result(struct pg_conn *c, PGresult *res, enum stmt_id id,
+                       void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
   ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   int rc = TE_OK;
   if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
@@ -129,6 +137,30 @@ static int pg_run(struct sql_conn *base, enum stmt_id id, const struct param *pa
   }
   PQclear(res);
   return rc;
+}
+
+static int pg_run(struct sql_conn *base, enum stmt_id id, const struct param *params, int n,
+                  void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
+  struct pg_conn *c = (struct pg_conn *)base;
+  struct pg_params text;
+  if (changed)
+    *changed = 0;
+  if (convert_params(params, n, &text) != TE_OK)
+    return TE_INTERNAL;
+  PGresult *res = pg_pool_exec(c->pool, c->conn, (int)id, text.values);
+  return take_result(c, res, id, each, arg, changed);
+}
+
+static int pg_run_text(struct sql_conn *base, const char *sql, const struct param *params, int n,
+                       void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
+  struct pg_conn *c = (struct pg_conn *)base;
+  struct pg_params text;
+  if (changed)
+    *changed = 0;
+  if (convert_params(params, n, &text) != TE_OK)
+    return TE_INTERNAL;
+  PGresult *res = PQexecParams(c->conn, sql, n, NULL, text.values, NULL, NULL, 0);
+  return take_result(c, res, STMT_COUNT, each, arg, changed); /* STMT_COUNT: not a numbered one */
 }
 
 static enum sql_type pg_type(const struct sql_row *r, int col) {
@@ -195,6 +227,8 @@ static bool pg_blob(const struct sql_row *r, int col, void *dst, size_t len) {
 
 static const struct sql_driver pg_driver = {
     .run = pg_run,
+    .run_text = pg_run_text,
+    .param_prefix = '$',
     .type = pg_type,
     .integer = pg_integer,
     .text = pg_text,

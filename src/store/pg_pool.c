@@ -88,11 +88,20 @@ static void forget(struct pg_pool *p, struct slot *s) {
   memset(s->prepared, 0, sizeof(bool) * (size_t)(p->count ? p->count : 1));
 }
 
+bool pg_log_now(atomic_int_fast64_t *last_ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, then = atomic_load(last_ms);
+  return now - then >= 1000 && atomic_compare_exchange_strong(last_ms, &then, now);
+}
+
 /* Connects for a slot the caller has reserved (in_use, no connection), outside the lock. */
 static int connect_slot(struct pg_pool *p, struct slot *s, PGconn **out) {
+  static atomic_int_fast64_t last_said = -1000000;
   PGconn *conn = PQconnectdb(p->conninfo);
   if (PQstatus(conn) != CONNECTION_OK) {
-    fprintf(stderr, "tessera: PostgreSQL: cannot connect: %s", PQerrorMessage(conn));
+    if (pg_log_now(&last_said)) /* while the database is down, every request would say it */
+      fprintf(stderr, "tessera: PostgreSQL: cannot connect: %s", PQerrorMessage(conn));
     PQfinish(conn);
     pthread_mutex_lock(&p->lock);
     s->in_use = false;

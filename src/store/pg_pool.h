@@ -2,6 +2,7 @@
 #define TESSERA_STORE_PG_POOL_H
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* A bounded pool of PostgreSQL connections for one node: at most `size` connections,
@@ -35,6 +36,10 @@ void pg_pool_release(struct pg_pool *pool, PGconn *conn, bool broken);
 /* Runs statement `index` with text parameters on conn, preparing it there first if this
  * connection has not yet. The result is the caller's (PQclear); NULL only when out of memory. */
 PGresult *pg_pool_exec(struct pg_pool *pool, PGconn *conn, int index, const char *const *values);
+
+/* Whether to log now: at most once a second per last_ms (a static of the caller's), so that an
+ * outage is said, not repeated by every request. */
+bool pg_log_now(atomic_int_fast64_t *last_ms);
 
 /* Connections open now (in use or idle), for tests and metrics. */
 int pg_pool_open_count(struct pg_pool *pool);

@@ -112,6 +112,15 @@ const char *const pg_statement_sql[STMT_COUNT] = {
         "DELETE FROM changes WHERE version <= (SELECT pruned FROM tessera_version)",
     /* Delivered to every node's LISTEN when (and only if) the transaction commits. */
     [STMT_NOTIFY] = "SELECT pg_notify('tessera_changes', '')",
+    [STMT_COPY_FIXUP] =
+        "SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce(max(id), 0) + 1, false) "
+        "FROM users UNION ALL "
+        "SELECT setval(pg_get_serial_sequence('orgs', 'id'), coalesce(max(id), 0) + 1, false) "
+        "FROM orgs UNION ALL "
+        "SELECT setval(pg_get_serial_sequence('teams', 'id'), coalesce(max(id), 0) + 1, false) "
+        "FROM teams UNION ALL "
+        "SELECT setval(pg_get_serial_sequence('tokens', 'seq'), coalesce(max(seq), 0) + 1, false) "
+        "FROM tokens",
     [STMT_ORG_BY_NAME] = "SELECT id, name, created, max_token_expiry_days FROM orgs "
                          "WHERE lower(name) = lower($1)",
     [STMT_ORG_ROLE] = "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",

@@ -58,7 +58,8 @@ enum stmt_id {
   STMT_CHANGES_SINCE,
   STMT_CHANGES_PRUNE_MARK,
   STMT_CHANGES_PRUNE,
-  STMT_NOTIFY, /* tells the other nodes a commit is coming (delivered at commit) */
+  STMT_NOTIFY,     /* tells the other nodes a commit is coming (delivered at commit) */
+  STMT_COPY_FIXUP, /* after a copy: id sequences past the copied ids */
   STMT_ORG_BY_NAME,
   STMT_ORG_ROLE,
   STMT_ORG_MEMBERS,
@@ -122,6 +123,11 @@ struct sql_driver {
    * TE_UNAVAILABLE when the database cannot be reached or is busy, else TE_INTERNAL (logged). */
   int (*run)(struct sql_conn *c, enum stmt_id id, const struct param *params, int n,
              void (*each)(const struct sql_row *row, void *arg), void *arg, int64_t *changed);
+  /* The same for SQL text built at run time (the copy between stores), parameters written as
+   * <param_prefix>1, <param_prefix>2, ... */
+  int (*run_text)(struct sql_conn *c, const char *sql, const struct param *params, int n,
+                  void (*each)(const struct sql_row *row, void *arg), void *arg, int64_t *changed);
+  char param_prefix;
   enum sql_type (*type)(const struct sql_row *r, int col);
   int64_t (*integer)(const struct sql_row *r, int col); /* booleans read as 0 or 1 */
   /* A text column's bytes (NUL-terminated, valid while the row is) and length. */

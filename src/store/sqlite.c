@@ -284,6 +284,35 @@ static int sqlite_run(struct sql_conn *base, enum stmt_id id, const struct param
   return rc;
 }
 
+static int sqlite_run_text(struct sql_conn *base, const char *sql, const struct param *params,
+                           int n, void (*each)(const struct sql_row *, void *), void *arg,
+                           int64_t *changed) {
+  struct sqlite_conn *c = (struct sqlite_conn *)base;
+  sqlite3_stmt *st;
+  if (changed)
+    *changed = 0;
+  if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    fprintf(stderr, "tessera: store: cannot prepare %s: %s\n", sql, sqlite3_errmsg(c->db));
+    return TE_INTERNAL;
+  }
+  bind_params(st, params, n);
+  struct sql_row row = {&sqlite_driver, st, 0};
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    if (each)
+      each(&row, arg);
+  int rc = TE_OK;
+  if (step != SQLITE_DONE) {
+    rc = (step & 0xff) == SQLITE_CONSTRAINT ? TE_CONFLICT : TE_INTERNAL;
+    if (rc == TE_INTERNAL)
+      fprintf(stderr, "tessera: store: %s failed: %s\n", sql, sqlite3_errstr(step));
+  } else if (changed) {
+    *changed = sqlite3_changes(c->db);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 static enum sql_type sqlite_type(const struct sql_row *r, int col) {
   switch (sqlite3_column_type(r->native, col)) {
   case SQLITE_NULL:
@@ -319,6 +348,8 @@ static bool sqlite_blob(const struct sql_row *r, int col, void *dst, size_t len)
 
 static const struct sql_driver sqlite_driver = {
     .run = sqlite_run,
+    .run_text = sqlite_run_text,
+    .param_prefix = '?',
     .type = sqlite_type,
     .integer = sqlite_integer,
     .text = sqlite_text,

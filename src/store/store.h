@@ -424,6 +424,23 @@ bool store_is_postgres(const char *db);
  * PostgreSQL (NULL otherwise: SQLite keeps its key beside the database, and refuses one given). */
 int store_open(const char *db, const char *audit_key, int read_connections, struct store **out);
 
+/* The tables tessera admin copy moves, and the rows it moved of each. */
+#define STORE_COPY_TABLES 9
+struct store_copy_report {
+  int64_t rows[STORE_COPY_TABLES]; /* in store_copy_table_name order */
+  int64_t audit_verified;          /* records the target's verify walked */
+};
+const char *store_copy_table_name(size_t i);
+
+/* Copies every row of the store at from_db (users, organizations, members, teams, OIDC issuers,
+ * tokens with their hashes, reserved token names, the audit log) into the empty store at to_db,
+ * in one transaction: the source's audit log must verify first; the target is given the source's
+ * audit key (to_key for PostgreSQL must be a new file or already hold it), must be empty (else
+ * TE_CONFLICT, nothing written), and after the copy has the same number of rows in each table and
+ * a log that verifies. The keys are for PostgreSQL ends (NULL for SQLite). problem: why not. */
+int store_copy(const char *from_db, const char *from_key, const char *to_db, const char *to_key,
+               struct store_copy_report *report, char *problem, size_t problem_size);
+
 /* Checks the audit log's chain from its first record. Returns 0 and the number of records checked
  * in *count when intact; TE_CONFLICT with a sentence in report naming the first bad record when a
  * record was edited, removed or moved; another TE_* code when the check could not run. */

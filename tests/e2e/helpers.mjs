@@ -440,6 +440,7 @@ if (onPostgres) {
   process.env.TESSERA_AUDIT_KEY = path.join(pg.keyDir, 'audit-key');
   process.on('exit', pgCleanup);
 }
+let pgCleanupRegistered = onPostgres;
 
 // Synchronous, as an 'exit' handler must be: drops this process's databases (or stops its own
 // cluster, which takes them along) and removes the audit key's directory.
@@ -452,7 +453,7 @@ function pgCleanup() {
       spawnSync(psqlBin, ['-X', '-q', '-d', pg.base], { input: drops, stdio: ['pipe', 'ignore', 'ignore'], timeout: 60000, env: psqlEnv() });
     }
   } finally {
-    fs.rmSync(pg.keyDir, { recursive: true, force: true });
+    if (pg.keyDir) fs.rmSync(pg.keyDir, { recursive: true, force: true });
   }
 }
 
@@ -484,7 +485,18 @@ function pgBase() {
  * on PostgreSQL a new database of the cluster, by its URL (the server makes the schema).
  */
 export function newDb(dir, name = 't') {
-  if (!onPostgres) return path.join(dir, `${name}.db`);
+  return onPostgres ? newPostgresDb() : path.join(dir, `${name}.db`);
+}
+
+/**
+ * A new PostgreSQL database, whichever store the suite runs on (for tests of both at once, such
+ * as `tessera admin copy`), by its URL. Dropped at exit like newDb's.
+ */
+export function newPostgresDb() {
+  if (!pgCleanupRegistered) {
+    pgCleanupRegistered = true;
+    process.on('exit', pgCleanup);
+  }
   const db = `t_${crypto.randomBytes(8).toString('hex')}`;
   const base = pgBase();
   try {
@@ -528,9 +540,11 @@ export function sql(db, statements, { readonly = false } = {}) {
   const target = typeof db === 'string' ? db : db.dbPath;
   const list = Array.isArray(statements) ? statements : [statements];
   const bare = (s) => s.trim().replace(/;+$/, '');
+  // By the database itself, not the suite's store: a test may use both (tessera admin copy).
+  const postgres = /^postgres(ql)?:\/\//.test(target);
   let out;
   try {
-    if (onPostgres) {
+    if (postgres) {
       // One JSON object per row: the same values sqlite3 -json gives, without psql's formatting.
       const script = list
         .map((s) => `${isQuery(s) ? `SELECT row_to_json(r) FROM (${bare(s)}) r` : bare(s)};\n\\echo ${SQL_END}\n`)
@@ -561,7 +575,7 @@ export function sql(db, statements, { readonly = false } = {}) {
     .map((chunk) => {
       const text = chunk.trim();
       if (!text) return [];
-      const rows = onPostgres ? text.split('\n').map((line) => JSON.parse(line)) : JSON.parse(text);
+      const rows = postgres ? text.split('\n').map((line) => JSON.parse(line)) : JSON.parse(text);
       return rows.map((row) =>
         Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v])),
       );
