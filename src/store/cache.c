@@ -207,8 +207,13 @@ static void catch_up(struct cache_store *c, bool wait) {
   int64_t began = time_monotonic_ms();
   for (;;) {
     struct store_change_page page;
-    if (c->inner->ops->changes_since(c->inner, c->seen, FEED_PAGE, &page) != TE_OK)
-      break; /* trust lapses after stale_ms unless a later read succeeds */
+    if (c->inner->ops->changes_since(c->inner, c->seen, FEED_PAGE, &page) != TE_OK) {
+      /* After a commit of ours (wait) something did change: forget everything rather than risk
+       * answering from it. Otherwise trust lapses after stale_ms unless a later read succeeds. */
+      if (wait)
+        drop(c, NULL, 0);
+      break;
+    }
     bool everything = page.gap || page.count >= FEED_PAGE;
     for (size_t k = 0; k < page.count; k++)
       everything |= page.items[k].kind == CHANGE_UNKNOWN;
