@@ -139,28 +139,31 @@ static int take_result(struct pg_conn *c, PGresult *res, enum stmt_id id,
   return rc;
 }
 
-static int pg_run(struct sql_conn *base, enum stmt_id id, const struct param *params, int n,
-                  void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
+/* A numbered statement (prepared once on the connection), or with sql, text run as it is (its id
+ * STMT_COUNT in messages). */
+static int run_statement(struct sql_conn *base, enum stmt_id id, const char *sql,
+                         const struct param *params, int n,
+                         void (*each)(const struct sql_row *, void *), void *arg,
+                         int64_t *changed) {
   struct pg_conn *c = (struct pg_conn *)base;
   struct pg_params text;
   if (changed)
     *changed = 0;
   if (convert_params(params, n, &text) != TE_OK)
     return TE_INTERNAL;
-  PGresult *res = pg_pool_exec(c->pool, c->conn, (int)id, text.values);
+  PGresult *res = sql ? PQexecParams(c->conn, sql, n, NULL, text.values, NULL, NULL, 0)
+                      : pg_pool_exec(c->pool, c->conn, (int)id, text.values);
   return take_result(c, res, id, each, arg, changed);
 }
 
-static int pg_run_text(struct sql_conn *base, const char *sql, const struct param *params, int n,
+static int pg_run(struct sql_conn *c, enum stmt_id id, const struct param *params, int n,
+                  void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
+  return run_statement(c, id, NULL, params, n, each, arg, changed);
+}
+
+static int pg_run_text(struct sql_conn *c, const char *sql, const struct param *params, int n,
                        void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
-  struct pg_conn *c = (struct pg_conn *)base;
-  struct pg_params text;
-  if (changed)
-    *changed = 0;
-  if (convert_params(params, n, &text) != TE_OK)
-    return TE_INTERNAL;
-  PGresult *res = PQexecParams(c->conn, sql, n, NULL, text.values, NULL, NULL, 0);
-  return take_result(c, res, STMT_COUNT, each, arg, changed); /* STMT_COUNT: not a numbered one */
+  return run_statement(c, STMT_COUNT, sql, params, n, each, arg, changed);
 }
 
 static enum sql_type pg_type(const struct sql_row *r, int col) {

@@ -236,12 +236,12 @@ static sqlite3_stmt *conn_stmt(struct sqlite_conn *c, enum stmt_id id) {
 }
 
 /* Maps an SQLite result code to a TE_* code, logging unexpected failures (never with values). */
-static int conn_error(int rc, enum stmt_id id) {
+static int conn_error(int rc, const char *what) {
   if ((rc & 0xff) == SQLITE_CONSTRAINT)
     return TE_CONFLICT;
   if ((rc & 0xff) == SQLITE_BUSY)
     return TE_UNAVAILABLE;
-  fprintf(stderr, "tessera: store: %s failed: %s\n", statement_sql[id], sqlite3_errstr(rc));
+  fprintf(stderr, "tessera: store: %s failed: %s\n", what, sqlite3_errstr(rc));
   return TE_INTERNAL;
 }
 
@@ -261,6 +261,23 @@ static void bind_params(sqlite3_stmt *st, const struct param *params, int n) {
 
 static const struct sql_driver sqlite_driver;
 
+/* Binds and steps a prepared statement to its end, handing each row to each(). */
+static int step_all(struct sqlite_conn *c, sqlite3_stmt *st, const struct param *params, int n,
+                    void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed,
+                    const char *what) {
+  bind_params(st, params, n);
+  struct sql_row row = {&sqlite_driver, st, 0};
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    if (each)
+      each(&row, arg);
+  int rc = step == SQLITE_DONE ? TE_OK : conn_error(step, what);
+  if (rc == TE_OK && changed)
+    *changed = sqlite3_changes(c->db);
+  sqlite3_reset(st);
+  return rc;
+}
+
 static int sqlite_run(struct sql_conn *base, enum stmt_id id, const struct param *params, int n,
                       void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
   struct sqlite_conn *c = (struct sqlite_conn *)base;
@@ -269,19 +286,7 @@ static int sqlite_run(struct sql_conn *base, enum stmt_id id, const struct param
   if (!statement_sql[id])
     return TE_OK; /* a step SQLite does not need */
   sqlite3_stmt *st = conn_stmt(c, id);
-  if (!st)
-    return TE_INTERNAL;
-  bind_params(st, params, n);
-  struct sql_row row = {&sqlite_driver, st, 0};
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW)
-    if (each)
-      each(&row, arg);
-  int rc = step == SQLITE_DONE ? TE_OK : conn_error(step, id);
-  if (rc == TE_OK && changed)
-    *changed = sqlite3_changes(c->db);
-  sqlite3_reset(st);
-  return rc;
+  return st ? step_all(c, st, params, n, each, arg, changed, statement_sql[id]) : TE_INTERNAL;
 }
 
 static int sqlite_run_text(struct sql_conn *base, const char *sql, const struct param *params,
@@ -295,20 +300,7 @@ static int sqlite_run_text(struct sql_conn *base, const char *sql, const struct 
     fprintf(stderr, "tessera: store: cannot prepare %s: %s\n", sql, sqlite3_errmsg(c->db));
     return TE_INTERNAL;
   }
-  bind_params(st, params, n);
-  struct sql_row row = {&sqlite_driver, st, 0};
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW)
-    if (each)
-      each(&row, arg);
-  int rc = TE_OK;
-  if (step != SQLITE_DONE) {
-    rc = (step & 0xff) == SQLITE_CONSTRAINT ? TE_CONFLICT : TE_INTERNAL;
-    if (rc == TE_INTERNAL)
-      fprintf(stderr, "tessera: store: %s failed: %s\n", sql, sqlite3_errstr(step));
-  } else if (changed) {
-    *changed = sqlite3_changes(c->db);
-  }
+  int rc = step_all(c, st, params, n, each, arg, changed, sql);
   sqlite3_finalize(st);
   return rc;
 }
