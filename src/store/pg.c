@@ -87,34 +87,41 @@ static const struct sql_driver pg_driver;
 
 /* Text forms of the parameters (libpq's text format): numbers in decimal, blobs as bytea's hex
  * input form, \x then two digits a byte. */
+typedef char number_text[24];
+typedef char blob_text[2 + 2 * 64 + 1];
+
 struct pg_params {
   const char *values[PARAMS_MAX];
-  char numbers[PARAMS_MAX][24];
-  char blobs[PARAMS_MAX][2 + 2 * 64 + 1];
+  number_text numbers[PARAMS_MAX];
+  blob_text blobs[PARAMS_MAX];
 };
 
-static int convert_params(const struct param *params, int n, struct pg_params *out) {
-  if (n > PARAMS_MAX)
-    return TE_INTERNAL;
+/* n parameters into values, with their text in numbers and blobs (n of each). */
+static int to_text(const struct param *params, int n, const char **values, number_text *numbers,
+                   blob_text *blobs) {
   for (int i = 0; i < n; i++) {
     const struct param *p = &params[i];
-    out->values[i] = NULL; /* PARAM_NULL, and a NULL text, stay SQL NULL */
+    values[i] = NULL; /* PARAM_NULL, and a NULL text, stay SQL NULL */
     if (p->type == PARAM_INT) {
-      snprintf(out->numbers[i], sizeof out->numbers[i], "%lld", (long long)p->i);
-      out->values[i] = out->numbers[i];
+      snprintf(numbers[i], sizeof numbers[i], "%lld", (long long)p->i);
+      values[i] = numbers[i];
     } else if (p->type == PARAM_TEXT) {
-      out->values[i] = p->p;
+      values[i] = p->p;
     } else if (p->type == PARAM_BLOB) {
       if (p->len < 0 || p->len > 64)
         return TE_INTERNAL;
-      memcpy(out->blobs[i], "\\x", 2);
+      memcpy(blobs[i], "\\x", 2);
       for (int b = 0; b < p->len; b++)
-        snprintf(out->blobs[i] + 2 + 2 * b, 3, "%02x", ((const unsigned char *)p->p)[b]);
-      out->blobs[i][2 + 2 * p->len] = '\0';
-      out->values[i] = out->blobs[i];
+        snprintf(blobs[i] + 2 + 2 * b, 3, "%02x", ((const unsigned char *)p->p)[b]);
+      blobs[i][2 + 2 * p->len] = '\0';
+      values[i] = blobs[i];
     }
   }
   return TE_OK;
+}
+
+static int convert_params(const struct param *params, int n, struct pg_params *out) {
+  return n > PARAMS_MAX ? TE_INTERNAL : to_text(params, n, out->values, out->numbers, out->blobs);
 }
 
 /* Hands each row of a finished result to each(), or maps its error. */
@@ -164,6 +171,59 @@ static int pg_run(struct sql_conn *c, enum stmt_id id, const struct param *param
 static int pg_run_text(struct sql_conn *c, const char *sql, const struct param *params, int n,
                        void (*each)(const struct sql_row *, void *), void *arg, int64_t *changed) {
   return run_statement(c, STMT_COUNT, sql, params, n, each, arg, changed);
+}
+
+/* The statement's VALUES tuple once for each row, its $n renumbered: one INSERT, one round trip
+ * for a whole batch. */
+static char *rows_sql(const char *sql, int columns, int rows) {
+  const char *values = strstr(sql, "VALUES (");
+  if (!values)
+    return NULL;
+  const char *tuple = values + strlen("VALUES ");
+  size_t prefix = (size_t)(tuple - sql), len = strlen(tuple);
+  size_t cap = prefix + (size_t)rows * (len + 2 + 8 * (size_t)columns) + 1, used = prefix;
+  char *out = malloc(cap);
+  if (!out)
+    abort();
+  memcpy(out, sql, prefix);
+  for (int r = 0; r < rows; r++) {
+    if (r)
+      used += (size_t)snprintf(out + used, cap - used, ", ");
+    for (const char *p = tuple; *p;) {
+      if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+        char *end;
+        long n = strtol(p + 1, &end, 10);
+        used += (size_t)snprintf(out + used, cap - used, "$%ld", n + (long)r * columns);
+        p = end;
+      } else {
+        out[used++] = *p++;
+      }
+    }
+  }
+  out[used] = '\0';
+  return out;
+}
+
+static int pg_run_rows(struct sql_conn *base, enum stmt_id id, const struct param *params,
+                       int columns, int rows) {
+  struct pg_conn *c = (struct pg_conn *)base;
+  int n = columns * rows;
+  char *sql = rows_sql(pg_statement_sql[id], columns, rows);
+  const char **values = calloc((size_t)n, sizeof *values);
+  number_text *numbers = calloc((size_t)n, sizeof *numbers);
+  blob_text *blobs = calloc((size_t)n, sizeof *blobs);
+  if (!values || !numbers || !blobs)
+    abort();
+  int rc = sql && n <= 65535 ? to_text(params, n, values, numbers, blobs) : TE_INTERNAL;
+  if (rc == TE_OK) {
+    PGresult *res = PQexecParams(c->conn, sql, n, NULL, values, NULL, NULL, 0);
+    rc = take_result(c, res, id, NULL, NULL, NULL);
+  }
+  free(sql);
+  free(values);
+  free(numbers);
+  free(blobs);
+  return rc;
 }
 
 static enum sql_type pg_type(const struct sql_row *r, int col) {
@@ -232,6 +292,7 @@ static const struct sql_driver pg_driver = {
     .run = pg_run,
     .run_text = pg_run_text,
     .param_prefix = '$',
+    .run_rows = pg_run_rows,
     .type = pg_type,
     .integer = pg_integer,
     .text = pg_text,

@@ -128,6 +128,11 @@ struct sql_driver {
   int (*run_text)(struct sql_conn *c, const char *sql, const struct param *params, int n,
                   void (*each)(const struct sql_row *row, void *arg), void *arg, int64_t *changed);
   char param_prefix;
+  /* Runs a one-row INSERT statement for `rows` rows of `columns` parameters each (params holds
+   * them row after row), as one statement where the backend gains by it (PostgreSQL: one round
+   * trip for a batch), else row by row. */
+  int (*run_rows)(struct sql_conn *c, enum stmt_id id, const struct param *params, int columns,
+                  int rows);
   enum sql_type (*type)(const struct sql_row *r, int col);
   int64_t (*integer)(const struct sql_row *r, int col); /* booleans read as 0 or 1 */
   /* A text column's bytes (NUL-terminated, valid while the row is) and length. */
@@ -174,6 +179,9 @@ int sql_all(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, s
 struct write_job {
   /* Runs the job's statements inside the batch's transaction. */
   int (*apply)(struct sql_conn *c, struct write_job *job);
+  /* A job that only inserts this token (or, with apply NULL, nothing) and its audit record: the
+   * writer may insert it with the batch's others in one statement (sql_writer.c's fast path). */
+  const struct store_token *insert_only;
   store_done_fn done;
   void *arg;
   struct write_job *next;
@@ -263,6 +271,15 @@ int reserve_token_name(struct sql_conn *c, int64_t org_id, const char *name);
  * The database's id (32 hex digits) into db_id. */
 int audit_key_setup(struct sql_conn *c, const char *key_path, unsigned char key[AUDIT_KEY_LEN],
                     char db_id[33]);
+#define AUDIT_ROW_PARAMS 12
+/* The log's last record (seq 0 and zeros when it has none), read inside the writer's
+ * transaction, which holds the write lock: nobody else appends meanwhile. */
+int audit_tail_read(struct sql_conn *c, int64_t *seq, unsigned char chain[32]);
+/* The next record after *seq (whose chain value is prev): its chain value into chain and the
+ * parameters of STMT_AUDIT_INSERT into p (pointing into a and chain); moves *seq on. */
+int audit_row(const unsigned char key[AUDIT_KEY_LEN], int64_t *seq, const unsigned char prev[32],
+              const struct audit_record *a, unsigned char chain[32],
+              struct param p[AUDIT_ROW_PARAMS]);
 /* Appends a record chained to the last one, inside the writer's transaction; returns its seq and
  * chain value for the head file. */
 int audit_insert(struct sql_conn *c, const unsigned char key[AUDIT_KEY_LEN],

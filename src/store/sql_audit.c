@@ -113,31 +113,51 @@ static void read_tail(const struct sql_row *r, void *out) {
     memset(t->chain, 0, 32);
 }
 
-int audit_insert(struct sql_conn *c, const unsigned char key[AUDIT_KEY_LEN],
-                 const struct audit_record *a, int64_t *seq_out, unsigned char chain[32]) {
+int audit_tail_read(struct sql_conn *c, int64_t *seq, unsigned char chain[32]) {
   struct audit_tail_row last = {0, {0}};
   int rc = sql_one(c, STMT_AUDIT_LAST, NULL, 0, read_tail, &last);
   if (rc && rc != TE_NOT_FOUND)
     return rc;
-  int64_t seq = last.seq < INT64_MAX ? last.seq + 1 : 0; /* a forged INT64_MAX tail: never wrap */
-  if (seq < 1)
+  *seq = last.seq;
+  memcpy(chain, last.chain, 32);
+  return TE_OK;
+}
+
+int audit_row(const unsigned char key[AUDIT_KEY_LEN], int64_t *seq, const unsigned char prev[32],
+              const struct audit_record *a, unsigned char chain[32],
+              struct param p[AUDIT_ROW_PARAMS]) {
+  if (*seq < 0 || *seq == INT64_MAX) /* a forged INT64_MAX tail: refuse, never wrap */
     return TE_INTERNAL;
-  audit_chain_value(key, last.chain, seq, a, chain);
-  struct param p[] = {PARAM_I(seq),
-                      PARAM_T(a->org),
-                      PARAM_I(a->timestamp),
-                      PARAM_T(a->source_ip),
-                      PARAM_T(a->event),
-                      PARAM_T(a->description),
-                      PARAM_T(a->user),
-                      PARAM_T(a->token_id),
-                      PARAM_T(a->token_name),
-                      PARAM_I(a->req_org_admin),
-                      PARAM_I(a->auth_failure),
-                      PARAM_B(chain, 32)};
-  if ((rc = sql_write(c, STMT_AUDIT_INSERT, p, 12, false)) != 0)
+  int64_t next = *seq + 1;
+  audit_chain_value(key, prev, next, a, chain);
+  struct param row[AUDIT_ROW_PARAMS] = {PARAM_I(next),
+                                        PARAM_T(a->org),
+                                        PARAM_I(a->timestamp),
+                                        PARAM_T(a->source_ip),
+                                        PARAM_T(a->event),
+                                        PARAM_T(a->description),
+                                        PARAM_T(a->user),
+                                        PARAM_T(a->token_id),
+                                        PARAM_T(a->token_name),
+                                        PARAM_I(a->req_org_admin),
+                                        PARAM_I(a->auth_failure),
+                                        PARAM_B(chain, 32)};
+  memcpy(p, row, sizeof row);
+  *seq = next;
+  return TE_OK;
+}
+
+int audit_insert(struct sql_conn *c, const unsigned char key[AUDIT_KEY_LEN],
+                 const struct audit_record *a, int64_t *seq_out, unsigned char chain[32]) {
+  int64_t seq;
+  unsigned char prev[32];
+  struct param p[AUDIT_ROW_PARAMS];
+  int rc = audit_tail_read(c, &seq, prev);
+  if (rc || (rc = audit_row(key, &seq, prev, a, chain, p)) != 0)
     return rc;
-  *seq_out = seq;
+  if ((rc = sql_write(c, STMT_AUDIT_INSERT, p, AUDIT_ROW_PARAMS, false)) != 0)
+    return rc;
+  *seq_out = p[0].i;
   return TE_OK;
 }
 

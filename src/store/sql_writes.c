@@ -185,6 +185,7 @@ int sql_token_insert(struct store *store, const struct store_token *token,
                      const struct audit_record *audit, store_done_fn done, void *arg) {
   struct token_job *job = job_new(sizeof *job, apply_token_insert);
   job->token = *token;
+  job->job.insert_only = &job->token;
   job_attach_audit(&job->job, audit);
   return sql_submit(store, &job->job, done, arg);
 }
