@@ -158,7 +158,7 @@ static int run_statement(struct sql_conn *base, enum stmt_id id, const char *sql
     *changed = 0;
   if (convert_params(params, n, &text) != TE_OK)
     return TE_INTERNAL;
-  PGresult *res = sql ? PQexecParams(c->conn, sql, n, NULL, text.values, NULL, NULL, 0)
+  PGresult *res = sql ? pg_pool_exec_text(c->pool, c->conn, sql, n, text.values)
                       : pg_pool_exec(c->pool, c->conn, (int)id, text.values);
   return take_result(c, res, id, each, arg, changed);
 }
@@ -216,7 +216,7 @@ static int pg_run_rows(struct sql_conn *base, enum stmt_id id, const struct para
     abort();
   int rc = sql && n <= 65535 ? to_text(params, n, values, numbers, blobs) : TE_INTERNAL;
   if (rc == TE_OK) {
-    PGresult *res = PQexecParams(c->conn, sql, n, NULL, values, NULL, NULL, 0);
+    PGresult *res = pg_pool_exec_text(c->pool, c->conn, sql, n, values);
     rc = take_result(c, res, id, NULL, NULL, NULL);
   }
   free(sql);
@@ -386,7 +386,7 @@ static void quiet(void *arg, const char *message) {
 
 /* Applies the migrations on a connection of its own, before any pool exists. */
 static int migrate(const char *conninfo) {
-  PGconn *conn = PQconnectdb(conninfo);
+  PGconn *conn = pg_connect(conninfo);
   int rc = TE_UNAVAILABLE;
   if (PQstatus(conn) == CONNECTION_OK) {
     PQsetNoticeProcessor(conn, quiet, NULL);

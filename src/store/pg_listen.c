@@ -2,6 +2,7 @@
 #include "store/pg_listen.h"
 
 #include "core/error.h"
+#include "store/pg_pool.h"
 
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -30,7 +31,7 @@ static void quiet(void *arg, const char *message) {
 }
 
 static PGconn *connect_and_listen(struct pg_listener *l) {
-  PGconn *conn = PQconnectdb(l->conninfo);
+  PGconn *conn = pg_connect(l->conninfo);
   PGresult *res = NULL;
   if (PQstatus(conn) == CONNECTION_OK) {
     PQsetNoticeProcessor(conn, quiet, NULL);

@@ -16,9 +16,19 @@ struct slot {
   bool *prepared; /* per statement: prepared on this connection */
 };
 
+/* A database that does not answer (frozen, partitioned: TCP still accepts) must not hold a
+ * request for long: a statement gets QUERY_TIMEOUT_MS, a connection attempt CONNECT_TIMEOUT
+ * seconds (unless the URL says otherwise); after either, or a refused connection, the pool
+ * answers TE_UNAVAILABLE at once for DOWN_MS instead of making every request find out again. */
+#define QUERY_TIMEOUT_MS 5000
+#define CONNECT_TIMEOUT "3"
+#define DOWN_MS 1000
+
 struct pg_pool {
   char *conninfo;
   int size, wait_ms, count;
+  int query_timeout_ms, down_ms;
+  int64_t down_until_ms; /* under lock: until then, the database is taken to be down */
   const struct pg_statement *statements;
   pthread_mutex_t lock;
   pthread_cond_t freed; /* a slot was released */
@@ -45,6 +55,8 @@ int pg_pool_create(const char *conninfo, int size, int wait_ms,
       abort();
   p->size = size;
   p->wait_ms = wait_ms;
+  p->query_timeout_ms = QUERY_TIMEOUT_MS;
+  p->down_ms = DOWN_MS;
   p->statements = statements;
   p->count = count;
   pthread_mutex_init(&p->lock, NULL);
@@ -88,22 +100,49 @@ static void forget(struct pg_pool *p, struct slot *s) {
   memset(s->prepared, 0, sizeof(bool) * (size_t)(p->count ? p->count : 1));
 }
 
-bool pg_log_now(atomic_int_fast64_t *last_ms) {
+static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, then = atomic_load(last_ms);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool pg_log_now(atomic_int_fast64_t *last_ms) {
+  int64_t now = now_ms(), then = atomic_load(last_ms);
   return now - then >= 1000 && atomic_compare_exchange_strong(last_ms, &then, now);
+}
+
+void pg_pool_set_timeouts(struct pg_pool *p, int query_timeout_ms, int down_ms) {
+  pthread_mutex_lock(&p->lock);
+  p->query_timeout_ms = query_timeout_ms;
+  p->down_ms = down_ms;
+  if (p->down_until_ms > now_ms() + down_ms) /* a window already running is the new length */
+    p->down_until_ms = now_ms() + down_ms;
+  pthread_mutex_unlock(&p->lock);
+}
+
+PGconn *pg_connect(const char *conninfo) {
+  /* Ours first: what the URL (dbname, expanded) says comes later and so wins. */
+  const char *const keys[] = {"connect_timeout", "dbname", NULL};
+  const char *const values[] = {CONNECT_TIMEOUT, conninfo, NULL};
+  return PQconnectdbParams(keys, values, 1);
+}
+
+static void mark_down(struct pg_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  p->down_until_ms = now_ms() + p->down_ms;
+  pthread_mutex_unlock(&p->lock);
 }
 
 /* Connects for a slot the caller has reserved (in_use, no connection), outside the lock. */
 static int connect_slot(struct pg_pool *p, struct slot *s, PGconn **out) {
   static atomic_int_fast64_t last_said = -1000000;
-  PGconn *conn = PQconnectdb(p->conninfo);
+  PGconn *conn = pg_connect(p->conninfo);
   if (PQstatus(conn) != CONNECTION_OK) {
     if (pg_log_now(&last_said)) /* while the database is down, every request would say it */
       fprintf(stderr, "tessera: PostgreSQL: cannot connect: %s", PQerrorMessage(conn));
     PQfinish(conn);
     pthread_mutex_lock(&p->lock);
+    p->down_until_ms = now_ms() + p->down_ms;
     s->in_use = false;
     pthread_cond_signal(&p->freed);
     pthread_mutex_unlock(&p->lock);
@@ -127,6 +166,10 @@ int pg_pool_acquire(struct pg_pool *p, PGconn **out) {
     deadline.tv_nsec -= 1000000000L;
   }
   pthread_mutex_lock(&p->lock);
+  if (now_ms() < p->down_until_ms) { /* found down a moment ago: say so at once */
+    pthread_mutex_unlock(&p->lock);
+    return TE_UNAVAILABLE;
+  }
   for (;;) {
     struct slot *empty = NULL;
     for (int i = 0; i < p->size; i++) {
@@ -176,6 +219,38 @@ void pg_pool_release(struct pg_pool *p, PGconn *conn, bool broken) {
   pthread_mutex_unlock(&p->lock);
 }
 
+/* The result of what was just sent on conn, waiting at most the pool's query timeout: the last
+ * result (libpq's exec functions' convention), or NULL when the server did not answer in time or
+ * the connection failed. A connection that timed out is unusable (a reply may still come): it
+ * is closed and the database taken to be down for a moment. */
+static PGresult *await_result(struct pg_pool *p, PGconn *conn, bool sent) {
+  pthread_mutex_lock(&p->lock);
+  int64_t deadline = now_ms() + p->query_timeout_ms;
+  pthread_mutex_unlock(&p->lock);
+  bool late = !sent;
+  while (!late && PQisBusy(conn)) {
+    int64_t left = deadline - now_ms();
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    int ready = left > 0 && pfd.fd >= 0 ? poll(&pfd, 1, (int)left) : 0;
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0 || !PQconsumeInput(conn))
+      late = true; /* out of time, or the connection failed */
+  }
+  if (late) {
+    mark_down(p);
+    /* Closing the socket under libpq is not allowed; making it unusable is: the caller releases
+     * the connection as broken and the pool closes it. */
+    return NULL;
+  }
+  PGresult *last = NULL;
+  for (PGresult *res; (res = PQgetResult(conn)) != NULL;) {
+    PQclear(last);
+    last = res;
+  }
+  return last;
+}
+
 PGresult *pg_pool_exec(struct pg_pool *p, PGconn *conn, int index, const char *const *values) {
   char name[16];
   snprintf(name, sizeof name, "s%d", index);
@@ -186,8 +261,9 @@ PGresult *pg_pool_exec(struct pg_pool *p, PGconn *conn, int index, const char *c
   if (!s || index < 0 || index >= p->count)
     return NULL;
   if (!prepared) {
-    PGresult *res =
-        PQprepare(conn, name, p->statements[index].sql, p->statements[index].params, NULL);
+    PGresult *res = await_result(
+        p, conn,
+        PQsendPrepare(conn, name, p->statements[index].sql, p->statements[index].params, NULL));
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
       return res; /* the caller sees why */
     PQclear(res);
@@ -195,7 +271,13 @@ PGresult *pg_pool_exec(struct pg_pool *p, PGconn *conn, int index, const char *c
     s->prepared[index] = true;
     pthread_mutex_unlock(&p->lock);
   }
-  return PQexecPrepared(conn, name, p->statements[index].params, values, NULL, NULL, 0);
+  return await_result(
+      p, conn, PQsendQueryPrepared(conn, name, p->statements[index].params, values, NULL, NULL, 0));
+}
+
+PGresult *pg_pool_exec_text(struct pg_pool *p, PGconn *conn, const char *sql, int n,
+                            const char *const *values) {
+  return await_result(p, conn, PQsendQueryParams(conn, sql, n, NULL, values, NULL, NULL, 0));
 }
 
 int pg_pool_open_count(struct pg_pool *p) {

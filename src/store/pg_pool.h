@@ -37,6 +37,20 @@ void pg_pool_release(struct pg_pool *pool, PGconn *conn, bool broken);
  * connection has not yet. The result is the caller's (PQclear); NULL only when out of memory. */
 PGresult *pg_pool_exec(struct pg_pool *pool, PGconn *conn, int index, const char *const *values);
 
+/* Runs sql (not a numbered statement: built at run time) with text parameters, as pg_pool_exec
+ * does, bounded in time alike. */
+PGresult *pg_pool_exec_text(struct pg_pool *pool, PGconn *conn, const char *sql, int n,
+                            const char *const *values);
+
+/* A statement that has not answered within query_timeout_ms gets NULL (its connection is then to
+ * be released as broken); a timeout or a failed connection makes acquire answer TE_UNAVAILABLE at
+ * once for down_ms. Defaults: 5000 and 1000. */
+void pg_pool_set_timeouts(struct pg_pool *pool, int query_timeout_ms, int down_ms);
+
+/* A connection for conninfo with Tessera's defaults (connect_timeout 3 s) under what conninfo
+ * itself says. */
+PGconn *pg_connect(const char *conninfo);
+
 /* Whether to log now: at most once a second per last_ms (a static of the caller's), so that an
  * outage is said, not repeated by every request. */
 bool pg_log_now(atomic_int_fast64_t *last_ms);

@@ -89,11 +89,17 @@ static int prune_now(struct writer *w, struct sql_conn *c) {
 static int run_jobs(struct writer *w, struct sql_conn *c, struct write_job *batch, int *results,
                     struct audit_tail *tail) {
   bool broken = false, changed = false;
+  /* Why the batch was abandoned: a lost connection is TE_UNAVAILABLE (503: try again), not a
+   * fault of ours. */
+  int cause = TE_INTERNAL;
   int n = 0, rc = sql_exec(c, STMT_BEGIN, NULL, 0);
   if (!rc && (rc = sql_exec(c, STMT_WRITE_LOCK, NULL, 0)) != 0)
     sql_exec(c, STMT_ROLLBACK, NULL, 0);
   for (struct write_job *j = batch; j; j = j->next) {
-    results[n] = rc || broken ? (rc ? rc : TE_INTERNAL) : apply_one(w, c, j, tail, &broken);
+    bool was_broken = broken;
+    results[n] = rc || broken ? (rc ? rc : cause) : apply_one(w, c, j, tail, &broken);
+    if (broken && !was_broken && results[n] == TE_UNAVAILABLE)
+      cause = TE_UNAVAILABLE;
     changed |= results[n++] == TE_OK;
   }
   if (rc)
@@ -103,7 +109,7 @@ static int run_jobs(struct writer *w, struct sql_conn *c, struct write_job *batc
     broken = true;
   if (broken) {
     sql_exec(c, STMT_ROLLBACK, NULL, 0);
-    return rc ? rc : TE_INTERNAL;
+    return rc ? rc : cause;
   }
   if ((rc = sql_exec(c, STMT_COMMIT, NULL, 0)) != 0)
     sql_exec(c, STMT_ROLLBACK, NULL, 0);

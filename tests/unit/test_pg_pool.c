@@ -183,6 +183,30 @@ static void an_unreachable_database_is_unavailable(void **state) {
   pg_pool_free(p);
 }
 
+/* A server that accepts but never answers (SIGSTOPped, as a partition looks): the statement gets
+ * NULL after the timeout instead of holding its caller, and for a moment after that the pool
+ * says TE_UNAVAILABLE without trying; once the server answers again, so does the pool. */
+static void a_database_that_stops_answering_times_out(void **state) {
+  (void)state;
+  struct pg_pool *p = pool_of(2, 1000);
+  pg_pool_set_timeouts(p, 300, 60000);
+  PGconn *conn, *other;
+  assert_int_equal(pg_pool_acquire(p, &conn), TE_OK);
+  int pid = backend_pid(p, conn);
+  assert_int_equal(kill(pid, SIGSTOP), 0);
+  const char *values[] = {"1"};
+  PGresult *res = pg_pool_exec(p, conn, 0, values);
+  assert_int_equal(kill(pid, SIGCONT), 0);
+  assert_null(res);
+  pg_pool_release(p, conn, true);
+  assert_int_equal(pg_pool_acquire(p, &other), TE_UNAVAILABLE); /* down: not even tried */
+  pg_pool_set_timeouts(p, 300, 0);                              /* the window is over */
+  assert_int_equal(pg_pool_acquire(p, &other), TE_OK);
+  assert_int_equal(plus_one(p, other, 41), 42);
+  pg_pool_release(p, other, false);
+  pg_pool_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(at_most_size_connections_then_unavailable),
@@ -191,6 +215,7 @@ int main(void) {
       cmocka_unit_test(one_handed_back_inside_a_transaction_is_closed),
       cmocka_unit_test(many_threads_share_a_few_connections),
       cmocka_unit_test(an_unreachable_database_is_unavailable),
+      cmocka_unit_test(a_database_that_stops_answering_times_out),
   };
   return cmocka_run_group_tests(tests, pg_cluster_group_setup, pg_cluster_group_teardown);
 }
