@@ -66,15 +66,11 @@ static int column_count(const char *columns) {
   return n;
 }
 
-static void read_count(const struct sql_row *r, void *out) {
-  *(int64_t *)out = row_int(r, 0);
-}
-
 static int count_rows(struct sql_conn *c, const char *table, int64_t *out) {
   char sql[96];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
   *out = -1;
-  return c->driver->run_text(c, sql, NULL, 0, read_count, out, NULL);
+  return c->driver->run_text(c, sql, NULL, 0, read_int64, out, NULL);
 }
 
 /* One source row, as the target's parameters: each value in the type the source stored it in

@@ -27,6 +27,10 @@ char *row_text_dup(const struct sql_row *r, int col) {
   return copy;
 }
 
+void read_int64(const struct sql_row *r, void *out) {
+  *(int64_t *)out = row_int(r, 0);
+}
+
 bool row_blob(const struct sql_row *r, int col, void *dst, size_t len) {
   return r->driver->blob(r, col, dst, len);
 }

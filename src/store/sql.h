@@ -153,6 +153,9 @@ struct sql_row {
 
 typedef void (*row_reader)(const struct sql_row *row, void *out);
 
+/* A row_reader for a query of one integer (a count, an id): column 0 into an int64_t. */
+void read_int64(const struct sql_row *row, void *out);
+
 /* Reading a row. */
 int64_t row_int(const struct sql_row *r, int col);
 void row_text(const struct sql_row *r, int col, char *dst, size_t size); /* truncates safely */

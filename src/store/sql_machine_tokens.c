@@ -54,10 +54,6 @@ int reserve_token_name(struct sql_conn *c, int64_t org_id, const char *name) {
   return sql_write(c, STMT_TOKEN_NAME_RESERVE, p, 2, false);
 }
 
-static void read_int(const struct sql_row *r, void *out) {
-  *(int64_t *)out = row_int(r, 0);
-}
-
 /* A token made by another token that is not a person's own lives no longer than its maker, which
  * must still exist (TE_FORBIDDEN) and expire no sooner (TE_BAD_REQUEST). */
 static int within_parent(struct sql_conn *c, const struct store_token *t) {
@@ -65,7 +61,7 @@ static int within_parent(struct sql_conn *c, const struct store_token *t) {
     return TE_OK;
   struct param p[] = {PARAM_I(t->parent_seq)};
   int64_t bound = 0;
-  int rc = sql_one(c, STMT_TOKEN_EXPIRES, p, 1, read_int, &bound);
+  int rc = sql_one(c, STMT_TOKEN_EXPIRES, p, 1, read_int64, &bound);
   if (rc == TE_NOT_FOUND)
     return TE_FORBIDDEN;
   if (rc)
@@ -126,7 +122,7 @@ static int apply_set_expiry_policy(struct sql_conn *c, struct write_job *job) {
   int64_t was = 0;
   int rc = check_actor(c, m);
   struct param p[] = {PARAM_I(m->org_id), PARAM_I(m->days)};
-  if (rc || (rc = sql_one(c, STMT_ORG_EXPIRY_POLICY, p, 1, read_int, &was)) != 0)
+  if (rc || (rc = sql_one(c, STMT_ORG_EXPIRY_POLICY, p, 1, read_int64, &was)) != 0)
     return rc;
   if (was == m->days) {
     job->unchanged = true;
@@ -146,5 +142,5 @@ int sql_org_set_expiry_policy(struct store *store, const struct store_actor *act
 
 int sql_org_member_count(struct store *store, int64_t org_id, int64_t *out) {
   struct param p[] = {PARAM_I(org_id)};
-  return sql_read_one(store, STMT_ORG_MEMBER_COUNT, p, 1, read_int, out);
+  return sql_read_one(store, STMT_ORG_MEMBER_COUNT, p, 1, read_int64, out);
 }

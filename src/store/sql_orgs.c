@@ -88,17 +88,13 @@ struct member_change {
   char role[16];
 };
 
-static void read_count(const struct sql_row *r, void *out) {
-  *(int64_t *)out = row_int(r, 0);
-}
-
 /* An organization that has admins keeps at least one: a change that takes its last admin away is
  * refused (inside its savepoint, so it is undone). An org that has none (made offline) is not
  * locked by this rule. */
 static int admins_left(struct sql_conn *c, int64_t org_id) {
   struct param p[] = {PARAM_I(org_id)};
   int64_t admins = 0;
-  int rc = sql_one(c, STMT_ORG_ADMIN_COUNT, p, 1, read_count, &admins);
+  int rc = sql_one(c, STMT_ORG_ADMIN_COUNT, p, 1, read_int64, &admins);
   if (rc)
     return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;
   return admins > 0 ? TE_OK : TE_BAD_REQUEST;

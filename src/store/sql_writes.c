@@ -42,17 +42,13 @@ struct user_job {
   struct store_user *out; /* the waiting caller's; valid because user_create is synchronous */
 };
 
-static void read_id(const struct sql_row *r, void *out) {
-  *(int64_t *)out = row_int(r, 0);
-}
-
 static int apply_user_create(struct sql_conn *c, struct write_job *job) {
   struct user_job *uj = (struct user_job *)job;
   struct store_user *u = &uj->user;
   token_new_id(u->uuid);
   struct param p[] = {PARAM_T(u->uuid),  PARAM_T(u->login),      PARAM_T(u->name),
                       PARAM_T(u->email), PARAM_I(u->site_admin), PARAM_I(time_now())};
-  int rc = sql_one(c, STMT_USER_INSERT, p, 6, read_id, &u->id); /* RETURNING id */
+  int rc = sql_one(c, STMT_USER_INSERT, p, 6, read_int64, &u->id); /* RETURNING id */
   if (rc == TE_OK && uj->out)
     *uj->out = *u;
   return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;
