@@ -277,6 +277,7 @@ int store_copy(const char *from_db, const char *from_key, const char *to_db, con
   if ((rc = key_path_of(from_db, from_key, key_path, sizeof key_path)) != TE_OK ||
       (rc = audit_key_load(key_path, false, key)) != TE_OK ||
       (rc = key_path_of(to_db, to_key, target_key, sizeof target_key)) != TE_OK) {
+    OPENSSL_cleanse(key, sizeof key);
     say(problem, size, "cannot read the source's audit key or place the target's");
     return rc;
   }

@@ -43,7 +43,6 @@ struct pg_store {
   struct pg_statement statements[STMT_COUNT];
   struct pg_pool *readers;
   struct pg_pool *writer;
-  PGconn *writer_configured; /* the writer connection synchronous_commit was last set on */
   struct pg_conn writer_conn;
   char *conninfo;
   struct pg_listener *listener; /* other nodes' commits, once a cache watches */
@@ -74,7 +73,13 @@ static int pg_error(struct pg_conn *c, PGresult *res, enum stmt_id id) {
   }
   if (strncmp(state, "23", 2) == 0)
     return TE_CONFLICT;
-  if (strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0)
+  /* 25006: read-only, a standby after a failover: this connection will not write again. */
+  if (strcmp(state, "25006") == 0)
+    c->broken = true;
+  /* 40: serialization failure, deadlock; 53: out of resources; 57014: cancelled or over
+   * statement_timeout; 55P03: lock not available: all for a later try. */
+  if (strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0 || strcmp(state, "57014") == 0 ||
+      strcmp(state, "55P03") == 0 || strcmp(state, "25006") == 0)
     return TE_UNAVAILABLE;
   /* The SQLSTATE and the statement only: messages may quote values. */
   fprintf(stderr, "tessera: PostgreSQL: statement %d failed: SQLSTATE %s\n", (int)id, state);
@@ -320,26 +325,12 @@ static void reader_release(struct sql_store *base, struct sql_conn *sc) {
   free(c);
 }
 
-/* Durability is the store's promise: a creation is acknowledged only after its commit is on
- * disk, whatever the server's or role's default for synchronous_commit says. */
-static int configure_writer(PGconn *conn) {
-  PGresult *res = PQexec(conn, "SET synchronous_commit = on");
-  int rc = res && PQresultStatus(res) == PGRES_COMMAND_OK ? TE_OK : TE_UNAVAILABLE;
-  PQclear(res);
-  return rc;
-}
-
 static int writer_acquire(struct sql_store *base, struct sql_conn **out) {
   struct pg_store *s = (struct pg_store *)base;
   PGconn *conn;
   int rc = pg_pool_acquire(s->writer, &conn);
   if (rc)
     return rc;
-  if (conn != s->writer_configured && (rc = configure_writer(conn)) != TE_OK) {
-    pg_pool_release(s->writer, conn, true);
-    return rc;
-  }
-  s->writer_configured = conn;
   s->writer_conn = (struct pg_conn){{&pg_driver}, s->writer, conn, false};
   *out = &s->writer_conn.base;
   return TE_OK;
@@ -348,8 +339,7 @@ static int writer_acquire(struct sql_store *base, struct sql_conn **out) {
 static void writer_release(struct sql_store *base, struct sql_conn *sc) {
   struct pg_store *s = (struct pg_store *)base;
   struct pg_conn *c = (struct pg_conn *)sc;
-  if (c->broken)
-    s->writer_configured = NULL;
+  (void)s;
   pg_pool_release(c->pool, c->conn, c->broken);
 }
 
@@ -412,10 +402,19 @@ static struct pg_store *pg_store_new(const char *conninfo, int read_connections)
                      &s->readers) != TE_OK ||
       pg_pool_create(conninfo, 1, WRITER_WAIT_MS, s->statements, STMT_COUNT, &s->writer) != TE_OK)
     abort(); /* only for arguments out of range */
+  /* Durability is the store's promise: a creation is acknowledged only after its commit is on
+   * disk, whatever the server's or role's default for synchronous_commit says; set on every
+   * connection the writer is ever given. */
+  pg_pool_set_on_connect(s->writer, "SET synchronous_commit = on");
   return s;
 }
 
-static int need_key(const char *key_path) {
+static int need_key(const char *conninfo, const char *key_path) {
+  if (!pg_conninfo_valid(conninfo)) {
+    fprintf(stderr, "tessera: the PostgreSQL URL is malformed (not quoted here: it may hold a "
+                    "password); see libpq's connection URIs\n");
+    return TE_BAD_REQUEST;
+  }
   if (key_path && *key_path)
     return TE_OK;
   fprintf(stderr, "tessera: a PostgreSQL store needs its audit key file: give --audit-key FILE "
@@ -425,7 +424,7 @@ static int need_key(const char *key_path) {
 
 int store_pg_open(const char *conninfo, const char *key_path, int read_connections,
                   struct store **out) {
-  int rc = need_key(key_path);
+  int rc = need_key(conninfo, key_path);
   if (rc || (rc = migrate(conninfo)) != TE_OK)
     return rc;
   struct pg_store *s = pg_store_new(conninfo, read_connections < 1 ? 1 : read_connections);
@@ -447,7 +446,7 @@ int store_pg_audit_verify(const char *conninfo, const char *key_path, int64_t *c
                           size_t report_size) {
   report[0] = '\0';
   *count = 0;
-  int rc = need_key(key_path);
+  int rc = need_key(conninfo, key_path);
   if (rc)
     return rc;
   struct pg_store *s = pg_store_new(conninfo, 1);

@@ -30,20 +30,37 @@ static void quiet(void *arg, const char *message) {
   (void)message;
 }
 
+/* Connects (bounded by connect_timeout) and sends the LISTEN; its answer is awaited in the main
+ * loop, beside the stop pipe, so that a server that stops answering cannot hold a stop. */
 static PGconn *connect_and_listen(struct pg_listener *l) {
   PGconn *conn = pg_connect(l->conninfo);
-  PGresult *res = NULL;
-  if (PQstatus(conn) == CONNECTION_OK) {
+  if (PQstatus(conn) == CONNECTION_OK && PQsendQuery(conn, l->listen)) {
     PQsetNoticeProcessor(conn, quiet, NULL);
-    res = PQexec(conn, l->listen);
+    return conn;
   }
-  bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-  PQclear(res);
-  if (!ok) {
-    PQfinish(conn);
-    return NULL;
+  PQfinish(conn);
+  return NULL;
+}
+
+/* Reads what has arrived: false when the connection failed. *called: the LISTEN took effect
+ * (the caller catches up, for what was sent while it was away), or a notification came. */
+static bool take_input(PGconn *conn, bool *listening, bool *called) {
+  if (!PQconsumeInput(conn))
+    return false;
+  while (!PQisBusy(conn)) {
+    PGresult *res = PQgetResult(conn);
+    if (!res)
+      break;
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok)
+      return false;
+    if (!*listening)
+      *listening = *called = true;
   }
-  return conn;
+  for (PGnotify *n; (n = PQnotifies(conn)) != NULL; PQfreemem(n))
+    *called = true;
+  return true;
 }
 
 /* Waits for the socket (or only the stop pipe when there is no connection) for up to ms; false
@@ -61,23 +78,23 @@ static bool wait_for(struct pg_listener *l, PGconn *conn, int ms, bool *readable
 static void *listen_main(void *arg) {
   struct pg_listener *l = arg;
   PGconn *conn = NULL;
+  bool listening = false;
   for (;;) {
-    bool readable = false;
-    if (!conn && (conn = connect_and_listen(l)) != NULL)
-      l->fn(l->arg); /* what was sent while we were away is in the feed: catch up */
+    bool readable = false, called = false;
+    if (!conn) {
+      conn = connect_and_listen(l);
+      listening = false;
+    }
     if (!wait_for(l, conn, conn ? 1000 : RETRY_MS, &readable))
       break;
     if (!readable)
       continue;
-    if (!PQconsumeInput(conn)) { /* the server went away: reconnect */
+    if (!take_input(conn, &listening, &called)) { /* the server went away: reconnect */
       PQfinish(conn);
       conn = NULL;
       continue;
     }
-    bool notified = false;
-    for (PGnotify *n; (n = PQnotifies(conn)) != NULL; PQfreemem(n))
-      notified = true;
-    if (notified)
+    if (called)
       l->fn(l->arg);
   }
   PQfinish(conn);

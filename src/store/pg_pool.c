@@ -23,12 +23,14 @@ struct slot {
 #define QUERY_TIMEOUT_MS 5000
 #define CONNECT_TIMEOUT "3"
 #define DOWN_MS 1000
+#define STATEMENT_TIMEOUT_MS "6000"
 
 struct pg_pool {
   char *conninfo;
   int size, wait_ms, count;
   int query_timeout_ms, down_ms;
-  int64_t down_until_ms; /* under lock: until then, the database is taken to be down */
+  const char *on_connect; /* run on every new connection (NULL: nothing) */
+  int64_t down_until_ms;  /* under lock: until then, the database is taken to be down */
   const struct pg_statement *statements;
   pthread_mutex_t lock;
   pthread_cond_t freed; /* a slot was released */
@@ -111,6 +113,12 @@ bool pg_log_now(atomic_int_fast64_t *last_ms) {
   return now - then >= 1000 && atomic_compare_exchange_strong(last_ms, &then, now);
 }
 
+void pg_pool_set_on_connect(struct pg_pool *p, const char *sql) {
+  pthread_mutex_lock(&p->lock);
+  p->on_connect = sql;
+  pthread_mutex_unlock(&p->lock);
+}
+
 void pg_pool_set_timeouts(struct pg_pool *p, int query_timeout_ms, int down_ms) {
   pthread_mutex_lock(&p->lock);
   p->query_timeout_ms = query_timeout_ms;
@@ -121,10 +129,21 @@ void pg_pool_set_timeouts(struct pg_pool *p, int query_timeout_ms, int down_ms) 
 }
 
 PGconn *pg_connect(const char *conninfo) {
-  /* Ours first: what the URL (dbname, expanded) says comes later and so wins. */
-  const char *const keys[] = {"connect_timeout", "dbname", NULL};
-  const char *const values[] = {CONNECT_TIMEOUT, conninfo, NULL};
+  /* Ours first: what the URL (dbname, expanded) says comes later and so wins. The server ends a
+   * statement a little after the client stopped waiting for it, so that one abandoned cannot
+   * hold the write lock. */
+  const char *const keys[] = {"connect_timeout", "options", "dbname", NULL};
+  const char *const values[] = {CONNECT_TIMEOUT, "-c statement_timeout=" STATEMENT_TIMEOUT_MS,
+                                conninfo, NULL};
   return PQconnectdbParams(keys, values, 1);
+}
+
+bool pg_conninfo_valid(const char *conninfo) {
+  char *error = NULL;
+  PQconninfoOption *options = PQconninfoParse(conninfo, &error);
+  PQfreemem(error); /* it may quote the URL, password and all */
+  PQconninfoFree(options);
+  return options != NULL;
 }
 
 static void mark_down(struct pg_pool *p) {
@@ -137,9 +156,21 @@ static void mark_down(struct pg_pool *p) {
 static int connect_slot(struct pg_pool *p, struct slot *s, PGconn **out) {
   static atomic_int_fast64_t last_said = -1000000;
   PGconn *conn = pg_connect(p->conninfo);
-  if (PQstatus(conn) != CONNECTION_OK) {
+  pthread_mutex_lock(&p->lock);
+  const char *on_connect = p->on_connect;
+  pthread_mutex_unlock(&p->lock);
+  if (PQstatus(conn) == CONNECTION_OK && on_connect) {
+    PGresult *res = PQexec(conn, on_connect);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+      PQfinish(conn); /* a connection without its settings is not one to lend */
+      conn = NULL;
+    }
+    PQclear(res);
+  }
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
     if (pg_log_now(&last_said)) /* while the database is down, every request would say it */
-      fprintf(stderr, "tessera: PostgreSQL: cannot connect: %s", PQerrorMessage(conn));
+      fprintf(stderr, "tessera: PostgreSQL: cannot connect: %s",
+              conn ? PQerrorMessage(conn) : "its settings could not be applied\n");
     PQfinish(conn);
     pthread_mutex_lock(&p->lock);
     p->down_until_ms = now_ms() + p->down_ms;
@@ -228,25 +259,31 @@ static PGresult *await_result(struct pg_pool *p, PGconn *conn, bool sent) {
   int64_t deadline = now_ms() + p->query_timeout_ms;
   pthread_mutex_unlock(&p->lock);
   bool late = !sent;
-  while (!late && PQisBusy(conn)) {
-    int64_t left = deadline - now_ms();
-    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-    int ready = left > 0 && pfd.fd >= 0 ? poll(&pfd, 1, (int)left) : 0;
-    if (ready < 0 && errno == EINTR)
-      continue;
-    if (ready <= 0 || !PQconsumeInput(conn))
-      late = true; /* out of time, or the connection failed */
-  }
-  if (late) {
-    mark_down(p);
-    /* Closing the socket under libpq is not allowed; making it unusable is: the caller releases
-     * the connection as broken and the pool closes it. */
-    return NULL;
-  }
   PGresult *last = NULL;
-  for (PGresult *res; (res = PQgetResult(conn)) != NULL;) {
+  for (;;) {
+    /* Every result, the end of them included, within the deadline: PQgetResult blocks when
+     * libpq is busy, so it is called only once input makes it not. */
+    while (!late && PQisBusy(conn)) {
+      int64_t left = deadline - now_ms();
+      struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+      int ready = left > 0 && pfd.fd >= 0 ? poll(&pfd, 1, (int)left) : 0;
+      if (ready < 0 && errno == EINTR)
+        continue;
+      if (ready <= 0 || !PQconsumeInput(conn))
+        late = true; /* out of time, or the connection failed */
+    }
+    PGresult *res = late ? NULL : PQgetResult(conn);
+    if (!res)
+      break;
     PQclear(last);
     last = res;
+  }
+  if (late) {
+    PQclear(last);
+    mark_down(p);
+    /* The caller releases the connection as broken (a reply may still come) and the pool
+     * closes it; the server ends the statement itself (statement_timeout, pg_connect). */
+    return NULL;
   }
   return last;
 }

@@ -47,9 +47,16 @@ PGresult *pg_pool_exec_text(struct pg_pool *pool, PGconn *conn, const char *sql,
  * once for down_ms. Defaults: 5000 and 1000. */
 void pg_pool_set_timeouts(struct pg_pool *pool, int query_timeout_ms, int down_ms);
 
-/* A connection for conninfo with Tessera's defaults (connect_timeout 3 s) under what conninfo
- * itself says. */
+/* A connection for conninfo with Tessera's defaults (connect_timeout 3 s, statement_timeout 6 s)
+ * under what conninfo itself says. */
 PGconn *pg_connect(const char *conninfo);
+
+/* Whether conninfo parses: checked before connecting, since libpq's message for a malformed one
+ * quotes it (a password too), and must not be printed. */
+bool pg_conninfo_valid(const char *conninfo);
+
+/* SQL run on every new connection before it is lent (the writer's durability setting). */
+void pg_pool_set_on_connect(struct pg_pool *pool, const char *sql);
 
 /* Whether to log now: at most once a second per last_ms (a static of the caller's), so that an
  * outage is said, not repeated by every request. */

@@ -1,8 +1,9 @@
 /* The PostgreSQL store's statements: the same meaning as the SQLite store's (store/sqlite.c),
  * statement for statement, in PostgreSQL's terms. Names compare without regard to case through
- * lower() (the unique indexes are on lower(), pg_schema.c) and sort by it bytewise (COLLATE "C"),
- * as SQLite's NOCASE does; booleans are booleans; integer parameters compared with a literal
- * first are cast to bigint, so PostgreSQL does not infer a 32-bit integer for them. */
+ * lower(x COLLATE "C"), which folds ASCII only, whatever the database's locale (the unique indexes
+ * are on the same expression, pg_schema.c), and sort by it bytewise, as SQLite's NOCASE does;
+ * booleans are booleans; integer parameters compared with a literal first are cast to bigint, so
+ * PostgreSQL does not infer a 32-bit integer for them. */
 
 #include "store/pg_sql.h"
 
@@ -31,14 +32,15 @@ const char *const pg_statement_sql[STMT_COUNT] = {
     [STMT_USER_INSERT] = "INSERT INTO users (uuid, login, name, email, site_admin, created) "
                          "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     [STMT_USER_BY_LOGIN] = "SELECT id, uuid, login, name, email, site_admin FROM users "
-                           "WHERE lower(login) = lower($1)",
+                           "WHERE lower(login COLLATE \"C\") = lower($1::text COLLATE \"C\")",
     [STMT_ORG_INSERT] = "INSERT INTO orgs (name, created) VALUES ($1, $2)",
     [STMT_MEMBER_SET] = "INSERT INTO memberships (org_id, user_id, role, created) "
                         "SELECT o.id, u.id, $3::text, $4::bigint FROM orgs o, users u "
-                        "WHERE lower(o.name) = lower($1) AND lower(u.login) = lower($2) "
+                        "WHERE lower(o.name COLLATE \"C\") = lower($1::text COLLATE \"C\") AND "
+                        "lower(u.login COLLATE \"C\") = lower($2::text COLLATE \"C\") "
                         "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
     [STMT_MEMBERSHIPS] = "SELECT o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id "
-                         "WHERE m.user_id = $1 ORDER BY lower(o.name) COLLATE \"C\"",
+                         "WHERE m.user_id = $1 ORDER BY lower(o.name COLLATE \"C\")",
     [STMT_TOKEN_INSERT] =
         "INSERT INTO tokens (id, hash, kind, user_id, org_id, team_id, name, admin, description, "
         "created_by, created, expires, oidc_issuer, source, parent_seq, manage_access, reason) "
@@ -57,10 +59,13 @@ const char *const pg_statement_sql[STMT_COUNT] = {
         "WHERE t.hash = $1 AND (t.oidc_issuer = '' OR oi.id IS NOT NULL)",
     [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.user_id = $1 "
                         "AND t.source <> 'session'" TOKEN_PAGE,
-    [STMT_USER_PASSWORD] = "SELECT password_hash FROM users WHERE lower(login) = lower($1)",
-    [STMT_USER_SET_PASSWORD] = "UPDATE users SET password_hash = $2 WHERE lower(login) = lower($1)",
-    [STMT_USER_SESSIONS_END] = "DELETE FROM tokens WHERE source = 'session' AND user_id = "
-                               "(SELECT id FROM users WHERE lower(login) = lower($1))",
+    [STMT_USER_PASSWORD] = "SELECT password_hash FROM users WHERE lower(login COLLATE \"C\") = "
+                           "lower($1::text COLLATE \"C\")",
+    [STMT_USER_SET_PASSWORD] = "UPDATE users SET password_hash = $2 WHERE lower(login COLLATE "
+                               "\"C\") = lower($1::text COLLATE \"C\")",
+    [STMT_USER_SESSIONS_END] =
+        "DELETE FROM tokens WHERE source = 'session' AND user_id = "
+        "(SELECT id FROM users WHERE lower(login COLLATE \"C\") = lower($1::text COLLATE \"C\"))",
     [STMT_SESSIONS_PURGE] =
         "DELETE FROM tokens WHERE source = 'session' AND expires <> 0 AND expires < $1",
     [STMT_ORG_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t "
@@ -122,7 +127,7 @@ const char *const pg_statement_sql[STMT_COUNT] = {
         "SELECT setval(pg_get_serial_sequence('tokens', 'seq'), coalesce(max(seq), 0) + 1, false) "
         "FROM tokens",
     [STMT_ORG_BY_NAME] = "SELECT id, name, created, max_token_expiry_days FROM orgs "
-                         "WHERE lower(name) = lower($1)",
+                         "WHERE lower(name COLLATE \"C\") = lower($1::text COLLATE \"C\")",
     [STMT_ORG_ROLE] = "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
     [STMT_ORG_MEMBERS] = "SELECT u.id, u.uuid, u.login, u.name, u.email, u.site_admin, m.role, "
                          "m.created FROM memberships m JOIN users u ON u.id = m.user_id "
@@ -136,12 +141,13 @@ const char *const pg_statement_sql[STMT_COUNT] = {
     [STMT_MEMBER_TEAMS_DELETE] = "DELETE FROM team_members WHERE user_id = $2 AND team_id IN "
                                  "(SELECT id FROM teams WHERE org_id = $1)",
     [STMT_TEAMS_LIST] = "SELECT id, name, display_name, description FROM teams WHERE org_id = $1 "
-                        "ORDER BY lower(name) COLLATE \"C\"",
-    [STMT_TEAM_GET] = "SELECT id, name, display_name, description FROM teams "
-                      "WHERE org_id = $1 AND lower(name) = lower($2)",
+                        "ORDER BY lower(name COLLATE \"C\")",
+    [STMT_TEAM_GET] =
+        "SELECT id, name, display_name, description FROM teams "
+        "WHERE org_id = $1 AND lower(name COLLATE \"C\") = lower($2::text COLLATE \"C\")",
     [STMT_TEAM_MEMBERS] = "SELECT u.id, u.uuid, u.login, u.name, u.email, u.site_admin, t.role, "
                           "t.created FROM team_members t JOIN users u ON u.id = t.user_id "
-                          "WHERE t.team_id = $1 ORDER BY lower(u.login) COLLATE \"C\"",
+                          "WHERE t.team_id = $1 ORDER BY lower(u.login COLLATE \"C\")",
     [STMT_TEAM_ROLE] = "SELECT role FROM team_members WHERE team_id = $1 AND user_id = $2",
     [STMT_TEAM_INSERT] = "INSERT INTO teams (org_id, name, display_name, description, created) "
                          "VALUES ($1, $2, $3, $4, $5)",
@@ -189,7 +195,9 @@ const char *const pg_statement_sql[STMT_COUNT] = {
     [STMT_AUDIT_META_SET] = "INSERT INTO audit_meta (key_id, db_id) VALUES ($1, $2)",
     /* Two nodes opening a new database at once: one makes the key's record, the other reads it. */
     [STMT_AUDIT_META_LOCK] = "LOCK TABLE audit_meta IN EXCLUSIVE MODE",
-    [STMT_BEGIN] = "BEGIN",
+    /* READ COMMITTED whatever the server's default: after the write lock, the writer must see
+     * the commits it waited for (the audit tail above all). */
+    [STMT_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED",
     [STMT_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
     /* The version row, locked until commit: every node's writer waits here for the one ahead. */
     [STMT_WRITE_LOCK] = "SELECT v FROM tessera_version FOR UPDATE",

@@ -156,7 +156,8 @@ static void read_state(const struct sql_row *r, void *out) {
 }
 
 /* The state first: a change committed after it has a higher version, so it is on this page or
- * the next, never skipped. */
+ * the next, never skipped. Then the rows, then the state again: a prune that committed between
+ * the two took rows away unseen (a gap), as does a version that went back (a restore). */
 static int sql_changes_since(struct store *store, int64_t after, int limit,
                              struct store_change_page *page) {
   struct sql_store *s = (struct sql_store *)store;
@@ -169,11 +170,20 @@ static int sql_changes_since(struct store *store, int64_t after, int limit,
   rc = sql_one(c, STMT_CHANGES_STATE, NULL, 0, read_state, &state);
   if (rc == TE_OK) {
     page->current = state.current;
-    page->gap = after < state.pruned;
+    page->gap = after < state.pruned || (after != INT64_MAX && state.current < after);
     struct param p[] = {PARAM_I(after), PARAM_I(limit)};
     if (!page->gap)
       rc = sql_all(c, STMT_CHANGES_SINCE, p, 2, sizeof *page->items, read_change,
                    (void **)&page->items, &page->count);
+    struct feed_state again = {0, 0};
+    if (rc == TE_OK && !page->gap &&
+        (rc = sql_one(c, STMT_CHANGES_STATE, NULL, 0, read_state, &again)) == TE_OK &&
+        after < again.pruned) {
+      page->gap = true;
+      free(page->items);
+      page->items = NULL;
+      page->count = 0;
+    }
   }
   s->backend->reader_release(s, c);
   return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;

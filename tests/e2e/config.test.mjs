@@ -122,3 +122,24 @@ test(
     assert.deepEqual(sql(dbPath, "SELECT login FROM users WHERE login = 'keyless'"), []);
   },
 );
+
+// A --db URL may carry a password. libpq's message for a malformed one quotes the part it could
+// not read, password and all: serve and the admin commands say the URL is malformed, not what it
+// holds, and connection errors name no URL either. Needs no database: nothing gets that far.
+test('a malformed or unreachable PostgreSQL URL is refused without printing its password', () => {
+  const env = { ...process.env, TESSERA_AUDIT_KEY: path.join(dir, 'url-test.key') };
+  for (const db of ['postgres://alice:hunter%zz2@127.0.0.1:1/x', 'postgres://alice:hunter2secret@127.0.0.1:1/x']) {
+    for (const args of [
+      ['serve', '--listen', '127.0.0.1:0', '--db', db],
+      ['admin', 'audit', 'verify', '--db', db],
+      ['admin', 'user', 'add', '--db', db, 'bob'],
+    ]) {
+      const r = spawnSync(tesseraBin, args, { env, encoding: 'utf8', timeout: 20000, stdio: ['ignore', 'pipe', 'pipe'] });
+      assertNoSanitizerReport(r.stderr, `tessera ${args[0]}`);
+      assert.equal(r.signal, null, `tessera ${args[0]} must exit by itself`);
+      assert.notEqual(r.status, 0);
+      assert.doesNotMatch(r.stderr + r.stdout, /hunter/, `tessera ${args.slice(0, 3).join(' ')}: ${r.stderr}`);
+      if (db.includes('%zz')) assert.match(r.stderr, /the PostgreSQL URL is malformed/);
+    }
+  }
+});

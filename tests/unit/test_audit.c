@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "store_fixture.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,49 @@ static void two_writers_share_one_chain(void **state) {
   char report[256];
   assert_int_equal(verify(f, &n, report, sizeof report), TE_OK);
   assert_int_equal(n, 9);
+}
+
+struct appender {
+  struct store *store;
+  int failures;
+};
+
+static void *append_many(void *arg) {
+  struct appender *a = arg;
+  for (int i = 0; i < 40; i++) {
+    struct audit_record r = event("member-added", "from two nodes at once");
+    a->failures += a->store->ops->audit_append(a->store, &r, NULL, NULL) != TE_OK;
+  }
+  return NULL;
+}
+
+/* Two nodes appending at once chain one log, even where the database's default isolation is
+ * REPEATABLE READ (a writer that read the tail in a snapshot from before the other's commit would
+ * fork the chain or collide on seq): the writer asks for READ COMMITTED itself. */
+static void nodes_append_in_turn_whatever_the_default_isolation(void **state) {
+  if (!fixture_is_pg())
+    skip(); /* SQLite has one writer at a time, and no isolation levels to choose */
+  struct fixture *f = *state;
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "ALTER DATABASE %s SET default_transaction_isolation = 'repeatable read'",
+           strrchr(f->path, '/') + 1);
+  fixture_sql(f->path, sql);
+  struct appender nodes[2] = {{NULL, 0}, {NULL, 0}};
+  pthread_t threads[2];
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(fixture_open(f->path, 1, &nodes[i].store), TE_OK);
+    assert_int_equal(pthread_create(&threads[i], NULL, append_many, &nodes[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(threads[i], NULL);
+    nodes[i].store->ops->close(nodes[i].store);
+    assert_int_equal(nodes[i].failures, 0);
+  }
+  int64_t n;
+  char report[256];
+  assert_int_equal(verify(f, &n, report, sizeof report), TE_OK);
+  assert_int_equal(n, 5 + 80);
 }
 
 static void the_key_is_private_and_required(void **state) {
@@ -339,6 +383,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_change_and_its_record_land_together_or_not_at_all, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(two_writers_share_one_chain, setup, teardown),
+      cmocka_unit_test_setup_teardown(nodes_append_in_turn_whatever_the_default_isolation, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(the_key_is_private_and_required, setup, teardown),
       cmocka_unit_test_setup_teardown(a_different_key_fails_verification, setup, teardown),
       cmocka_unit_test_setup_teardown(records_removed_from_the_end_are_caught, setup, teardown),

@@ -120,6 +120,26 @@ static void deleting_a_token_drops_the_tokens_made_with_it(void **state) {
   assert_int_equal(until_gone(s, child.hash), TE_NOT_FOUND);
 }
 
+/* A database restored from a backup (or failed over to a standby that was behind) has a lower
+ * data version than the cache has read: changes made after it would reuse versions the cache
+ * thinks it has seen. It must forget everything instead of missing them. */
+static void a_version_that_went_back_makes_the_cache_forget(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token t = insert_token(s, f->alice.id);
+  struct store_principal p;
+  /* Some changes first, so that the version the cache has read is above the restored one. */
+  assert_int_equal(s->ops->org_create(s, "acme"), TE_OK);
+  assert_int_equal(s->ops->member_set(s, "acme", "alice", "member"), TE_OK);
+  assert_int_equal(s->ops->member_set(s, "acme", "alice", "admin"), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK); /* cached */
+  fixture_sql(f->path, "UPDATE tessera_version SET v = 0"); /* as a restore would leave it */
+  /* Its change is numbered 1: "seen" already, were the cache to believe its numbers. */
+  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, t.id, NULL, NULL, NULL),
+                   TE_OK);
+  assert_int_equal(until_gone(s, t.hash), TE_NOT_FOUND);
+}
+
 static void a_cache_that_cannot_read_its_feed_stops_answering_from_memory(void **state) {
   SQLITE_ONLY(); /* PostgreSQL's case, the database stopped, is the multi-node suite's */
   struct fixture *f = *state;
@@ -251,6 +271,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(a_cache_that_cannot_read_its_feed_stops_answering_from_memory,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(a_version_that_went_back_makes_the_cache_forget, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(a_delete_through_the_cache_is_seen_at_once, setup, teardown),
       cmocka_unit_test_setup_teardown(an_async_delete_invalidates_before_it_reports, setup,
                                       teardown),

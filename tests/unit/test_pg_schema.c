@@ -119,12 +119,58 @@ static void names_are_unique_without_regard_to_case(void **state) {
   PQfinish(conn);
 }
 
+static long long number(PGconn *conn, const char *query) {
+  PGresult *res = PQexec(conn, query);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    fail_msg("%s: %s", query, PQerrorMessage(conn));
+  long long n = atoll(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return n;
+}
+
+/* The change feed's triggers: a statement's changes share one version however many rows it
+ * touched (a version a row made big deletes quadratic, holding the write lock); one that touched
+ * nothing records nothing; TRUNCATE, which fires no row's trigger, records 'all'; an issuer's
+ * last use is no change, its new name is. */
+static void the_feed_records_a_version_a_statement(void **state) {
+  (void)state;
+  PGconn *conn = fresh("feed");
+  assert_int_equal(pg_schema_migrate(conn), TE_OK);
+  sql(conn,
+      "INSERT INTO users (uuid, login, name, email, created) VALUES ('u1', 'ann', '', '', 1)");
+  sql(conn, "INSERT INTO tokens (id, hash, kind, user_id, name, description, created_by, created) "
+            "SELECT 't' || i, sha256(i::text::bytea), 'personal', 1, '', '', '', 1 "
+            "FROM generate_series(1, 20000) i");
+  long long v = number(conn, "SELECT v FROM tessera_version");
+  sql(conn, "DELETE FROM tokens WHERE user_id = 1");
+  assert_int_equal(number(conn, "SELECT v FROM tessera_version"), v + 1);
+  assert_int_equal(number(conn, "SELECT count(*) FROM changes WHERE kind = 'token'"), 20000);
+  sql(conn, "DELETE FROM tokens WHERE user_id = 1"); /* nothing left: nothing recorded */
+  assert_int_equal(number(conn, "SELECT v FROM tessera_version"), v + 1);
+  sql(conn, "INSERT INTO orgs (name, created) VALUES ('acme', 1)");
+  sql(conn, "INSERT INTO oidc_issuers (id, org_id, name, url, issuer, jwks_uri, jwks, static_jwks, "
+            "thumbprints, max_expiration, created, modified, policy_id, policy, policy_version, "
+            "policy_modified) SELECT 'i1', id, 'ci', 'u', 'u', 'u', '{}', false, '[]', 1, 1, 1, "
+            "'p1', '[]', 1, 1 FROM orgs");
+  v = number(conn, "SELECT v FROM tessera_version");
+  sql(conn, "UPDATE oidc_issuers SET last_used = 99");
+  assert_int_equal(number(conn, "SELECT v FROM tessera_version"), v);
+  sql(conn, "UPDATE oidc_issuers SET name = 'ci2'");
+  assert_int_equal(number(conn, "SELECT count(*) FROM changes WHERE kind = 'issuer' AND key = "
+                                "'i1'"),
+                   1);
+  sql(conn, "TRUNCATE memberships");
+  assert_int_equal(number(conn, "SELECT count(*) FROM changes WHERE kind = 'all'"), 1);
+  PQfinish(conn);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(an_empty_database_reaches_the_latest_version_once),
       cmocka_unit_test(nodes_starting_together_migrate_once),
       cmocka_unit_test(a_newer_database_is_refused),
       cmocka_unit_test(names_are_unique_without_regard_to_case),
+      cmocka_unit_test(the_feed_records_a_version_a_statement),
   };
   return cmocka_run_group_tests(tests, pg_cluster_group_setup, pg_cluster_group_teardown);
 }
