@@ -7,6 +7,7 @@
 /* One handler per operation; Pulumi's operationId in the comment. */
 
 void api_healthz(struct request *req);
+void api_auth_check(struct request *req); /* forward auth for reverse proxies (auth_check.c) */
 /* The route table: each method and path with its handler (routes.c), ended by a NULL method. */
 extern const struct route api_routes[];
 

@@ -13,6 +13,7 @@ const struct route api_routes[] = {
     {"GET", "/cli-login", api_cli_login_page, false},
     {"GET", "/welcome/cli", api_cli_welcome_page, false},
     {"GET", "/api/capabilities", api_capabilities, false},
+    {"GET", "/auth/check", api_auth_check, true},
     {"GET", "/api/user", api_user_get, true},
     {"GET", "/api/user/organizations/default", api_user_default_org, true},
     {"GET", "/api/user/tokens", api_personal_token_list, true},

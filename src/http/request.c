@@ -256,6 +256,37 @@ bool request_query_single(struct request *req, const char *name, const char **va
   return m.count == 0 || (m.count == 1 && m.same_case);
 }
 
+struct query_names {
+  const char *const *allowed;
+  const char *unknown; /* the first name not allowed */
+};
+
+static void check_name(struct query_names *q, const char *key) {
+  for (const char *const *a = q->allowed; *a; a++)
+    if (strcmp(key, *a) == 0)
+      return;
+  if (!q->unknown)
+    q->unknown = key;
+}
+
+static enum MHD_Result check_parameter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value) {
+  (void)kind;
+  (void)value;
+  check_name(cls, key);
+  return MHD_YES;
+}
+
+const char *request_query_unknown(struct request *req, const char *const allowed[]) {
+  struct query_names q = {allowed, NULL};
+  if (req->conn)
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_parameter, &q);
+  else
+    for (const struct request_value *v = req->query; v && v->name; v++)
+      check_name(&q, v->name);
+  return q.unknown;
+}
+
 const char *request_header(struct request *req, const char *name) {
   return lookup(req, MHD_HEADER_KIND, name);
 }

@@ -79,6 +79,11 @@ struct request {
   bool console_page;            /* the console's own files: send its Content-Security-Policy */
   bool close_connection;        /* answered before its body was read: no request may follow */
   int retry_after;              /* seconds, for a Retry-After header; 0 for none */
+  /* Forward auth (/auth/check): send who the token is as X-Tessera-* headers; the organization
+   * and team they name (checked, or the token's own), "" for none. */
+  bool identity_headers;
+  char identity_org[LOGIN_MAX + 1];
+  char identity_team[LOGIN_MAX + 1];
 };
 
 /* Sends len bytes of body (malloc'd, stolen) as content_type, with a Content-Encoding when
@@ -151,6 +156,9 @@ const char *request_query(struct request *req, const char *name);
  * of several): false when `name` is given more than once, in any case, or in another case than
  * this. Otherwise true, with *value the parameter's value or NULL when it is absent. */
 bool request_query_single(struct request *req, const char *name, const char **value);
+/* The first query parameter whose name is not one of allowed (NULL-terminated, exact case), or
+ * NULL: for a route whose parameters are requirements, a misspelt one must not pass unchecked. */
+const char *request_query_unknown(struct request *req, const char *const allowed[]);
 const char *request_header(struct request *req, const char *name);
 const char *request_cookie(struct request *req, const char *name);
 

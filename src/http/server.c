@@ -109,6 +109,20 @@ static enum MHD_Result send_reply(struct request *req) {
     snprintf(expires, sizeof expires, "%lld", (long long)req->principal.token.expires);
     add_header(r, "X-Tessera-Token-Expires", expires);
   }
+  if (req->identity_headers) {
+    /* What a proxy passes to the service behind it (docs/PROTECTING-SERVICES.md). Every value is
+     * a checked name or id: no CR, LF or anything else a header may not hold. */
+    add_header(r, "X-Tessera-Login", req->principal.user.login);
+    if (req->identity_org[0]) /* absent rather than empty: MHD takes no empty value */
+      add_header(r, "X-Tessera-Org", req->identity_org);
+    if (req->identity_team[0])
+      add_header(r, "X-Tessera-Team", req->identity_team);
+    add_header(r, "X-Tessera-Token-Kind", token_kind_name(req->principal.token.kind));
+    add_header(r, "X-Tessera-Token-Id", req->principal.token.id);
+  }
+  /* RFC 9110: a 401 says how to authenticate. */
+  if (req->status == 401)
+    add_header(r, "WWW-Authenticate", "token realm=\"tessera\"");
   if (req->allow)
     add_header(r, "Allow", req->allow);
   if (req->set_cookie[0])
