@@ -623,7 +623,7 @@ static void check_error_body(const struct request *req, bool oauth) {
   if (oauth && req->status == 400) {
     check(json_object_size(body) == 2 && json_is_string(json_object_get(body, "error")) &&
               json_is_string(json_object_get(body, "error_description")),
-          "a token exchange's 400 is {error, error_description}");
+          "an OAuth endpoint's 400 is {error, error_description}");
   } else {
     const char *message = json_string_value(json_object_get(body, "message"));
     char prefix[64];
@@ -674,7 +674,8 @@ static void check_reply(struct request *req, const struct route *found, enum cre
   check(req->replied, "a reply was made");
   int status = req->status;
   check((status >= 200 && status < 500) || status == 503, "the status is 2xx-4xx or 503");
-  bool oauth = found && strcmp(found->pattern, "/api/oauth/token") == 0;
+  /* OAuth's endpoints answer a malformed request in OAuth's shape (RFC 6749 §5.2). */
+  bool oauth = found && strncmp(found->pattern, "/api/oauth/", 11) == 0;
   /* The CLI's browser login is a page a person reads: its refusals are HTML (api/cli_login.c). */
   bool page = found && strcmp(found->pattern, "/cli-login") == 0;
   if (status >= 400 && page)

@@ -6,6 +6,8 @@
 
 #include "api/api.h"
 
+#include "http/form.h"
+
 #include "api/audit_event.h"
 #include "api/oidc_keys.h"
 #include "api/org_access.h"
@@ -42,32 +44,40 @@ struct exchange {
       *expiration;
 };
 
+/* The parameters, in the order of fields_of. */
+static const char *const field_names[] = {"grant_type",         "audience", "subject_token",
+                                          "subject_token_type", "scope",    "requested_token_type",
+                                          "expiration"};
+#define FIELDS (sizeof field_names / sizeof field_names[0])
+
+static void fields_of(struct exchange *x, char **slots[FIELDS]) {
+  char **all[FIELDS] = {&x->grant_type,         &x->audience, &x->subject_token,
+                        &x->subject_token_type, &x->scope,    &x->requested_token_type,
+                        &x->expiration};
+  memcpy(slots, all, sizeof all);
+}
+
 static void exchange_free(struct exchange *x) {
-  char **fields[] = {&x->grant_type,         &x->audience, &x->subject_token,
-                     &x->subject_token_type, &x->scope,    &x->requested_token_type,
-                     &x->expiration};
-  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-    if (*fields[i])
-      OPENSSL_cleanse(*fields[i], strlen(*fields[i]));
-    free(*fields[i]);
+  char **slots[FIELDS];
+  fields_of(x, slots);
+  for (size_t i = 0; i < FIELDS; i++) {
+    if (*slots[i])
+      OPENSSL_cleanse(*slots[i], strlen(*slots[i]));
+    free(*slots[i]);
   }
 }
 
 static char **field_slot(struct exchange *x, const char *name, size_t len) {
-  static const char *const names[] = {"grant_type",         "audience", "subject_token",
-                                      "subject_token_type", "scope",    "requested_token_type",
-                                      "expiration"};
-  char **slots[] = {&x->grant_type,         &x->audience, &x->subject_token,
-                    &x->subject_token_type, &x->scope,    &x->requested_token_type,
-                    &x->expiration};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
+  char **slots[FIELDS];
+  fields_of(x, slots);
+  for (size_t i = 0; i < FIELDS; i++)
+    if (strlen(field_names[i]) == len && strncmp(field_names[i], name, len) == 0)
       return slots[i];
   return NULL;
 }
 
-/* Stores one parameter; a repeated one is refused (RFC 6749 §3.2: must not be included more than
- * once), unknown ones are ignored as OAuth requires. */
+/* Stores one parameter of the JSON form; a repeated one is refused (RFC 6749 §3.2: must not be
+ * included more than once), unknown ones are ignored as OAuth requires. */
 static bool set_field(struct exchange *x, const char *name, size_t name_len, const char *value,
                       size_t value_len) {
   char **slot = field_slot(x, name, name_len);
@@ -81,34 +91,15 @@ static bool set_field(struct exchange *x, const char *name, size_t name_len, con
   return true;
 }
 
-/* application/x-www-form-urlencoded: '&'-separated name=value pairs, '+' for space, then
- * percent-decoding (libcurl's). */
+/* The form (the OAuth clients'), through http/form.c, into the exchange's fields. */
 static bool parse_form(struct exchange *x, const char *body, size_t len) {
-  if (memchr(body, '\0', len)) /* no parameter may hold a NUL, and strtok would stop at it */
+  char *values[FIELDS], **slots[FIELDS];
+  if (!form_parse(body, len, field_names, values, FIELDS, FIELD_MAX))
     return false;
-  char *copy = malloc(len + 1);
-  if (!copy)
-    abort();
-  memcpy(copy, body, len);
-  copy[len] = '\0';
-  bool ok = true;
-  char *save = NULL;
-  for (char *pair = strtok_r(copy, "&", &save); ok && pair; pair = strtok_r(NULL, "&", &save)) {
-    for (char *c = pair; *c; c++)
-      if (*c == '+')
-        *c = ' ';
-    char *eq = strchr(pair, '=');
-    int name_len = 0, value_len = 0;
-    char *name =
-        curl_easy_unescape(NULL, pair, eq ? (int)(eq - pair) : (int)strlen(pair), &name_len);
-    char *value = curl_easy_unescape(NULL, eq ? eq + 1 : "", 0, &value_len);
-    ok = name && value && set_field(x, name, (size_t)name_len, value, (size_t)value_len);
-    curl_free(name);
-    curl_free(value);
-  }
-  OPENSSL_cleanse(copy, len);
-  free(copy);
-  return ok;
+  fields_of(x, slots);
+  for (size_t i = 0; i < FIELDS; i++)
+    *slots[i] = values[i];
+  return true;
 }
 
 /* The JSON form (pulumi/auth-actions sends it): every known parameter is a string but

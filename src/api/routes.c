@@ -51,5 +51,7 @@ const struct route api_routes[] = {
     {"GET", "/api/orgs/{}/auth/policies/oidcissuers/{}", api_auth_policy_get, true},
     {"PATCH", "/api/orgs/{}/auth/policies/{}", api_auth_policy_update, true},
     {"POST", "/api/oauth/token", api_oauth_token, false},
+    {"POST", "/api/oauth/introspect", api_oauth_introspect, true},
+    {"POST", "/api/oauth/revoke", api_oauth_revoke, false},
     {NULL, NULL, NULL, false},
 };
