@@ -19,7 +19,15 @@
 #include <string.h>
 #include <strings.h>
 
-static bool kind_named(const char *name, enum token_kind *out);
+/* The kind a requirement names, spelt exactly as the API spells kinds. */
+static bool kind_named(const char *name, enum token_kind *out) {
+  for (enum token_kind k = TOKEN_PERSONAL; k <= TOKEN_TEAM; k++)
+    if (strcmp(name, token_kind_name(k)) == 0) {
+      *out = k;
+      return true;
+    }
+  return false;
+}
 
 struct requirements {
   const char *org, *role, *team, *kind;
@@ -85,16 +93,6 @@ static int role_in(struct request *req, const char *org, char role[16]) {
       snprintf(role, 16, "%s", m[i].role);
   free(m);
   return TE_OK;
-}
-
-/* The kind a requirement names, spelt exactly as the API spells kinds. */
-static bool kind_named(const char *name, enum token_kind *out) {
-  for (enum token_kind k = TOKEN_PERSONAL; k <= TOKEN_TEAM; k++)
-    if (strcmp(name, token_kind_name(k)) == 0) {
-      *out = k;
-      return true;
-    }
-  return false;
 }
 
 /* Whether the principal is in the team: the team's own token, or a member of it. */

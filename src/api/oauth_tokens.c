@@ -13,6 +13,7 @@
 #include "api/audit_event.h"
 #include "core/error.h"
 #include "core/timeutil.h"
+#include "http/auth.h"
 #include "http/form.h"
 
 #include <openssl/crypto.h>
@@ -40,17 +41,12 @@ static bool read_token(struct request *req, char *value) {
   return true;
 }
 
-/* The token a value is, when it is one and is usable now. */
-static bool find(struct request *req, const char *value, struct store_principal *p) {
+/* The token a value is, when it is one and is usable now (http/auth.c's rules). TE_UNAUTHORIZED
+ * for none, or the store's error. */
+static int find(struct request *req, const char *value, struct store_principal *p) {
   if (!value[0])
-    return false;
-  unsigned char hash[TOKEN_HASH_LEN];
-  token_hash(value, strlen(value), hash);
-  struct store *store = req->app->store;
-  int64_t now = time_now();
-  return store->ops->principal_by_token_hash(store, hash, p) == TE_OK &&
-         CRYPTO_memcmp(hash, p->token.hash, TOKEN_HASH_LEN) == 0 &&
-         (p->token.expires == 0 || p->token.expires > now);
+    return TE_UNAUTHORIZED;
+  return auth_principal_of(req->app->store, value, strlen(value), false, time_now(), p);
 }
 
 /* The organizations a principal acts in, sorted by name: a machine token's or an exchange's one,
@@ -103,11 +99,13 @@ void api_oauth_introspect(struct request *req) {
   if (!read_token(req, value))
     return;
   struct store_principal t;
-  bool found = find(req, value, &t), seen = false;
+  bool seen = false;
+  int rc = find(req, value, &t);
   OPENSSL_cleanse(value, sizeof value);
   char org[LOGIN_MAX + 1] = "";
-  int rc = found ? visible(req, &t, &seen, org) : TE_OK;
-  if (rc) {
+  if (rc == TE_OK)
+    rc = visible(req, &t, &seen, org);
+  if (rc && rc != TE_UNAUTHORIZED) {
     reply_failure(req, rc, "");
     return;
   }
@@ -133,10 +131,9 @@ void api_oauth_revoke(struct request *req) {
   if (!read_token(req, value))
     return;
   struct store_principal t;
-  bool found = find(req, value, &t);
+  int rc = find(req, value, &t);
   OPENSSL_cleanse(value, sizeof value);
-  int rc = TE_OK;
-  if (found) {
+  if (rc == TE_OK) {
     struct store *store = req->app->store;
     if (t.token.kind == TOKEN_PERSONAL) {
       rc = store->ops->token_delete(store, t.token.user_id, t.token.id, NULL, NULL, NULL);
@@ -154,7 +151,7 @@ void api_oauth_revoke(struct request *req) {
   }
   /* Revoked now, or never was: the same answer (RFC 7009 §2.2). A store that could not do it
    * says so: the holder must not believe a live token dead. */
-  if (rc && rc != TE_NOT_FOUND) {
+  if (rc && rc != TE_NOT_FOUND && rc != TE_UNAUTHORIZED) {
     reply_failure(req, rc, "");
     return;
   }

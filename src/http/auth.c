@@ -78,6 +78,22 @@ static bool csrf_ok(struct request *req, const char *session_value) {
          CRYPTO_memcmp(given, expected, CSRF_TOKEN_LEN) == 0;
 }
 
+int auth_principal_of(struct store *store, const char *value, size_t len, bool session, int64_t now,
+                      struct store_principal *out) {
+  unsigned char hash[TOKEN_HASH_LEN];
+  token_hash(value, len, hash);
+  int rc = store->ops->principal_by_token_hash(store, hash, out);
+  if (rc != TE_OK)
+    return rc == TE_NOT_FOUND ? TE_UNAUTHORIZED : rc;
+  /* The index found the row by hash; comparing again in constant time guards against a store that
+   * matched loosely, without giving away how much of a hash matched. A session value works only
+   * as the cookie, and a token value only as the header. */
+  bool valid = CRYPTO_memcmp(hash, out->token.hash, TOKEN_HASH_LEN) == 0 &&
+               (out->token.expires == 0 || out->token.expires > now) &&
+               session == (out->token.source == TOKEN_SOURCE_SESSION);
+  return valid ? TE_OK : TE_UNAUTHORIZED;
+}
+
 bool auth_authenticate(struct request *req) {
   const char *header = request_header(req, "Authorization");
   const char *cookie = header ? NULL : request_cookie(req, SESSION_COOKIE);
@@ -91,24 +107,14 @@ bool auth_authenticate(struct request *req) {
     reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
     return false;
   }
-  unsigned char hash[TOKEN_HASH_LEN];
-  token_hash(value, len, hash);
-  struct store *store = req->app->store;
-  int rc = store->ops->principal_by_token_hash(store, hash, &req->principal);
   int64_t now = time_now();
-  /* The index found the row by hash; comparing again in constant time guards against a store that
-   * matched loosely, without giving away how much of a hash matched. */
-  bool valid = rc == TE_OK && CRYPTO_memcmp(hash, req->principal.token.hash, TOKEN_HASH_LEN) == 0 &&
-               (req->principal.token.expires == 0 || req->principal.token.expires > now);
-  if (rc != TE_OK && rc != TE_NOT_FOUND) {
-    reply_failure(req, rc, "");
+  int rc = auth_principal_of(req->app->store, value, len, session, now, &req->principal);
+  if (rc == TE_UNAUTHORIZED) {
+    reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
     return false;
   }
-  /* A session value works only as the cookie, and a token value only as the header. */
-  if (valid && session != (req->principal.token.source == TOKEN_SOURCE_SESSION))
-    valid = false;
-  if (!valid) {
-    reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
+  if (rc != TE_OK) {
+    reply_failure(req, rc, "");
     return false;
   }
   if (session && !csrf_ok(req, cookie)) {

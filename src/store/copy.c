@@ -207,16 +207,6 @@ static int key_path_of(const char *db, const char *key_file, char *out, size_t s
   return audit_files_paths(db, out, size, head, sizeof head);
 }
 
-static void read_tail(const struct sql_row *r, void *out) {
-  struct {
-    int64_t seq;
-    unsigned char chain[32];
-  } *t = out;
-  t->seq = row_int(r, 0);
-  if (!row_blob(r, 1, t->chain, 32))
-    t->seq = 0;
-}
-
 /* Every table's rows on both sides, then the target's chain from its first record. */
 static int check_copy(struct store *from, struct store *to, const char *to_db, const char *to_key,
                       struct store_copy_report *report, char *problem, size_t size) {
@@ -229,10 +219,8 @@ static int check_copy(struct store *from, struct store *to, const char *to_db, c
     src->backend->reader_release(src, a);
     return rc;
   }
-  struct {
-    int64_t seq;
-    unsigned char chain[32];
-  } tail = {0, {0}};
+  int64_t tail_seq = 0;
+  unsigned char tail_chain[32];
   for (size_t i = 0; rc == TE_OK && i < TABLES; i++) {
     int64_t here, there;
     if ((rc = count_rows(a, tables[i].name, &here)) == TE_OK &&
@@ -243,12 +231,8 @@ static int check_copy(struct store *from, struct store *to, const char *to_db, c
     }
   }
   /* The target's head file: the last record, as its writer would have recorded it. */
-  if (rc == TE_OK)
-    rc = sql_one(b, STMT_AUDIT_LAST, NULL, 0, read_tail, &tail);
-  if (rc == TE_NOT_FOUND)
-    rc = TE_OK;
-  else if (rc == TE_OK && tail.seq > 0)
-    rc = audit_head_advance(dst->head_path, tail.seq, tail.chain);
+  if (rc == TE_OK && (rc = audit_tail_read(b, &tail_seq, tail_chain)) == TE_OK && tail_seq > 0)
+    rc = audit_head_advance(dst->head_path, tail_seq, tail_chain);
   src->backend->reader_release(src, a);
   dst->backend->reader_release(dst, b);
   if (rc)

@@ -337,9 +337,8 @@ static int writer_acquire(struct sql_store *base, struct sql_conn **out) {
 }
 
 static void writer_release(struct sql_store *base, struct sql_conn *sc) {
-  struct pg_store *s = (struct pg_store *)base;
   struct pg_conn *c = (struct pg_conn *)sc;
-  (void)s;
+  (void)base;
   pg_pool_release(c->pool, c->conn, c->broken);
 }
 
@@ -369,17 +368,11 @@ static const struct sql_backend pg_backend = {
     .close = backend_close,
 };
 
-static void quiet(void *arg, const char *message) {
-  (void)arg;
-  (void)message;
-}
-
 /* Applies the migrations on a connection of its own, before any pool exists. */
 static int migrate(const char *conninfo) {
   PGconn *conn = pg_connect(conninfo);
   int rc = TE_UNAVAILABLE;
   if (PQstatus(conn) == CONNECTION_OK) {
-    PQsetNoticeProcessor(conn, quiet, NULL);
     rc = pg_schema_migrate(conn);
   } else {
     fprintf(stderr, "tessera: PostgreSQL: cannot connect: %s", PQerrorMessage(conn));

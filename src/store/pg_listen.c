@@ -25,19 +25,12 @@ struct pg_listener {
   pthread_t thread;
 };
 
-static void quiet(void *arg, const char *message) {
-  (void)arg;
-  (void)message;
-}
-
 /* Connects (bounded by connect_timeout) and sends the LISTEN; its answer is awaited in the main
  * loop, beside the stop pipe, so that a server that stops answering cannot hold a stop. */
 static PGconn *connect_and_listen(struct pg_listener *l) {
   PGconn *conn = pg_connect(l->conninfo);
-  if (PQstatus(conn) == CONNECTION_OK && PQsendQuery(conn, l->listen)) {
-    PQsetNoticeProcessor(conn, quiet, NULL);
+  if (PQstatus(conn) == CONNECTION_OK && PQsendQuery(conn, l->listen))
     return conn;
-  }
   PQfinish(conn);
   return NULL;
 }

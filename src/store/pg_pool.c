@@ -135,7 +135,10 @@ PGconn *pg_connect(const char *conninfo) {
   const char *const keys[] = {"connect_timeout", "options", "dbname", NULL};
   const char *const values[] = {CONNECT_TIMEOUT, "-c statement_timeout=" STATEMENT_TIMEOUT_MS,
                                 conninfo, NULL};
-  return PQconnectdbParams(keys, values, 1);
+  PGconn *conn = PQconnectdbParams(keys, values, 1);
+  if (conn)
+    PQsetNoticeProcessor(conn, quiet, NULL);
+  return conn;
 }
 
 bool pg_conninfo_valid(const char *conninfo) {
@@ -179,7 +182,6 @@ static int connect_slot(struct pg_pool *p, struct slot *s, PGconn **out) {
     pthread_mutex_unlock(&p->lock);
     return TE_UNAVAILABLE;
   }
-  PQsetNoticeProcessor(conn, quiet, NULL);
   pthread_mutex_lock(&p->lock);
   s->conn = conn;
   pthread_mutex_unlock(&p->lock);

@@ -48,7 +48,8 @@ PGresult *pg_pool_exec_text(struct pg_pool *pool, PGconn *conn, const char *sql,
 void pg_pool_set_timeouts(struct pg_pool *pool, int query_timeout_ms, int down_ms);
 
 /* A connection for conninfo with Tessera's defaults (connect_timeout 3 s, statement_timeout 6 s)
- * under what conninfo itself says. */
+ * under what conninfo itself says; libpq's notices (a terminated backend's FATAL, say) are not
+ * printed: callers report what matters themselves. */
 PGconn *pg_connect(const char *conninfo);
 
 /* Whether conninfo parses: checked before connecting, since libpq's message for a malformed one
