@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The command-line client: tessera login | logout | whoami | token ... (docs/CLI.md). Returns the
- * exit status: 0 ok, 1 error, 2 usage. */
+/* The command-line client: tessera login | logout | whoami | token | scan ... (docs/CLI.md).
+ * Returns the exit status: 0 ok, 1 error, 2 usage. */
 int cli_main(int argc, char **argv);
 
 /* Each command; argv[0] is the command's name. */
@@ -14,6 +14,7 @@ int cli_login(int argc, char **argv);
 int cli_logout(int argc, char **argv);
 int cli_whoami(int argc, char **argv);
 int cli_token(int argc, char **argv);
+int cli_scan(int argc, char **argv);
 
 /* "in 10 days", "3 hours ago", "never" (t == 0), "expired" (past, when expiry). */
 void cli_relative(int64_t t, int64_t now, int expiry, char *out, size_t size);
