@@ -8,8 +8,9 @@
 
 void api_healthz(struct request *req);
 void api_auth_check(struct request *req); /* forward auth for reverse proxies (auth_check.c) */
-void api_oauth_introspect(struct request *req); /* RFC 7662 (oauth_tokens.c) */
-void api_oauth_revoke(struct request *req);     /* RFC 7009 (oauth_tokens.c) */
+void api_oauth_introspect(struct request *req);   /* RFC 7662 (oauth_tokens.c) */
+void api_oauth_revoke(struct request *req);       /* RFC 7009 (oauth_tokens.c) */
+void api_token_leaks_report(struct request *req); /* a secret scanner's finds (token_leaks.c) */
 /* The route table: each method and path with its handler (routes.c), ended by a NULL method. */
 extern const struct route api_routes[];
 

@@ -53,5 +53,6 @@ const struct route api_routes[] = {
     {"POST", "/api/oauth/token", api_oauth_token, false},
     {"POST", "/api/oauth/introspect", api_oauth_introspect, true},
     {"POST", "/api/oauth/revoke", api_oauth_revoke, false},
+    {"POST", "/api/tokens/leaks", api_token_leaks_report, false},
     {NULL, NULL, NULL, false},
 };

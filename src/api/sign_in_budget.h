@@ -12,8 +12,7 @@
  *     wait 1, 2, 4... seconds, at most ACCOUNT_MAX_DELAY_S, so an attacker with many addresses
  *     gets one guess per delay while the owner, who knows the password, waits at most that long.
  *     A success clears the account's count; so do ACCOUNT_FORGET_S without a failure.
- * Entries are found through a hash keyed at random per process, so nobody can aim collisions at
- * another's entry; a full table gives way where the stalest entry was. */
+ * The tables are api/budget_table.h's. */
 
 #define CLIENT_FAILURES 10
 #define CLIENT_WINDOW_S 60

@@ -19,5 +19,12 @@
 #define CONTINUATION_MAX 64                /* continuation token text */
 #define TOKEN_LIFETIME_MAX (731LL * 86400) /* two years, counting one leap day */
 #define EXPIRY_WARNING_SECONDS (7LL * 86400)
+/* Leak reports (POST /api/tokens/leaks): values per report, each one's fields in bytes, and
+ * reports a client may post a minute. */
+#define LEAK_VALUES_MAX 100
+#define LEAK_TOKEN_MAX 512
+#define LEAK_URL_MAX 2048
+#define LEAK_LABEL_MAX 64 /* type and source */
+#define LEAK_REPORTS_PER_MINUTE 60
 
 #endif

@@ -116,9 +116,7 @@ static int depth_of(json_t *j) {
   return 0;
 }
 
-json_t *request_json_object(struct request *req) {
-  if (req->body_len == 0)
-    return json_object();
+json_t *request_json_value(struct request *req) {
   /* JSON text never holds a raw NUL (in a string it must be \u0000), and jansson would quietly
    * skip one between tokens: {"expires":17\0}" must not parse. */
   if (memchr(req->body, '\0', req->body_len)) {
@@ -138,15 +136,22 @@ json_t *request_json_object(struct request *req) {
                 err.text, err.line, err.column);
     return NULL;
   }
-  if (!json_is_object(j)) {
-    json_decref(j);
-    reply_error(req, TE_BAD_REQUEST, "the request body must be a JSON object.");
-    return NULL;
-  }
   if (depth_of(j) > JSON_DEPTH_MAX) {
     json_decref(j);
     reply_error(req, TE_BAD_REQUEST, "the request body is nested deeper than %d levels.",
                 JSON_DEPTH_MAX);
+    return NULL;
+  }
+  return j;
+}
+
+json_t *request_json_object(struct request *req) {
+  if (req->body_len == 0)
+    return json_object();
+  json_t *j = request_json_value(req);
+  if (j && !json_is_object(j)) {
+    json_decref(j);
+    reply_error(req, TE_BAD_REQUEST, "the request body must be a JSON object.");
     return NULL;
   }
   return j;

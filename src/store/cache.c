@@ -277,6 +277,11 @@ static int passthrough_machine_token_delete(struct store *store, const struct st
   return rc;
 }
 
+static int passthrough_token_revoke(struct store *store, const struct store_token *token,
+                                    const struct audit_record *audits, size_t count) {
+  return from(store)->inner->ops->token_revoke(from(store)->inner, token, audits, count);
+}
+
 static int passthrough_machine_token_get(struct store *store, int64_t org_id, const char *token_id,
                                          struct store_token *out) {
   return from(store)->inner->ops->machine_token_get(from(store)->inner, org_id, token_id, out);
@@ -534,6 +539,7 @@ static const struct store_ops cache_ops = {
     .token_delete = passthrough_token_delete,
     .machine_token_insert = passthrough_machine_token_insert,
     .machine_token_delete = passthrough_machine_token_delete,
+    .token_revoke = passthrough_token_revoke,
     .machine_token_get = passthrough_machine_token_get,
     .org_set_expiry_policy = passthrough_org_set_expiry_policy,
     .org_member_count = passthrough_org_member_count,

@@ -189,6 +189,9 @@ struct write_job {
   void *arg;
   struct write_job *next;
   bool has_audit; /* then `audit` is appended in the same savepoint: both land or neither */
+  /* More records after `audit`, in the same savepoint (malloc'd; the writer frees them). */
+  struct audit_record *more_audits;
+  size_t more_audit_count;
   bool unchanged; /* set by apply when the job turned out to change nothing: nothing to record */
   struct audit_record audit;
 };
@@ -314,6 +317,8 @@ int sql_audit_list(struct store *store, const struct store_audit_query *query,
 /* sql_machine_tokens.c */
 int sql_machine_token_insert(struct store *store, const struct store_actor *actor,
                              const struct store_token *token, const struct audit_record *audit);
+int sql_token_revoke(struct store *store, const struct store_token *token,
+                     const struct audit_record *audits, size_t count);
 int sql_machine_token_delete(struct store *store, const struct store_actor *actor, int64_t org_id,
                              int64_t team_id, const char *token_id,
                              const struct audit_record *audit);

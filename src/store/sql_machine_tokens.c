@@ -117,6 +117,34 @@ int sql_machine_token_delete(struct store *store, const struct store_actor *acto
   return sql_submit(store, &m->job, NULL, NULL);
 }
 
+static int apply_token_revoke(struct sql_conn *c, struct write_job *job) {
+  struct machine_job *m = (struct machine_job *)job;
+  const struct store_token *t = &m->token;
+  if (t->kind == TOKEN_PERSONAL) {
+    struct param p[] = {PARAM_I(t->user_id), PARAM_T(t->id)};
+    return sql_write(c, STMT_TOKEN_DELETE, p, 2, true);
+  }
+  struct param p[] = {PARAM_I(t->org_id), PARAM_I(t->team_id), PARAM_T(t->id)};
+  return sql_write(c, STMT_MACHINE_TOKEN_DELETE, p, 3, true);
+}
+
+int sql_token_revoke(struct store *store, const struct store_token *token,
+                     const struct audit_record *audits, size_t count) {
+  if (count == 0 || (token->kind != TOKEN_PERSONAL && !token->org_id))
+    return TE_INTERNAL;
+  struct machine_job *m =
+      machine_job_new(apply_token_revoke, NULL, token->org_id, token->team_id, audits);
+  m->token = *token;
+  if (count > 1) {
+    size_t more = count - 1;
+    if (!(m->job.more_audits = malloc(more * sizeof audits[0])))
+      abort();
+    memcpy(m->job.more_audits, audits + 1, more * sizeof audits[0]);
+    m->job.more_audit_count = more;
+  }
+  return sql_submit(store, &m->job, NULL, NULL);
+}
+
 static int apply_set_expiry_policy(struct sql_conn *c, struct write_job *job) {
   struct machine_job *m = (struct machine_job *)job;
   int64_t was = 0;

@@ -258,6 +258,7 @@ const struct store_ops sql_store_ops = {
     .token_delete = sql_token_delete,
     .machine_token_insert = sql_machine_token_insert,
     .machine_token_delete = sql_machine_token_delete,
+    .token_revoke = sql_token_revoke,
     .machine_token_get = sql_machine_token_get,
     .org_set_expiry_policy = sql_org_set_expiry_policy,
     .org_member_count = sql_org_member_count,

@@ -62,6 +62,8 @@ static int apply_one(struct writer *w, struct sql_conn *c, struct write_job *job
   rc = job->apply ? job->apply(c, job) : TE_OK;
   if (rc == TE_OK && job->has_audit && !job->unchanged)
     rc = audit_insert(c, w->audit_key, &job->audit, &mine.seq, mine.chain);
+  for (size_t i = 0; rc == TE_OK && !job->unchanged && i < job->more_audit_count; i++)
+    rc = audit_insert(c, w->audit_key, &job->more_audits[i], &mine.seq, mine.chain);
   if (rc && sql_exec(c, STMT_ROLLBACK_TO, NULL, 0) != TE_OK)
     *broken = true;
   int released = sql_exec(c, STMT_RELEASE, NULL, 0);
@@ -207,6 +209,7 @@ static void run_batch(struct writer *w, struct write_job *batch) {
     next = j->next;
     j->done(j->arg, rc ? rc : results[n]);
     n++;
+    free(j->more_audits);
     free(j);
   }
 }

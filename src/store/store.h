@@ -277,6 +277,12 @@ struct store_ops {
   int (*machine_token_delete)(struct store *store, const struct store_actor *actor, int64_t org_id,
                               int64_t team_id, const char *token_id,
                               const struct audit_record *audit);
+  /* Revokes a token of any kind as it was found (by its hash): a personal token by its user and
+   * id, a machine token by its organization, team and id; with its records, count >= 1, appended
+   * in the same transaction (a leak report names it in each organization that must hear of it).
+   * Synchronous. TE_NOT_FOUND when it is gone already. */
+  int (*token_revoke)(struct store *store, const struct store_token *token,
+                      const struct audit_record *audits, size_t count);
   /* A token of the organization by id (either kind), for naming it in audit records. */
   int (*machine_token_get)(struct store *store, int64_t org_id, const char *token_id,
                            struct store_token *out);

@@ -161,6 +161,55 @@ static void deletion_takes_the_owners_kind(void **state) {
   assert_int_equal(s->ops->principal_by_token_hash(s, team.hash, &p), TE_NOT_FOUND);
 }
 
+static size_t leak_records(struct store *s, const char *org) {
+  struct store_audit_query q = {.org = org,
+                                .event = "token-leak-reported",
+                                .user = "",
+                                .before_seq = INT64_MAX,
+                                .limit = 100};
+  struct store_audit_record *out;
+  size_t count = 0;
+  assert_int_equal(s->ops->audit_list(s, &q, &out, &count), TE_OK);
+  free(out);
+  return count;
+}
+
+/* Revocation as a leak report does it: any kind, by what its hash found, with a record in each
+ * organization named, all in one transaction; a second revocation finds nothing and records
+ * nothing. */
+static void a_revocation_takes_any_kind_with_all_its_records(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  char value[TOKEN_VALUE_LEN + 1];
+  struct store_token team = machine_token(f->acme.id, f->ops.id, "leaky", false, value);
+  assert_int_equal(insert(s, &team), TE_OK);
+  struct store_token mine = {.kind = TOKEN_PERSONAL, .user_id = f->alice.id, .created = time_now()};
+  token_fill_secret(&mine, value);
+  assert_int_equal(s->ops->token_insert(s, &mine, NULL, NULL, NULL), TE_OK);
+
+  struct audit_record a[2] = {{.timestamp = time_now()}, {.timestamp = time_now()}};
+  snprintf(a[0].org, sizeof a[0].org, "acme");
+  snprintf(a[1].org, sizeof a[1].org, "other");
+  for (int i = 0; i < 2; i++)
+    snprintf(a[i].event, sizeof a[i].event, "token-leak-reported");
+  assert_int_equal(s->ops->token_revoke(s, &mine, a, 2), TE_OK);
+  assert_int_equal(s->ops->token_revoke(s, &team, a, 1), TE_OK);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, mine.hash, &p), TE_NOT_FOUND);
+  assert_int_equal(s->ops->principal_by_token_hash(s, team.hash, &p), TE_NOT_FOUND);
+  assert_int_equal(leak_records(s, "acme"), 2);
+  assert_int_equal(leak_records(s, "other"), 1);
+
+  assert_int_equal(s->ops->token_revoke(s, &mine, a, 2), TE_NOT_FOUND);
+  assert_int_equal(s->ops->token_revoke(s, &team, a, 1), TE_NOT_FOUND);
+  assert_int_equal(leak_records(s, "acme"), 2);
+  assert_int_equal(leak_records(s, "other"), 1);
+  int64_t verified = 0;
+  char report[256];
+  assert_int_equal(fixture_verify(f->path, &verified, report, sizeof report), TE_OK);
+  assert_int_equal(verified, 3);
+}
+
 static void listings_keep_kinds_apart(void **state) {
   struct fixture *f = *state;
   struct store *s = f->store;
@@ -318,6 +367,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(deletion_takes_the_owners_kind, setup, teardown),
       cmocka_unit_test_setup_teardown(listings_keep_kinds_apart, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_revocation_takes_any_kind_with_all_its_records, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(token_actors_are_rechecked_in_the_transaction, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(the_expiry_policy_is_kept_per_organization, setup, teardown),
