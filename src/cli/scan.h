@@ -4,6 +4,7 @@
 /* The parts of `tessera scan` (docs/CLI.md): scan.c the command, scan_findings.c what was found,
  * scan_tree.c the files, scan_git.c the history and the index, scan_report.c --report. */
 
+#include "core/limits.h"
 #include "core/token.h"
 
 #include <jansson.h>
@@ -12,7 +13,6 @@
 
 #define SCAN_FILE_MAX (64 * 1024 * 1024) /* bytes of a file or blob; larger ones are skipped */
 #define SCAN_PATH_MAX 4096               /* bytes of a path; longer ones are not scanned */
-#define SCAN_URL_MAX 2048                /* bytes of a finding's location sent to --report */
 #define SCAN_HINT_LEN 8                  /* "pul-" and 4 hex digits: all that is ever printed */
 #define SCAN_ID_MAX 64                   /* hex digits of a git object id (SHA-256 repositories) */
 

@@ -44,15 +44,15 @@ static void url_encode(const char *path, char *out, size_t size) {
 }
 
 /* file:///abs/path:LINE, or git:COMMIT:path:LINE for history; a long path is cut so that the
- * whole stays within SCAN_URL_MAX bytes and keeps its line. */
+ * whole stays within LEAK_URL_MAX bytes (what the endpoint takes) and keeps its line. */
 static char *location_url(const struct scan_origin *o, size_t line) {
-  char head[SCAN_ID_MAX + 16], tail[32], path[SCAN_URL_MAX + 1];
+  char head[SCAN_ID_MAX + 16], tail[32], path[LEAK_URL_MAX + 1];
   if (o->source == SCAN_HISTORY)
     snprintf(head, sizeof head, "git:%s:", o->commit);
   else
     snprintf(head, sizeof head, "file://");
   snprintf(tail, sizeof tail, ":%zu", line);
-  url_encode(o->url_path, path, SCAN_URL_MAX + 1 - strlen(head) - strlen(tail));
+  url_encode(o->url_path, path, LEAK_URL_MAX + 1 - strlen(head) - strlen(tail));
   size_t size = strlen(head) + strlen(path) + strlen(tail) + 1;
   char *url = malloc(size);
   if (!url)

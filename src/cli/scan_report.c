@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "core/limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,8 @@
 #include <unistd.h>
 
 #define LEAKS_PATH "/api/tokens/leaks"
-#define BATCH_MAX 100     /* values in one request, as the endpoint takes them */
-#define RETRY_WAIT_MAX 60 /* seconds of a 429's Retry-After that are waited out, once */
+#define LEAK_VALUES_MAX 100 /* values in one request, as the endpoint takes them */
+#define RETRY_WAIT_MAX 60   /* seconds of a 429's Retry-After that are waited out, once */
 #define DIGEST_LEN (2 * TOKEN_HASH_LEN)
 
 /* The values found, each once, in the order they were first found. */
@@ -119,8 +120,8 @@ int scan_report(struct scan_run *run, const char *base_url, bool quiet) {
   snprintf(t.url, sizeof t.url, "%s", base_url);
   size_t revoked = 0, reported = 0;
   int rc = 0;
-  for (size_t from = 0; from < u.count && rc == 0; from += BATCH_MAX) {
-    size_t n = u.count - from < BATCH_MAX ? u.count - from : BATCH_MAX;
+  for (size_t from = 0; from < u.count && rc == 0; from += LEAK_VALUES_MAX) {
+    size_t n = u.count - from < LEAK_VALUES_MAX ? u.count - from : LEAK_VALUES_MAX;
     json_t *body = batch_body(run, &u, from, n);
     struct cli_reply r;
     if (post(&t, body, &r) != 0 || !answer_fits(r.body, &u, from, n)) {

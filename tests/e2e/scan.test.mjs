@@ -6,7 +6,9 @@
 // `git -c user.name=… -c user.email=…`. Only 127.0.0.1 is contacted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -464,5 +466,108 @@ describe('--report', () => {
     assert.equal(r.status, 1, r.show);
     assert.equal(r.stdout, `v.txt:1: ${hint(v)}\n`);
     assert.match(r.stderr, /^tessera: scan: cannot reach http:\/\/127\.0\.0\.1:1: .+; 1 value not reported\n$/, r.show);
+  });
+});
+
+// What --report sends, as a peer that records each request sees it: the server above shows what
+// it does with a report, this one the report itself (headers, batches, the 429 rule).
+describe('--report, as a recording peer sees it', () => {
+  let peer;
+  let peerUrl;
+  const requests = [];
+  let answer; // (request number, parsed body) → {status, headers, body}
+
+  before(async () => {
+    peer = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const parsed = JSON.parse(body);
+        requests.push({ method: req.method, url: req.url, headers: req.headers, body: parsed });
+        const a = answer(requests.length, parsed);
+        res.writeHead(a.status, { 'Content-Type': 'application/json', ...(a.headers || {}) });
+        res.end(JSON.stringify(a.body));
+      });
+    });
+    await new Promise((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    peerUrl = `http://127.0.0.1:${peer.address().port}`;
+  });
+  after(() => new Promise((resolve) => peer.close(resolve)));
+
+  const results = (items) =>
+    items.map((i) => ({ token_hash: crypto.createHash('sha256').update(i.token).digest('hex'), type: i.type, result: 'unknown' }));
+
+  /** tessera scan, asynchronously: the peer answers from this same process. */
+  function scanAsync(cwd, args, env = {}) {
+    return new Promise((resolve, reject) => {
+      const p = spawn(tesseraBin, ['scan', ...args], { cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+      p.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => p.kill('SIGKILL'), 60000);
+      p.on('error', reject);
+      p.on('close', (status) => {
+        clearTimeout(timer);
+        assertNoSanitizerReport(stderr, 'tessera scan');
+        resolve({ status, stdout, stderr, show: `exit ${status}\nstdout: ${stdout}\nstderr: ${stderr}` });
+      });
+    });
+  }
+
+  test('batches of at most 100, each value once, no Authorization, a short 429 waited out once', async () => {
+    const d = tempDir();
+    const values = Array.from({ length: 130 }, () => makeUnknownToken());
+    fs.writeFileSync(path.join(d, 'many values.txt'), values.join('\n') + '\n' + values[0] + '\n');
+    requests.length = 0;
+    answer = (n, body) => (n === 1 ? { status: 429, headers: { 'Retry-After': '1' }, body: { code: 429, message: 'Too Many Requests: wait.' } } : { status: 200, body: results(body) });
+    // A token in the environment and in saved credentials must not be sent with a report.
+    const r = await scanAsync(d, ['--report', `${peerUrl}//`], { TESSERA_TOKEN: makeUnknownToken(), PULUMI_ACCESS_TOKEN: makeUnknownToken() });
+    assert.equal(r.status, 1, r.show);
+    assert.equal(r.stderr, 'tessera: scan: the server is rate limiting reports; trying again in 1 s\n', r.show);
+    assert.equal(requests.length, 3, 'the refused batch again, then the second one');
+    for (const q of requests) {
+      assert.equal(q.method, 'POST');
+      assert.equal(q.url, '/api/tokens/leaks');
+      assert.equal(q.headers.authorization, undefined);
+      assert.match(q.headers['content-type'], /^application\/json/);
+    }
+    assert.deepEqual(requests[0].body, requests[1].body);
+    assert.deepEqual([requests[1].body.length, requests[2].body.length], [100, 30]);
+    const sent = [...requests[1].body, ...requests[2].body];
+    assert.deepEqual(sent.map((i) => i.token), values, 'each value once, in the order found');
+    const real = fs.realpathSync(d);
+    sent.forEach((item, k) => {
+      assert.deepEqual(Object.keys(item).sort(), ['source', 'token', 'type', 'url']);
+      assert.equal(item.type, 'tessera_token');
+      assert.equal(item.source, 'tessera-scan');
+      assert.equal(item.url, `file://${real.split('/').map(encodeURIComponent).join('/')}/many%20values.txt:${k + 1}`);
+    });
+    assert.equal(lines(r.stdout).at(-1), `reported 130 values to ${peerUrl}//: 0 revoked, 130 unknown`);
+  });
+
+  test('a second 429, a long Retry-After, or an answer that does not fit: exit 1, saying so', async () => {
+    const d = tempDir();
+    const v = makeUnknownToken();
+    fs.writeFileSync(path.join(d, 'v.txt'), `${v}\n`);
+    const tooMany = { status: 429, headers: { 'Retry-After': '1' }, body: { code: 429, message: 'Too Many Requests: wait.' } };
+    const cases = [
+      [() => tooMany, 2, /^tessera: scan: the server is rate limiting reports; trying again in 1 s\ntessera: scan: the server's rate limit for reports is spent: try again in 1 s; 1 value not reported\n$/],
+      [() => ({ ...tooMany, headers: { 'Retry-After': '3600' } }), 1, /^tessera: scan: the server's rate limit for reports is spent: try again in 3600 s; 1 value not reported\n$/],
+      [() => ({ status: 200, body: [] }), 1, /answered \/api\/tokens\/leaks with something other than one result a value; 1 value not reported\n$/],
+      [(n, body) => ({ status: 200, body: results(body).map((x) => ({ ...x, token_hash: '0'.repeat(64) })) }), 1, /something other than one result a value/],
+      [() => ({ status: 413, body: { code: 413, message: 'Payload Too Large: \u001b[31mno.' } }), 1, /refused the report \(HTTP 413\): Payload Too Large: \\x1b\[31mno\.; 1 value not reported\n$/],
+    ];
+    for (const [fn, count, stderrRe] of cases) {
+      requests.length = 0;
+      answer = fn;
+      const r = await scanAsync(d, ['--report', peerUrl]);
+      assert.equal(r.status, 1, r.show);
+      assert.equal(requests.length, count, r.show);
+      assert.match(r.stderr, stderrRe, r.show);
+      assert.equal(r.stdout, `v.txt:1: ${hint(v)}\n`, r.show);
+      assert.ok(!r.stderr.includes(v) && !r.stdout.includes(v));
+    }
   });
 });
