@@ -42,6 +42,13 @@ const char *cli_safe(const char *text, char *buf, size_t size) {
   return text_escape(text ? text : "", buf, size);
 }
 
+int cli_usage(const char *text, const char *problem) {
+  if (problem)
+    fprintf(stderr, "tessera: %s\n", problem);
+  fputs(text, problem ? stderr : stdout);
+  return problem ? CLI_EXIT_USAGE : 0;
+}
+
 int cli_fail(const char *message) {
   char safe[2048];
   fprintf(stderr, "tessera: %s\n", cli_safe(message, safe, sizeof safe));

@@ -22,6 +22,10 @@ void cli_relative(int64_t t, int64_t now, int expiry, char *out, size_t size);
 /* Prints j as indented JSON on stdout (for --json). */
 void cli_print_json(json_t *j);
 
+/* --help (problem NULL): text on stdout, exit status 0; else "tessera: problem" and text on
+ * stderr, CLI_EXIT_USAGE. */
+int cli_usage(const char *text, const char *problem);
+
 /* Prints "tessera: message" on stderr, its control characters escaped (a server's message may
  * carry terminal escapes); returns CLI_EXIT_ERROR. */
 int cli_fail(const char *message);

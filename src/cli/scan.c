@@ -31,10 +31,7 @@ struct scan_args {
 };
 
 static int usage(const char *problem) {
-  if (problem)
-    fprintf(stderr, "tessera: %s\n", problem);
-  fputs(scan_usage, problem ? stderr : stdout);
-  return problem ? CLI_EXIT_USAGE : 0;
+  return cli_usage(scan_usage, problem);
 }
 
 /* A Tessera's base URL, as `tessera login URL` takes it: http or https, no blanks or control

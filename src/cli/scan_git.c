@@ -310,6 +310,18 @@ static void scan_raw_diff(struct scan_run *run, const struct scan_repo *r, FILE 
     scan_error(run, r->top, "git cat-file failed");
 }
 
+/* scan_raw_diff on the read end of a pipe from git, which is closed after (a git that is still
+ * writing then ends with SIGPIPE); returns whether that added no error. */
+static bool scan_changes(struct scan_run *run, const struct scan_repo *r, int fd, bool history) {
+  FILE *out = fdopen(fd, "r");
+  if (!out)
+    abort();
+  unsigned before = run->errors;
+  scan_raw_diff(run, r, out, history);
+  fclose(out);
+  return run->errors == before;
+}
+
 void scan_git_history(struct scan_run *run, const struct scan_repo *r) {
   /* Oldest first, parents before children: the first commit that shows a value at a path is the
    * one that brought it there. -m: a merge's own changes (a conflict's resolution) too. */
@@ -329,14 +341,9 @@ void scan_git_history(struct scan_run *run, const struct scan_repo *r) {
     git_ok(lister);
     return;
   }
-  FILE *out = fdopen(changes, "r");
-  if (!out)
-    abort();
-  unsigned before = run->errors;
-  scan_raw_diff(run, r, out, true);
-  fclose(out); /* a reader that stopped early ends them with SIGPIPE */
+  bool clean = scan_changes(run, r, changes, true);
   bool listed = git_ok(lister), diffed = git_ok(differ);
-  if (run->errors == before && (!listed || !diffed))
+  if (clean && (!listed || !diffed))
     scan_error(run, r->top, listed ? "git diff-tree failed" : "git rev-list --all failed");
 }
 
@@ -351,12 +358,7 @@ void scan_git_staged(struct scan_run *run, const struct scan_repo *r) {
     scan_error(run, r->top, "cannot run git diff --cached");
     return;
   }
-  FILE *out = fdopen(changes, "r");
-  if (!out)
-    abort();
-  unsigned before = run->errors;
-  scan_raw_diff(run, r, out, false);
-  fclose(out);
-  if (!git_ok(differ) && run->errors == before)
+  bool clean = scan_changes(run, r, changes, false);
+  if (!git_ok(differ) && clean)
     scan_error(run, r->top, "git diff --cached failed");
 }
