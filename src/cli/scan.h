@@ -4,7 +4,6 @@
 /* The parts of `tessera scan` (docs/CLI.md): scan.c the command, scan_findings.c what was found,
  * scan_tree.c the files, scan_git.c the history and the index, scan_report.c --report. */
 
-#include "core/limits.h"
 #include "core/token.h"
 
 #include <jansson.h>

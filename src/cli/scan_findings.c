@@ -3,6 +3,7 @@
 #include "cli/scan.h"
 
 #include "cli/cli.h"
+#include "core/limits.h"
 #include "core/token_find.h"
 
 #include <openssl/crypto.h>

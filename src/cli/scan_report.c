@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 #define LEAKS_PATH "/api/tokens/leaks"
-#define LEAK_VALUES_MAX 100 /* values in one request, as the endpoint takes them */
-#define RETRY_WAIT_MAX 60   /* seconds of a 429's Retry-After that are waited out, once */
+#define RETRY_WAIT_MAX 60 /* seconds of a 429's Retry-After that are waited out, once */
 #define DIGEST_LEN (2 * TOKEN_HASH_LEN)
 
 /* The values found, each once, in the order they were first found. */
