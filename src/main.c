@@ -303,7 +303,8 @@ static int serve(int argc, char **argv) {
 static int usage(void) {
   fputs("usage: tessera serve [options]    run the server (tessera serve --help)\n"
         "       tessera admin COMMAND ...  offline administration (tessera admin help)\n"
-        "       tessera login|logout|whoami|token ...  the client (tessera token --help)\n",
+        "       tessera login|logout|whoami|token ...  the client (tessera token --help)\n"
+        "       tessera scan [PATH...]     find token values in files and git history\n",
         stderr);
   return EXIT_USAGE;
 }

@@ -13,13 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int usage(const char *text, const char *problem) {
-  if (problem)
-    fprintf(stderr, "tessera: %s\n", problem);
-  fputs(text, problem ? stderr : stdout);
-  return problem ? CLI_EXIT_USAGE : 0;
-}
-
 static const char login_usage[] =
     "usage: tessera login [URL] [--token T] [--json]\n"
     "Verifies the token (from --token, stdin, TESSERA_TOKEN or PULUMI_ACCESS_TOKEN) with GET\n"
@@ -41,12 +34,12 @@ int cli_login(int argc, char **argv) {
     else if (c == 'j')
       json = true;
     else if (c == 'h')
-      return usage(login_usage, NULL);
+      return cli_usage(login_usage, NULL);
     else
-      return usage(login_usage, "unknown or incomplete option");
+      return cli_usage(login_usage, "unknown or incomplete option");
   }
   if (argc - optind > 1)
-    return usage(login_usage, "login takes at most one URL");
+    return cli_usage(login_usage, "login takes at most one URL");
   struct cli_target t;
   cli_target_resolve(&t);
   if (optind < argc)
@@ -60,7 +53,8 @@ int cli_login(int argc, char **argv) {
     OPENSSL_cleanse(line, sizeof line);
   }
   if (!t.token[0])
-    return usage(login_usage, "no token: give --token, pipe one on stdin, or set TESSERA_TOKEN");
+    return cli_usage(login_usage,
+                     "no token: give --token, pipe one on stdin, or set TESSERA_TOKEN");
   struct cli_reply r;
   if (cli_request(&t, "GET", "/api/user", NULL, &r)) {
     json_decref(r.body);
@@ -100,11 +94,11 @@ static int simple_options(int argc, char **argv, const char *text, bool *json, b
     else if (c == 'v' && verbose)
       *verbose = true;
     else if (c == 'h')
-      return usage(text, NULL);
+      return cli_usage(text, NULL);
     else
-      return usage(text, "unknown or incomplete option");
+      return cli_usage(text, "unknown or incomplete option");
   }
-  return optind < argc ? usage(text, "unexpected argument") : -1;
+  return optind < argc ? cli_usage(text, "unexpected argument") : -1;
 }
 
 int cli_logout(int argc, char **argv) {

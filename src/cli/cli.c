@@ -11,6 +11,7 @@ static const char usage_text[] =
     "       tessera logout [--json]                    forget the saved token\n"
     "       tessera whoami [-v] [--json]               who the token acts as\n"
     "       tessera token create|list|delete ...       manage tokens (tessera token --help)\n"
+    "       tessera scan [PATH...] [--report URL]      find token values (tessera scan --help)\n"
     "URL and token also come from TESSERA_URL/TESSERA_TOKEN or PULUMI_BACKEND_URL/\n"
     "PULUMI_ACCESS_TOKEN. Exit status: 0 ok, 1 error, 2 usage.\n";
 
@@ -18,8 +19,11 @@ int cli_main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*run)(int, char **);
-  } commands[] = {
-      {"login", cli_login}, {"logout", cli_logout}, {"whoami", cli_whoami}, {"token", cli_token}};
+  } commands[] = {{"login", cli_login},
+                  {"logout", cli_logout},
+                  {"whoami", cli_whoami},
+                  {"token", cli_token},
+                  {"scan", cli_scan}};
   for (size_t i = 0; argc >= 1 && i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(argv[0], commands[i].name) == 0)
       return commands[i].run(argc, argv);
@@ -36,6 +40,13 @@ void cli_print_json(json_t *j) {
 
 const char *cli_safe(const char *text, char *buf, size_t size) {
   return text_escape(text ? text : "", buf, size);
+}
+
+int cli_usage(const char *text, const char *problem) {
+  if (problem)
+    fprintf(stderr, "tessera: %s\n", problem);
+  fputs(text, problem ? stderr : stdout);
+  return problem ? CLI_EXIT_USAGE : 0;
 }
 
 int cli_fail(const char *message) {

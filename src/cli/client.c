@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,15 @@
 
 #define DEFAULT_URL "http://127.0.0.1:8080"
 #define REPLY_MAX (16 * 1024 * 1024)
+
+/* Retry-After's delay-seconds form (RFC 9110 10.2.3); -1 for an HTTP date or anything else. */
+static long retry_seconds(const char *value) {
+  value += strspn(value, " \t");
+  size_t digits = strspn(value, "0123456789");
+  if (digits == 0 || digits > 9 || value[digits + strspn(value + digits, " \t")] != '\0')
+    return -1;
+  return strtol(value, NULL, 10);
+}
 
 /* Picks the headers the client cares about out of the answer. */
 static size_t header_line(char *line, size_t size, size_t count, void *arg) {
@@ -28,6 +38,8 @@ static size_t header_line(char *line, size_t size, size_t count, void *arg) {
     fprintf(stderr, "tessera: warning:%s\n", text_escape(text + 17, safe, sizeof safe));
   else if (strncasecmp(text, "X-Tessera-Token-Expires:", 24) == 0)
     r->expires = strtoll(text + 24, NULL, 10);
+  else if (strncasecmp(text, "Retry-After:", 12) == 0)
+    r->retry_after = retry_seconds(text + 12);
   return n;
 }
 
@@ -35,6 +47,7 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
                 struct cli_reply *reply) {
   memset(reply, 0, sizeof *reply);
   reply->expires = -1;
+  reply->retry_after = -1;
   char url[CLI_URL_MAX + 2048], auth[CLI_TOKEN_MAX + 32];
   size_t base = strlen(t->url);
   while (base && t->url[base - 1] == '/')
@@ -70,6 +83,8 @@ int cli_request(const struct cli_target *t, const char *method, const char *path
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
   curl_easy_cleanup(curl);
   curl_slist_free_all(headers);
+  if (text) /* a body may carry token values (tessera scan --report) */
+    OPENSSL_cleanse(text, strlen(text));
   free(text);
   if (rc != CURLE_OK) {
     snprintf(reply->message, sizeof reply->message, "cannot reach %.300s: %s", t->url,

@@ -19,12 +19,13 @@ struct cli_reply {
   long status;       /* HTTP status; 0 when the server could not be reached */
   json_t *body;      /* parsed JSON body, or NULL */
   int64_t expires;   /* X-Tessera-Token-Expires, -1 when absent */
+  long retry_after;  /* Retry-After in seconds, -1 when absent or not a number of seconds */
   char message[512]; /* for failures: the server's message, or why it could not be reached */
 };
 
-/* Sends method path (with body, a JSON object, when not NULL) to the target with its token, and
- * prints any X-Pulumi-Warning on stderr. Returns 0 for a 2xx answer, else 1 with message set.
- * The caller json_decref's reply->body. */
+/* Sends method path (with body, a JSON object or array, when not NULL) to the target with its
+ * token (none when t->token is empty), and prints any X-Pulumi-Warning on stderr. Returns 0 for a
+ * 2xx answer, else 1 with message set. The caller json_decref's reply->body. */
 int cli_request(const struct cli_target *t, const char *method, const char *path, json_t *body,
                 struct cli_reply *reply);
 

@@ -35,10 +35,7 @@ struct token_args {
 };
 
 static int usage(const char *problem) {
-  if (problem)
-    fprintf(stderr, "tessera: %s\n", problem);
-  fputs(token_usage, problem ? stderr : stdout);
-  return problem ? CLI_EXIT_USAGE : 0;
+  return cli_usage(token_usage, problem);
 }
 
 /* Options, then the collection path they select. Returns -1 to go on, else an exit status. */
