@@ -28,8 +28,10 @@ extern char **environ;
  * pid, or -1 when git cannot be started. */
 static pid_t spawn_git(const char *dir, const char *const *args, int in_fd, int *out_fd,
                        bool quiet) {
-  const char *argv[16] = {"git", "-C", dir};
-  size_t argc = 3;
+  /* A repository's own configuration can name programs for git to run (core.fsmonitor on reading
+   * the index): a scan of someone else's checkout must not run them. */
+  const char *argv[16] = {"git", "-c", "core.fsmonitor=false", "-C", dir};
+  size_t argc = 5;
   for (size_t i = 0; args[i] && argc < sizeof argv / sizeof argv[0] - 1; i++)
     argv[argc++] = args[i];
   argv[argc] = NULL;

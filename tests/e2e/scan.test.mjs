@@ -368,6 +368,22 @@ describe('--staged (a pre-commit hook)', () => {
     assert.equal(r.stdout, `old.txt:1: ${hint(committed)}\n`, r.show);
   });
 
+  test('a repository\'s configuration cannot make the scan run a program', () => {
+    const repo = newRepo();
+    const v = makeUnknownToken();
+    const marker = path.join(tempDir(), 'ran');
+    const program = path.join(tempDir(), 'fsmonitor.sh');
+    fs.writeFileSync(program, `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(repo, 'a.txt'), `${v}\n`);
+    git(repo, 'add', 'a.txt');
+    git(repo, 'config', 'core.fsmonitor', program); // git diff --cached would run it
+    for (const args of [['--staged'], []]) {
+      const r = scan(repo, args, { secrets: [v] });
+      assert.equal(r.status, 1, r.show);
+      assert.ok(!fs.existsSync(marker), `tessera scan ${args.join(' ')} ran the repository's fsmonitor`);
+    }
+  });
+
   test('as a pre-commit hook, it stops the commit that would add a value', () => {
     const repo = newRepo();
     const v = makeUnknownToken();
