@@ -13,11 +13,17 @@
  * cannot be read for stale_ms, nothing is served from memory until it can (fail closed: the
  * store's own answer, or its 503, instead of a stale yes). Each entry also expires after ttl.
  * Principals carry a version that changes whenever their entry is filled again, so callers can
- * cache what they derive from them (api/view_cache.c). */
+ * cache what they derive from them (api/view_cache.c).
+ *
+ * A deleted token's row is gone, so the store cannot tell a revoked token from one never made;
+ * the cache can, for the tokens it held: when the feed names an entry's token as deleted, its
+ * hash is remembered (REVOKED_SLOTS of them), so that tessera_auth_checks_total can count a later
+ * use as revoked rather than unknown. It is asked only after a lookup found nothing. */
 
 #include "store/store.h"
 
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/ticker.h"
 #include "core/timeutil.h"
 
@@ -32,11 +38,18 @@
 #define MEMBERSHIPS_CACHED 16 /* users in more orgs than this are always read from the store */
 #define SHARDS 64             /* readers of different slots rarely share a lock */
 #define FEED_PAGE 4096        /* a fuller page than this (a huge commit) forgets everything */
+#define REVOKED_SLOTS 1024    /* direct-mapped by hash: a later deletion may take an earlier's */
 
 struct principal_slot {
   uint64_t version; /* 0 = empty; else this fill's number */
   int64_t expires_ms;
   struct store_principal principal;
+};
+
+/* A token deleted before it expired, by its hash. */
+struct revoked_slot {
+  bool used;
+  unsigned char hash[TOKEN_HASH_LEN];
 };
 
 struct membership_slot {
@@ -57,8 +70,10 @@ struct cache_store {
   pthread_rwlock_t shards[SHARDS];
   struct principal_slot *principals;
   struct membership_slot *memberships;
-  pthread_mutex_t feed_lock; /* one reader of the feed at a time */
-  int64_t seen;              /* the last version read from the feed (under feed_lock) */
+  struct revoked_slot *revoked;
+  pthread_mutex_t revoked_lock; /* taken inside a shard's lock, never the other way round */
+  pthread_mutex_t feed_lock;    /* one reader of the feed at a time */
+  int64_t seen;                 /* the last version read from the feed (under feed_lock) */
   struct ticker *poller;
 };
 
@@ -97,9 +112,12 @@ static int cached_principal_by_token_hash(struct store *store,
       out->version = slot->version;
     }
     pthread_rwlock_unlock(lock);
-    if (hit)
+    if (hit) {
+      metrics_cache_lookup(METRICS_CACHE_PRINCIPAL, true);
       return TE_OK;
+    }
   }
+  metrics_cache_lookup(METRICS_CACHE_PRINCIPAL, false);
 
   int rc = c->inner->ops->principal_by_token_hash(c->inner, hash, out);
   out->version = 0; /* unless it is kept below: nothing derived from it is cached */
@@ -137,9 +155,12 @@ static int cached_memberships(struct store *store, int64_t user_id, struct store
       memcpy(*out, slot->items, slot->count * sizeof **out);
     }
     pthread_rwlock_unlock(lock);
-    if (hit)
+    if (hit) {
+      metrics_cache_lookup(METRICS_CACHE_MEMBERSHIP, true);
       return TE_OK;
+    }
   }
+  metrics_cache_lookup(METRICS_CACHE_MEMBERSHIP, false);
 
   int rc = c->inner->ops->memberships(c->inner, user_id, out, count);
   if (rc == TE_OK && use_memory && *count <= MEMBERSHIPS_CACHED) {
@@ -174,27 +195,84 @@ static bool principal_touched(const struct store_principal *p, const struct stor
   }
 }
 
+static size_t revoked_index(const unsigned char hash[TOKEN_HASH_LEN]) {
+  uint64_t k;
+  memcpy(&k, hash + 8, sizeof k); /* not the bytes principal_index uses: another spread */
+  return (size_t)(k % REVOKED_SLOTS);
+}
+
+/* Remembers the token of a dropped entry if the changes delete it before it expired (a session
+ * purged once expired was not revoked). */
+static void note_if_revoked(struct cache_store *c, const struct store_principal *p,
+                            const struct store_change *changes, size_t count) {
+  bool deleted = false;
+  for (size_t k = 0; k < count && !deleted; k++)
+    deleted = changes[k].kind == CHANGE_TOKEN && changes[k].id == p->token.seq;
+  if (!deleted || (p->token.expires && p->token.expires <= time_now()))
+    return;
+  struct revoked_slot *slot = &c->revoked[revoked_index(p->token.hash)];
+  pthread_mutex_lock(&c->revoked_lock);
+  slot->used = true;
+  memcpy(slot->hash, p->token.hash, TOKEN_HASH_LEN);
+  pthread_mutex_unlock(&c->revoked_lock);
+}
+
+static bool cached_token_revoked(struct store *store, const unsigned char hash[TOKEN_HASH_LEN]) {
+  struct cache_store *c = from(store);
+  struct revoked_slot *slot = &c->revoked[revoked_index(hash)];
+  pthread_mutex_lock(&c->revoked_lock);
+  bool revoked = slot->used && CRYPTO_memcmp(slot->hash, hash, TOKEN_HASH_LEN) == 0;
+  pthread_mutex_unlock(&c->revoked_lock);
+  return revoked || c->inner->ops->token_revoked(c->inner, hash);
+}
+
+/* Whether a principal entry depends on any of the changes (on everything when changes is NULL). */
+static bool principal_stale(const struct principal_slot *slot, const struct store_change *changes,
+                            size_t count) {
+  for (size_t k = 0; k < (changes ? count : 1); k++)
+    if (!changes || principal_touched(&slot->principal, &changes[k]))
+      return true;
+  return false;
+}
+
+static bool membership_stale(const struct membership_slot *slot, const struct store_change *changes,
+                             size_t count) {
+  for (size_t k = 0; k < (changes ? count : 1); k++)
+    if (!changes || changes[k].kind == CHANGE_UNKNOWN ||
+        (changes[k].kind == CHANGE_USER && changes[k].id == slot->user_id))
+      return true;
+  return false;
+}
+
 /* Drops every entry that depends on one of the changes (all of them when changes is NULL). The
  * epoch moves first, so a fill that read the store before a change committed is not kept. */
 static void drop(struct cache_store *c, const struct store_change *changes, size_t count) {
+  uint64_t dropped = 0;
   atomic_fetch_add(&c->epoch, 1);
   for (int shard = 0; shard < SHARDS; shard++) {
     pthread_rwlock_wrlock(&c->shards[shard]);
     for (size_t i = (size_t)shard; i < PRINCIPAL_SLOTS; i += SHARDS) {
       struct principal_slot *slot = &c->principals[i];
-      for (size_t k = 0; slot->version && k < (changes ? count : 1); k++)
-        if (!changes || principal_touched(&slot->principal, &changes[k]))
-          slot->version = 0;
+      if (slot->version && principal_stale(slot, changes, count)) {
+        if (changes)
+          note_if_revoked(c, &slot->principal, changes, count);
+        slot->version = 0;
+        dropped++;
+      }
     }
     for (size_t i = (size_t)shard; i < MEMBERSHIP_SLOTS; i += SHARDS) {
       struct membership_slot *slot = &c->memberships[i];
-      for (size_t k = 0; slot->version && k < (changes ? count : 1); k++)
-        if (!changes || changes[k].kind == CHANGE_UNKNOWN ||
-            (changes[k].kind == CHANGE_USER && changes[k].id == slot->user_id))
-          slot->version = 0;
+      if (slot->version && membership_stale(slot, changes, count)) {
+        slot->version = 0;
+        dropped++;
+      }
     }
     pthread_rwlock_unlock(&c->shards[shard]);
   }
+  if (changes)
+    metrics_cache_dropped(dropped);
+  else
+    metrics_cache_forgotten();
 }
 
 /* Reads the feed from where it was left and drops what it names. wait: block for another
@@ -520,8 +598,10 @@ static void cached_close(struct store *store) {
   for (int i = 0; i < SHARDS; i++)
     pthread_rwlock_destroy(&c->shards[i]);
   pthread_mutex_destroy(&c->feed_lock);
+  pthread_mutex_destroy(&c->revoked_lock);
   free(c->principals);
   free(c->memberships);
+  free(c->revoked);
   free(c);
 }
 
@@ -569,6 +649,7 @@ static const struct store_ops cache_ops = {
     .team_update = passthrough_team_update,
     .team_delete = passthrough_team_delete,
     .principal_by_token_hash = cached_principal_by_token_hash,
+    .token_revoked = cached_token_revoked,
     .token_list = passthrough_token_list,
     .tokens_touch = passthrough_tokens_touch,
     .changes_since = passthrough_changes_since,
@@ -580,7 +661,8 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
                      struct store **out) {
   struct cache_store *c = calloc(1, sizeof *c);
   if (!c || !(c->principals = calloc(PRINCIPAL_SLOTS, sizeof *c->principals)) ||
-      !(c->memberships = calloc(MEMBERSHIP_SLOTS, sizeof *c->memberships)))
+      !(c->memberships = calloc(MEMBERSHIP_SLOTS, sizeof *c->memberships)) ||
+      !(c->revoked = calloc(REVOKED_SLOTS, sizeof *c->revoked)))
     abort();
   c->base.ops = &cache_ops;
   c->inner = inner;
@@ -591,6 +673,7 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
   for (int i = 0; i < SHARDS; i++)
     pthread_rwlock_init(&c->shards[i], NULL);
   pthread_mutex_init(&c->feed_lock, NULL);
+  pthread_mutex_init(&c->revoked_lock, NULL);
   /* The feed starts now: nothing is cached yet that an earlier change could have touched. */
   struct store_change_page page;
   int rc = inner->ops->changes_since(inner, INT64_MAX, 1, &page);
@@ -604,8 +687,10 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
   if (rc != TE_OK) {
     inner->ops->close(inner);
     pthread_mutex_destroy(&c->feed_lock);
+    pthread_mutex_destroy(&c->revoked_lock);
     free(c->principals);
     free(c->memberships);
+    free(c->revoked);
     free(c);
     return TE_INTERNAL;
   }

@@ -5,6 +5,7 @@
 
 #include "audit/files.h"
 #include "core/error.h"
+#include "core/metrics.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -43,10 +44,12 @@ static struct write_job *take_batch(struct writer *w, bool *stop) {
   return batch;
 }
 
-/* The last audit record a batch wrote, for the head file once the batch is committed. */
+/* The last audit record a batch wrote, for the head file once the batch is committed, and how
+ * many it wrote (tessera_audit_records_total). */
 struct audit_tail {
   int64_t seq;
   unsigned char chain[32];
+  unsigned records;
 };
 
 /* Each job runs in its own savepoint so one failing job (say, a duplicate) leaves the others
@@ -60,10 +63,14 @@ static int apply_one(struct writer *w, struct sql_conn *c, struct write_job *job
     return rc;
   struct audit_tail mine = *tail;
   rc = job->apply ? job->apply(c, job) : TE_OK;
-  if (rc == TE_OK && job->has_audit && !job->unchanged)
+  if (rc == TE_OK && job->has_audit && !job->unchanged) {
     rc = audit_insert(c, w->audit_key, &job->audit, &mine.seq, mine.chain);
-  for (size_t i = 0; rc == TE_OK && !job->unchanged && i < job->more_audit_count; i++)
+    mine.records++;
+  }
+  for (size_t i = 0; rc == TE_OK && !job->unchanged && i < job->more_audit_count; i++) {
     rc = audit_insert(c, w->audit_key, &job->more_audits[i], &mine.seq, mine.chain);
+    mine.records++;
+  }
   if (rc && sql_exec(c, STMT_ROLLBACK_TO, NULL, 0) != TE_OK)
     *broken = true;
   int released = sql_exec(c, STMT_RELEASE, NULL, 0);
@@ -170,7 +177,7 @@ static int run_inserts(struct writer *w, struct sql_conn *c, const struct write_
   if (rc)
     sql_exec(c, STMT_ROLLBACK, NULL, 0);
   else if (nrecords)
-    *tail = (struct audit_tail){.seq = seq};
+    *tail = (struct audit_tail){.seq = seq, .records = (unsigned)nrecords};
   if (!rc && nrecords)
     memcpy(tail->chain, prev, 32);
   free(tokens);
@@ -181,7 +188,7 @@ static int run_inserts(struct writer *w, struct sql_conn *c, const struct write_
 
 static void run_batch(struct writer *w, struct write_job *batch) {
   int results[BATCH_MAX] = {0};
-  struct audit_tail tail = {0, {0}};
+  struct audit_tail tail = {0, {0}, 0};
   struct sql_conn *c;
   int count = 0;
   for (struct write_job *j = batch; j; j = j->next)
@@ -191,11 +198,15 @@ static void run_batch(struct writer *w, struct write_job *batch) {
   if (rc == TE_OK) {
     fed = !inserts_only(batch) || run_inserts(w, c, batch, count, &tail) != TE_OK;
     if (fed) {
-      tail = (struct audit_tail){0, {0}};
+      tail = (struct audit_tail){0, {0}, 0};
       rc = run_jobs(w, c, batch, results, &tail);
     }
     w->store->backend->writer_release(w->store, c);
   }
+  if (rc == TE_OK)
+    metrics_commit((unsigned)count, tail.records);
+  else
+    metrics_commit_failed();
   /* After the commit: the head may lag the log (a crash here), never lead it. */
   if (!rc && tail.seq > 0 && audit_head_advance(w->store->head_path, tail.seq, tail.chain) != TE_OK)
     fprintf(stderr, "tessera: could not record the audit log's head at record %lld\n",

@@ -378,6 +378,10 @@ struct store_ops {
   /* The hot path: one indexed lookup by hash. TE_NOT_FOUND when no token has this hash. */
   int (*principal_by_token_hash)(struct store *store, const unsigned char hash[TOKEN_HASH_LEN],
                                  struct store_principal *out);
+  /* Whether a token of this hash is known to have been deleted (revoked): only for metrics,
+   * after principal_by_token_hash found none. A deleted token's row is gone, so the SQL stores
+   * cannot tell (false); the cache remembers the tokens it held when the feed said so. */
+  bool (*token_revoked)(struct store *store, const unsigned char hash[TOKEN_HASH_LEN]);
   /* A page of tokens, newest first; *out is freed with free(). */
   int (*token_list)(struct store *store, const struct store_token_query *query,
                     struct store_token **out, size_t *count);

@@ -174,6 +174,25 @@ static void a_delete_through_the_cache_is_seen_at_once(void **state) {
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
 }
 
+/* Tokens the cache held when their deletion came through the feed are remembered as revoked
+ * (for tessera_auth_checks_total); a deleted token it never held, or a hash never issued, is not:
+ * the store cannot tell those apart. */
+static void a_deleted_token_it_held_is_known_as_revoked(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token held = insert_token(s, f->alice.id), unseen = insert_token(s, f->alice.id);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, held.hash, &p), TE_OK); /* now cached */
+  assert_false(s->ops->token_revoked(s, held.hash));
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, held.id, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, unseen.id, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, held.hash, &p), TE_NOT_FOUND);
+  assert_true(s->ops->token_revoked(s, held.hash));
+  assert_false(s->ops->token_revoked(s, unseen.hash));
+  unsigned char never[TOKEN_HASH_LEN] = {0};
+  assert_false(s->ops->token_revoked(s, never)); /* an all-zero hash is no free slot's match */
+}
+
 struct done_flag {
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -274,6 +293,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_version_that_went_back_makes_the_cache_forget, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(a_delete_through_the_cache_is_seen_at_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_deleted_token_it_held_is_known_as_revoked, setup, teardown),
       cmocka_unit_test_setup_teardown(an_async_delete_invalidates_before_it_reports, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(writes_by_another_process_are_seen_after_a_poll, setup,
