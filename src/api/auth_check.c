@@ -118,7 +118,7 @@ static int in_team(struct request *req, const char *org, const char *team, bool 
   return rc == TE_NOT_FOUND ? TE_OK : rc;
 }
 
-void api_auth_check(struct request *req) {
+static void check(struct request *req) {
   struct requirements r = {NULL, NULL, NULL, NULL};
   if (!read_requirements(req, &r))
     return;
@@ -155,4 +155,12 @@ void api_auth_check(struct request *req) {
   snprintf(req->identity_org, sizeof req->identity_org, "%s", r.org ? r.org : p->org);
   snprintf(req->identity_team, sizeof req->identity_team, "%s", r.team ? r.team : p->team);
   reply_empty(req, 204);
+}
+
+void api_auth_check(struct request *req) {
+  check(req);
+  /* Every 403 here is a valid token that does not meet a requirement. Refusals are counted (the
+   * 401s by http/auth.c), never written: a proxy asks on every request it forwards. */
+  if (req->status == error_http_status(TE_FORBIDDEN))
+    req->auth_result = METRICS_AUTH_POLICY;
 }

@@ -12,6 +12,7 @@
 #include "api/oidc_keys.h"
 #include "api/org_access.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/names.h"
 #include "core/timeutil.h"
 #include "core/token.h"
@@ -133,9 +134,14 @@ static bool parse_json(struct exchange *x, const char *body, size_t len) {
   return ok;
 }
 
-static void oauth_error(struct request *req, const char *error, const char *description) {
+/* An RFC 6749 error, counted by its code (tessera_oidc_exchanges_total): every answer of the
+ * exchange goes through here or issue(). */
+static void oauth_error(struct request *req, enum metrics_oidc_result error,
+                        const char *description) {
+  metrics_oidc_exchange(error);
   reply_json(req, error_http_status(TE_BAD_REQUEST),
-             json_pack("{s:s, s:s}", "error", error, "error_description", description));
+             json_pack("{s:s, s:s}", "error", metrics_oidc_result_name(error), "error_description",
+                       description));
 }
 
 /* What the caller asks for, once its parameters are checked. */
@@ -150,13 +156,14 @@ struct target {
  * shape (invalid_request, invalid_target, unsupported_grant_type) when oauth, else as a 400. */
 static bool read_target(struct request *req, const struct exchange *x, struct target *t,
                         bool oauth) {
-  const char *why = NULL, *error = "invalid_request";
+  const char *why = NULL;
+  enum metrics_oidc_result error = METRICS_OIDC_INVALID_REQUEST;
   const char *type = x->requested_token_type ? x->requested_token_type : "";
   const char *scope = x->scope ? x->scope : "";
   memset(t, 0, sizeof *t);
   t->expiration = EXPIRATION_DEFAULT;
   if (!x->grant_type || strcmp(x->grant_type, GRANT_TOKEN_EXCHANGE) != 0) {
-    error = "unsupported_grant_type";
+    error = METRICS_OIDC_UNSUPPORTED_GRANT_TYPE;
     why = "grant_type must be " GRANT_TOKEN_EXCHANGE;
   } else if (!x->subject_token || !x->subject_token_type ||
              (strcmp(x->subject_token_type, TYPE_ID_TOKEN) != 0 &&
@@ -164,7 +171,7 @@ static bool read_target(struct request *req, const struct exchange *x, struct ta
     why = "subject_token (an OIDC ID token) and subject_token_type " TYPE_ID_TOKEN " are required";
   } else if (!x->audience || strncmp(x->audience, AUDIENCE_PREFIX, strlen(AUDIENCE_PREFIX)) != 0 ||
              !name_is_valid(x->audience + strlen(AUDIENCE_PREFIX))) {
-    error = "invalid_target";
+    error = METRICS_OIDC_INVALID_TARGET;
     why = "audience must be " AUDIENCE_PREFIX "<organization>";
   } else if (strncmp(type, TYPE_PREFIX, strlen(TYPE_PREFIX)) != 0) {
     why = "requested_token_type must be " TYPE_PREFIX "organization, team or personal";
@@ -366,7 +373,8 @@ static void issue(struct request *req, const struct store_org *org,
                               .manage_access = manage_access};
   if (resolve_owner(req, org, t, &token) != TE_OK) {
     audit_refusal(req, org, issuer->name, "the requested team or user is not in the org");
-    oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");
+    oauth_error(req, METRICS_OIDC_INVALID_GRANT,
+                "the subject token cannot be exchanged for this token");
     return;
   }
   int64_t lifetime =
@@ -406,6 +414,7 @@ static void issue(struct request *req, const struct store_org *org,
     rc = store->ops->oidc_token_insert(store, &token, &a);
   }
   if (rc == TE_OK) {
+    metrics_oidc_exchange(METRICS_OIDC_OK);
     char scope[LOGIN_MAX + 8] = "";
     if (t->want.kind == TOKEN_TEAM)
       snprintf(scope, sizeof scope, "team:%s", t->team);
@@ -420,11 +429,13 @@ static void issue(struct request *req, const struct store_org *org,
                          type, "token_type", "token", "expires_in", (json_int_t)lifetime, "scope",
                          scope));
   } else if (rc == TE_NOT_FOUND) { /* the issuer was deleted meanwhile */
-    oauth_error(req, "invalid_grant", "the subject token cannot be exchanged for this token");
+    oauth_error(req, METRICS_OIDC_INVALID_GRANT,
+                "the subject token cannot be exchanged for this token");
   } else { /* RFC 6749's shape even for our own failures */
+    metrics_oidc_exchange(METRICS_OIDC_SERVER_ERROR);
     reply_json(req, error_http_status(TE_INTERNAL),
-               json_pack("{s:s, s:s}", "error", "server_error", "error_description",
-                         "the token could not be stored; try again"));
+               json_pack("{s:s, s:s}", "error", metrics_oidc_result_name(METRICS_OIDC_SERVER_ERROR),
+                         "error_description", "the token could not be stored; try again"));
   }
   OPENSSL_cleanse(value, sizeof value);
 }
@@ -450,7 +461,8 @@ void api_oauth_token(struct request *req) {
                  : parse_form(&x, req->body ? req->body : "", req->body_len);
   struct target t;
   if (!ok)
-    oauth_error(req, "invalid_request", "the request body is malformed or repeats a parameter");
+    oauth_error(req, METRICS_OIDC_INVALID_REQUEST,
+                "the request body is malformed or repeats a parameter");
   if (!ok || !read_target(req, &x, &t, true)) {
     exchange_free(&x);
     return;
@@ -465,20 +477,20 @@ void api_oauth_token(struct request *req) {
   bool manage_access = false;
   int verified;
   if (store->ops->org_by_name(store, t.org, &org) != TE_OK) {
-    oauth_error(req, "invalid_grant", generic);
+    oauth_error(req, METRICS_OIDC_INVALID_GRANT, generic);
   } else if (!peek_issuer(x.subject_token, iss, sizeof iss) ||
              store->ops->oidc_issuer_by_iss(store, org.id, iss, &issuer) != TE_OK) {
     audit_refusal(req, &org, "unknown", "the token's issuer is not trusted by the org");
-    oauth_error(req, "invalid_grant", generic);
+    oauth_error(req, METRICS_OIDC_INVALID_GRANT, generic);
   } else if ((verified = verify_id_token(req, &issuer, x.subject_token, x.audience, &claims,
                                          &why)) == TE_UNAVAILABLE) {
     request_offload(req, api_oauth_token); /* runs it all again where a fetch may block */
   } else if (verified != TE_OK) {
     audit_refusal(req, &org, issuer.name, why ? why : "the token does not verify");
-    oauth_error(req, "invalid_grant", generic);
+    oauth_error(req, METRICS_OIDC_INVALID_GRANT, generic);
   } else if (!policy_allows(&issuer, claims, &t.want, &manage_access)) {
     audit_refusal(req, &org, issuer.name, "the authorization policy does not allow it");
-    oauth_error(req, "invalid_grant", generic);
+    oauth_error(req, METRICS_OIDC_INVALID_GRANT, generic);
   } else {
     issue(req, &org, &issuer, &t, claims, manage_access);
   }

@@ -58,6 +58,7 @@ static bool within_policy(struct request *req, const struct store_org *org, bool
   snprintf(why, sizeof why, "organization %s accepts only access tokens that expire within %d days",
            org->name, days);
   audit_refusal(req, org, "auth-failure-token-expiry-policy", need_admin, why);
+  req->auth_result = METRICS_AUTH_POLICY;
   reply_error(req, TE_FORBIDDEN, "%s; this token %s. %s", why, left, fix);
   return false;
 }

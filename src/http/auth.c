@@ -78,20 +78,37 @@ static bool csrf_ok(struct request *req, const char *session_value) {
          CRYPTO_memcmp(given, expected, CSRF_TOKEN_LEN) == 0;
 }
 
-int auth_principal_of(struct store *store, const char *value, size_t len, bool session, int64_t now,
-                      struct store_principal *out) {
+/* auth_principal_of, saying also why a value is refused, for tessera_auth_checks_total: only the
+ * metrics learn it, never the caller. */
+static int principal_of(struct store *store, const char *value, size_t len, bool session,
+                        int64_t now, struct store_principal *out, enum metrics_auth_result *why) {
   unsigned char hash[TOKEN_HASH_LEN];
   token_hash(value, len, hash);
   int rc = store->ops->principal_by_token_hash(store, hash, out);
+  *why = METRICS_AUTH_NONE; /* a store that cannot answer has not judged the value */
+  if (rc == TE_NOT_FOUND) {
+    *why = store->ops->token_revoked(store, hash) ? METRICS_AUTH_REVOKED : METRICS_AUTH_UNKNOWN;
+    return TE_UNAUTHORIZED;
+  }
   if (rc != TE_OK)
-    return rc == TE_NOT_FOUND ? TE_UNAUTHORIZED : rc;
+    return rc;
   /* The index found the row by hash; comparing again in constant time guards against a store that
    * matched loosely, without giving away how much of a hash matched. A session value works only
    * as the cookie, and a token value only as the header. */
-  bool valid = CRYPTO_memcmp(hash, out->token.hash, TOKEN_HASH_LEN) == 0 &&
-               (out->token.expires == 0 || out->token.expires > now) &&
-               session == (out->token.source == TOKEN_SOURCE_SESSION);
-  return valid ? TE_OK : TE_UNAUTHORIZED;
+  if (CRYPTO_memcmp(hash, out->token.hash, TOKEN_HASH_LEN) != 0 ||
+      session != (out->token.source == TOKEN_SOURCE_SESSION))
+    *why = METRICS_AUTH_UNKNOWN;
+  else if (out->token.expires != 0 && out->token.expires <= now)
+    *why = METRICS_AUTH_EXPIRED;
+  else
+    *why = METRICS_AUTH_OK;
+  return *why == METRICS_AUTH_OK ? TE_OK : TE_UNAUTHORIZED;
+}
+
+int auth_principal_of(struct store *store, const char *value, size_t len, bool session, int64_t now,
+                      struct store_principal *out) {
+  enum metrics_auth_result why;
+  return principal_of(store, value, len, session, now, out, &why);
 }
 
 bool auth_authenticate(struct request *req) {
@@ -104,11 +121,13 @@ bool auth_authenticate(struct request *req) {
     value = cookie;
     len = SESSION_VALUE_LEN;
   } else if (!value || !token_is_well_formed(value, len)) {
+    req->auth_result = METRICS_AUTH_UNKNOWN;
     reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
     return false;
   }
   int64_t now = time_now();
-  int rc = auth_principal_of(req->app->store, value, len, session, now, &req->principal);
+  int rc =
+      principal_of(req->app->store, value, len, session, now, &req->principal, &req->auth_result);
   if (rc == TE_UNAUTHORIZED) {
     reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
     return false;
@@ -118,6 +137,7 @@ bool auth_authenticate(struct request *req) {
     return false;
   }
   if (session && !csrf_ok(req, cookie)) {
+    req->auth_result = METRICS_AUTH_POLICY; /* a valid session, without its page's proof */
     reply_error(req, TE_FORBIDDEN, "CSRF token missing or wrong.");
     return false;
   }

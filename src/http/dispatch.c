@@ -20,6 +20,7 @@ void dispatch(struct request *req) {
   case ROUTE_FOUND:
     break;
   }
+  req->route = route;
   if (route->needs_auth && !auth_authenticate(req))
     return;
   route->handler(req);

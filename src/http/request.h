@@ -1,6 +1,7 @@
 #ifndef TESSERA_HTTP_REQUEST_H
 #define TESSERA_HTTP_REQUEST_H
 
+#include "core/metrics.h"
 #include "http/forwarded.h"
 #include "http/framing.h"
 #include "oidc/fetch.h"
@@ -59,6 +60,11 @@ struct request {
   bool body_too_large;
 
   char *params[ROUTE_PARAMS_MAX]; /* copies of the segments matched by {} */
+  const struct route *route;      /* the route that answers it; NULL for none (yet) */
+
+  /* How its credential fared, counted once the request is done (tessera_auth_checks_total): set
+   * by http/auth.c, and to POLICY by a handler that refuses a valid token for a requirement. */
+  enum metrics_auth_result auth_result;
 
   bool authenticated;
   bool via_session; /* authenticated by the console's session cookie */

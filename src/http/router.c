@@ -43,13 +43,22 @@ static const char *allow_for(const struct route *table, const char *path) {
   return allow;
 }
 
+static const char *const known_methods[ROUTER_METHODS - 1] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+
+int router_method_index(const char *method) {
+  for (int i = 0; i < ROUTER_METHODS - 1; i++)
+    if (strcmp(method, known_methods[i]) == 0)
+      return i;
+  return ROUTER_METHODS - 1;
+}
+
+const char *router_method_name(int index) {
+  return index >= 0 && index < ROUTER_METHODS - 1 ? known_methods[index] : "OTHER";
+}
+
 const char *router_method_shown(const char *method) {
-  static const char *const known[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-                                      "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-    if (strcmp(method, known[i]) == 0)
-      return known[i];
-  return "OTHER";
+  return router_method_name(router_method_index(method));
 }
 
 enum route_match router_find(const struct route *table, const char *method, const char *path,

@@ -26,4 +26,10 @@ enum route_match router_find(const struct route *table, const char *method, cons
  * any token as its method, a pasted secret too). */
 const char *router_method_shown(const char *method);
 
+/* The same as a number below ROUTER_METHODS (the last is "OTHER"), and back: for metrics, whose
+ * series are found by small keys. */
+#define ROUTER_METHODS 10
+int router_method_index(const char *method);
+const char *router_method_name(int index);
+
 #endif

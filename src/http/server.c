@@ -8,6 +8,7 @@
 #include "http/conntrack.h"
 #include "http/dispatch.h"
 #include "http/framing.h"
+#include "http/route_metrics.h"
 #include "http/router.h"
 
 #include <arpa/inet.h>
@@ -31,6 +32,7 @@ struct server {
   struct conntrack *tracker;
   struct app *app;
   bool access_log;
+  bool metrics;
   char id_prefix[9]; /* random per process, so request ids do not repeat across restarts */
   atomic_uint_fast64_t next_id;
   atomic_int in_flight;
@@ -251,12 +253,12 @@ static int logged_status(const struct request *req, enum MHD_RequestTerminationC
   return toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED || conntrack_was_cut(req->conn) ? 408 : 499;
 }
 
-static void log_access(const struct request *req, enum MHD_RequestTerminationCode toe) {
+static void log_access(const struct request *req, int status, int64_t duration_us) {
   struct access_entry e = {.request_id = req->id,
                            .method = req->method,
                            .path = req->path,
-                           .status = logged_status(req, toe),
-                           .duration_us = time_monotonic_us() - req->started_us,
+                           .status = status,
+                           .duration_us = duration_us,
                            .user = req->authenticated ? req->principal.actor : NULL};
   accesslog_write(&e);
 }
@@ -268,8 +270,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   conntrack_request_done(conn);
   if (!req)
     return;
-  if (s->access_log && req->path) /* every request that got as far as its headers */
-    log_access(req, toe);
+  if (req->path) { /* every request that got as far as its headers */
+    int status = logged_status(req, toe);
+    int64_t duration_us = time_monotonic_us() - req->started_us;
+    if (s->access_log)
+      log_access(req, status, duration_us);
+    if (s->metrics) {
+      route_metrics_count(req->route, req->method, status, duration_us);
+      metrics_auth_check(req->auth_result);
+    }
+  }
   request_free(req);
   *req_cls = NULL;
   atomic_fetch_sub(&s->in_flight, 1);
@@ -312,6 +322,9 @@ int server_start(const struct server_config *config, struct app *app, struct ser
     abort();
   s->app = app;
   s->access_log = config->access_log;
+  s->metrics = config->metrics;
+  if (s->metrics) /* before the workers exist */
+    route_metrics_use(app->routes);
   unsigned char prefix[4];
   if (RAND_bytes(prefix, sizeof prefix) != 1)
     abort();
@@ -326,6 +339,8 @@ int server_start(const struct server_config *config, struct app *app, struct ser
   }
   if (s->access_log) /* before the workers exist, so they never see it half set up */
     accesslog_start(STDOUT_FILENO);
+  /* One thread is the epoll thread itself: MHD warns about a pool of one, and needs none. */
+  unsigned pool = config->threads > 1 ? (unsigned)config->threads : 0;
   unsigned flags =
       MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (family == AF_INET6)
@@ -333,7 +348,7 @@ int server_start(const struct server_config *config, struct app *app, struct ser
   s->daemon = MHD_start_daemon(
       flags, (uint16_t)config->port, accept_policy, s, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
       MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      (unsigned)config->connections_per_ip, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
+      (unsigned)config->connections_per_ip, MHD_OPTION_THREAD_POOL_SIZE, pool,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify,
       s->tracker, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->timeout_seconds,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,

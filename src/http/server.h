@@ -14,6 +14,9 @@ struct server_config {
   int connections_per_ip;   /* bounds what one client address can hold open */
   int max_connections;      /* in all; near it, the longest-waiting idle connection makes room */
   bool access_log;          /* one JSON line per request on stdout */
+  /* Count its requests in tessera_http_* and tessera_auth_checks_total: the API's listener, not
+   * the one that serves /metrics alone (--metrics-listen). */
+  bool metrics;
 };
 
 struct server;
