@@ -4,12 +4,17 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/paging.h"
+#include "core/timeutil.h"
+#include "http/metrics_page.h"
 #include "http/offload.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "store/lastused.h"
 #include "store/store.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <curl/curl.h>
@@ -26,6 +31,10 @@
 /* A cache whose change feed could not be read for this long answers from the store only. */
 #define CACHE_STALE_MS 1000
 #define CACHE_TTL_SECONDS 10
+/* The metrics listener serves a scraper or two, not the public: a thread, and few connections. */
+#define METRICS_THREADS 1
+#define METRICS_CONNECTIONS 16
+#define METRICS_CONNECTIONS_PER_IP 8
 
 static const char serve_usage[] =
     "usage: tessera serve [--listen HOST:PORT] [--db PATH|URL] [--audit-key FILE] [--threads N]\n"
@@ -35,6 +44,7 @@ static const char serve_usage[] =
     "                     [--no-access-log] [--allow-http-issuers] [--allow-loopback-issuers]\n"
     "                     [--issuer-ca-file PATH]\n"
     "                     [--secure-cookies] [--trusted-proxy CIDR]...\n"
+    "                     [--metrics-listen HOST:PORT] [--metrics-on-api]\n"
     "  --listen   address to serve on (TESSERA_LISTEN; default 127.0.0.1:8080; port 0 = any)\n"
     "  --db       SQLite database file, created 0600 if absent, or a PostgreSQL URL,\n"
     "             postgres://USER@HOST:PORT/DB (TESSERA_DB; default ./var/tessera.db)\n"
@@ -59,11 +69,20 @@ static const char serve_usage[] =
     "             server, as it should for anything but localhost)\n"
     "  --trusted-proxy  a proxy address or CIDR block (up to 16) whose X-Forwarded-For is\n"
     "             believed: the client is then the last address in it that is not a trusted\n"
-    "             proxy (for the audit log and the sign-in budget)\n";
+    "             proxy (for the audit log and the sign-in budget)\n"
+    "  --metrics-listen  serve GET /metrics (Prometheus' text format, no authentication) on a\n"
+    "             listener of its own at this address, which should be a private one\n"
+    "             (TESSERA_METRICS_LISTEN; default: none; port 0 = any)\n"
+    "  --metrics-on-api  serve GET /metrics on the --listen address too "
+    "(TESSERA_METRICS_ON_API=1;\n"
+    "             default: off, and /metrics there is a 404 like any unknown path)\n";
 
 struct serve_options {
   char host[64];
   int port;
+  char metrics_host[64]; /* "" for no metrics listener */
+  int metrics_port;
+  bool metrics_on_api;
   const char *db;
   const char *audit_key;
   int threads;
@@ -91,10 +110,10 @@ static bool parse_int(const char *text, int min, int max, int *out) {
   return true;
 }
 
-/* "HOST:PORT" or "[V6]:PORT". */
-static bool parse_listen(const char *text, struct serve_options *o) {
+/* "HOST:PORT" or "[V6]:PORT"; out holds 64 bytes. */
+static bool parse_listen(const char *text, char out[64], int *port) {
   const char *colon = strrchr(text, ':');
-  if (!colon || !parse_int(colon + 1, 0, 65535, &o->port))
+  if (!colon || !parse_int(colon + 1, 0, 65535, port))
     return false;
   const char *host = text;
   size_t len = (size_t)(colon - text);
@@ -102,11 +121,24 @@ static bool parse_listen(const char *text, struct serve_options *o) {
     host++;
     len -= 2;
   }
-  if (len == 0 || len >= sizeof o->host)
+  if (len == 0 || len >= 64)
     return false;
-  memcpy(o->host, host, len);
-  o->host[len] = '\0';
+  memcpy(out, host, len);
+  out[len] = '\0';
   return true;
+}
+
+/* Whether two listen addresses are one: the same port (not 0, which is any free one) on the same
+ * IP address, however it is spelt ("::1", "0:0::1"). */
+static bool same_listener(const char *host, int port, const char *other_host, int other_port) {
+  unsigned char a[16], b[16];
+  if (port == 0 || port != other_port)
+    return false;
+  if (inet_pton(AF_INET, host, a) == 1 && inet_pton(AF_INET, other_host, b) == 1)
+    return memcmp(a, b, 4) == 0;
+  if (inet_pton(AF_INET6, host, a) == 1 && inet_pton(AF_INET6, other_host, b) == 1)
+    return memcmp(a, b, 16) == 0;
+  return strcmp(host, other_host) == 0;
 }
 
 static int serve_usage_error(const char *problem) {
@@ -131,6 +163,8 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
       {"issuer-ca-file", required_argument, NULL, 'C'},
       {"secure-cookies", no_argument, NULL, 'S'},
       {"trusted-proxy", required_argument, NULL, 'P'},
+      {"metrics-listen", required_argument, NULL, 'm'},
+      {"metrics-on-api", no_argument, NULL, 'A'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -143,6 +177,11 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
                               .lastused_interval = 60,
                               .access_log = true};
   const char *listen = getenv("TESSERA_LISTEN"), *threads = getenv("TESSERA_THREADS");
+  const char *metrics_listen = getenv("TESSERA_METRICS_LISTEN");
+  const char *on_api = getenv("TESSERA_METRICS_ON_API");
+  if (on_api && *on_api && strcmp(on_api, "1") != 0 && strcmp(on_api, "0") != 0)
+    return serve_usage_error("TESSERA_METRICS_ON_API must be 1 or 0");
+  o->metrics_on_api = on_api && strcmp(on_api, "1") == 0;
   o->db = getenv("TESSERA_DB");
   o->audit_key = getenv("TESSERA_AUDIT_KEY");
   optind = 1;
@@ -202,6 +241,12 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
                                  "bits set, e.g. 10.0.0.0/8 or ::1");
       o->trusted_proxy_count++;
       break;
+    case 'm':
+      metrics_listen = optarg;
+      break;
+    case 'A':
+      o->metrics_on_api = true;
+      break;
     case 'C':
       if (access(optarg, R_OK) != 0)
         return serve_usage_error("--issuer-ca-file must name a readable PEM file");
@@ -216,13 +261,56 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
   }
   if (optind < argc)
     return serve_usage_error("unexpected argument");
-  if (!parse_listen(listen ? listen : "127.0.0.1:8080", o))
+  if (!parse_listen(listen ? listen : "127.0.0.1:8080", o->host, &o->port))
     return serve_usage_error("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+  if (metrics_listen && *metrics_listen &&
+      !parse_listen(metrics_listen, o->metrics_host, &o->metrics_port))
+    return serve_usage_error("--metrics-listen must be HOST:PORT, e.g. 127.0.0.1:9090");
+  if (o->metrics_host[0] && same_listener(o->host, o->port, o->metrics_host, o->metrics_port))
+    return serve_usage_error("--metrics-listen must differ from --listen (to serve /metrics on "
+                             "the API's address, use --metrics-on-api)");
   if (threads && !parse_int(threads, 1, 256, &o->threads))
     return serve_usage_error("--threads must be 1..256");
   if (!o->db || !*o->db)
     o->db = "./var/tessera.db";
   return 0;
+}
+
+/* The API's routes with GET /metrics added (--metrics-on-api); malloc'd. */
+static struct route *routes_with_metrics(void) {
+  size_t n = 0;
+  while (api_routes[n].method)
+    n++;
+  struct route *all = calloc(n + 2, sizeof *all); /* and the terminating entry */
+  if (!all)
+    abort();
+  memcpy(all, api_routes, n * sizeof *all);
+  all[n] = metrics_page_routes[0];
+  return all;
+}
+
+static void print_url(const char *what, const char *host, int port, const char *path) {
+  bool v6 = strchr(host, ':') != NULL;
+  fprintf(stderr, "tessera: %s http://%s%s%s:%d%s\n", what, v6 ? "[" : "", host, v6 ? "]" : "",
+          port, path);
+}
+
+/* The listener of --metrics-listen: /metrics alone, on its own daemon, with the API's timeouts
+ * and request limits (http/server.c) but a thread and a few connections. */
+static int metrics_listener_start(const struct serve_options *o, struct app *app,
+                                  struct server **out) {
+  *app = (struct app){.routes = metrics_page_routes};
+  struct server_config config = {.host = o->metrics_host,
+                                 .port = o->metrics_port,
+                                 .threads = METRICS_THREADS,
+                                 .timeout_seconds = o->timeout,
+                                 .head_timeout_seconds = o->head_timeout,
+                                 .connections_per_ip = METRICS_CONNECTIONS_PER_IP,
+                                 .max_connections = METRICS_CONNECTIONS};
+  int rc = server_start(&config, app, out);
+  if (rc == TE_OK)
+    print_url("metrics on", o->metrics_host, server_port(*out), "/metrics");
+  return rc;
 }
 
 static int serve(int argc, char **argv) {
@@ -255,7 +343,8 @@ static int serve(int argc, char **argv) {
   store->ops->derive_secret(store, "tessera-continuation-tokens", paging_key);
   page_token_set_key(paging_key);
   OPENSSL_cleanse(paging_key, sizeof paging_key);
-  struct app app = {.routes = api_routes,
+  struct route *with_metrics = o.metrics_on_api ? routes_with_metrics() : NULL;
+  struct app app = {.routes = with_metrics ? with_metrics : api_routes,
                     .store = store,
                     .secure_cookies = o.secure_cookies,
                     .issuer_fetch = {.allow_http = o.allow_http_issuers,
@@ -263,16 +352,13 @@ static int serve(int argc, char **argv) {
                                      .ca_file = o.issuer_ca_file},
                     .trusted_proxy_count = o.trusted_proxy_count};
   memcpy(app.trusted_proxies, o.trusted_proxies, sizeof app.trusted_proxies);
-  struct server *server = NULL;
-  if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK) {
-    store->ops->close(store);
-    return 1;
-  }
-  if (offload_start(&app.offload) != TE_OK) {
-    lastused_stop(app.lastused);
-    store->ops->close(store);
-    return 1;
-  }
+  struct server *server = NULL, *metrics_server = NULL;
+  struct app metrics_app;
+  rc = 1;
+  if (lastused_start(store, o.lastused_interval, LASTUSED_TICK_MS, &app.lastused) != TE_OK)
+    goto closed;
+  if (offload_start(&app.offload) != TE_OK)
+    goto lastused_stopped;
   struct server_config config = {.host = o.host,
                                  .port = o.port,
                                  .threads = o.threads,
@@ -280,24 +366,33 @@ static int serve(int argc, char **argv) {
                                  .head_timeout_seconds = o.head_timeout,
                                  .connections_per_ip = o.connections_per_ip,
                                  .max_connections = o.max_connections,
-                                 .access_log = o.access_log};
-  if (server_start(&config, &app, &server) != TE_OK) {
-    offload_stop(app.offload);
-    lastused_stop(app.lastused);
-    store->ops->close(store);
-    return 1;
+                                 .access_log = o.access_log,
+                                 .metrics = true};
+  metrics_started(time_now());
+  if (server_start(&config, &app, &server) != TE_OK)
+    goto offload_stopped;
+  if (o.metrics_host[0] && metrics_listener_start(&o, &metrics_app, &metrics_server) != TE_OK) {
+    server_stop(server);
+    goto offload_stopped;
   }
-  fprintf(stderr, "tessera: listening on http://%s%s%s:%d\n", strchr(o.host, ':') ? "[" : "",
-          o.host, strchr(o.host, ':') ? "]" : "", server_port(server));
+  print_url("listening on", o.host, server_port(server), "");
   int sig = 0;
   sigwait(&stop_signals, &sig);
   fprintf(stderr, "tessera: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server_stop(server); /* waits for offloaded requests too: they are suspended */
+  if (metrics_server)
+    server_stop(metrics_server); /* last: it can be scraped while the API drains */
+  rc = 0;
+offload_stopped:
   offload_stop(app.offload);
+lastused_stopped:
   lastused_stop(app.lastused); /* writes the lastUsed values still pending */
+closed:
   store->ops->close(store);
-  fprintf(stderr, "tessera: stopped\n");
-  return 0;
+  free(with_metrics);
+  if (rc == 0)
+    fprintf(stderr, "tessera: stopped\n");
+  return rc;
 }
 
 static int usage(void) {
