@@ -65,6 +65,7 @@ struct request {
   /* How its credential fared, counted once the request is done (tessera_auth_checks_total): set
    * by http/auth.c, and to POLICY by a handler that refuses a valid token for a requirement. */
   enum metrics_auth_result auth_result;
+  bool counted; /* in the metrics already (http/server.c) */
 
   bool authenticated;
   bool via_session; /* authenticated by the console's session cookie */

@@ -99,7 +99,7 @@ void route_metrics_render(struct prom_text *out) {
                 prom_read(&requests[slots[i] & 0xffffffff]));
   }
   prom_family(out, "tessera_http_request_duration_seconds", "histogram",
-              "Time from a request's first line to the end of its reply, by route pattern and "
+              "Time from a request's first line until its reply was queued, by route pattern and "
               "method.");
   n = used_slots(&durations_index, slots);
   for (size_t i = 0; i < n; i++) {

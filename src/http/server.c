@@ -88,7 +88,20 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
     abort();
 }
 
-static enum MHD_Result send_reply(struct request *req) {
+/* Counts a request in the metrics, once: when its reply is queued, before a byte of it is sent,
+ * so that whoever has read a reply and then scrapes finds it counted; or, for one that ended
+ * without a reply (a timeout, a client gone), when it ends, with the status the access log gives
+ * it (408, 499). Its duration is the time until then. */
+static void count_request(struct server *s, struct request *req, int status) {
+  if (!s->metrics || req->counted)
+    return;
+  req->counted = true;
+  route_metrics_count(req->route, req->method, status, time_monotonic_us() - req->started_us);
+  metrics_auth_check(req->auth_result);
+}
+
+static enum MHD_Result send_reply(struct server *s, struct request *req) {
+  count_request(s, req, req->status);
   struct MHD_Response *r =
       MHD_create_response_from_buffer(req->reply_len, req->reply_body, MHD_RESPMEM_MUST_FREE);
   if (!r)
@@ -214,7 +227,7 @@ static void take_upload(struct request *req, const char *data, size_t size) {
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **req_cls) {
-  (void)cls;
+  struct server *s = cls;
   struct request *req = *req_cls; /* made by on_uri */
   if (!req->path) {               /* first call: the headers are in */
     conntrack_head_done(conn);
@@ -223,7 +236,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       abort();
     /* The path as routed, decoded: "/%63li-login" is the console's page too. */
     req->console_page = req->console_page || is_console_page(url);
-    return refused_early(req, version) ? send_reply(req) : MHD_YES;
+    return refused_early(req, version) ? send_reply(s, req) : MHD_YES;
   }
   if (*upload_size) { /* its deadline is the tracker's (http/conntrack.c) */
     take_upload(req, upload_data, *upload_size);
@@ -232,7 +245,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (req->deferred) { /* resumed: the reply was set by whoever finished the work */
     req->deferred = false;
-    return send_reply(req);
+    return send_reply(s, req);
   }
   if (req->replied) /* answered early, before the body */
     return MHD_YES;
@@ -241,7 +254,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     reply_error(req, TE_TOO_LARGE, "the request body is larger than %d bytes.", BODY_MAX);
   else
     dispatch(req);
-  return req->deferred ? MHD_YES : send_reply(req);
+  return req->deferred ? MHD_YES : send_reply(s, req);
 }
 
 /* The status to log: what was sent, or, when the connection ended otherwise, nginx's conventions
@@ -272,13 +285,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     return;
   if (req->path) { /* every request that got as far as its headers */
     int status = logged_status(req, toe);
-    int64_t duration_us = time_monotonic_us() - req->started_us;
     if (s->access_log)
-      log_access(req, status, duration_us);
-    if (s->metrics) {
-      route_metrics_count(req->route, req->method, status, duration_us);
-      metrics_auth_check(req->auth_result);
-    }
+      log_access(req, status, time_monotonic_us() - req->started_us);
+    count_request(s, req, status);
   }
   request_free(req);
   *req_cls = NULL;

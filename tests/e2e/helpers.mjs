@@ -593,10 +593,13 @@ export const sqlText = (s) => `'${String(s).replace(/'/g, "''")}'`;
 // Server processes
 
 const LISTEN_RE = /^tessera: listening on (http:\/\/127\.0\.0\.1:(\d+))$/;
+// Printed before the listening line when the server has a metrics listener (--metrics-listen).
+const METRICS_RE = /^tessera: metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)$/;
 
 /**
  * Spawns `tessera serve --listen 127.0.0.1:0 --db dbPath ...extraArgs` and waits (bounded) for the
- * listening line on stderr. Returns {url, port, proc, stdout(), stderr(), stop(signal)}.
+ * listening line on stderr. Returns {url, port, metricsUrl, proc, stdout(), stderr(), stop(signal)};
+ * metricsUrl is the metrics listener's /metrics (with --metrics-listen 127.0.0.1:0), else null.
  * stop() sends SIGTERM (or the given signal), awaits exit and asserts exit status 0 and no sanitizer
  * report on stderr.
  */
@@ -615,6 +618,7 @@ export async function spawnServer(dbPath, extraArgs = [], { env, listenArgs, sta
   let exitInfo;
   exited.then((e) => (exitInfo = e));
 
+  let metricsUrl = null;
   const url = await new Promise((resolve, reject) => {
     let done = false;
     const finish = (fn, v) => {
@@ -631,6 +635,7 @@ export async function spawnServer(dbPath, extraArgs = [], { env, listenArgs, sta
     proc.stderr.on('data', (d) => {
       err += d;
       for (const line of err.split('\n').slice(0, -1)) {
+        metricsUrl = METRICS_RE.exec(line)?.[1] ?? metricsUrl;
         const m = LISTEN_RE.exec(line);
         if (m) finish(resolve, m[1]);
       }
@@ -643,6 +648,7 @@ export async function spawnServer(dbPath, extraArgs = [], { env, listenArgs, sta
   const server = {
     url,
     port: Number(new URL(url).port),
+    metricsUrl,
     proc,
     stdout: () => out,
     stderr: () => err,
@@ -678,7 +684,7 @@ export async function spawnServer(dbPath, extraArgs = [], { env, listenArgs, sta
 
 /**
  * Makes a temp dir, bootstraps alice (site admin, admin of acme), runs setup(dbPath) (offline admin
- * commands), then starts the server. Returns {url, token, dbPath, dir, server, stop()}.
+ * commands), then starts the server. Returns {url, metricsUrl, token, dbPath, dir, server, stop()}.
  * stop() stops the server (asserting exit 0) and removes the temp dir.
  */
 export async function startServer({ extraArgs = [], setup, user = 'alice', org = 'acme' } = {}) {
@@ -691,6 +697,7 @@ export async function startServer({ extraArgs = [], setup, user = 'alice', org =
     server = await spawnServer(dbPath, extraArgs);
     return {
       url: server.url,
+      metricsUrl: server.metricsUrl,
       token,
       dbPath,
       dir,
