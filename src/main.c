@@ -265,7 +265,7 @@ static int parse_serve(int argc, char **argv, struct serve_options *o) {
     return serve_usage_error("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
   if (metrics_listen && *metrics_listen &&
       !parse_listen(metrics_listen, o->metrics_host, &o->metrics_port))
-    return serve_usage_error("--metrics-listen must be HOST:PORT, e.g. 127.0.0.1:9090");
+    return serve_usage_error("--metrics-listen must be HOST:PORT, e.g. 127.0.0.1:9464");
   if (o->metrics_host[0] && same_listener(o->host, o->port, o->metrics_host, o->metrics_port))
     return serve_usage_error("--metrics-listen must differ from --listen (to serve /metrics on "
                              "the API's address, use --metrics-on-api)");
