@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "store/store.h"
 #include "store_fixture.h"
@@ -193,6 +194,36 @@ static void a_deleted_token_it_held_is_known_as_revoked(void **state) {
   assert_false(s->ops->token_revoked(s, never)); /* an all-zero hash is no free slot's match */
 }
 
+/* The value of one series of tessera_cache_* as GET /metrics would show it now. */
+static long long counted(const char *series) {
+  struct prom_text text = {0};
+  metrics_render(&text);
+  const char *at = strstr(text.data, series);
+  long long v = at ? strtoll(at + strlen(series), NULL, 10) : -1;
+  free(text.data);
+  return v;
+}
+
+static void lookups_and_drops_are_counted(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  const char *hits = "tessera_cache_lookups_total{cache=\"principal\",result=\"hit\"} ";
+  const char *misses = "tessera_cache_lookups_total{cache=\"principal\",result=\"miss\"} ";
+  const char *dropped = "tessera_cache_invalidations_total{scope=\"entry\"} ";
+  struct store_token t = insert_token(s, f->alice.id);
+  struct store_principal p;
+  long long hit = counted(hits), miss = counted(misses), drop = counted(dropped);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK); /* filled */
+  assert_int_equal(counted(misses) - miss, 1);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK); /* from memory */
+  assert_int_equal(counted(hits) - hit, 1);
+  assert_int_equal(counted(misses) - miss, 1);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL, NULL), TE_OK);
+  assert_int_equal(counted(dropped) - drop, 1); /* its entry, and nothing else depended on it */
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+  assert_int_equal(counted(misses) - miss, 2);
+}
+
 struct done_flag {
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -294,6 +325,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(a_delete_through_the_cache_is_seen_at_once, setup, teardown),
       cmocka_unit_test_setup_teardown(a_deleted_token_it_held_is_known_as_revoked, setup, teardown),
+      cmocka_unit_test_setup_teardown(lookups_and_drops_are_counted, setup, teardown),
       cmocka_unit_test_setup_teardown(an_async_delete_invalidates_before_it_reports, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(writes_by_another_process_are_seen_after_a_poll, setup,
