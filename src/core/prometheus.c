@@ -134,7 +134,8 @@ void prom_histogram_samples(struct prom_text *out, const char *name,
   struct prom_label with_le[HISTOGRAM_LABELS_MAX + 1];
   if (count > HISTOGRAM_LABELS_MAX)
     abort(); /* our own families have two at most */
-  memcpy(with_le, labels, count * sizeof *labels);
+  if (count) /* labels may be NULL then, which memcpy may not be given */
+    memcpy(with_le, labels, count * sizeof *labels);
   char bound[32], value[32];
   uint64_t cumulative = 0;
   for (size_t i = 0; i <= b->count; i++) {
