@@ -73,9 +73,9 @@ static const char serve_usage[] =
     "  --metrics-listen  serve GET /metrics (Prometheus' text format, no authentication) on a\n"
     "             listener of its own at this address, which should be a private one\n"
     "             (TESSERA_METRICS_LISTEN; default: none; port 0 = any)\n"
-    "  --metrics-on-api  serve GET /metrics on the --listen address too "
-    "(TESSERA_METRICS_ON_API=1;\n"
-    "             default: off, and /metrics there is a 404 like any unknown path)\n";
+    "  --metrics-on-api  serve GET /metrics on the --listen address too\n"
+    "             (TESSERA_METRICS_ON_API=1; default: off, and /metrics there is a 404 like\n"
+    "             any unknown path)\n";
 
 struct serve_options {
   char host[64];
