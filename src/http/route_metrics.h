@@ -7,7 +7,7 @@
  * when none did (an unknown path, a method the path does not take, a request refused before
  * routing): never the path as sent, whose variety is unbounded. method is the one the access log
  * shows (RFC 9110's, else OTHER); status the one answered, or for a request that ended without an
- * answer the one the access log gives it (408, 499). Counted when the reply is queued (server.c). */
+ * answer the one the access log gives it (408, 499). Counted as the reply is queued (server.c). */
 
 #include "core/prometheus.h"
 #include "http/router.h"
