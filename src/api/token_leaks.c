@@ -13,6 +13,7 @@
 #include "api/audit_event.h"
 #include "api/budget_table.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/timeutil.h"
 #include "http/auth.h"
 
@@ -165,6 +166,7 @@ void api_token_leaks_report(struct request *req) {
       ok = false;
     } else {
       json_array_append_new(answer, answer_for(&leaks[i], result));
+      metrics_leak_reported(strcmp(result, "revoked") == 0);
     }
   }
   if (ok)

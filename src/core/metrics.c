@@ -10,6 +10,7 @@ static struct prom_counter cache_dropped, cache_forgotten;
 static struct prom_counter commits, commit_failures, audit_records;
 static struct prom_histogram commit_jobs;
 static struct prom_counter oidc_exchanges[METRICS_OIDC_RESULTS];
+static struct prom_counter leaked_values[2]; /* [revoked] */
 static atomic_int_least64_t start_time;
 
 /* Powers of two up to the writer's batch bound (store/sql_writer.c, BATCH_MAX). */
@@ -57,6 +58,10 @@ const char *metrics_oidc_result_name(enum metrics_oidc_result result) {
 
 void metrics_oidc_exchange(enum metrics_oidc_result result) {
   prom_add(&oidc_exchanges[result], 1);
+}
+
+void metrics_leak_reported(bool revoked) {
+  prom_add(&leaked_values[revoked], 1);
 }
 
 void metrics_started(int64_t unix_seconds) {
@@ -125,10 +130,21 @@ static void render_oidc(struct prom_text *out) {
                 1, prom_read(&oidc_exchanges[r]));
 }
 
+static void render_leaks(struct prom_text *out) {
+  prom_family(out, "tessera_leaked_tokens_total", "counter",
+              "Values reported by secret scanners (POST /api/tokens/leaks), by result: revoked (a "
+              "live token, revoked) or unknown (anything else).");
+  static const char *const names[2] = {"unknown", "revoked"};
+  for (int r = 0; r < 2; r++)
+    prom_sample(out, "tessera_leaked_tokens_total", &(struct prom_label){"result", names[r]}, 1,
+                prom_read(&leaked_values[r]));
+}
+
 void metrics_render(struct prom_text *out) {
   render_process(out);
   render_auth(out);
   render_cache(out);
   render_store(out);
   render_oidc(out);
+  render_leaks(out);
 }

@@ -57,6 +57,10 @@ const char *metrics_oidc_result_name(enum metrics_oidc_result result);
 
 void metrics_oidc_exchange(enum metrics_oidc_result result);
 
+/* One value of a leak report (POST /api/tokens/leaks): a live token it revoked, or anything else.
+ */
+void metrics_leak_reported(bool revoked);
+
 /* When the server started (Unix seconds), for tessera_start_time_seconds. */
 void metrics_started(int64_t unix_seconds);
 

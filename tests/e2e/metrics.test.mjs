@@ -46,6 +46,7 @@ const FAMILIES = {
   tessera_store_group_commit_jobs: 'histogram',
   tessera_audit_records_total: 'counter',
   tessera_oidc_exchanges_total: 'counter',
+  tessera_leaked_tokens_total: 'counter',
 };
 const familyName = (name) => (FAMILIES[name] === 'counter' ? name.replace(/_total$/, '') : name);
 
@@ -349,6 +350,19 @@ test('OIDC exchanges are counted by result: ok and each RFC 6749 error code', as
   });
   // The issued token and its audit record committed together.
   assert.equal(value(a, 'tessera_audit_records_total') - value(b, 'tessera_audit_records_total'), 1);
+});
+
+test('leak reports are counted by value: revoked or unknown; a refused report counts none', async () => {
+  const t = await createToken(srv, tok.bob, { description: 'leaked' });
+  const report = (body) =>
+    fetch(`${srv.url}/api/tokens/leaks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const b = await scrape();
+  const leak = (token) => ({ token, type: 'tessera_token', url: 'https://example.com/x', source: 'test' });
+  assert.equal((await report([leak(t.tokenValue), leak(makeUnknownToken()), leak('nonsense')])).status, 200);
+  assert.equal((await report([{ type: 'no token' }])).status, 400);
+  const a = await scrape();
+  assert.deepEqual(deltas(b, a, 'tessera_leaked_tokens_total', [['revoked', { result: 'revoked' }], ['unknown', { result: 'unknown' }]]),
+    { revoked: 1, unknown: 2 });
 });
 
 test('the metrics listener answers GET /metrics only; labels hold no secret', async () => {

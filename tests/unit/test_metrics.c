@@ -54,6 +54,7 @@ static void every_family_has_help_and_type(void **state) {
       "tessera_store_group_commit_jobs histogram",
       "tessera_audit_records_total counter",
       "tessera_oidc_exchanges_total counter",
+      "tessera_leaked_tokens_total counter",
   };
   struct prom_text text;
   render(&text);
