@@ -389,6 +389,13 @@ def router_seeds():
     add("signin-with-token", "POST", "/console/session", "none", site=SITE_SAME,
         body={"token": "pul-" + "0" * 40})
     add("wrong-method", "GET", "/api/user", "member", method_byte=0xf3)
+    add("leaks", "POST", "/api/tokens/leaks", "none",
+        body=[{"token": "pul-" + "0" * 40, "type": "tessera_token", "url": "https://x/y#L1",
+               "source": "content"}, {"token": "nonsense", "extra": 1}])
+    add("leaks-empty", "POST", "/api/tokens/leaks", "none")
+    add("introspect", "POST", "/api/oauth/introspect", "member", ctype=FORM_TYPE,
+        body=b"token=pul-" + b"0" * 40)
+    add("revoke", "POST", "/api/oauth/revoke", "none", ctype=FORM_TYPE, body=b"token=x")
     s.append(("no-route", bytes([len(t), 0, CRED["member"], 0]) +
               b"\0".join([b"api/orgs/acme/nothing", b"", b"", b"", b"", b""])))
     add("bad-json", "POST", "/api/user/tokens", "member", body=b'{"description": "x", "description": 1}')

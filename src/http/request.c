@@ -117,6 +117,10 @@ static int depth_of(json_t *j) {
 }
 
 json_t *request_json_value(struct request *req) {
+  if (req->body_len == 0 || !req->body) {
+    reply_error(req, TE_BAD_REQUEST, "the request body is empty; JSON was expected.");
+    return NULL;
+  }
   /* JSON text never holds a raw NUL (in a string it must be \u0000), and jansson would quietly
    * skip one between tokens: {"expires":17\0}" must not parse. */
   if (memchr(req->body, '\0', req->body_len)) {

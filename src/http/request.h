@@ -114,7 +114,7 @@ void reply_empty(struct request *req, int status);
 /* Parses the body as a JSON object (an empty body counts as {}): rejects malformed JSON, duplicate
  * keys, other types and nesting beyond JSON_DEPTH_MAX, replying 400 itself. NULL after a reply. */
 json_t *request_json_object(struct request *req);
-/* The same for a body of any JSON type (an empty body is malformed JSON). */
+/* The same for a body of any JSON type (an empty body is refused: it is no JSON value). */
 json_t *request_json_value(struct request *req);
 
 /* Refuses (400, replied) a body with a field not in allowed (NULL-terminated): a misspelt field

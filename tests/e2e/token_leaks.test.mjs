@@ -133,6 +133,7 @@ test('a report must be an array of 1 to 100 objects with a bounded token, type, 
   const good = leak(makeUnknownToken());
   const bad = [
     ['not json', 'the request body is not valid JSON'],
+    ['', 'the request body is empty'],
     [{ token: good.token }, 'JSON array of 1 to 100'],
     [[], 'JSON array of 1 to 100'],
     [Array.from({ length: 101 }, () => good), 'JSON array of 1 to 100'],
