@@ -48,6 +48,12 @@ void budget_client_key(const char *ip, char out[BUDGET_KEY_MAX]) {
   struct in6_addr a;
   if (!strchr(ip, ':') || inet_pton(AF_INET6, ip, &a) != 1)
     return;
+  /* An IPv4 client as a dual-stack proxy writes it (::ffff:a.b.c.d) is that IPv4 address: its
+   * /64 would be every IPv4 client at once. */
+  if (IN6_IS_ADDR_V4MAPPED(&a)) {
+    inet_ntop(AF_INET, a.s6_addr + 12, out, BUDGET_KEY_MAX);
+    return;
+  }
   memset(a.s6_addr + 8, 0, 8);
   inet_ntop(AF_INET6, &a, out, BUDGET_KEY_MAX);
 }

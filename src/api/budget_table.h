@@ -33,7 +33,8 @@ struct budget_table {
  * probe run when there is none. NULL when absent and not created. */
 struct budget_entry *budget_find(struct budget_table *t, const char *key, bool create);
 
-/* A client's key: its IPv4 address, or its IPv6 /64 (one host can have a whole /64). */
+/* A client's key: its IPv4 address (also when written IPv4-mapped, ::ffff:a.b.c.d), or its IPv6
+ * /64 (one host can have a whole /64). */
 void budget_client_key(const char *ip, char out[BUDGET_KEY_MAX]);
 
 /* Fixed windows of window_ms: milliseconds before key may spend again (0: now) once it has spent

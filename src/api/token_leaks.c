@@ -75,14 +75,15 @@ static const char *or_empty(const char *s) {
  * RFC 7009's revocation is: no one signed in. */
 static void leak_record(struct audit_record *a, struct request *req, const char *org,
                         const struct store_principal *t, const struct leak *l) {
+  /* Tokens in what the scanner sent are redacted whole, before the description cuts an over-long
+   * URL: a cut first could leave a token's first digits, too few for redaction to see. */
+  char url[LEAK_URL_MAX + 1], source[LEAK_LABEL_MAX + 1];
+  token_redact(l->url, url, sizeof url);
+  token_redact(l->source, source, sizeof source);
   audit_event(a, req, org, "token-leak-reported", false,
               "%s token \"%s\" reported leaked by %s%s%s, and revoked",
               token_kind_name(t->token.kind), t->token.name[0] ? t->token.name : t->token.id,
-              l->source[0] ? l->source : "a scanner", l->url[0] ? " at " : "", l->url);
-  /* An over-long URL is cut where the description ends; a token in it is not kept. */
-  char redacted[AUDIT_DESCRIPTION_MAX + 1];
-  token_redact(a->description, redacted, sizeof redacted);
-  snprintf(a->description, sizeof a->description, "%s", redacted);
+              source[0] ? source : "a scanner", url[0] ? " at " : "", url);
   snprintf(a->user, sizeof a->user, "%s", t->actor);
   snprintf(a->token_id, sizeof a->token_id, "%s", t->token.id);
   snprintf(a->token_name, sizeof a->token_name, "%s", t->token.name);

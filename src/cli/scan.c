@@ -101,7 +101,12 @@ static void add_repo(struct repos *r, const struct scan_repo *repo) {
 static int scan_staged(struct scan_run *run, char **paths, int n) {
   for (int i = 0; i < n; i++) {
     struct scan_repo repo;
-    if (!scan_git_repo(paths[i], &repo)) {
+    enum scan_repo_kind kind = scan_git_repo(paths[i], &repo);
+    if (kind == SCAN_REPO_UNREADABLE) {
+      scan_error(run, paths[i], "git could not read its work tree");
+      continue;
+    }
+    if (kind == SCAN_REPO_NONE) {
       char safe[4 * SCAN_PATH_MAX + 1], problem[sizeof safe + 64];
       snprintf(problem, sizeof problem, "--staged: %s is not in a git work tree",
                cli_safe(paths[i], safe, sizeof safe));
@@ -117,8 +122,11 @@ static void scan_paths(struct scan_run *run, char **paths, int n, bool history) 
   for (int i = 0; i < n; i++) {
     scan_tree(run, paths[i]);
     struct scan_repo repo;
-    if (history && scan_git_repo(paths[i], &repo))
+    enum scan_repo_kind kind = history ? scan_git_repo(paths[i], &repo) : SCAN_REPO_NONE;
+    if (kind == SCAN_REPO_FOUND)
       add_repo(&repos, &repo);
+    else if (kind == SCAN_REPO_UNREADABLE)
+      scan_error(run, paths[i], "git could not read its history");
   }
   for (size_t i = 0; i < repos.count; i++)
     scan_git_history(run, &repos.items[i]);

@@ -66,9 +66,12 @@ struct scan_repo {
   char prefix[SCAN_PATH_MAX]; /* "" for the top, else "dir" or "dir/file", without a slash */
 };
 
-/* True when path is in a git work tree (false too when git cannot be run). A path that does not
- * exist is taken as a place in its parent's work tree: its history may hold it. */
-bool scan_git_repo(const char *path, struct scan_repo *out);
+/* Whether path is in a git work tree: FOUND (out set); NONE, no .git at or above it; UNREADABLE,
+ * there is one but git would not say what it is (git missing, a repository git does not trust:
+ * safe.directory), its own message on stderr. A path that does not exist is taken as a place in
+ * its parent's work tree: its history may hold it. */
+enum scan_repo_kind { SCAN_REPO_NONE, SCAN_REPO_FOUND, SCAN_REPO_UNREADABLE };
+enum scan_repo_kind scan_git_repo(const char *path, struct scan_repo *out);
 
 /* Every blob reachable from any ref whose path is under r->prefix, each (blob, path) once, oldest
  * commit first: a value is reported once per path, at the first commit that had it there. */

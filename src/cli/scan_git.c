@@ -23,6 +23,29 @@ extern char **environ;
  * that wants a dedicated tool, and the memory they take must stay bounded. */
 #define HISTORY_PAIRS_MAX 4000000
 
+/* The environment git runs in: ours, but that it may not fetch. A partial clone fetches a missing
+ * object from its promisor remote on demand, and that fetch runs what the repository's own
+ * configuration names (remote.*.uploadpack, core.sshCommand, an ext:: URL): an empty
+ * GIT_ALLOW_PROTOCOL allows no transport at all, and GIT_NO_LAZY_FETCH (git 2.44 on) turns the
+ * fetch off itself. A missing object is then the error it should be. */
+static char **git_env;
+
+static void build_git_env(void) {
+  size_t n = 0;
+  while (environ[n])
+    n++;
+  if (!(git_env = calloc(n + 3, sizeof *git_env)))
+    abort();
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "GIT_ALLOW_PROTOCOL=", 19) != 0 &&
+        strncmp(environ[i], "GIT_NO_LAZY_FETCH=", 18) != 0)
+      git_env[k++] = environ[i];
+  git_env[k++] = "GIT_ALLOW_PROTOCOL=";
+  git_env[k++] = "GIT_NO_LAZY_FETCH=1";
+  git_env[k] = NULL;
+}
+
 /* Starts git -C dir args…, its stdin from in_fd (-1: /dev/null), its stdout into a pipe whose
  * read end is *out_fd (NULL: to /dev/null), its stderr ours or (quiet) /dev/null. Returns the
  * pid, or -1 when git cannot be started. */
@@ -51,7 +74,9 @@ static pid_t spawn_git(const char *dir, const char *const *args, int in_fd, int 
   if (quiet)
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   pid_t pid;
-  int rc = posix_spawnp(&pid, "git", &actions, NULL, (char *const *)argv, environ);
+  if (!git_env)
+    build_git_env(); /* scan is single-threaded */
+  int rc = posix_spawnp(&pid, "git", &actions, NULL, (char *const *)argv, git_env);
   posix_spawn_file_actions_destroy(&actions);
   if (out_fd) {
     close(out[1]);
@@ -111,11 +136,41 @@ static char *absolute(const char *path, bool *dir) {
   return abs;
 }
 
-bool scan_git_repo(const char *path, struct scan_repo *out) {
+/* Whether dir or a directory above it has a .git: a work tree git should read. */
+static bool git_above(const char *dir) {
+  char *p = strdup(dir);
+  if (!p)
+    abort();
+  bool found = false;
+  for (;;) {
+    char probe[SCAN_PATH_MAX + 8];
+    struct stat st;
+    snprintf(probe, sizeof probe, "%s/.git", strcmp(p, "/") ? p : "");
+    if ((found = lstat(probe, &st) == 0) || strcmp(p, "/") == 0)
+      break;
+    char *slash = strrchr(p, '/');
+    if (slash == p)
+      slash[1] = '\0';
+    else
+      *slash = '\0';
+  }
+  free(p);
+  return found;
+}
+
+/* git's own word on why it would not read the work tree at dir, on stderr. */
+static void say_why(const char *dir) {
+  static const char *const args[] = {"rev-parse", "--show-toplevel", NULL};
+  pid_t pid = spawn_git(dir, args, -1, NULL, false);
+  if (pid > 0)
+    git_ok(pid);
+}
+
+enum scan_repo_kind scan_git_repo(const char *path, struct scan_repo *out) {
   bool dir;
   char *abs = absolute(path, &dir);
   if (!abs)
-    return false;
+    return SCAN_REPO_NONE;
   char *copy = strdup(abs);
   if (!copy)
     abort();
@@ -128,9 +183,15 @@ bool scan_git_repo(const char *path, struct scan_repo *out) {
     FILE *f = fdopen(fd, "r");
     if (!f)
       abort();
-    char prefix[SCAN_PATH_MAX];
+    char prefix[SCAN_PATH_MAX] = "";
+    size_t top_len;
     ok = read_line(f, out->top, sizeof out->top) && read_line(f, prefix, sizeof prefix) &&
          out->top[0] == '/';
+    /* The top is where the path is (a newline in a directory's name would cut it short and name
+     * another directory). */
+    top_len = ok ? strlen(out->top) : 0;
+    ok = ok && strncmp(abs, out->top, top_len) == 0 &&
+         (abs[top_len] == '/' || abs[top_len] == '\0' || strcmp(out->top, "/") == 0);
     fclose(f);
     ok = git_ok(pid) && ok;
     size_t n = strlen(prefix);
@@ -142,9 +203,14 @@ bool scan_git_repo(const char *path, struct scan_repo *out) {
       ok = (size_t)snprintf(out->prefix, sizeof out->prefix, "%s%s%s", prefix, n ? "/" : "",
                             strrchr(abs, '/') + 1) < sizeof out->prefix;
   }
+  enum scan_repo_kind kind = ok ? SCAN_REPO_FOUND : SCAN_REPO_NONE;
+  if (!ok && git_above(where)) {
+    say_why(where);
+    kind = SCAN_REPO_UNREADABLE;
+  }
   free(copy);
   free(abs);
-  return ok;
+  return kind;
 }
 
 /* Whether a path of the work tree is at or below prefix, the place the scan looks at. */

@@ -384,6 +384,58 @@ describe('--staged (a pre-commit hook)', () => {
     }
   });
 
+  test('a partial clone\'s promisor remote is never fetched from, so its configuration runs nothing', () => {
+    const repo = newRepo();
+    fs.writeFileSync(path.join(repo, 'a'), 'hello\n');
+    commitAll(repo, 'a');
+    // A commit whose tree names a blob this clone does not have, as a partial clone's would.
+    const blob = execFileSync('git', ['hash-object', '--stdin'], { input: 'missing\n', encoding: 'utf8' }).trim();
+    const tree = execFileSync('git', ['-C', repo, 'mktree', '--missing'], {
+      input: `100644 blob ${blob}\tb\n100644 blob ${git(repo, 'rev-parse', 'HEAD:a')}\ta\n`,
+      encoding: 'utf8',
+      env: cleanEnv(),
+    }).trim();
+    git(repo, 'update-ref', 'refs/heads/other', git(repo, 'commit-tree', tree, '-p', 'HEAD', '-m', 'b'));
+    const marker = path.join(tempDir(), 'ran');
+    git(repo, 'config', 'core.repositoryformatversion', '1');
+    git(repo, 'config', 'extensions.partialClone', 'origin');
+    git(repo, 'config', 'remote.origin.url', path.join(tempDir(), 'nowhere'));
+    git(repo, 'config', 'remote.origin.promisor', 'true');
+    git(repo, 'config', 'remote.origin.uploadpack', `touch '${marker}';`);
+    const r = scan(repo, []);
+    assert.ok(!fs.existsSync(marker), `tessera scan ran the promisor remote's upload-pack:\n${r.show}`);
+    assert.equal(r.status, 1, r.show);
+    assert.match(r.stderr, /:b: skipped: the object is not in this clone/, r.show);
+  });
+
+  test('a work tree git will not read is an error, not a clean scan', () => {
+    const repo = newRepo();
+    fs.writeFileSync(path.join(repo, 'a.txt'), 'clean\n');
+    commitAll(repo, 'clean');
+    // git itself missing: the history cannot be read, and the scan must say so.
+    const noGit = spawnSync(tesseraBin, ['scan', '.'], { cwd: repo, env: cleanEnv({ PATH: '/nonexistent' }), encoding: 'utf8', timeout: 60000 });
+    assert.equal(noGit.status, 1, noGit.stderr);
+    assert.match(noGit.stderr, /tessera: scan: \.: git could not read its history/);
+    const staged = spawnSync(tesseraBin, ['scan', '--staged'], { cwd: repo, env: cleanEnv({ PATH: '/nonexistent' }), encoding: 'utf8', timeout: 60000 });
+    assert.equal(staged.status, 1, staged.stderr);
+    assert.match(staged.stderr, /git could not read its work tree/);
+    assert.equal(scan(repo, ['--no-history']).status, 0, 'without history git is not needed');
+  });
+
+  test('a repository owned by someone else (safe.directory) is an error, not a clean scan', { skip: process.getuid() !== 0 && 'needs root to give the repository away' }, () => {
+    const repo = newRepo();
+    const v = makeUnknownToken();
+    fs.writeFileSync(path.join(repo, 'a.txt'), `${v}\n`);
+    commitAll(repo, 'leak');
+    fs.writeFileSync(path.join(repo, 'a.txt'), 'gone\n');
+    commitAll(repo, 'gone');
+    execFileSync('chown', ['-R', '65534:65534', repo]);
+    const r = scan(repo, [], { secrets: [v] });
+    assert.equal(r.status, 1, r.show);
+    assert.match(r.stderr, /dubious ownership/, r.show); // git's own reason, passed on
+    assert.match(r.stderr, /git could not read its history/, r.show);
+  });
+
   test('as a pre-commit hook, it stops the commit that would add a value', () => {
     const repo = newRepo();
     const v = makeUnknownToken();

@@ -129,6 +129,19 @@ test('a token in the reported URL does not reach the audit log', async () => {
   }
 });
 
+test('no part of a token in the URL survives the description\'s cut', async () => {
+  // The description holds 512 bytes: for some padding the cut falls inside the second value.
+  const other = makeUnknownToken();
+  for (let pad = 396; pad <= 424; pad += 4) {
+    const t = await createToken(srv, tok.bob, { description: `cut ${pad}` });
+    const url = `https://x/${'z'.repeat(pad)}${other}`;
+    assert.deepEqual((await report([leak(t.tokenValue, url)])).json.map((a) => a.result), ['revoked']);
+    for (const r of records(` AND token_id = '${t.id}'`)) {
+      assert.ok(!r.description.includes(other.slice(0, 12)), `pad ${pad}: ${r.description.slice(-60)}`);
+    }
+  }
+});
+
 test('a report must be an array of 1 to 100 objects with a bounded token, type, url and source', async () => {
   const good = leak(makeUnknownToken());
   const bad = [

@@ -42,6 +42,11 @@ static void an_ipv6_client_is_its_64(void **state) {
   budget_client_key("2001:db8:1:3::1", c);
   budget_client_key("192.0.2.7", v4);
   assert_string_equal(a, "2001:db8:1:2::");
+  char m1[BUDGET_KEY_MAX], m2[BUDGET_KEY_MAX];
+  budget_client_key("::ffff:192.0.2.7", m1);
+  budget_client_key("::ffff:198.51.100.1", m2);
+  assert_string_equal(m1, "192.0.2.7"); /* the same client as its IPv4 form */
+  assert_string_equal(m2, "198.51.100.1");
   assert_string_equal(a, b);
   assert_string_not_equal(a, c);
   assert_string_equal(v4, "192.0.2.7");
