@@ -184,8 +184,7 @@ void api_console_session_create(struct request *req) {
   char value[SESSION_VALUE_LEN + 1], csrf[CSRF_TOKEN_LEN + 1];
   if (RAND_bytes(random, sizeof random) != 1)
     abort();
-  for (size_t i = 0; i < sizeof random; i++)
-    snprintf(value + 2 * i, 3, "%02x", random[i]);
+  token_hex(random, sizeof random, value);
   struct store_token t = {.kind = TOKEN_PERSONAL,
                           .user_id = user.id,
                           .source = TOKEN_SOURCE_SESSION,

@@ -127,11 +127,8 @@ static int handle(struct request *req, const struct leak *l, const char **result
 }
 
 static json_t *answer_for(const struct leak *l, const char *result) {
-  unsigned char hash[TOKEN_HASH_LEN];
   char hex[2 * TOKEN_HASH_LEN + 1];
-  token_hash(l->token, strlen(l->token), hash);
-  for (int i = 0; i < TOKEN_HASH_LEN; i++)
-    snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+  token_hash_hex(l->token, strlen(l->token), hex);
   return json_pack("{s:s, s:s, s:s}", "token_hash", hex, "type", l->type, "result", result);
 }
 

@@ -63,10 +63,7 @@ static char *location_url(const struct scan_origin *o, size_t line) {
 }
 
 void scan_digest(const char *value, char out[2 * TOKEN_HASH_LEN + 1]) {
-  unsigned char hash[TOKEN_HASH_LEN];
-  token_hash(value, TOKEN_VALUE_LEN, hash);
-  for (int i = 0; i < TOKEN_HASH_LEN; i++)
-    snprintf(out + 2 * i, 3, "%02x", hash[i]);
+  token_hash_hex(value, TOKEN_VALUE_LEN, out);
 }
 
 /* True the first time (kind, value, place) is seen in this run. A file's value is one per line;

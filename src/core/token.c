@@ -71,6 +71,21 @@ void token_hash(const char *value, size_t len, unsigned char hash[TOKEN_HASH_LEN
     abort();
 }
 
+void token_hex(const unsigned char *bytes, size_t n, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[bytes[i] >> 4];
+    out[2 * i + 1] = digits[bytes[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+void token_hash_hex(const char *value, size_t len, char out[2 * TOKEN_HASH_LEN + 1]) {
+  unsigned char hash[TOKEN_HASH_LEN];
+  token_hash(value, len, hash);
+  token_hex(hash, TOKEN_HASH_LEN, out);
+}
+
 static bool is_hex(char c) {
   return is_lower_hex(c) || (c >= 'A' && c <= 'F');
 }

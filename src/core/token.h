@@ -23,6 +23,13 @@ bool token_is_well_formed(const char *value, size_t len);
 /* SHA-256 of the token value: the only form in which a token is ever stored. */
 void token_hash(const char *value, size_t len, unsigned char hash[TOKEN_HASH_LEN]);
 
+/* bytes as lowercase hex into out (2 * n + 1 bytes): for hashes and random values in text. */
+void token_hex(const unsigned char *bytes, size_t n, char *out);
+
+/* token_hash's digest of value, in hex: how a hash is shown (a leak report's answer, a CSRF
+ * token). */
+void token_hash_hex(const char *value, size_t len, char out[2 * TOKEN_HASH_LEN + 1]);
+
 /* Copies text into out (size bytes), replacing with "[redacted]" the hex after every "pul-" that
  * is followed by 16 or more hex digits (a token, or something close to one), and every run of hex
  * digits that holds a token's 40 without the prefix (its checksum holds): for logs and error

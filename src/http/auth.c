@@ -54,11 +54,8 @@ static void note_expiry(struct request *req, const struct store_principal *p, in
 
 void auth_session_csrf(const char *session_value, char out[CSRF_TOKEN_LEN + 1]) {
   char labelled[32 + SESSION_VALUE_LEN + 1];
-  unsigned char digest[TOKEN_HASH_LEN];
   int n = snprintf(labelled, sizeof labelled, "tessera-csrf:%s", session_value);
-  token_hash(labelled, (size_t)n, digest);
-  for (int i = 0; i < TOKEN_HASH_LEN; i++)
-    snprintf(out + 2 * i, 3, "%02x", digest[i]);
+  token_hash_hex(labelled, (size_t)n, out);
   OPENSSL_cleanse(labelled, sizeof labelled);
 }
 

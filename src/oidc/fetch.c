@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/growbuf.h"
+#include "core/token.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -54,11 +55,6 @@ bool oidc_issuer_url_allowed(const char *url, bool allow_http) {
   return url_ok(url, allow_http, true);
 }
 
-static void hex(const unsigned char *md, unsigned int n, char *out) {
-  for (unsigned int i = 0; i < n; i++)
-    snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 /* Digests of the leaf certificate libcurl saw (CURLOPT_CERTINFO gives it as PEM text). */
 static void leaf_thumbprints(CURL *curl, struct oidc_thumbprints *out) {
   memset(out, 0, sizeof *out);
@@ -74,9 +70,9 @@ static void leaf_thumbprints(CURL *curl, struct oidc_thumbprints *out) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (cert && X509_digest(cert, EVP_sha256(), md, &n) && n == 32)
-      hex(md, n, out->sha256);
+      token_hex(md, n, out->sha256);
     if (cert && X509_digest(cert, EVP_sha1(), md, &n) && n == 20)
-      hex(md, n, out->sha1);
+      token_hex(md, n, out->sha1);
     X509_free(cert);
     BIO_free(bio);
     return;

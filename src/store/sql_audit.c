@@ -9,6 +9,7 @@
 #include "audit/chain.h"
 #include "audit/files.h"
 #include "core/error.h"
+#include "core/token.h"
 
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -55,8 +56,7 @@ static void new_db_id(char out[33]) {
   unsigned char raw[16];
   if (RAND_bytes(raw, sizeof raw) != 1)
     abort();
-  for (int i = 0; i < 16; i++)
-    snprintf(out + 2 * i, 3, "%02x", raw[i]);
+  token_hex(raw, sizeof raw, out);
 }
 
 int audit_key_setup(struct sql_conn *c, const char *key_path, unsigned char key[AUDIT_KEY_LEN],

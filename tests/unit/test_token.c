@@ -72,6 +72,19 @@ static void hash_is_sha256_of_the_value(void **state) {
   assert_memory_equal(hash, sha256_abc, 32);
 }
 
+static void hex_is_lowercase_and_terminated(void **state) {
+  (void)state;
+  const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff, 0x10};
+  char out[2 * sizeof bytes + 2];
+  memset(out, 'x', sizeof out);
+  token_hex(bytes, sizeof bytes, out);
+  assert_string_equal(out, "000fa5ff10");
+  assert_int_equal(out[sizeof out - 1], 'x'); /* nothing past the terminator */
+  char digest[2 * TOKEN_HASH_LEN + 1];
+  token_hash_hex("abc", 3, digest); /* SHA-256("abc"), FIPS 180-2's example */
+  assert_string_equal(digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 static void ids_are_uuid_v4(void **state) {
   (void)state;
   char id[TOKEN_ID_LEN + 1], other[TOKEN_ID_LEN + 1];
@@ -126,6 +139,7 @@ int main(void) {
       cmocka_unit_test(generated_tokens_differ),
       cmocka_unit_test(look_alikes_are_rejected),
       cmocka_unit_test(hash_is_sha256_of_the_value),
+      cmocka_unit_test(hex_is_lowercase_and_terminated),
       cmocka_unit_test(ids_are_uuid_v4),
       cmocka_unit_test(redaction_hides_tokens_and_near_misses),
   };
