@@ -239,28 +239,42 @@ struct query_match {
   bool same_case; /* every one spelled exactly as asked */
 };
 
-static void match_parameter(struct query_match *m, const char *key) {
+/* Calls visit(arg, name) for each query parameter's name, from the connection or, for a request
+ * made without one (tests, fuzzing), from req->query. */
+struct name_visit {
+  void (*visit)(void *arg, const char *name);
+  void *arg;
+};
+
+static enum MHD_Result visit_parameter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value) {
+  (void)kind;
+  (void)value;
+  const struct name_visit *v = cls;
+  v->visit(v->arg, key);
+  return MHD_YES;
+}
+
+static void each_query_name(struct request *req, void (*visit)(void *, const char *), void *arg) {
+  struct name_visit v = {visit, arg};
+  if (req->conn)
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, visit_parameter, &v);
+  else
+    for (const struct request_value *q = req->query; q && q->name; q++)
+      visit(arg, q->name);
+}
+
+static void match_parameter(void *arg, const char *key) {
+  struct query_match *m = arg;
   if (strcasecmp(key, m->name) != 0)
     return;
   m->count++;
   m->same_case = m->same_case && strcmp(key, m->name) == 0;
 }
 
-static enum MHD_Result count_parameter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value) {
-  (void)kind;
-  (void)value;
-  match_parameter(cls, key);
-  return MHD_YES;
-}
-
 bool request_query_single(struct request *req, const char *name, const char **value) {
   struct query_match m = {.name = name, .count = 0, .same_case = true};
-  if (req->conn)
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, count_parameter, &m);
-  else
-    for (const struct request_value *v = req->query; v && v->name; v++)
-      match_parameter(&m, v->name);
+  each_query_name(req, match_parameter, &m);
   *value = m.count == 1 && m.same_case ? request_query(req, name) : NULL;
   return m.count == 0 || (m.count == 1 && m.same_case);
 }
@@ -270,7 +284,8 @@ struct query_names {
   const char *unknown; /* the first name not allowed */
 };
 
-static void check_name(struct query_names *q, const char *key) {
+static void check_name(void *arg, const char *key) {
+  struct query_names *q = arg;
   for (const char *const *a = q->allowed; *a; a++)
     if (strcmp(key, *a) == 0)
       return;
@@ -278,21 +293,9 @@ static void check_name(struct query_names *q, const char *key) {
     q->unknown = key;
 }
 
-static enum MHD_Result check_parameter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value) {
-  (void)kind;
-  (void)value;
-  check_name(cls, key);
-  return MHD_YES;
-}
-
 const char *request_query_unknown(struct request *req, const char *const allowed[]) {
   struct query_names q = {allowed, NULL};
-  if (req->conn)
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_parameter, &q);
-  else
-    for (const struct request_value *v = req->query; v && v->name; v++)
-      check_name(&q, v->name);
+  each_query_name(req, check_name, &q);
   return q.unknown;
 }
 
