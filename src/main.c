@@ -30,7 +30,9 @@
 #define CACHE_POLL_MS 100
 /* A cache whose change feed could not be read for this long answers from the store only. */
 #define CACHE_STALE_MS 1000
-#define CACHE_TTL_SECONDS 10
+/* Each cached entry is also read again after 5 to 10 minutes: a bound on anything the feed could
+ * miss, spread so that a million tokens cost a few thousand reads a second at most. */
+#define CACHE_TTL_SECONDS 600
 /* The metrics listener serves a scraper or two, not the public: a thread, and few connections. */
 #define METRICS_THREADS 1
 #define METRICS_CONNECTIONS 16

@@ -12,6 +12,7 @@ static struct prom_histogram commit_jobs;
 static struct prom_counter oidc_exchanges[METRICS_OIDC_RESULTS];
 static struct prom_counter leaked_values[2]; /* [revoked] */
 static atomic_int_least64_t start_time;
+static atomic_uint_least64_t cache_tokens, cache_complete;
 
 /* Powers of two up to the writer's batch bound (store/sql_writer.c, BATCH_MAX). */
 static const uint64_t job_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
@@ -36,6 +37,11 @@ void metrics_cache_lookup(enum metrics_cache cache, bool hit) {
 
 void metrics_cache_dropped(uint64_t entries) {
   prom_add(&cache_dropped, entries);
+}
+
+void metrics_cache_tokens(uint64_t entries, bool complete) {
+  atomic_store_explicit(&cache_tokens, entries, memory_order_relaxed);
+  atomic_store_explicit(&cache_complete, complete, memory_order_relaxed);
 }
 
 void metrics_cache_forgotten(void) {
@@ -103,6 +109,15 @@ static void render_cache(struct prom_text *out) {
               prom_read(&cache_dropped));
   prom_sample(out, "tessera_cache_invalidations_total", &(struct prom_label){"scope", "all"}, 1,
               prom_read(&cache_forgotten));
+  prom_family(out, "tessera_cache_tokens", "gauge",
+              "Tokens whose principal the cache holds (fresh or to be read again).");
+  prom_sample(out, "tessera_cache_tokens", NULL, 0,
+              atomic_load_explicit(&cache_tokens, memory_order_relaxed));
+  prom_family(out, "tessera_cache_complete", "gauge",
+              "1 once the cache holds every token, and refuses any other value without a read of "
+              "the store; 0 while it loads them.");
+  prom_sample(out, "tessera_cache_complete", NULL, 0,
+              atomic_load_explicit(&cache_complete, memory_order_relaxed));
 }
 
 static void render_store(struct prom_text *out) {

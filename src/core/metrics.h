@@ -34,6 +34,9 @@ void metrics_cache_lookup(enum metrics_cache cache, bool hit);
 void metrics_cache_dropped(uint64_t entries);
 /* The whole cache forgotten at once (a gap in the feed, a huge commit, a failed read). */
 void metrics_cache_forgotten(void);
+/* The tokens the principal cache holds, and whether that is every token (so that it refuses the
+ * others without asking the store). */
+void metrics_cache_tokens(uint64_t entries, bool complete);
 
 /* A write transaction committed with `jobs` writes grouped in it, `audit_records` of them
  * audited; or one that could not be committed. */

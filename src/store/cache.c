@@ -1,18 +1,31 @@
 /* A caching decorator over any store: token and membership lookups are answered from memory, so
- * the hot path (authenticating a request) usually touches no database at all.
+ * the hot path (authenticating a request) touches no database at all.
  *
- * Entries are dropped one by one, by the change feed (store.h, store_change): every committed
- * change that may make an entry stale names what it touched (a token's seq, a user, an
- * organization, a team, an OIDC issuer), and the entries that depend on it go. The feed is read
+ * The principal cache holds every token (store/principal_table.h, about a hundred bytes a token):
+ * at start a loader thread reads them all, page by page, while requests are served (from the
+ * store, until it is done), and the change feed then names each token made or deleted anywhere,
+ * which the cache loads or drops. Once complete, a value whose hash it does not hold is refused
+ * without reading the store: a flood of made-up tokens costs one SHA-256 and one lookup each.
+ *
+ * Entries are dropped or marked stale one by one, by the change feed (store.h, store_change):
+ * every committed change that may make an entry stale names what it touched (a token's seq, a
+ * user, an organization, a team, an OIDC issuer), and the entries that depend on it go or are
+ * read again on their next use. The feed is read
  *  - after every commit this process makes, before its writes are reported done (the store calls
- *    the watcher), so a deleted token is refused on the very next request;
+ *    the watcher), so a deleted token is refused, and a new one accepted, on the very next request;
  *  - when another node announces a commit (PostgreSQL's NOTIFY), and every poll_ms regardless
- *    (commits by other processes on SQLite, a notification lost with its connection).
+ *    (commits by other processes on SQLite, a notification lost with its connection). A token
+ *    made on another node is therefore accepted here once the feed has said so: at once after
+ *    the NOTIFY (bench/README.md measures the same path for revocations), poll_ms at worst.
  * A fill that races with a drop is not kept: the epoch moves before anything is dropped, and a
- * fill is stored only if the epoch it read before reading the store is still current. If the feed
- * cannot be read for stale_ms, nothing is served from memory until it can (fail closed: the
- * store's own answer, or its 503, instead of a stale yes). Each entry also expires after ttl.
- * Principals carry a version that changes whenever their entry is filled again, so callers can
+ * fill is stored only if the epoch it read before reading the store is still current. The loader
+ * reads and stores each page under the feed's lock, so no deletion can be applied between the
+ * two. If the feed cannot be read for stale_ms, nothing is answered from memory, not even a
+ * refusal, until it can (fail closed: the store's own answer, or its 503, instead of a stale
+ * one). A gap in the feed marks everything stale and loads every token again. Each entry is also
+ * read again after ttl (spread over ttl/2..ttl by its hash, so that entries loaded together are
+ * not all read again together).
+ * Principals carry a version that changes whenever who they stand for changes, so callers can
  * cache what they derive from them (api/view_cache.c).
  *
  * A deleted token's row is gone, so the store cannot tell a revoked token from one never made;
@@ -26,6 +39,7 @@
 #include "core/metrics.h"
 #include "core/ticker.h"
 #include "core/timeutil.h"
+#include "store/principal_table.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -33,18 +47,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PRINCIPAL_SLOTS 4096 /* direct-mapped by hash: a collision simply evicts */
 #define MEMBERSHIP_SLOTS 1024
 #define MEMBERSHIPS_CACHED 16 /* users in more orgs than this are always read from the store */
 #define SHARDS 64             /* readers of different slots rarely share a lock */
 #define FEED_PAGE 4096        /* a fuller page than this (a huge commit) forgets everything */
 #define REVOKED_SLOTS 1024    /* direct-mapped by hash: a later deletion may take an earlier's */
-
-struct principal_slot {
-  uint64_t version; /* 0 = empty; else this fill's number */
-  int64_t expires_ms;
-  struct store_principal principal;
-};
+#define LOAD_PAGE 1000        /* tokens the loader reads at a time, holding the feed's lock */
+/* Values the complete cache does not hold that it still asks the store about, a second: a token
+ * made by another process or node a moment ago, whose change the feed has not brought yet, is
+ * then found at once (say, one `tessera admin` just printed). Past that, in a flood of made-up
+ * values, the cache refuses them from memory: a few hundred reads a second, whatever the flood. */
+#define ABSENT_READS_PER_SECOND 200
 
 /* A token deleted before it expired, by its hash. */
 struct revoked_slot {
@@ -65,15 +78,22 @@ struct cache_store {
   struct store *inner;
   int64_t ttl_ms, stale_ms;
   atomic_uint_fast64_t epoch;       /* moves before entries are dropped */
-  atomic_uint_fast64_t fills;       /* numbers each fill: a principal's version */
+  atomic_uint_fast64_t fills;       /* numbers each membership fill */
   atomic_int_fast64_t feed_read_ms; /* when the last complete read of the feed began */
-  pthread_rwlock_t shards[SHARDS];
-  struct principal_slot *principals;
+  struct principal_table *principals;
+  atomic_bool complete;              /* principals holds every token: an absent hash is no token */
+  atomic_int_fast64_t absent_second; /* the monotonic second absent_reads counts for */
+  atomic_int_fast64_t absent_reads;  /* store reads for absent hashes in that second */
+  pthread_rwlock_t shards[SHARDS];   /* the membership slots' */
   struct membership_slot *memberships;
   struct revoked_slot *revoked;
   pthread_mutex_t revoked_lock; /* taken inside a shard's lock, never the other way round */
-  pthread_mutex_t feed_lock;    /* one reader of the feed at a time */
+  pthread_mutex_t feed_lock;    /* one reader of the feed (or loader of a page) at a time */
   int64_t seen;                 /* the last version read from the feed (under feed_lock) */
+  int64_t loaded_seq;           /* tokens up to this seq have been loaded (under feed_lock) */
+  pthread_cond_t reload;        /* with feed_lock: the loader is wanted (or stopping) */
+  bool stopping;                /* under feed_lock */
+  pthread_t loader;
   struct ticker *poller;
 };
 
@@ -86,51 +106,50 @@ static bool trusted(struct cache_store *c, int64_t now) {
   return now - atomic_load(&c->feed_read_ms) <= c->stale_ms;
 }
 
-static size_t principal_index(const unsigned char hash[TOKEN_HASH_LEN]) {
-  uint64_t k;
-  memcpy(&k, hash, sizeof k); /* SHA-256 output: already uniformly spread */
-  return (size_t)(k % PRINCIPAL_SLOTS);
+static void publish_size(struct cache_store *c) {
+  metrics_cache_tokens(ptable_count(c->principals), atomic_load(&c->complete));
+}
+
+/* When an entry filled at now_ms is read again: ttl/2..ttl after, by the hash's last byte. */
+static int64_t fresh_until_s(const struct cache_store *c, int64_t now_ms,
+                             const unsigned char hash[TOKEN_HASH_LEN]) {
+  int64_t half = c->ttl_ms / 2;
+  return (now_ms + half + half * hash[TOKEN_HASH_LEN - 1] / 255) / 1000;
+}
+
+/* Whether a hash the complete cache does not hold may still be asked of the store, this second. */
+static bool absent_read_allowed(struct cache_store *c, int64_t now_s) {
+  int64_t second = atomic_load(&c->absent_second);
+  if (second != now_s && atomic_compare_exchange_strong(&c->absent_second, &second, now_s))
+    atomic_store(&c->absent_reads, 0);
+  return atomic_fetch_add(&c->absent_reads, 1) < ABSENT_READS_PER_SECOND;
 }
 
 static int cached_principal_by_token_hash(struct store *store,
                                           const unsigned char hash[TOKEN_HASH_LEN],
                                           struct store_principal *out) {
   struct cache_store *c = from(store);
-  size_t i = principal_index(hash);
-  pthread_rwlock_t *lock = &c->shards[i % SHARDS];
-  struct principal_slot *slot = &c->principals[i];
   int64_t now = time_monotonic_ms();
   bool use_memory = trusted(c, now);
   uint64_t epoch = atomic_load(&c->epoch); /* before the store is read: a racing drop wins */
+  enum ptable_found found = PTABLE_ABSENT;
 
   if (use_memory) {
-    pthread_rwlock_rdlock(lock);
-    bool hit = slot->version && slot->expires_ms > now &&
-               CRYPTO_memcmp(slot->principal.token.hash, hash, TOKEN_HASH_LEN) == 0;
-    if (hit) {
-      *out = slot->principal;
-      out->version = slot->version;
-    }
-    pthread_rwlock_unlock(lock);
-    if (hit) {
+    found = ptable_get(c->principals, hash, now / 1000, out);
+    if (found == PTABLE_FRESH || (found == PTABLE_ABSENT && atomic_load(&c->complete) &&
+                                  !absent_read_allowed(c, now / 1000))) {
       metrics_cache_lookup(METRICS_CACHE_PRINCIPAL, true);
-      return TE_OK;
+      return found == PTABLE_FRESH ? TE_OK : TE_NOT_FOUND;
     }
   }
   metrics_cache_lookup(METRICS_CACHE_PRINCIPAL, false);
 
   int rc = c->inner->ops->principal_by_token_hash(c->inner, hash, out);
   out->version = 0; /* unless it is kept below: nothing derived from it is cached */
-  if (rc == TE_OK && use_memory) {
-    pthread_rwlock_wrlock(lock);
-    if (atomic_load(&c->epoch) == epoch) {
-      out->version = atomic_fetch_add(&c->fills, 1) + 1;
-      slot->principal = *out;
-      slot->version = out->version;
-      slot->expires_ms = now + c->ttl_ms;
-    }
-    pthread_rwlock_unlock(lock);
-  }
+  if (rc == TE_OK && use_memory)
+    out->version = ptable_put(c->principals, out, fresh_until_s(c, now, hash), &c->epoch, epoch);
+  else if (rc == TE_NOT_FOUND && found == PTABLE_STALE)
+    ptable_remove_hash(c->principals, hash); /* gone while the feed could not say so (a gap) */
   return rc;
 }
 
@@ -177,43 +196,21 @@ static int cached_memberships(struct store *store, int64_t user_id, struct store
   return rc;
 }
 
-/* Whether a cached principal depends on what the change touched. */
-static bool principal_touched(const struct store_principal *p, const struct store_change *ch) {
-  switch (ch->kind) {
-  case CHANGE_TOKEN:
-    return p->token.seq == ch->id || p->token.parent_seq == ch->id;
-  case CHANGE_USER:
-    return p->token.user_id == ch->id;
-  case CHANGE_ORG:
-    return p->token.org_id == ch->id || p->scope_org_id == ch->id;
-  case CHANGE_TEAM:
-    return p->token.team_id == ch->id;
-  case CHANGE_ISSUER:
-    return strcmp(p->token.oidc_issuer, ch->issuer) == 0;
-  default:
-    return true;
-  }
-}
-
 static size_t revoked_index(const unsigned char hash[TOKEN_HASH_LEN]) {
   uint64_t k;
-  memcpy(&k, hash + 8, sizeof k); /* not the bytes principal_index uses: another spread */
+  memcpy(&k, hash + 8, sizeof k); /* not the bytes the principal table uses: another spread */
   return (size_t)(k % REVOKED_SLOTS);
 }
 
-/* Remembers the token of a dropped entry if the changes delete it before it expired (a session
- * purged once expired was not revoked). */
-static void note_if_revoked(struct cache_store *c, const struct store_principal *p,
-                            const struct store_change *changes, size_t count) {
-  bool deleted = false;
-  for (size_t k = 0; k < count && !deleted; k++)
-    deleted = changes[k].kind == CHANGE_TOKEN && changes[k].id == p->token.seq;
-  if (!deleted || (p->token.expires && p->token.expires <= time_now()))
+/* Remembers a dropped entry's token as revoked if it had not expired (a session purged once
+ * expired was not revoked). */
+static void note_revoked(struct cache_store *c, const struct store_token *was) {
+  if (was->expires && was->expires <= time_now())
     return;
-  struct revoked_slot *slot = &c->revoked[revoked_index(p->token.hash)];
+  struct revoked_slot *slot = &c->revoked[revoked_index(was->hash)];
   pthread_mutex_lock(&c->revoked_lock);
   slot->used = true;
-  memcpy(slot->hash, p->token.hash, TOKEN_HASH_LEN);
+  memcpy(slot->hash, was->hash, TOKEN_HASH_LEN);
   pthread_mutex_unlock(&c->revoked_lock);
 }
 
@@ -226,15 +223,6 @@ static bool cached_token_revoked(struct store *store, const unsigned char hash[T
   return revoked || c->inner->ops->token_revoked(c->inner, hash);
 }
 
-/* Whether a principal entry depends on any of the changes (on everything when changes is NULL). */
-static bool principal_stale(const struct principal_slot *slot, const struct store_change *changes,
-                            size_t count) {
-  for (size_t k = 0; k < (changes ? count : 1); k++)
-    if (!changes || principal_touched(&slot->principal, &changes[k]))
-      return true;
-  return false;
-}
-
 static bool membership_stale(const struct membership_slot *slot, const struct store_change *changes,
                              size_t count) {
   for (size_t k = 0; k < (changes ? count : 1); k++)
@@ -244,22 +232,12 @@ static bool membership_stale(const struct membership_slot *slot, const struct st
   return false;
 }
 
-/* Drops every entry that depends on one of the changes (all of them when changes is NULL). The
- * epoch moves first, so a fill that read the store before a change committed is not kept. */
-static void drop(struct cache_store *c, const struct store_change *changes, size_t count) {
+/* Drops the membership entries that depend on one of the changes (all when changes is NULL). */
+static uint64_t drop_memberships(struct cache_store *c, const struct store_change *changes,
+                                 size_t count) {
   uint64_t dropped = 0;
-  atomic_fetch_add(&c->epoch, 1);
   for (int shard = 0; shard < SHARDS; shard++) {
     pthread_rwlock_wrlock(&c->shards[shard]);
-    for (size_t i = (size_t)shard; i < PRINCIPAL_SLOTS; i += SHARDS) {
-      struct principal_slot *slot = &c->principals[i];
-      if (slot->version && principal_stale(slot, changes, count)) {
-        if (changes)
-          note_if_revoked(c, &slot->principal, changes, count);
-        slot->version = 0;
-        dropped++;
-      }
-    }
     for (size_t i = (size_t)shard; i < MEMBERSHIP_SLOTS; i += SHARDS) {
       struct membership_slot *slot = &c->memberships[i];
       if (slot->version && membership_stale(slot, changes, count)) {
@@ -269,37 +247,121 @@ static void drop(struct cache_store *c, const struct store_change *changes, size
     }
     pthread_rwlock_unlock(&c->shards[shard]);
   }
-  if (changes)
-    metrics_cache_dropped(dropped);
-  else
-    metrics_cache_forgotten();
+  return dropped;
 }
 
-/* Reads the feed from where it was left and drops what it names. wait: block for another
- * reader to finish (a commit's own catch-up must not be skipped), rather than leave it to it. */
-static void catch_up(struct cache_store *c, bool wait) {
-  if (wait)
-    pthread_mutex_lock(&c->feed_lock);
-  else if (pthread_mutex_trylock(&c->feed_lock) != 0)
-    return;
+/* Stores a page of principals read from the store (under feed_lock); returns the last seq. */
+static int64_t store_page(struct cache_store *c, const struct store_principal *items, size_t n,
+                          int64_t last) {
+  int64_t now = time_monotonic_ms();
+  for (size_t k = 0; k < n; k++) {
+    ptable_put(c->principals, &items[k], fresh_until_s(c, now, items[k].token.hash), NULL, 0);
+    last = items[k].token.seq;
+  }
+  return last;
+}
+
+/* Loads the tokens made after loaded_seq (under feed_lock). */
+static void load_new(struct cache_store *c) {
+  for (;;) {
+    struct store_principal *items;
+    size_t n;
+    if (c->inner->ops->principals_after(c->inner, c->loaded_seq, LOAD_PAGE, &items, &n) != TE_OK) {
+      /* Not knowing them, the cache cannot refuse what it does not hold: load everything again. */
+      atomic_store(&c->complete, false);
+      c->loaded_seq = 0;
+      pthread_cond_signal(&c->reload);
+      return;
+    }
+    c->loaded_seq = store_page(c, items, n, c->loaded_seq);
+    free(items);
+    if (n < LOAD_PAGE)
+      return;
+  }
+}
+
+/* Loads the one token of this seq, if it exists (under feed_lock): one made out of seq order, or
+ * changed in place. Returns whether it does. */
+static bool load_one(struct cache_store *c, int64_t seq) {
+  struct store_principal *items;
+  size_t n;
+  if (c->inner->ops->principals_after(c->inner, seq - 1, 1, &items, &n) != TE_OK) {
+    atomic_store(&c->complete, false);
+    c->loaded_seq = 0;
+    pthread_cond_signal(&c->reload);
+    return false;
+  }
+  bool exists = n == 1 && items[0].token.seq == seq;
+  if (exists)
+    store_page(c, items, n, 0);
+  free(items);
+  return exists;
+}
+
+/* Forgets everything (under feed_lock): every entry stale, every token to be loaded again. */
+static void forget(struct cache_store *c) {
+  atomic_fetch_add(&c->epoch, 1);
+  atomic_store(&c->complete, false);
+  ptable_stale_all(c->principals);
+  drop_memberships(c, NULL, 0);
+  c->loaded_seq = 0;
+  pthread_cond_signal(&c->reload);
+  metrics_cache_forgotten();
+}
+
+/* Applies a page of the feed (under feed_lock). The epoch moves first, so a fill that read the
+ * store before a change committed is not kept. A token's change is its deletion when the cache
+ * holds it (or a change in place, such as a new expiry, which reading it again tells apart), and
+ * otherwise may be its making: one after loaded_seq is loaded with the others made
+ * since (once the loader is done; until then it will find them), one before it (made out of seq
+ * order) on its own. */
+static void apply(struct cache_store *c, const struct store_change *changes, size_t count) {
+  uint64_t dropped = 0;
+  bool made = false;
+  atomic_fetch_add(&c->epoch, 1);
+  for (size_t k = 0; k < count; k++) {
+    const struct store_change *ch = &changes[k];
+    if (ch->kind != CHANGE_TOKEN) {
+      dropped += ptable_stale_matching(c->principals, ch);
+      continue;
+    }
+    struct store_token was;
+    if (ptable_remove_seq(c->principals, ch->id, &was)) {
+      dropped++;
+      if (!load_one(c, ch->id)) /* changed in place (its expiry, say), or deleted */
+        note_revoked(c, &was);
+    } else if (ch->id > c->loaded_seq) {
+      made = true;
+    } else {
+      load_one(c, ch->id);
+    }
+  }
+  dropped += drop_memberships(c, changes, count);
+  if (made && atomic_load(&c->complete))
+    load_new(c);
+  metrics_cache_dropped(dropped);
+}
+
+/* Reads the feed from where it was left and applies it (feed_lock held). */
+static void catch_up_locked(struct cache_store *c, bool after_commit) {
   int64_t began = time_monotonic_ms();
   for (;;) {
     struct store_change_page page;
     if (c->inner->ops->changes_since(c->inner, c->seen, FEED_PAGE, &page) != TE_OK) {
-      /* After a commit of ours (wait) something did change: forget everything rather than risk
+      /* After a commit of ours something did change: forget everything rather than risk
        * answering from it. Otherwise trust lapses after stale_ms unless a later read succeeds. */
-      if (wait)
-        drop(c, NULL, 0);
+      if (after_commit)
+        forget(c);
       break;
     }
     bool everything = page.gap || page.count >= FEED_PAGE;
     for (size_t k = 0; k < page.count; k++)
       everything |= page.items[k].kind == CHANGE_UNKNOWN;
     if (everything) {
-      drop(c, NULL, 0);
+      forget(c);
       c->seen = page.current;
     } else if (page.count) {
-      drop(c, page.items, page.count);
+      apply(c, page.items, page.count);
       c->seen = page.items[page.count - 1].version;
     }
     free(page.items);
@@ -308,6 +370,17 @@ static void catch_up(struct cache_store *c, bool wait) {
       break;
     }
   }
+  publish_size(c);
+}
+
+/* Reads the feed. wait: block for another reader to finish (a commit's own catch-up must not be
+ * skipped), rather than leave it to it. */
+static void catch_up(struct cache_store *c, bool wait) {
+  if (wait)
+    pthread_mutex_lock(&c->feed_lock);
+  else if (pthread_mutex_trylock(&c->feed_lock) != 0)
+    return;
+  catch_up_locked(c, wait);
   pthread_mutex_unlock(&c->feed_lock);
 }
 
@@ -318,6 +391,40 @@ static void on_commit(void *arg) {
 
 static void poll_for_changes(void *arg) {
   catch_up(arg, false);
+}
+
+/* The loader thread: reads every token, a page at a time under the feed's lock (so that the feed
+ * applies a deletion either before the page is read or after it is stored), until the cache is
+ * complete; then waits until it is wanted again (a gap, a failed load) or the cache closes. */
+static void *load_all(void *arg) {
+  struct cache_store *c = arg;
+  pthread_mutex_lock(&c->feed_lock);
+  while (!c->stopping) {
+    if (atomic_load(&c->complete)) {
+      pthread_cond_wait(&c->reload, &c->feed_lock);
+      continue;
+    }
+    struct store_principal *items;
+    size_t n;
+    if (c->inner->ops->principals_after(c->inner, c->loaded_seq, LOAD_PAGE, &items, &n) != TE_OK) {
+      /* Try again a little later; meanwhile lookups go to the store. */
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += 1;
+      pthread_cond_timedwait(&c->reload, &c->feed_lock, &until);
+      continue;
+    }
+    c->loaded_seq = store_page(c, items, n, c->loaded_seq);
+    free(items);
+    if (n < LOAD_PAGE)
+      atomic_store(&c->complete, true);
+    publish_size(c);
+    /* Let waiting commits and requests' fills in between pages. */
+    pthread_mutex_unlock(&c->feed_lock);
+    pthread_mutex_lock(&c->feed_lock);
+  }
+  pthread_mutex_unlock(&c->feed_lock);
+  return NULL;
 }
 
 /* Writes pass through: the store reads the feed into this cache (on_commit) after each commit,
@@ -474,6 +581,11 @@ static int passthrough_tokens_touch(struct store *store, const struct store_last
                                     size_t count) {
   struct cache_store *c = from(store);
   int rc = c->inner->ops->tokens_touch(c->inner, updates, count);
+  /* No change in the feed names a lastUsed; the entries learn this node's own writes here, so a
+   * hit sees the time just written and does not note the use again (store/lastused.c). */
+  if (rc == TE_OK)
+    for (size_t k = 0; k < count; k++)
+      ptable_touch(c->principals, updates[k].seq, updates[k].last_used);
   return rc;
 }
 
@@ -574,6 +686,11 @@ static int passthrough_token_list(struct store *store, const struct store_token_
   return from(store)->inner->ops->token_list(from(store)->inner, query, out, count);
 }
 
+static int passthrough_principals_after(struct store *store, int64_t after, int limit,
+                                        struct store_principal **out, size_t *count) {
+  return from(store)->inner->ops->principals_after(from(store)->inner, after, limit, out, count);
+}
+
 static int passthrough_changes_since(struct store *store, int64_t after, int limit,
                                      struct store_change_page *page) {
   return from(store)->inner->ops->changes_since(from(store)->inner, after, limit, page);
@@ -591,18 +708,28 @@ static void passthrough_derive_secret(struct store *store, const char *purpose,
   from(store)->inner->ops->derive_secret(from(store)->inner, purpose, out);
 }
 
-static void cached_close(struct store *store) {
-  struct cache_store *c = from(store);
-  ticker_stop(c->poller);
-  c->inner->ops->close(c->inner);
+static void free_cache(struct cache_store *c) {
   for (int i = 0; i < SHARDS; i++)
     pthread_rwlock_destroy(&c->shards[i]);
   pthread_mutex_destroy(&c->feed_lock);
   pthread_mutex_destroy(&c->revoked_lock);
-  free(c->principals);
+  pthread_cond_destroy(&c->reload);
+  ptable_free(c->principals);
   free(c->memberships);
   free(c->revoked);
   free(c);
+}
+
+static void cached_close(struct store *store) {
+  struct cache_store *c = from(store);
+  pthread_mutex_lock(&c->feed_lock);
+  c->stopping = true;
+  pthread_cond_signal(&c->reload);
+  pthread_mutex_unlock(&c->feed_lock);
+  pthread_join(c->loader, NULL);
+  ticker_stop(c->poller);
+  c->inner->ops->close(c->inner);
+  free_cache(c);
 }
 
 static const struct store_ops cache_ops = {
@@ -650,6 +777,7 @@ static const struct store_ops cache_ops = {
     .team_delete = passthrough_team_delete,
     .principal_by_token_hash = cached_principal_by_token_hash,
     .token_revoked = cached_token_revoked,
+    .principals_after = passthrough_principals_after,
     .token_list = passthrough_token_list,
     .tokens_touch = passthrough_tokens_touch,
     .changes_since = passthrough_changes_since,
@@ -660,7 +788,7 @@ static const struct store_ops cache_ops = {
 int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_seconds,
                      struct store **out) {
   struct cache_store *c = calloc(1, sizeof *c);
-  if (!c || !(c->principals = calloc(PRINCIPAL_SLOTS, sizeof *c->principals)) ||
+  if (!c || !(c->principals = ptable_new()) ||
       !(c->memberships = calloc(MEMBERSHIP_SLOTS, sizeof *c->memberships)) ||
       !(c->revoked = calloc(REVOKED_SLOTS, sizeof *c->revoked)))
     abort();
@@ -674,6 +802,7 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
     pthread_rwlock_init(&c->shards[i], NULL);
   pthread_mutex_init(&c->feed_lock, NULL);
   pthread_mutex_init(&c->revoked_lock, NULL);
+  pthread_cond_init(&c->reload, NULL);
   /* The feed starts now: nothing is cached yet that an earlier change could have touched. */
   struct store_change_page page;
   int rc = inner->ops->changes_since(inner, INT64_MAX, 1, &page);
@@ -682,16 +811,16 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
     c->seen = page.current;
     atomic_init(&c->feed_read_ms, time_monotonic_ms());
     inner->ops->watch(inner, on_commit, c);
+    publish_size(c); /* empty, and not complete until the loader says so */
     rc = ticker_start(poll_ms, poll_for_changes, c, &c->poller);
+    if (rc == TE_OK && pthread_create(&c->loader, NULL, load_all, c) != 0) {
+      ticker_stop(c->poller);
+      rc = TE_INTERNAL;
+    }
   }
   if (rc != TE_OK) {
     inner->ops->close(inner);
-    pthread_mutex_destroy(&c->feed_lock);
-    pthread_mutex_destroy(&c->revoked_lock);
-    free(c->principals);
-    free(c->memberships);
-    free(c->revoked);
-    free(c);
+    free_cache(c);
     return TE_INTERNAL;
   }
   *out = &c->base;

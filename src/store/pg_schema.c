@@ -224,6 +224,20 @@ static const char *const migrations[] = {
     "  FOR EACH STATEMENT EXECUTE FUNCTION tessera_truncated();"
     "CREATE TRIGGER oidc_issuers_truncated AFTER TRUNCATE ON oidc_issuers "
     "  FOR EACH STATEMENT EXECUTE FUNCTION tessera_truncated();",
+    /* 2: new tokens in the feed too, as the SQLite store's migration 11 has it: one version a
+     * statement, a change (kind 'token', the seq) a row. */
+    ("CREATE TRIGGER tokens_inserted AFTER INSERT ON tokens REFERENCING NEW TABLE AS new_rows "
+     "  FOR EACH STATEMENT EXECUTE FUNCTION tessera_rows_changed('token', 'seq');"
+     /* A token changed in place is a change too; a new lastUsed alone is not. */
+     "CREATE FUNCTION tessera_tokens_updated() RETURNS trigger LANGUAGE plpgsql "
+     "  SET search_path FROM CURRENT AS $$ BEGIN "
+     "  PERFORM tessera_note('token', ARRAY(SELECT o.seq::text FROM old_rows o "
+     "    JOIN new_rows n USING (seq) "
+     "    WHERE to_jsonb(o) - 'last_used' IS DISTINCT FROM to_jsonb(n) - 'last_used')); "
+     "  RETURN NULL; END $$;"
+     "CREATE TRIGGER tokens_updated AFTER UPDATE ON tokens "
+     "  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+     "  FOR EACH STATEMENT EXECUTE FUNCTION tessera_tokens_updated();"),
 };
 
 int pg_schema_version_latest(void) {

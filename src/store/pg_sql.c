@@ -12,6 +12,18 @@
   "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "    \
   "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0), t.manage_access, t.reason"
 
+/* A token with who it stands for, as the hot path needs it (read_principal_row in sql_store.c). A
+ * token an OIDC exchange made counts only while its issuer exists. */
+#define PRINCIPAL_SELECT                                                                           \
+  "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, "               \
+  "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0), "                         \
+  "coalesce(pt.expires, -1), coalesce(oi.name, ''), coalesce(pt.oidc_issuer <> '', false) "        \
+  "FROM tokens t LEFT JOIN users u ON u.id = t.user_id "                                           \
+  "LEFT JOIN tokens pt ON pt.seq = t.parent_seq "                                                  \
+  "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "                   \
+  "LEFT JOIN oidc_issuers oi ON oi.id = t.oidc_issuer LEFT JOIN orgs so ON so.id = oi.org_id "
+#define PRINCIPAL_LIVE "(t.oidc_issuer = '' OR oi.id IS NOT NULL)"
+
 #define OIDC_COLUMNS                                                                               \
   "id, org_id, name, url, issuer, jwks_uri, jwks, static_jwks, thumbprints, max_expiration, "      \
   "created, modified, last_used, policy_id, policy, policy_version, policy_modified"
@@ -48,15 +60,9 @@ const char *const pg_statement_sql[STMT_COUNT] = {
         "coalesce(nullif($10::text, ''), (SELECT login FROM users WHERE id = $4), ''), "
         "$11, $12, $13, $14, nullif($15::bigint, 0), $16, $17)",
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = $1 AND id = $2",
-    [STMT_PRINCIPAL_BY_HASH] =
-        "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, "
-        "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0), "
-        "coalesce(pt.expires, -1), coalesce(oi.name, ''), coalesce(pt.oidc_issuer <> '', false) "
-        "FROM tokens t LEFT JOIN users u ON u.id = t.user_id "
-        "LEFT JOIN tokens pt ON pt.seq = t.parent_seq "
-        "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "
-        "LEFT JOIN oidc_issuers oi ON oi.id = t.oidc_issuer LEFT JOIN orgs so ON so.id = oi.org_id "
-        "WHERE t.hash = $1 AND (t.oidc_issuer = '' OR oi.id IS NOT NULL)",
+    [STMT_PRINCIPAL_BY_HASH] = PRINCIPAL_SELECT "WHERE t.hash = $1 AND " PRINCIPAL_LIVE,
+    [STMT_PRINCIPALS_AFTER] =
+        PRINCIPAL_SELECT "WHERE t.seq > $1 AND " PRINCIPAL_LIVE " ORDER BY t.seq LIMIT $2",
     [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.user_id = $1 "
                         "AND t.source <> 'session'" TOKEN_PAGE,
     [STMT_USER_PASSWORD] = "SELECT password_hash FROM users WHERE lower(login COLLATE \"C\") = "

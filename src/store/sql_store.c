@@ -87,6 +87,13 @@ static int sql_principal_by_token_hash(struct store *store,
   return sql_read_one(store, STMT_PRINCIPAL_BY_HASH, p, 1, read_principal_row, out);
 }
 
+static int sql_principals_after(struct store *store, int64_t after, int limit,
+                                struct store_principal **out, size_t *count) {
+  struct param p[] = {PARAM_I(after), PARAM_I(limit)};
+  return sql_read_all(store, STMT_PRINCIPALS_AFTER, p, 2, sizeof **out, read_principal_row,
+                      (void **)out, count);
+}
+
 static bool sql_token_revoked(struct store *store, const unsigned char hash[TOKEN_HASH_LEN]) {
   (void)store;
   (void)hash;
@@ -295,6 +302,7 @@ const struct store_ops sql_store_ops = {
     .team_delete = sql_team_delete,
     .principal_by_token_hash = sql_principal_by_token_hash,
     .token_revoked = sql_token_revoked,
+    .principals_after = sql_principals_after,
     .token_list = sql_token_list,
     .tokens_touch = sql_tokens_touch,
     .changes_since = sql_changes_since,

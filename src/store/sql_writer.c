@@ -193,11 +193,10 @@ static void run_batch(struct writer *w, struct write_job *batch) {
   int count = 0;
   for (struct write_job *j = batch; j; j = j->next)
     count++;
-  bool fed = true; /* whether the batch may have added to the change feed */
   int rc = w->store->backend->writer_acquire(w->store, &c);
   if (rc == TE_OK) {
-    fed = !inserts_only(batch) || run_inserts(w, c, batch, count, &tail) != TE_OK;
-    if (fed) {
+    bool careful = !inserts_only(batch) || run_inserts(w, c, batch, count, &tail) != TE_OK;
+    if (careful) {
       tail = (struct audit_tail){0, {0}, 0};
       rc = run_jobs(w, c, batch, results, &tail);
     }
@@ -212,8 +211,8 @@ static void run_batch(struct writer *w, struct write_job *batch) {
     fprintf(stderr, "tessera: could not record the audit log's head at record %lld\n",
             (long long)tail.seq);
   /* The cache catches up before anyone hears of the commit: a deleted token is refused on the
-   * very next request. */
-  if (fed && w->store->watch_fn)
+   * very next request, and a new one (the feed names new tokens too) accepted. */
+  if (w->store->watch_fn)
     w->store->watch_fn(w->store->watch_arg);
   int n = 0;
   for (struct write_job *j = batch, *next; j; j = next) {

@@ -25,6 +25,18 @@
   "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0), t.manage_access, t.reason"
 #define TOKEN_COLUMN_COUNT 19
 
+/* A token with who it stands for, as the hot path needs it (read_principal_row in sql_store.c). A
+ * token an OIDC exchange made counts only while its issuer exists. */
+#define PRINCIPAL_SELECT                                                                           \
+  "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, "               \
+  "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0), "                         \
+  "coalesce(pt.expires, -1), coalesce(oi.name, ''), coalesce(pt.oidc_issuer <> '', 0) "            \
+  "FROM tokens t LEFT JOIN users u ON u.id = t.user_id "                                           \
+  "LEFT JOIN tokens pt ON pt.seq = t.parent_seq "                                                  \
+  "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "                   \
+  "LEFT JOIN oidc_issuers oi ON oi.id = t.oidc_issuer LEFT JOIN orgs so ON so.id = oi.org_id "
+#define PRINCIPAL_LIVE "(t.oidc_issuer = '' OR oi.id IS NOT NULL)"
+
 #define OIDC_COLUMNS                                                                               \
   "id, org_id, name, url, issuer, jwks_uri, jwks, static_jwks, thumbprints, max_expiration, "      \
   "created, modified, last_used, policy_id, policy, policy_version, policy_modified"
@@ -59,15 +71,9 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_TOKEN_DELETE] = "DELETE FROM tokens WHERE user_id = ?1 AND id = ?2",
     /* A token an OIDC exchange made is confined to its issuer's organization, and dies with the
      * issuer: deleting a (perhaps compromised) trust relationship revokes what it issued. */
-    [STMT_PRINCIPAL_BY_HASH] =
-        "SELECT " TOKEN_COLUMNS ", u.id, u.uuid, u.login, u.name, u.email, u.site_admin, "
-        "coalesce(o.name, so.name), tm.name, coalesce(t.org_id, oi.org_id, 0), "
-        "coalesce(pt.expires, -1), coalesce(oi.name, ''), coalesce(pt.oidc_issuer <> '', 0) "
-        "FROM tokens t LEFT JOIN users u ON u.id = t.user_id "
-        "LEFT JOIN tokens pt ON pt.seq = t.parent_seq "
-        "LEFT JOIN orgs o ON o.id = t.org_id LEFT JOIN teams tm ON tm.id = t.team_id "
-        "LEFT JOIN oidc_issuers oi ON oi.id = t.oidc_issuer LEFT JOIN orgs so ON so.id = oi.org_id "
-        "WHERE t.hash = ?1 AND (t.oidc_issuer = '' OR oi.id IS NOT NULL)",
+    [STMT_PRINCIPAL_BY_HASH] = PRINCIPAL_SELECT "WHERE t.hash = ?1 AND " PRINCIPAL_LIVE,
+    [STMT_PRINCIPALS_AFTER] =
+        PRINCIPAL_SELECT "WHERE t.seq > ?1 AND " PRINCIPAL_LIVE " ORDER BY t.seq LIMIT ?2",
     /* Console sign-ins are tokens too, but not ones to list or revoke as such. */
     [STMT_TOKEN_LIST] = "SELECT " TOKEN_COLUMNS " FROM tokens t WHERE t.user_id = ?1 "
                         "AND t.source <> 'session'" TOKEN_PAGE,

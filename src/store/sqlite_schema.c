@@ -219,6 +219,19 @@ static const char *const migrations[] = {
     "CREATE TRIGGER issuers_deleted AFTER DELETE ON oidc_issuers BEGIN UPDATE tessera_version SET "
     "v = v + 1; "
     "  INSERT INTO changes SELECT v, 'issuer', CAST(OLD.id AS TEXT) FROM tessera_version; END;",
+    /* 11: a new token is in the feed too, as its seq under the same kind as a deleted one, so
+     * that a cache holding every token (store/cache.c) learns of it and can refuse a value it
+     * does not hold without asking the database. A release that knows only deletions drops the
+     * entry of that seq, which it cannot hold: nothing. */
+    ("CREATE TRIGGER tokens_inserted AFTER INSERT ON tokens BEGIN UPDATE tessera_version SET "
+     "v = v + 1; "
+     "  INSERT INTO changes SELECT v, 'token', CAST(NEW.seq AS TEXT) FROM tessera_version; END;"
+     /* A token changed in place (an expiry set by hand, say) is in the feed too; its lastUsed,
+      * written for every use, is not. */
+     "CREATE TRIGGER tokens_updated AFTER UPDATE OF id, hash, kind, user_id, org_id, team_id, "
+     "  name, admin, created, expires, oidc_issuer, source, parent_seq, manage_access ON tokens "
+     "  BEGIN UPDATE tessera_version SET v = v + 1; "
+     "  INSERT INTO changes SELECT v, 'token', CAST(NEW.seq AS TEXT) FROM tessera_version; END;"),
 };
 
 int sqlite_schema_version_latest(void) {

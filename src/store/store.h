@@ -382,6 +382,11 @@ struct store_ops {
    * after principal_by_token_hash found none. A deleted token's row is gone, so the SQL stores
    * cannot tell (false); the cache remembers the tokens it held when the feed said so. */
   bool (*token_revoked)(struct store *store, const unsigned char hash[TOKEN_HASH_LEN]);
+  /* The principals of the tokens after seq `after`, in seq order, at most limit (*out freed with
+   * free()): what principal_by_token_hash answers for each, read page by page to fill a cache
+   * with every token, or the ones the feed says were just made. */
+  int (*principals_after)(struct store *store, int64_t after, int limit,
+                          struct store_principal **out, size_t *count);
   /* A page of tokens, newest first; *out is freed with free(). */
   int (*token_list)(struct store *store, const struct store_token_query *query,
                     struct store_token **out, size_t *count);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 
 import {
-  api, corruptChecksum, createToken, makeUnknownToken, memberAdd, orgAdd, startServer, tokenCreate, userAdd, sql,
+  api, corruptChecksum, createToken, makeUnknownToken, memberAdd, orgAdd, poll, startServer, tokenCreate, userAdd, sql,
 } from './helpers.mjs';
 
 let srv;
@@ -110,6 +110,8 @@ test('a team token is recorded in its organization; a user in none gets a record
 test('an expired token is not live: unknown, and left as it is', async () => {
   const t = await createToken(srv, tok.bob, { description: 'old' });
   sql(srv, `UPDATE tokens SET expires = 1000 WHERE id = '${t.id}'`);
+  // A change behind the server's back reaches its cache with the next poll of the feed.
+  await poll(async () => (await api(srv, 'GET', '/api/user', { token: t.tokenValue })).status === 401, { timeoutMs: 3000, intervalMs: 20 });
   const res = await report([leak(t.tokenValue)]);
   assert.deepEqual(res.json.map((a) => a.result), ['unknown']);
   assert.equal(sql(srv, `SELECT id FROM tokens WHERE id = '${t.id}'`).length, 1);

@@ -17,6 +17,25 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The value of one series of tessera_cache_* as GET /metrics would show it now. */
+static long long counted(const char *series) {
+  struct prom_text text = {0};
+  metrics_render(&text);
+  const char *at = strstr(text.data, series);
+  long long v = at ? strtoll(at + strlen(series), NULL, 10) : -1;
+  free(text.data);
+  return v;
+}
+
+/* Waits (bounded) until the last cache opened has loaded every token. */
+static void until_complete(void) {
+  for (int i = 0; i < 500 && counted("\ntessera_cache_complete ") != 1; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(counted("\ntessera_cache_complete "), 1);
+}
+
 struct fixture {
   char dir[64];
   char path[96];
@@ -35,6 +54,7 @@ static int setup(void **state) {
   struct store_user u = {0};
   snprintf(u.login, sizeof u.login, "alice");
   assert_int_equal(f->cached->ops->user_create(f->cached, &u, &f->alice), TE_OK);
+  until_complete();
   *state = f;
   return 0;
 }
@@ -165,6 +185,37 @@ static void a_cache_that_cannot_read_its_feed_stops_answering_from_memory(void *
   s->ops->close(s);
 }
 
+/* A token changed in place behind the server's back (its expiry set with the sqlite3 shell) is in
+ * the feed too: the entry is read again, not dropped as if deleted, nor kept as it was. */
+static void a_token_changed_in_place_is_read_again(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token t = insert_token(s, f->alice.id);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_int_equal(p.token.expires, 0);
+  char sql[160];
+  snprintf(sql, sizeof sql, "UPDATE tokens SET expires = 1000 WHERE id = '%s'", t.id);
+  fixture_sql(f->path, sql);
+  for (int i = 0; i < 200 && p.token.expires != 1000; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  }
+  assert_int_equal(p.token.expires, 1000);
+  assert_false(s->ops->token_revoked(s, t.hash)); /* it was not deleted */
+  /* A new lastUsed alone is no change. */
+  struct store_change_page page;
+  assert_int_equal(s->ops->changes_since(s, INT64_MAX, 1, &page), TE_OK);
+  free(page.items);
+  int64_t before = page.current;
+  struct store_last_used touch = {p.token.seq, 2000000000};
+  assert_int_equal(f->other->ops->tokens_touch(f->other, &touch, 1), TE_OK);
+  assert_int_equal(s->ops->changes_since(s, before, 10, &page), TE_OK);
+  assert_int_equal(page.count, 0);
+  free(page.items);
+}
+
 static void a_delete_through_the_cache_is_seen_at_once(void **state) {
   struct fixture *f = *state;
   struct store *s = f->cached;
@@ -176,32 +227,22 @@ static void a_delete_through_the_cache_is_seen_at_once(void **state) {
 }
 
 /* Tokens the cache held when their deletion came through the feed are remembered as revoked
- * (for tessera_auth_checks_total); a deleted token it never held, or a hash never issued, is not:
- * the store cannot tell those apart. */
+ * (for tessera_auth_checks_total), also one never looked up: the cache holds every token. A hash
+ * never issued is not. */
 static void a_deleted_token_it_held_is_known_as_revoked(void **state) {
   struct fixture *f = *state;
   struct store *s = f->cached;
   struct store_token held = insert_token(s, f->alice.id), unseen = insert_token(s, f->alice.id);
   struct store_principal p;
-  assert_int_equal(s->ops->principal_by_token_hash(s, held.hash, &p), TE_OK); /* now cached */
+  assert_int_equal(s->ops->principal_by_token_hash(s, held.hash, &p), TE_OK);
   assert_false(s->ops->token_revoked(s, held.hash));
   assert_int_equal(s->ops->token_delete(s, f->alice.id, held.id, NULL, NULL, NULL), TE_OK);
   assert_int_equal(s->ops->token_delete(s, f->alice.id, unseen.id, NULL, NULL, NULL), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, held.hash, &p), TE_NOT_FOUND);
   assert_true(s->ops->token_revoked(s, held.hash));
-  assert_false(s->ops->token_revoked(s, unseen.hash));
+  assert_true(s->ops->token_revoked(s, unseen.hash));
   unsigned char never[TOKEN_HASH_LEN] = {0};
   assert_false(s->ops->token_revoked(s, never)); /* an all-zero hash is no free slot's match */
-}
-
-/* The value of one series of tessera_cache_* as GET /metrics would show it now. */
-static long long counted(const char *series) {
-  struct prom_text text = {0};
-  metrics_render(&text);
-  const char *at = strstr(text.data, series);
-  long long v = at ? strtoll(at + strlen(series), NULL, 10) : -1;
-  free(text.data);
-  return v;
 }
 
 static void lookups_and_drops_are_counted(void **state) {
@@ -210,18 +251,92 @@ static void lookups_and_drops_are_counted(void **state) {
   const char *hits = "tessera_cache_lookups_total{cache=\"principal\",result=\"hit\"} ";
   const char *misses = "tessera_cache_lookups_total{cache=\"principal\",result=\"miss\"} ";
   const char *dropped = "tessera_cache_invalidations_total{scope=\"entry\"} ";
-  struct store_token t = insert_token(s, f->alice.id);
-  struct store_principal p;
   long long hit = counted(hits), miss = counted(misses), drop = counted(dropped);
-  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK); /* filled */
-  assert_int_equal(counted(misses) - miss, 1);
+  long long held = counted("\ntessera_cache_tokens ");
+  struct store_token t = insert_token(s, f->alice.id); /* loaded when the feed names it */
+  assert_int_equal(counted("\ntessera_cache_tokens ") - held, 1);
+  struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK); /* from memory */
-  assert_int_equal(counted(hits) - hit, 1);
-  assert_int_equal(counted(misses) - miss, 1);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_int_equal(counted(hits) - hit, 2);
+  assert_int_equal(counted(misses) - miss, 0);
   assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL, NULL), TE_OK);
   assert_int_equal(counted(dropped) - drop, 1); /* its entry, and nothing else depended on it */
+  assert_int_equal(counted("\ntessera_cache_tokens ") - held, 0);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
-  assert_int_equal(counted(misses) - miss, 2);
+}
+
+/* A token made by another process (or node) is loaded when the feed names it: looked up later, it
+ * is answered from memory, without a read of the store. */
+static void a_token_made_elsewhere_is_loaded_from_the_feed(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  const char *misses = "tessera_cache_lookups_total{cache=\"principal\",result=\"miss\"} ";
+  long long held = counted("\ntessera_cache_tokens ");
+  struct store_token t = insert_token(f->other, f->alice.id);
+  for (int i = 0; i < 200 && counted("\ntessera_cache_tokens ") == held; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* the next poll of the feed (every 50 ms here) */
+  }
+  assert_int_equal(counted("\ntessera_cache_tokens ") - held, 1);
+  long long miss = counted(misses);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_string_equal(p.user.login, "alice");
+  assert_memory_equal(p.token.hash, t.hash, TOKEN_HASH_LEN);
+  assert_string_equal(p.token.id, t.id);
+  assert_int_equal(counted(misses), miss);
+}
+
+/* A cache opened on a database that has tokens loads them all, in pages, while it already
+ * answers (from the store); once complete, it answers them from memory and refuses a hash it
+ * does not hold without reading the store. */
+static void a_new_cache_loads_every_token_and_refuses_others_from_memory(void **state) {
+  struct fixture *f = *state;
+  struct store_token a = insert_token(f->other, f->alice.id),
+                     b = insert_token(f->other, f->alice.id);
+  char sql[512];
+  /* 2500 more: several of the loader's pages. */
+  snprintf(sql, sizeof sql,
+           fixture_is_pg()
+               ? "INSERT INTO tokens (id, hash, kind, user_id, name, description, created_by, "
+                 "created) SELECT 'bulk-' || i, sha256(i::text::bytea), 'personal', %lld, '', '', "
+                 "'', 1 FROM generate_series(1, 2500) i"
+               : "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
+                 "INSERT INTO tokens (id, hash, kind, user_id, name, description, created_by, "
+                 "created) SELECT 'bulk-' || i, randomblob(32), 'personal', %lld, '', '', '', 1 "
+                 "FROM n",
+           (long long)f->alice.id);
+  fixture_sql(f->path, sql);
+  /* The new cache in place of the fixture's, so that the gauges are its own. */
+  f->cached->ops->close(f->cached);
+  struct store *inner, *s;
+  assert_int_equal(fixture_open(f->path, 1, &inner), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 50, 60000, 3600, &s), TE_OK);
+  f->cached = s;
+  until_complete();
+  assert_int_equal(counted("\ntessera_cache_tokens "), 2502);
+  const char *misses = "tessera_cache_lookups_total{cache=\"principal\",result=\"miss\"} ";
+  long long miss = counted(misses);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, a.hash, &p), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, b.hash, &p), TE_OK);
+  assert_int_equal(counted(misses), miss); /* both from memory */
+  /* Hashes it does not hold: the first few hundred a second are asked of the store (a token
+   * made elsewhere a moment ago, not in the feed yet), the rest of a flood refused from memory. */
+  for (int i = 0; i < 2000; i++) {
+    unsigned char never[TOKEN_HASH_LEN];
+    memset(never, 0x5a, sizeof never);
+    memcpy(never, &i, sizeof i);
+    assert_int_equal(s->ops->principal_by_token_hash(s, never, &p), TE_NOT_FOUND);
+  }
+  long long read = counted(misses) - miss;
+  assert_true(read >= 200 && read <= 600); /* 200 a second; the loop may span a few seconds */
+  /* Deleted elsewhere: refused once the feed says so. */
+  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, a.id, NULL, NULL, NULL),
+                   TE_OK);
+  assert_int_equal(until_gone(s, a.hash), TE_NOT_FOUND);
+  assert_int_equal(counted("\ntessera_cache_tokens "), 2501);
 }
 
 struct done_flag {
@@ -331,6 +446,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(writes_by_another_process_are_seen_after_a_poll, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(entries_expire_after_their_ttl, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_token_made_elsewhere_is_loaded_from_the_feed, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(a_token_changed_in_place_is_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_new_cache_loads_every_token_and_refuses_others_from_memory,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,8 @@ static void every_family_has_help_and_type(void **state) {
       "tessera_auth_checks_total counter",
       "tessera_cache_lookups_total counter",
       "tessera_cache_invalidations_total counter",
+      "tessera_cache_tokens gauge",
+      "tessera_cache_complete gauge",
       "tessera_store_commits_total counter",
       "tessera_store_commit_failures_total counter",
       "tessera_store_group_commit_jobs histogram",

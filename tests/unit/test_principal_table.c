@@ -1,0 +1,175 @@
+/* The principal table (store/principal_table.c): compact entries, shared identities, staleness by
+ * what a change names, growth past its first buckets. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/token.h"
+#include "store/principal_table.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A personal token of user `user` (login "user<N>"), seq `seq`, its hash made of the seq. */
+static struct store_principal personal(int64_t user, int64_t seq) {
+  struct store_principal p;
+  memset(&p, 0, sizeof p);
+  p.token.seq = seq;
+  p.token.kind = TOKEN_PERSONAL;
+  p.token.user_id = user;
+  p.token.created = 1700000000 + seq;
+  p.token.expires = 1800000000;
+  p.token.last_used = 0;
+  snprintf(p.token.id, sizeof p.token.id, "0000%04llx-aaaa-4bbb-8ccc-0123456789ab",
+           (unsigned long long)seq);
+  snprintf(p.token.description, sizeof p.token.description, "not kept");
+  unsigned char seed[16];
+  memcpy(seed, &seq, sizeof seq);
+  memcpy(seed + 8, "tessera!", 8);
+  token_hash((const char *)seed, sizeof seed, p.token.hash);
+  p.user.id = user;
+  snprintf(p.user.login, sizeof p.user.login, "user%lld", (long long)user);
+  snprintf(p.user.email, sizeof p.user.email, "user%lld@example.com", (long long)user);
+  snprintf(p.actor, sizeof p.actor, "%s", p.user.login);
+  p.parent_expires = -1;
+  return p;
+}
+
+static void a_stored_principal_comes_back_as_it_was_but_for_the_long_texts(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  struct store_principal p = personal(7, 1), out;
+  assert_int_equal(ptable_get(t, p.token.hash, 100, &out), PTABLE_ABSENT);
+  uint64_t version = ptable_put(t, &p, 200, NULL, 0);
+  assert_true(version != 0);
+  assert_int_equal(ptable_get(t, p.token.hash, 100, &out), PTABLE_FRESH);
+  assert_int_equal(out.token.seq, 1);
+  assert_string_equal(out.token.id, p.token.id);
+  assert_memory_equal(out.token.hash, p.token.hash, TOKEN_HASH_LEN);
+  assert_int_equal(out.token.created, p.token.created);
+  assert_int_equal(out.token.expires, p.token.expires);
+  assert_int_equal(out.token.user_id, 7);
+  assert_string_equal(out.user.login, "user7");
+  assert_string_equal(out.user.email, "user7@example.com");
+  assert_string_equal(out.actor, "user7");
+  assert_int_equal(out.parent_expires, -1);
+  assert_string_equal(out.token.description, ""); /* read the token itself for that */
+  assert_int_equal(out.version, version);
+  /* Past its time it is still known, to be read again. */
+  assert_int_equal(ptable_get(t, p.token.hash, 200, &out), PTABLE_STALE);
+  ptable_free(t);
+}
+
+static void
+tokens_of_one_user_share_an_identity_that_a_change_to_the_user_makes_stale(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  struct store_principal a = personal(7, 1), b = personal(7, 2), c = personal(8, 3), out;
+  uint64_t va = ptable_put(t, &a, 1000, NULL, 0), vb = ptable_put(t, &b, 1000, NULL, 0);
+  uint64_t vc = ptable_put(t, &c, 1000, NULL, 0);
+  assert_int_equal(va, vb); /* the same user and scope: the same version */
+  assert_true(vc != va);
+  struct store_change ch = {.kind = CHANGE_USER, .id = 7};
+  assert_int_equal(ptable_stale_matching(t, &ch), 1);
+  assert_int_equal(ptable_get(t, a.token.hash, 1, &out), PTABLE_STALE);
+  assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_STALE);
+  assert_int_equal(ptable_get(t, c.token.hash, 1, &out), PTABLE_FRESH);
+  /* Read again, it gets a new identity: a new version, which cached views notice. */
+  uint64_t again = ptable_put(t, &a, 1000, NULL, 0);
+  assert_true(again != va && again != 0);
+  assert_int_equal(ptable_get(t, a.token.hash, 1, &out), PTABLE_FRESH);
+  assert_int_equal(out.version, again);
+  assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_STALE);
+  ptable_stale_all(t);
+  assert_int_equal(ptable_get(t, c.token.hash, 1, &out), PTABLE_STALE);
+  assert_int_equal(ptable_count(t), 3);
+  ptable_free(t);
+}
+
+static void removing_by_seq_forgets_the_hash(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  struct store_principal a = personal(7, 1), b = personal(7, 2), out;
+  ptable_put(t, &a, 1000, NULL, 0);
+  ptable_put(t, &b, 1000, NULL, 0);
+  struct store_token was;
+  assert_true(ptable_remove_seq(t, 1, &was));
+  assert_memory_equal(was.hash, a.token.hash, TOKEN_HASH_LEN);
+  assert_int_equal(was.expires, a.token.expires);
+  assert_false(ptable_remove_seq(t, 1, NULL));
+  assert_int_equal(ptable_get(t, a.token.hash, 1, &out), PTABLE_ABSENT);
+  assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_FRESH);
+  ptable_remove_hash(t, b.token.hash);
+  assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_ABSENT);
+  assert_int_equal(ptable_count(t), 0);
+  ptable_free(t);
+}
+
+static void a_moved_epoch_stores_nothing(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  atomic_uint_fast64_t epoch;
+  atomic_init(&epoch, 5);
+  struct store_principal a = personal(7, 1), out;
+  assert_int_equal(ptable_put(t, &a, 1000, &epoch, 4), 0);
+  assert_int_equal(ptable_get(t, a.token.hash, 1, &out), PTABLE_ABSENT);
+  assert_true(ptable_put(t, &a, 1000, &epoch, 5) != 0);
+  ptable_free(t);
+}
+
+static void an_id_that_is_no_lowercase_uuid_is_known_but_never_fresh(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  struct store_principal a = personal(7, 1), out;
+  snprintf(a.token.id, sizeof a.token.id, "bulk-1");
+  assert_true(ptable_put(t, &a, 1000, NULL, 0) != 0);
+  assert_int_equal(ptable_get(t, a.token.hash, 1, &out), PTABLE_STALE);
+  struct store_principal b = personal(7, 2);
+  b.token.id[0] = 'A'; /* upper case would not come back the same */
+  ptable_put(t, &b, 1000, NULL, 0);
+  assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_STALE);
+  ptable_free(t);
+}
+
+static void many_tokens_are_all_found_after_the_indexes_grow(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  enum { N = 20000 };
+  for (int64_t seq = 1; seq <= N; seq++) {
+    struct store_principal p = personal(seq % 3, seq);
+    assert_true(ptable_put(t, &p, 1000, NULL, 0) != 0);
+  }
+  assert_int_equal(ptable_count(t), N);
+  for (int64_t seq = 1; seq <= N; seq += 7) {
+    struct store_principal p = personal(seq % 3, seq), out;
+    assert_int_equal(ptable_get(t, p.token.hash, 1, &out), PTABLE_FRESH);
+    assert_int_equal(out.token.seq, seq);
+  }
+  for (int64_t seq = 1; seq <= N; seq += 2)
+    assert_true(ptable_remove_seq(t, seq, NULL));
+  assert_int_equal(ptable_count(t), N / 2);
+  /* Freed entries are reused. */
+  for (int64_t seq = N + 1; seq <= N + 100; seq++) {
+    struct store_principal p = personal(1, seq), out;
+    ptable_put(t, &p, 1000, NULL, 0);
+    assert_int_equal(ptable_get(t, p.token.hash, 1, &out), PTABLE_FRESH);
+  }
+  ptable_touch(t, 2, 1750000000);
+  struct store_principal two = personal(2, 2), out;
+  assert_int_equal(ptable_get(t, two.token.hash, 1, &out), PTABLE_FRESH);
+  assert_int_equal(out.token.last_used, 1750000000);
+  ptable_free(t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(a_stored_principal_comes_back_as_it_was_but_for_the_long_texts),
+      cmocka_unit_test(tokens_of_one_user_share_an_identity_that_a_change_to_the_user_makes_stale),
+      cmocka_unit_test(removing_by_seq_forgets_the_hash),
+      cmocka_unit_test(a_moved_epoch_stores_nothing),
+      cmocka_unit_test(an_id_that_is_no_lowercase_uuid_is_known_but_never_fresh),
+      cmocka_unit_test(many_tokens_are_all_found_after_the_indexes_grow),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
