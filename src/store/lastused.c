@@ -9,12 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define BUCKETS 4096 /* chains stay short up to tens of thousands of tokens in use per interval */
+#define BUCKETS_MIN 4096 /* and doubled whenever there are twice as many entries */
 
+/* A token used since its lastUsed was last written by this process. Its entry goes once that use
+ * is written: from then on the caller's stored value is recent (the caching store records each
+ * write in its entry, store/cache.c; an uncached store reads the row), which throttles later
+ * uses. So the table holds about one tick's worth of tokens, not an interval's. */
 struct entry {
   int64_t seq;
   int64_t pending; /* 0 when nothing waits to be written */
-  int64_t written; /* when this process last wrote it; throttles the window before readers see it */
+  int64_t writing; /* the use being written now (0 for none): throttles uses meanwhile */
   struct entry *next;
 };
 
@@ -23,23 +27,45 @@ struct lastused {
   int64_t interval;
   pthread_mutex_t lock;
   struct ticker *flusher;
-  struct entry *buckets[BUCKETS];
+  struct entry **buckets;
+  size_t nbuckets, count;
 };
 
 static struct entry **slot(struct lastused *lu, int64_t seq) {
-  struct entry **e = &lu->buckets[(uint64_t)seq % BUCKETS];
+  struct entry **e = &lu->buckets[(uint64_t)seq % lu->nbuckets];
   while (*e && (*e)->seq != seq)
     e = &(*e)->next;
   return e;
 }
 
+static void grow(struct lastused *lu) {
+  size_t n = lu->nbuckets * 2;
+  struct entry **buckets = calloc(n, sizeof *buckets);
+  if (!buckets)
+    abort();
+  for (size_t b = 0; b < lu->nbuckets; b++)
+    for (struct entry *e = lu->buckets[b], *next; e; e = next) {
+      next = e->next;
+      e->next = buckets[(uint64_t)e->seq % n];
+      buckets[(uint64_t)e->seq % n] = e;
+    }
+  free(lu->buckets);
+  lu->buckets = buckets;
+  lu->nbuckets = n;
+}
+
 static struct entry *entry_get_or_add(struct lastused *lu, int64_t seq) {
   struct entry **e = slot(lu, seq);
   if (!*e) {
+    if (lu->count + 1 > 2 * lu->nbuckets) {
+      grow(lu);
+      e = slot(lu, seq);
+    }
     *e = calloc(1, sizeof **e);
     if (!*e)
       abort();
     (*e)->seq = seq;
+    lu->count++;
   }
   return *e;
 }
@@ -49,7 +75,7 @@ void lastused_note(struct lastused *lu, int64_t seq, int64_t stored, int64_t now
     return;
   pthread_mutex_lock(&lu->lock);
   struct entry *e = entry_get_or_add(lu, seq);
-  if (e->pending || now - e->written >= lu->interval)
+  if (e->pending || now - e->writing >= lu->interval)
     e->pending = now;
   pthread_mutex_unlock(&lu->lock);
 }
@@ -57,62 +83,63 @@ void lastused_note(struct lastused *lu, int64_t seq, int64_t stored, int64_t now
 int64_t lastused_effective(struct lastused *lu, int64_t seq, int64_t stored) {
   pthread_mutex_lock(&lu->lock);
   struct entry *e = *slot(lu, seq);
-  int64_t pending = e ? e->pending : 0;
+  int64_t pending = e ? (e->pending > e->writing ? e->pending : e->writing) : 0;
   pthread_mutex_unlock(&lu->lock);
   return pending > stored ? pending : stored;
 }
 
-/* Takes the pending uses out of the table and forgets entries whose throttle window has passed. */
-static struct store_last_used *take_pending(struct lastused *lu, int64_t now, size_t *count) {
+/* Takes the pending uses out of the table, each entry now writing its use. */
+static struct store_last_used *take_pending(struct lastused *lu, size_t *count) {
   size_t n = 0, cap = 0;
   struct store_last_used *updates = NULL;
-  for (int b = 0; b < BUCKETS; b++) {
-    for (struct entry **e = &lu->buckets[b]; *e;) {
-      struct entry *cur = *e;
-      if (cur->pending) {
-        if (n == cap) {
-          cap = cap ? cap * 2 : 64;
-          updates = realloc(updates, cap * sizeof *updates);
-          if (!updates)
-            abort();
-        }
-        updates[n++] = (struct store_last_used){cur->seq, cur->pending};
-        cur->written = cur->pending;
-        cur->pending = 0;
+  for (size_t b = 0; b < lu->nbuckets; b++) {
+    for (struct entry *e = lu->buckets[b]; e; e = e->next) {
+      if (!e->pending)
+        continue;
+      if (n == cap) {
+        cap = cap ? cap * 2 : 64;
+        updates = realloc(updates, cap * sizeof *updates);
+        if (!updates)
+          abort();
       }
-      if (!cur->pending && now - cur->written >= lu->interval) {
-        *e = cur->next;
-        free(cur);
-      } else {
-        e = &cur->next;
-      }
+      updates[n++] = (struct store_last_used){e->seq, e->pending};
+      e->writing = e->pending;
+      e->pending = 0;
     }
   }
   *count = n;
   return updates;
 }
 
-/* Puts uses back after a failed write, so the next flush retries them. */
-static void restore_pending(struct lastused *lu, const struct store_last_used *u, size_t n) {
+/* After a write: ok, the entries written and not used again since go; otherwise their uses wait
+ * for the next flush. */
+static void written(struct lastused *lu, const struct store_last_used *u, size_t n, bool ok) {
   for (size_t i = 0; i < n; i++) {
-    struct entry *e = entry_get_or_add(lu, u[i].seq);
-    if (e->pending < u[i].last_used)
-      e->pending = u[i].last_used;
+    struct entry **link = slot(lu, u[i].seq), *e = *link;
+    if (!e)
+      continue;
+    if (!ok && e->pending < e->writing)
+      e->pending = e->writing;
+    e->writing = 0;
+    if (!e->pending) {
+      *link = e->next;
+      free(e);
+      lu->count--;
+    }
   }
 }
 
 int lastused_flush(struct lastused *lu) {
   size_t n;
   pthread_mutex_lock(&lu->lock);
-  struct store_last_used *updates = take_pending(lu, time_now(), &n);
+  struct store_last_used *updates = take_pending(lu, &n);
   pthread_mutex_unlock(&lu->lock);
   int rc = n ? lu->store->ops->tokens_touch(lu->store, updates, n) : TE_OK;
-  if (rc) {
+  if (rc)
     fprintf(stderr, "tessera: could not record last use of %zu tokens; will retry\n", n);
-    pthread_mutex_lock(&lu->lock);
-    restore_pending(lu, updates, n);
-    pthread_mutex_unlock(&lu->lock);
-  }
+  pthread_mutex_lock(&lu->lock);
+  written(lu, updates, n, rc == TE_OK);
+  pthread_mutex_unlock(&lu->lock);
   free(updates);
   return rc;
 }
@@ -129,9 +156,13 @@ int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
     abort();
   lu->store = store;
   lu->interval = interval_seconds > 0 ? interval_seconds : 1;
+  lu->nbuckets = BUCKETS_MIN;
+  if (!(lu->buckets = calloc(lu->nbuckets, sizeof *lu->buckets)))
+    abort();
   pthread_mutex_init(&lu->lock, NULL);
   if (ticker_start(tick_ms, flush_tick, lu, &lu->flusher) != TE_OK) {
     pthread_mutex_destroy(&lu->lock);
+    free(lu->buckets);
     free(lu);
     return TE_INTERNAL;
   }
@@ -142,12 +173,13 @@ int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
 void lastused_stop(struct lastused *lu) {
   ticker_stop(lu->flusher);
   lastused_flush(lu);
-  for (int b = 0; b < BUCKETS; b++) {
+  for (size_t b = 0; b < lu->nbuckets; b++) {
     for (struct entry *e = lu->buckets[b], *next; e; e = next) {
       next = e->next;
       free(e);
     }
   }
+  free(lu->buckets);
   pthread_mutex_destroy(&lu->lock);
   free(lu);
 }

@@ -6,7 +6,10 @@
 #include <stdint.h>
 
 /* Coalesces "this token was just used" so that authenticating never writes: a token's lastUsed is
- * written at most once per interval, by a background thread, and once more at shutdown. */
+ * written at most once per interval, by a background thread, and once more at shutdown. The
+ * throttle is the stored value each use is noted with: the caching store records every write in
+ * its entry (store/cache.c), so a use after a write sees it; the table itself holds only the uses
+ * not written yet, about a tick's worth, and then forgets them. */
 struct lastused;
 
 /* Pending uses are written every tick_ms milliseconds (the server uses LASTUSED_TICK_MS). */

@@ -20,6 +20,7 @@ struct fake_store {
   int fail_next;
   struct store_last_used written[64];
   size_t written_count;
+  size_t touched; /* every update written, also past the 64 kept */
 };
 
 static int fake_touch(struct store *store, const struct store_last_used *u, size_t n) {
@@ -31,6 +32,7 @@ static int fake_touch(struct store *store, const struct store_last_used *u, size
     rc = TE_INTERNAL;
   } else {
     f->calls++;
+    f->touched += n;
     for (size_t i = 0; i < n && f->written_count < 64; i++)
       f->written[f->written_count++] = u[i];
   }
@@ -80,9 +82,9 @@ static void many_uses_become_one_write(void **state) {
   assert_int_equal(f->written_count, 1);
   assert_int_equal(f->written[0].seq, 7);
   assert_int_equal(f->written[0].last_used, now + 1);
-  /* Within the interval a further use is not written again, even if a reader still sees the old
-   * stored value. */
-  lastused_note(lu, 7, 0, now + 2);
+  /* Within the interval a further use is not written again: the reader sees the stored value
+   * just written (the caching store records it in its entry). */
+  lastused_note(lu, 7, now + 1, now + 2);
   assert_int_equal(lastused_flush(lu), TE_OK);
   assert_int_equal(f->written_count, 1);
   /* Once the interval has passed, it is. */
@@ -90,6 +92,25 @@ static void many_uses_become_one_write(void **state) {
   assert_int_equal(lastused_flush(lu), TE_OK);
   assert_int_equal(f->written_count, 2);
   assert_int_equal(f->written[1].last_used, now + 61);
+  lastused_stop(lu);
+}
+
+/* Uses of many tokens in one tick are one write each, however many; once written, the table
+ * forgets them (the next tick writes nothing). */
+static void uses_of_many_tokens_are_each_written_once(void **state) {
+  struct fake_store *f = *state;
+  struct lastused *lu;
+  assert_int_equal(lastused_start(&f->base, 60, NO_TICK, &lu), TE_OK);
+  int64_t now = time_now();
+  for (int64_t seq = 1; seq <= 50000; seq++)
+    lastused_note(lu, seq, 0, now);
+  assert_int_equal(lastused_effective(lu, 49999, 0), now);
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->touched, 50000);
+  assert_int_equal(lastused_effective(lu, 49999, now), now);
+  assert_int_equal(lastused_effective(lu, 49999, 0), 0); /* forgotten: the store has it */
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->touched, 50000);
   lastused_stop(lu);
 }
 
@@ -145,6 +166,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(recently_stored_uses_are_not_written, setup, teardown),
       cmocka_unit_test_setup_teardown(many_uses_become_one_write, setup, teardown),
+      cmocka_unit_test_setup_teardown(uses_of_many_tokens_are_each_written_once, setup, teardown),
       cmocka_unit_test_setup_teardown(a_failed_write_is_retried, setup, teardown),
       cmocka_unit_test_setup_teardown(stopping_writes_what_is_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(the_background_thread_writes_within_seconds, setup, teardown),
