@@ -77,7 +77,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 static void request_free(struct request *req) {
   free(req->path);
   free(req->body);
-  free(req->reply_body);
+  request_reply_clear(req);
   for (int i = 0; i < ROUTE_PARAMS_MAX; i++)
     free(req->params[i]);
   free(req);
@@ -103,10 +103,14 @@ static void count_request(struct server *s, struct request *req, int status) {
 static enum MHD_Result send_reply(struct server *s, struct request *req) {
   count_request(s, req, req->status);
   struct MHD_Response *r =
-      MHD_create_response_from_buffer(req->reply_len, req->reply_body, MHD_RESPMEM_MUST_FREE);
+      req->reply_release
+          ? MHD_create_response_from_buffer_with_free_callback_cls(
+                req->reply_len, req->reply_body, req->reply_release, req->reply_release_arg)
+          : MHD_create_response_from_buffer(req->reply_len, req->reply_body, MHD_RESPMEM_MUST_FREE);
   if (!r)
     return MHD_NO;
-  req->reply_body = NULL; /* MHD owns it now */
+  req->reply_body = NULL; /* MHD owns it now, or our reference to a shared one */
+  req->reply_release = NULL;
   add_header(r, "X-Pulumi-Request-ID", req->id);
   add_header(r, "Cache-Control", "no-store"); /* token values must not linger in caches */
   add_header(r, "X-Content-Type-Options", "nosniff");
