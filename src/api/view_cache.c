@@ -56,7 +56,7 @@ const struct view_body *view_cache_get(int64_t user_id, uint64_t version) {
   struct entry *hit = NULL;
   pthread_rwlock_rdlock(&shards[i % SHARDS]);
   struct slot *s = &slots[i];
-  if (s->version == version && s->user_id == user_id && s->expires_ms > time_monotonic_ms()) {
+  if (s->version == version && s->user_id == user_id && s->expires_ms > time_coarse_ms()) {
     hit = s->entry;
     /* under the read lock: the slot's own reference keeps it alive until we hold ours */
     atomic_fetch_add_explicit(&hit->refs, 1, memory_order_relaxed);
@@ -78,7 +78,7 @@ void view_cache_put(int64_t user_id, uint64_t version, const char *body) {
   pthread_rwlock_wrlock(&shards[i % SHARDS]);
   struct slot *s = &slots[i];
   struct entry *old = s->entry;
-  *s = (struct slot){user_id, version, time_monotonic_ms() + TTL_MS, e};
+  *s = (struct slot){user_id, version, time_coarse_ms() + TTL_MS, e};
   pthread_rwlock_unlock(&shards[i % SHARDS]);
   entry_release(old); /* freed now, or by the last reply that still sends it */
 }
