@@ -109,6 +109,20 @@ static void request_free(struct request *req) {
   free(req);
 }
 
+/* v in decimal, in out (24 bytes at least); snprintf cost about 1% of a request's CPU here. */
+static const char *decimal(int64_t v, char *out) {
+  char *d = out + 23;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  *d = '\0';
+  do {
+    *--d = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    *--d = '-';
+  return d;
+}
+
 static void add_header(struct MHD_Response *r, const char *name, const char *value) {
   if (MHD_add_response_header(r, name, value) != MHD_YES)
     abort();
@@ -151,8 +165,7 @@ static enum MHD_Result send_reply(struct server *s, struct request *req) {
   if (req->authenticated) {
     /* Lets clients (tessera whoami -v) tell when the token they use expires; 0 = never. */
     char expires[24];
-    snprintf(expires, sizeof expires, "%lld", (long long)req->principal.token.expires);
-    add_header(r, "X-Tessera-Token-Expires", expires);
+    add_header(r, "X-Tessera-Token-Expires", decimal(req->principal.token.expires, expires));
   }
   if (req->identity_headers) {
     /* What a proxy passes to the service behind it (docs/PROTECTING-SERVICES.md). Every value is
