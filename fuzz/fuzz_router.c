@@ -816,7 +816,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   free(req.path);
   free(req.body);
-  free(req.reply_body);
+  request_reply_clear(&req);
   for (int i = 0; i < ROUTE_PARAMS_MAX; i++)
     free(req.params[i]);
   free(query_text);

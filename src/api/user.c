@@ -45,10 +45,9 @@ void api_user_get(struct request *req) {
   /* A token confined to one organization (from an OIDC exchange) sees only that one, without
    * site-admin powers: its view differs from its user's and is not cached under the user. */
   bool confined = req->principal.scope_org_id != 0;
-  size_t len;
-  char *cached = confined ? NULL : view_cache_get(u->id, req->principal.version, &len);
+  const struct view_body *cached = confined ? NULL : view_cache_get(u->id, req->principal.version);
   if (cached) {
-    reply_json_text(req, 200, cached);
+    reply_shared(req, 200, cached->text, cached->len, view_body_release, (void *)cached);
     return;
   }
   struct store_membership *memberships;

@@ -23,6 +23,18 @@ int64_t time_monotonic_ms(void) {
   return time_monotonic_us() / 1000;
 }
 
+int64_t time_coarse_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return (int64_t)ts.tv_sec;
+}
+
+int64_t time_coarse_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Reads exactly `n` decimal digits; false if any is not a digit. */
 static int read_digits(const char **p, int n, int *out) {
   int v = 0;

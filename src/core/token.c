@@ -104,7 +104,8 @@ static bool is_bare_token(const char *p) {
  * are a token's (a chance of 1 in 2^32 for other hex), 0 for none. */
 static size_t token_run(const char *text, const char *p) {
   size_t hex = 0;
-  if (strncasecmp(p, TOKEN_PREFIX, TOKEN_PREFIX_LEN) == 0) {
+  /* The first letter before strncasecmp: this runs at every byte of every logged path. */
+  if ((*p | 0x20) == TOKEN_PREFIX[0] && strncasecmp(p, TOKEN_PREFIX, TOKEN_PREFIX_LEN) == 0) {
     while (is_hex(p[TOKEN_PREFIX_LEN + hex]))
       hex++;
     return hex >= 16 ? TOKEN_PREFIX_LEN + hex : 0;

@@ -87,7 +87,7 @@ char *accesslog_show_path(const char *path, char *out, size_t size) {
 static const char *current_time(void) {
   static __thread int64_t cached_second = -1;
   static __thread char text[RFC3339_LEN + 1];
-  int64_t now = time_now();
+  int64_t now = time_coarse_now(); /* the second a line shows */
   if (now != cached_second) {
     time_format_rfc3339(now, text);
     cached_second = now;
@@ -152,7 +152,7 @@ void accesslog_write(const struct access_entry *e) {
     return;
   size_t n = (size_t)(l.p - text);
   struct buffer *b = thread_buffer();
-  int64_t now = time_monotonic_ms();
+  int64_t now = time_coarse_ms();
   pthread_mutex_lock(&b->lock);
   if (b->len + n > BUFFER_SIZE)
     write_out(b);

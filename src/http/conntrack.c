@@ -121,7 +121,7 @@ static void report(struct conntrack *c, int64_t now) {
 
 static void tick(void *arg) {
   struct conntrack *c = arg;
-  int64_t now = time_monotonic_ms();
+  int64_t now = time_coarse_ms();
   pthread_mutex_lock(&c->lock);
   for (struct tracked *t = c->head; t; t = t->next) {
     if (waiting_for_client(t) && now >= atomic_load(&t->deadline_ms) && cut(c, t))
@@ -140,7 +140,7 @@ static void track(struct conntrack *c, struct MHD_Connection *conn, void **socke
     abort();
   t->owner = c;
   t->fd = info ? info->connect_fd : -1;
-  int64_t now = time_monotonic_ms();
+  int64_t now = time_coarse_ms();
   atomic_store(&t->phase, PHASE_WAITING);
   atomic_store(&t->since_ms, now);
   atomic_store(&t->deadline_ms, now + c->head_ms); /* the first head is timed from the opening */
@@ -184,7 +184,7 @@ void conntrack_request_line(struct MHD_Connection *conn) {
   /* A kept-alive connection's head is timed from its request line, which ended an idle wait that
    * had its own bound; a new connection's stays timed from its opening. */
   if (t && move(t, PHASE_WAITING, PHASE_HEAD) && t->kept_alive)
-    atomic_store(&t->deadline_ms, time_monotonic_ms() + t->owner->head_ms);
+    atomic_store(&t->deadline_ms, time_coarse_ms() + t->owner->head_ms);
 }
 
 void conntrack_head_done(struct MHD_Connection *conn) {
@@ -192,7 +192,7 @@ void conntrack_head_done(struct MHD_Connection *conn) {
   if (!t)
     return;
   /* Set before the move: the tracker reads the deadline only of connections in a waiting phase. */
-  atomic_store(&t->deadline_ms, time_monotonic_ms() + t->owner->idle_ms);
+  atomic_store(&t->deadline_ms, time_coarse_ms() + t->owner->idle_ms);
   move(t, PHASE_HEAD, PHASE_BODY);
 }
 
@@ -206,7 +206,7 @@ void conntrack_request_done(struct MHD_Connection *conn) {
   struct tracked *t = tracked_of(conn);
   if (!t)
     return;
-  int64_t now = time_monotonic_ms();
+  int64_t now = time_coarse_ms();
   t->kept_alive = true;
   atomic_store(&t->since_ms, now);
   atomic_store(&t->deadline_ms, now + t->owner->idle_ms);
@@ -229,7 +229,7 @@ int conntrack_start(const struct conntrack_config *config, struct conntrack **ou
   /* Below libmicrohttpd's own limit, which it splits between its worker threads, so that some
    * worker can still accept the connection that makes room. */
   c->high_water = config->max_connections - config->max_connections / 10 - 1;
-  c->reported_ms = time_monotonic_ms();
+  c->reported_ms = time_coarse_ms();
   if (ticker_start(TICK_MS, tick, c, &c->ticker) != 0) {
     pthread_mutex_destroy(&c->lock);
     free(c);

@@ -13,8 +13,19 @@
 #include <string.h>
 #include <strings.h>
 
+void request_reply_clear(struct request *req) {
+  if (req->reply_release)
+    req->reply_release(req->reply_release_arg);
+  else
+    free(req->reply_body);
+  req->reply_body = NULL;
+  req->reply_len = 0;
+  req->reply_release = NULL;
+  req->reply_release_arg = NULL;
+}
+
 static void set_reply_bytes(struct request *req, int status, char *body, size_t len) {
-  free(req->reply_body);
+  request_reply_clear(req);
   req->status = status;
   req->reply_body = body;
   req->reply_len = len;
@@ -50,6 +61,13 @@ void reply_bytes(struct request *req, int status, char *body, size_t len, const 
   set_reply_bytes(req, status, body, len); /* binary: no strlen, which would read past it */
   req->content_type = content_type;
   req->content_encoding = encoding;
+}
+
+void reply_shared(struct request *req, int status, const char *body, size_t len,
+                  void (*release)(void *), void *arg) {
+  set_reply_bytes(req, status, (char *)body, len); /* never written to: see reply_release */
+  req->reply_release = release;
+  req->reply_release_arg = arg;
 }
 
 void reply_json_text(struct request *req, int status, char *text) {

@@ -76,8 +76,10 @@ struct request {
   bool replied;
   bool deferred;
   int status;
-  char *reply_body; /* malloc'd, NULL for none */
+  char *reply_body; /* malloc'd, or shared when reply_release is set; NULL for none */
   size_t reply_len;
+  void (*reply_release)(void *); /* NULL: reply_body is malloc'd; else how to let go of it */
+  void *reply_release_arg;
   const char *allow;            /* Allow header for 405s */
   const char *content_type;     /* NULL: application/json */
   const char *content_encoding; /* NULL: none */
@@ -99,6 +101,12 @@ void reply_bytes(struct request *req, int status, char *body, size_t len, const 
                  const char *encoding);
 /* Sends `text` (malloc'd JSON, stolen) with `status`. */
 void reply_json_text(struct request *req, int status, char *text);
+/* Sends len bytes of a body the request does not own (immutable, such as a cache's entry): no
+ * copy is made, and release(arg) is called once, when the reply no longer needs it. */
+void reply_shared(struct request *req, int status, const char *body, size_t len,
+                  void (*release)(void *), void *arg);
+/* Lets go of the reply's body (freed, or released when shared); for whoever ends a request. */
+void request_reply_clear(struct request *req);
 /* Sends `json` (stolen) with `status`. */
 void reply_json(struct request *req, int status, json_t *json);
 /* Sends the Pulumi error shape {"code": status, "message": "<Status text>: <detail>"} for err, a
