@@ -43,6 +43,7 @@ static const struct table {
      "seq, id, hash, kind, user_id, org_id, team_id, name, admin, description, created_by, "
      "created, expires, last_used, oidc_issuer, source, parent_seq, manage_access, reason",
      "seq", "seq"},
+    {"token_uses", "seq, last_used", "seq", "seq"},
     {"token_names", "org_id, name", "org_id, name", NULL},
     {"audit",
      "seq, org, timestamp, source_ip, event, description, user_login, token_id, token_name, "
@@ -50,6 +51,7 @@ static const struct table {
      "seq", "seq"},
 };
 #define TABLES (sizeof tables / sizeof tables[0])
+_Static_assert(TABLES == STORE_COPY_TABLES, "store.h counts the tables copy.c copies");
 #define COLUMNS_MAX 20
 
 static void say(char *problem, size_t size, const char *fmt, ...) {

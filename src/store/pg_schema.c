@@ -238,6 +238,10 @@ static const char *const migrations[] = {
      "CREATE TRIGGER tokens_updated AFTER UPDATE ON tokens "
      "  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
      "  FOR EACH STATEMENT EXECUTE FUNCTION tessera_tokens_updated();"),
+    /* 3: a token's lastUsed in a narrow table, as the SQLite store's migration 12 has it: a use
+     * writes a small row version, not a new version of the wide token row. */
+    ("CREATE TABLE token_uses (seq bigint PRIMARY KEY REFERENCES tokens(seq) ON DELETE CASCADE,"
+     "  last_used bigint NOT NULL);"),
 };
 
 int pg_schema_version_latest(void) {

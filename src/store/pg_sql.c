@@ -9,7 +9,9 @@
 
 #define TOKEN_COLUMNS                                                                              \
   "t.seq, t.id, t.hash, t.kind, coalesce(t.user_id, 0), t.description, t.created, t.expires, "     \
-  "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "    \
+  "greatest(t.last_used, coalesce((SELECT u.last_used FROM token_uses u WHERE u.seq = t.seq), "    \
+  "0)), "                                                                                          \
+  "t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "                 \
   "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0), t.manage_access, t.reason"
 
 /* A token with who it stands for, as the hot path needs it (read_principal_row in sql_store.c). A
@@ -113,7 +115,10 @@ const char *const pg_statement_sql[STMT_COUNT] = {
     [STMT_OIDC_TOUCH] = "UPDATE oidc_issuers SET last_used = $2 WHERE id = $1",
     [STMT_TOKEN_EXPIRES] = "SELECT expires FROM tokens WHERE seq = $1",
     /* Only forward, and no new row version when there is nothing to raise. */
-    [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = $2 WHERE seq = $1 AND last_used < $2",
+    [STMT_TOKEN_TOUCH] =
+        "INSERT INTO token_uses (seq, last_used) SELECT seq, $2::bigint FROM tokens "
+        "WHERE seq = $1 ON CONFLICT (seq) DO UPDATE SET last_used = "
+        "excluded.last_used WHERE token_uses.last_used < excluded.last_used",
     [STMT_CHANGES_STATE] = "SELECT v, pruned FROM tessera_version",
     [STMT_CHANGES_SINCE] =
         "SELECT version, kind, key FROM changes WHERE version > $1 ORDER BY version LIMIT $2",

@@ -21,7 +21,8 @@
 
 #define TOKEN_COLUMNS                                                                              \
   "t.seq, t.id, t.hash, t.kind, coalesce(t.user_id, 0), t.description, t.created, t.expires, "     \
-  "t.last_used, t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "    \
+  "max(t.last_used, coalesce((SELECT u.last_used FROM token_uses u WHERE u.seq = t.seq), 0)), "    \
+  "t.created_by, coalesce(t.org_id, 0), coalesce(t.team_id, 0), t.name, t.admin, "                 \
   "t.oidc_issuer, t.source, coalesce(t.parent_seq, 0), t.manage_access, t.reason"
 #define TOKEN_COLUMN_COUNT 19
 
@@ -122,7 +123,11 @@ static const char *const statement_sql[STMT_COUNT] = {
         "SELECT " OIDC_COLUMNS " FROM oidc_issuers WHERE org_id = ?1 ORDER BY created, id",
     [STMT_OIDC_TOUCH] = "UPDATE oidc_issuers SET last_used = ?2 WHERE id = ?1",
     [STMT_TOKEN_EXPIRES] = "SELECT expires FROM tokens WHERE seq = ?1",
-    [STMT_TOKEN_TOUCH] = "UPDATE tokens SET last_used = max(last_used, ?2) WHERE seq = ?1",
+    /* The narrow table (migration 12): a use dirties a page of a few hundred tokens' uses, not
+     * the wide row's own page. A token deleted meanwhile has none. */
+    [STMT_TOKEN_TOUCH] = "INSERT INTO token_uses (seq, last_used) SELECT seq, ?2 FROM tokens "
+                         "WHERE seq = ?1 ON CONFLICT (seq) DO UPDATE SET "
+                         "last_used = max(last_used, excluded.last_used)",
     [STMT_CHANGES_STATE] = "SELECT v, pruned FROM tessera_version",
     [STMT_CHANGES_SINCE] =
         "SELECT version, kind, key FROM changes WHERE version > ?1 ORDER BY version LIMIT ?2",

@@ -440,7 +440,7 @@ bool store_is_postgres(const char *db);
 int store_open(const char *db, const char *audit_key, int read_connections, struct store **out);
 
 /* The tables tessera admin copy moves, and the rows it moved of each. */
-#define STORE_COPY_TABLES 9
+#define STORE_COPY_TABLES 10
 struct store_copy_report {
   int64_t rows[STORE_COPY_TABLES]; /* in store_copy_table_name order */
   int64_t audit_verified;          /* records the target's verify walked */

@@ -25,10 +25,13 @@ async function lastUsedOf(server, id, token = srv.token) {
   return t.lastUsed;
 }
 
-/** tokens.last_used of the token with this id, read from the database itself. */
+/** The stored lastUsed of the token with this id, read from the database itself: the greater of
+ * tokens.last_used (written before the narrow table existed) and token_uses.last_used. */
 function storedLastUsed(id, dbPath = srv.dbPath) {
   assert.match(id, /^[0-9a-f-]{36}$/); // safe to put in the SQL text
-  const rows = sql(dbPath, `SELECT last_used FROM tokens WHERE id = '${id}'`, { readonly: true });
+  const rows = sql(dbPath, `SELECT ${
+    dbPath.startsWith('postgres') ? 'greatest' : 'max'
+  }(t.last_used, coalesce(u.last_used, 0)) AS last_used FROM tokens t LEFT JOIN token_uses u ON u.seq = t.seq WHERE t.id = '${id}'`, { readonly: true });
   assert.equal(rows.length, 1, `token ${id} must have exactly one row, got ${JSON.stringify(rows)}`);
   assert.ok(Number.isInteger(rows[0].last_used), JSON.stringify(rows));
   return rows[0].last_used;
