@@ -116,9 +116,10 @@ const char *const pg_statement_sql[STMT_COUNT] = {
     [STMT_TOKEN_EXPIRES] = "SELECT expires FROM tokens WHERE seq = $1",
     /* Only forward, and no new row version when there is nothing to raise. */
     [STMT_TOKEN_TOUCH] =
-        "INSERT INTO token_uses (seq, last_used) SELECT seq, $2::bigint FROM tokens "
-        "WHERE seq = $1 ON CONFLICT (seq) DO UPDATE SET last_used = "
-        "excluded.last_used WHERE token_uses.last_used < excluded.last_used",
+        "INSERT INTO token_uses (seq, last_used) SELECT t.seq, (e ->> 1)::bigint "
+        "FROM jsonb_array_elements($1::jsonb) e JOIN tokens t ON t.seq = (e ->> 0)::bigint "
+        "ON CONFLICT (seq) DO UPDATE SET last_used = excluded.last_used "
+        "WHERE token_uses.last_used < excluded.last_used",
     [STMT_CHANGES_STATE] = "SELECT v, pruned FROM tessera_version",
     [STMT_CHANGES_SINCE] =
         "SELECT version, kind, key FROM changes WHERE version > $1 ORDER BY version LIMIT $2",

@@ -124,10 +124,13 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_OIDC_TOUCH] = "UPDATE oidc_issuers SET last_used = ?2 WHERE id = ?1",
     [STMT_TOKEN_EXPIRES] = "SELECT expires FROM tokens WHERE seq = ?1",
     /* The narrow table (migration 12): a use dirties a page of a few hundred tokens' uses, not
-     * the wide row's own page. A token deleted meanwhile has none. */
-    [STMT_TOKEN_TOUCH] = "INSERT INTO token_uses (seq, last_used) SELECT seq, ?2 FROM tokens "
-                         "WHERE seq = ?1 ON CONFLICT (seq) DO UPDATE SET "
-                         "last_used = max(last_used, excluded.last_used)",
+     * the wide row's own page. ?1 is a JSON array of [seq, lastUsed] pairs (sql_writes.c); a
+     * token deleted meanwhile has none. */
+    [STMT_TOKEN_TOUCH] =
+        "INSERT INTO token_uses (seq, last_used) SELECT t.seq, u.last_used FROM "
+        "(SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS last_used "
+        "FROM json_each(?1)) u JOIN tokens t ON t.seq = u.seq WHERE true "
+        "ON CONFLICT (seq) DO UPDATE SET last_used = max(last_used, excluded.last_used)",
     [STMT_CHANGES_STATE] = "SELECT v, pruned FROM tessera_version",
     [STMT_CHANGES_SINCE] =
         "SELECT version, kind, key FROM changes WHERE version > ?1 ORDER BY version LIMIT ?2",

@@ -219,6 +219,25 @@ static void touch_only_raises_last_used(void **state) {
   assert_int_equal(s->ops->tokens_touch(s, &up, 1), TE_OK);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_int_equal(p.token.last_used, 2000);
+  /* More uses than one statement takes, with seqs of no token (deleted meanwhile): skipped. */
+  static struct store_last_used many[6001];
+  for (int i = 0; i < 6000; i++)
+    many[i] = (struct store_last_used){1000000 + i, 5000};
+  many[6000] = (struct store_last_used){p.token.seq, 3000};
+  assert_int_equal(s->ops->tokens_touch(s, many, 6001), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_int_equal(p.token.last_used, 3000);
+  struct store_token_query q = {.kind = TOKEN_PERSONAL,
+                                .owner_id = f->alice.id,
+                                .before_seq = INT64_MAX,
+                                .filter = TOKEN_FILTER_ALL,
+                                .limit = 10};
+  struct store_token *items;
+  size_t n;
+  assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(items[0].last_used, 3000); /* listings show it too */
+  free(items);
 }
 
 /* Group commit: many concurrent asynchronous inserts all become durable, each reported once. */
