@@ -328,8 +328,10 @@ static void apply(struct cache_store *c, const struct store_change *changes, siz
     struct store_token was;
     if (ptable_remove_seq(c->principals, ch->id, &was)) {
       dropped++;
-      if (!load_one(c, ch->id)) /* changed in place (its expiry, say), or deleted */
+      if (!load_one(c, ch->id)) /* deleted, or changed in place (its expiry, say) */
         note_revoked(c, &was);
+      else /* the sessions opened with it carry its expiry: read them again too */
+        dropped += ptable_stale_matching(c->principals, ch);
     } else if (ch->id > c->loaded_seq) {
       made = true;
     } else {

@@ -19,14 +19,43 @@
 enum { ENTRY_USED = 1, ENTRY_NEVER_FRESH = 2 };
 
 /* Who a token stands for: a principal without the token's own fields, shared by the entries of
- * the same user (or machine token) and scope. */
+ * the same user (or machine token) and scope. Packed (its texts back to back after it, each
+ * with its NUL), since a machine token has one of its own: an organization's many CI tokens cost
+ * about 200 bytes each, not a principal's 2.6 KB. */
+enum {
+  TEXT_NAME,
+  TEXT_OIDC_ISSUER,
+  TEXT_UUID,
+  TEXT_LOGIN,
+  TEXT_USER_NAME,
+  TEXT_EMAIL,
+  TEXT_ORG,
+  TEXT_TEAM,
+  TEXT_ACTOR,
+  TEXT_ISSUER_NAME,
+  TEXTS
+};
+
+struct who {
+  int64_t user_id, org_id, team_id, parent_seq, scope_org_id, parent_expires, uid;
+  int32_t kind, source;
+  bool admin, manage_access, parent_from_exchange, site_admin;
+  uint16_t offset[TEXTS]; /* into text */
+  uint16_t text_len;      /* every text with its NUL */
+};
+
+#define WHO_TEXT_MAX                                                                               \
+  (TOKEN_NAME_MAX + TOKEN_ID_LEN * 2 + LOGIN_MAX * 3 + USER_NAME_MAX + EMAIL_MAX + ACTOR_MAX +     \
+   OIDC_NAME_MAX + TEXTS)
+
 struct identity {
-  struct store_principal p; /* the token's own fields zeroed */
   uint64_t version;
   uint32_t refs;
   bool stale;
   struct identity *bucket_next; /* in its intern bucket (fresh identities only) */
   struct identity *prev, *next; /* in the list of every identity */
+  struct who who;               /* zeroed first: compared byte for byte */
+  char text[];
 };
 
 /* A token's own fields. 96 bytes. Times are unix seconds: they fit 32 bits until 2106, and an
@@ -103,46 +132,72 @@ void ptable_free(struct principal_table *t) {
 
 /* --- identities ----------------------------------------------------------------------------- */
 
-static uint32_t identity_bucket(const struct store_principal *p) {
-  uint64_t k = (uint64_t)p->token.user_id * 0x9E3779B97F4A7C15u ^
-               (uint64_t)p->token.org_id * 0xC2B2AE3D27D4EB4Fu ^
-               (uint64_t)p->token.team_id * 0x165667B19E3779F9u ^ (uint64_t)p->scope_org_id ^
-               (uint64_t)p->token.parent_seq << 7 ^ (uint64_t)p->token.kind << 3;
+static uint32_t identity_bucket(const struct who *w) {
+  uint64_t k = (uint64_t)w->user_id * 0x9E3779B97F4A7C15u ^
+               (uint64_t)w->org_id * 0xC2B2AE3D27D4EB4Fu ^
+               (uint64_t)w->team_id * 0x165667B19E3779F9u ^ (uint64_t)w->scope_org_id ^
+               (uint64_t)w->parent_seq << 7 ^ (uint64_t)w->kind << 3 ^ (uint64_t)w->text_len << 17;
   return (uint32_t)(k >> 40) % IDENTITY_BUCKETS;
 }
 
-/* p without the fields that are the token's own, so that the tokens of one identity compare
- * equal byte for byte (the store's rows are read into zeroed structs). */
-static void identity_of(const struct store_principal *p, struct store_principal *out) {
-  *out = *p;
-  struct store_token *t = &out->token;
-  t->seq = 0;
-  memset(t->id, 0, sizeof t->id);
-  memset(t->hash, 0, sizeof t->hash);
-  memset(t->description, 0, sizeof t->description);
-  memset(t->reason, 0, sizeof t->reason);
-  memset(t->created_by, 0, sizeof t->created_by);
-  t->created = t->expires = t->last_used = 0;
-  out->version = 0;
+/* Who p stands for: its scalars into *w (zeroed first), its texts packed into text. */
+static void who_of(const struct store_principal *p, struct who *w, char *text) {
+  memset(w, 0, sizeof *w);
+  const struct store_token *t = &p->token;
+  w->user_id = t->user_id;
+  w->org_id = t->org_id;
+  w->team_id = t->team_id;
+  w->parent_seq = t->parent_seq;
+  w->scope_org_id = p->scope_org_id;
+  w->parent_expires = p->parent_expires;
+  w->uid = p->user.id;
+  w->kind = (int32_t)t->kind;
+  w->source = (int32_t)t->source;
+  w->admin = t->admin;
+  w->manage_access = t->manage_access;
+  w->parent_from_exchange = p->parent_from_exchange;
+  w->site_admin = p->user.site_admin;
+  const char *texts[TEXTS] = {
+      [TEXT_NAME] = t->name,
+      [TEXT_OIDC_ISSUER] = t->oidc_issuer,
+      [TEXT_UUID] = p->user.uuid,
+      [TEXT_LOGIN] = p->user.login,
+      [TEXT_USER_NAME] = p->user.name,
+      [TEXT_EMAIL] = p->user.email,
+      [TEXT_ORG] = p->org,
+      [TEXT_TEAM] = p->team,
+      [TEXT_ACTOR] = p->actor,
+      [TEXT_ISSUER_NAME] = p->issuer_name,
+  };
+  size_t used = 0;
+  for (int k = 0; k < TEXTS; k++) {
+    size_t n = strlen(texts[k]) + 1;
+    w->offset[k] = (uint16_t)used;
+    memcpy(text + used, texts[k], n);
+    used += n;
+  }
+  w->text_len = (uint16_t)used;
+}
+
+static const char *who_text(const struct identity *i, int k) {
+  return i->text + i->who.offset[k];
 }
 
 static struct identity *identity_get(struct principal_table *t, const struct store_principal *p) {
-  struct store_principal *key = malloc(sizeof *key);
-  if (!key)
-    abort();
-  identity_of(p, key);
-  uint32_t b = identity_bucket(key);
+  struct who w;
+  char text[WHO_TEXT_MAX];
+  who_of(p, &w, text);
+  uint32_t b = identity_bucket(&w);
   for (struct identity *i = t->identity_buckets[b]; i; i = i->bucket_next)
-    if (!i->stale && memcmp(&i->p, key, sizeof *key) == 0) {
-      free(key);
+    if (!i->stale && memcmp(&i->who, &w, sizeof w) == 0 && memcmp(i->text, text, w.text_len) == 0) {
       i->refs++;
       return i;
     }
-  struct identity *i = calloc(1, sizeof *i);
+  struct identity *i = calloc(1, sizeof *i + w.text_len);
   if (!i)
     abort();
-  i->p = *key;
-  free(key);
+  i->who = w;
+  memcpy(i->text, text, w.text_len);
   i->version = ++t->versions;
   i->refs = 1;
   i->bucket_next = t->identity_buckets[b];
@@ -156,7 +211,7 @@ static struct identity *identity_get(struct principal_table *t, const struct sto
 
 /* Takes a fresh identity out of its intern bucket: no new entry may share it any more. */
 static void identity_unintern(struct principal_table *t, struct identity *i) {
-  struct identity **pp = &t->identity_buckets[identity_bucket(&i->p)];
+  struct identity **pp = &t->identity_buckets[identity_bucket(&i->who)];
   while (*pp && *pp != i)
     pp = &(*pp)->bucket_next;
   if (*pp)
@@ -302,40 +357,40 @@ static void copy_text(char *dst, const char *src) {
 
 /* Only what the principal's users read (principal_table.h), field by field: no 2.6 KB copy. */
 static void copy_out(const struct entry *e, struct store_principal *out) {
-  const struct store_principal *p = &e->identity->p;
+  const struct identity *i = e->identity;
+  const struct who *w = &i->who;
   struct store_token *o = &out->token;
-  const struct store_token *s = &p->token;
   o->seq = e->seq;
   format_uuid(e->id, o->id);
   memcpy(o->hash, e->hash, TOKEN_HASH_LEN);
-  o->kind = s->kind;
-  o->user_id = s->user_id;
-  o->org_id = s->org_id;
-  o->team_id = s->team_id;
-  copy_text(o->name, s->name);
-  o->admin = s->admin;
-  copy_text(o->oidc_issuer, s->oidc_issuer);
-  o->source = s->source;
-  o->parent_seq = s->parent_seq;
-  o->manage_access = s->manage_access;
+  o->kind = (enum token_kind)w->kind;
+  o->user_id = w->user_id;
+  o->org_id = w->org_id;
+  o->team_id = w->team_id;
+  copy_text(o->name, who_text(i, TEXT_NAME));
+  o->admin = w->admin;
+  copy_text(o->oidc_issuer, who_text(i, TEXT_OIDC_ISSUER));
+  o->source = (enum token_source)w->source;
+  o->parent_seq = w->parent_seq;
+  o->manage_access = w->manage_access;
   o->description[0] = o->reason[0] = o->created_by[0] = '\0';
   o->created = e->created;
   o->expires = e->expires;
   o->last_used = e->last_used;
-  out->user.id = p->user.id;
-  copy_text(out->user.uuid, p->user.uuid);
-  copy_text(out->user.login, p->user.login);
-  copy_text(out->user.name, p->user.name);
-  copy_text(out->user.email, p->user.email);
-  out->user.site_admin = p->user.site_admin;
-  out->scope_org_id = p->scope_org_id;
-  copy_text(out->org, p->org);
-  copy_text(out->team, p->team);
-  copy_text(out->actor, p->actor);
-  out->parent_expires = p->parent_expires;
-  copy_text(out->issuer_name, p->issuer_name);
-  out->parent_from_exchange = p->parent_from_exchange;
-  out->version = e->identity->version;
+  out->user.id = w->uid;
+  copy_text(out->user.uuid, who_text(i, TEXT_UUID));
+  copy_text(out->user.login, who_text(i, TEXT_LOGIN));
+  copy_text(out->user.name, who_text(i, TEXT_USER_NAME));
+  copy_text(out->user.email, who_text(i, TEXT_EMAIL));
+  out->user.site_admin = w->site_admin;
+  out->scope_org_id = w->scope_org_id;
+  copy_text(out->org, who_text(i, TEXT_ORG));
+  copy_text(out->team, who_text(i, TEXT_TEAM));
+  copy_text(out->actor, who_text(i, TEXT_ACTOR));
+  out->parent_expires = w->parent_expires;
+  copy_text(out->issuer_name, who_text(i, TEXT_ISSUER_NAME));
+  out->parent_from_exchange = w->parent_from_exchange;
+  out->version = i->version;
 }
 
 enum ptable_found ptable_get(struct principal_table *t, const unsigned char hash[TOKEN_HASH_LEN],
@@ -432,19 +487,22 @@ void ptable_remove_hash(struct principal_table *t, const unsigned char hash[TOKE
   pthread_rwlock_unlock(&t->lock);
 }
 
-/* Whether an identity depends on what the change names. */
-static bool depends(const struct store_principal *p, const struct store_change *ch) {
+/* Whether an identity depends on what the change names. A token's own change is the entry's
+ * (ptable_remove_seq); one made with it has a change of its own when the database's cascade
+ * deletes it, and tokens are not changed in place but for their own rows. */
+static bool depends(const struct identity *i, const struct store_change *ch) {
+  const struct who *w = &i->who;
   switch (ch->kind) {
   case CHANGE_TOKEN:
-    return p->token.parent_seq == ch->id;
+    return w->parent_seq == ch->id; /* parent_expires comes from the parent's row */
   case CHANGE_USER:
-    return p->token.user_id == ch->id;
+    return w->user_id == ch->id;
   case CHANGE_ORG:
-    return p->token.org_id == ch->id || p->scope_org_id == ch->id;
+    return w->org_id == ch->id || w->scope_org_id == ch->id;
   case CHANGE_TEAM:
-    return p->token.team_id == ch->id;
+    return w->team_id == ch->id;
   case CHANGE_ISSUER:
-    return strcmp(p->token.oidc_issuer, ch->issuer) == 0;
+    return strcmp(who_text(i, TEXT_OIDC_ISSUER), ch->issuer) == 0;
   default:
     return true;
   }
@@ -454,7 +512,7 @@ size_t ptable_stale_matching(struct principal_table *t, const struct store_chang
   size_t marked = 0;
   pthread_rwlock_wrlock(&t->lock);
   for (struct identity *i = t->identities; i; i = i->next)
-    if (!i->stale && depends(&i->p, change)) {
+    if (!i->stale && depends(i, change)) {
       identity_mark_stale(t, i);
       marked++;
     }

@@ -87,6 +87,49 @@ tokens_of_one_user_share_an_identity_that_a_change_to_the_user_makes_stale(void 
   ptable_free(t);
 }
 
+/* Organization acme's (id 40) token ci-<seq>, as the store reads one. */
+static struct store_principal machine(int64_t seq) {
+  struct store_principal m = personal(0, seq);
+  m.token.kind = TOKEN_ORG;
+  m.token.org_id = 40;
+  m.scope_org_id = 40;
+  snprintf(m.org, sizeof m.org, "acme");
+  snprintf(m.token.name, sizeof m.token.name, "ci-%lld", (long long)seq);
+  snprintf(m.actor, sizeof m.actor, "acme/%s", m.token.name);
+  snprintf(m.user.login, sizeof m.user.login, "acme");
+  snprintf(m.user.uuid, sizeof m.user.uuid, "%s", m.token.id);
+  return m;
+}
+
+/* An organization's machine tokens each stand for themselves ("org/name"); a change to the
+ * organization marks them all, a session's parent token's change marks the session. */
+static void machine_tokens_and_sessions_follow_what_they_depend_on(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  struct store_principal a = machine(1), b = machine(2), s = personal(7, 3), out;
+  s.token.source = TOKEN_SOURCE_SESSION;
+  s.token.parent_seq = 9;
+  s.parent_expires = 1900000000;
+  uint64_t va = ptable_put(t, &a, 1000, NULL, 0), vb = ptable_put(t, &b, 1000, NULL, 0);
+  assert_true(va != vb);
+  ptable_put(t, &s, 1000, NULL, 0);
+  assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_FRESH);
+  assert_string_equal(out.actor, "acme/ci-2");
+  assert_string_equal(out.token.name, "ci-2");
+  assert_string_equal(out.user.uuid, b.token.id);
+  assert_int_equal(out.token.kind, TOKEN_ORG);
+  assert_int_equal(out.scope_org_id, 40);
+  struct store_change org = {.kind = CHANGE_ORG, .id = 40};
+  assert_int_equal(ptable_stale_matching(t, &org), 2);
+  assert_int_equal(ptable_get(t, a.token.hash, 1, &out), PTABLE_STALE);
+  assert_int_equal(ptable_get(t, s.token.hash, 1, &out), PTABLE_FRESH);
+  assert_int_equal(out.parent_expires, 1900000000);
+  struct store_change parent = {.kind = CHANGE_TOKEN, .id = 9};
+  assert_int_equal(ptable_stale_matching(t, &parent), 1);
+  assert_int_equal(ptable_get(t, s.token.hash, 1, &out), PTABLE_STALE);
+  ptable_free(t);
+}
+
 static void removing_by_seq_forgets_the_hash(void **state) {
   (void)state;
   struct principal_table *t = ptable_new();
@@ -166,6 +209,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_stored_principal_comes_back_as_it_was_but_for_the_long_texts),
       cmocka_unit_test(tokens_of_one_user_share_an_identity_that_a_change_to_the_user_makes_stale),
+      cmocka_unit_test(machine_tokens_and_sessions_follow_what_they_depend_on),
       cmocka_unit_test(removing_by_seq_forgets_the_hash),
       cmocka_unit_test(a_moved_epoch_stores_nothing),
       cmocka_unit_test(an_id_that_is_no_lowercase_uuid_is_known_but_never_fresh),
