@@ -91,6 +91,7 @@ struct cache_store {
   pthread_mutex_t feed_lock;    /* one reader of the feed (or loader of a page) at a time */
   int64_t seen;                 /* the last version read from the feed (under feed_lock) */
   int64_t loaded_seq;           /* tokens up to this seq have been loaded (under feed_lock) */
+  bool loaded;                  /* the loader has read every token (under feed_lock) */
   pthread_cond_t reload;        /* with feed_lock: the loader is wanted (or stopping) */
   bool stopping;                /* under feed_lock */
   pthread_t loader;
@@ -117,6 +118,11 @@ static int64_t fresh_until_s(const struct cache_store *c, int64_t now_ms,
   return (now_ms + half + half * hash[TOKEN_HASH_LEN - 1] / 255) / 1000;
 }
 
+/* Whether the hash is of a token the feed said was deleted (revoked_slot), which a complete cache
+ * refuses without asking the store, whatever the budget below: a revoked token retried over and
+ * over must not spend it for the tokens just made elsewhere. */
+static bool held_revoked(struct cache_store *c, const unsigned char hash[TOKEN_HASH_LEN]);
+
 /* Whether a hash the complete cache does not hold may still be asked of the store, this second. */
 static bool absent_read_allowed(struct cache_store *c, int64_t now_s) {
   int64_t second = atomic_load(&c->absent_second);
@@ -137,7 +143,7 @@ static int cached_principal_by_token_hash(struct store *store,
   if (use_memory) {
     found = ptable_get(c->principals, hash, now / 1000, out);
     if (found == PTABLE_FRESH || (found == PTABLE_ABSENT && atomic_load(&c->complete) &&
-                                  !absent_read_allowed(c, now / 1000))) {
+                                  (held_revoked(c, hash) || !absent_read_allowed(c, now / 1000)))) {
       metrics_cache_lookup(METRICS_CACHE_PRINCIPAL, true);
       return found == PTABLE_FRESH ? TE_OK : TE_NOT_FOUND;
     }
@@ -149,7 +155,8 @@ static int cached_principal_by_token_hash(struct store *store,
   if (rc == TE_OK && use_memory)
     out->version = ptable_put(c->principals, out, fresh_until_s(c, now, hash), &c->epoch, epoch);
   else if (rc == TE_NOT_FOUND && found == PTABLE_STALE)
-    ptable_remove_hash(c->principals, hash); /* gone while the feed could not say so (a gap) */
+    ptable_remove_hash(c->principals, hash, &c->epoch, epoch); /* gone while the feed could not
+                                                                  say so (a gap) */
   return rc;
 }
 
@@ -214,13 +221,17 @@ static void note_revoked(struct cache_store *c, const struct store_token *was) {
   pthread_mutex_unlock(&c->revoked_lock);
 }
 
-static bool cached_token_revoked(struct store *store, const unsigned char hash[TOKEN_HASH_LEN]) {
-  struct cache_store *c = from(store);
+static bool held_revoked(struct cache_store *c, const unsigned char hash[TOKEN_HASH_LEN]) {
   struct revoked_slot *slot = &c->revoked[revoked_index(hash)];
   pthread_mutex_lock(&c->revoked_lock);
   bool revoked = slot->used && CRYPTO_memcmp(slot->hash, hash, TOKEN_HASH_LEN) == 0;
   pthread_mutex_unlock(&c->revoked_lock);
-  return revoked || c->inner->ops->token_revoked(c->inner, hash);
+  return revoked;
+}
+
+static bool cached_token_revoked(struct store *store, const unsigned char hash[TOKEN_HASH_LEN]) {
+  struct cache_store *c = from(store);
+  return held_revoked(c, hash) || c->inner->ops->token_revoked(c->inner, hash);
 }
 
 static bool membership_stale(const struct membership_slot *slot, const struct store_change *changes,
@@ -250,6 +261,15 @@ static uint64_t drop_memberships(struct cache_store *c, const struct store_chang
   return dropped;
 }
 
+/* Asks the loader to read every token again (under feed_lock); meanwhile the cache holds only
+ * some, so it refuses nothing from memory. */
+static void reload_all(struct cache_store *c) {
+  atomic_store(&c->complete, false);
+  c->loaded = false;
+  c->loaded_seq = 0;
+  pthread_cond_signal(&c->reload);
+}
+
 /* Stores a page of principals read from the store (under feed_lock); returns the last seq. */
 static int64_t store_page(struct cache_store *c, const struct store_principal *items, size_t n,
                           int64_t last) {
@@ -267,10 +287,7 @@ static void load_new(struct cache_store *c) {
     struct store_principal *items;
     size_t n;
     if (c->inner->ops->principals_after(c->inner, c->loaded_seq, LOAD_PAGE, &items, &n) != TE_OK) {
-      /* Not knowing them, the cache cannot refuse what it does not hold: load everything again. */
-      atomic_store(&c->complete, false);
-      c->loaded_seq = 0;
-      pthread_cond_signal(&c->reload);
+      reload_all(c); /* not knowing them, it cannot refuse what it does not hold */
       return;
     }
     c->loaded_seq = store_page(c, items, n, c->loaded_seq);
@@ -286,9 +303,7 @@ static bool load_one(struct cache_store *c, int64_t seq) {
   struct store_principal *items;
   size_t n;
   if (c->inner->ops->principals_after(c->inner, seq - 1, 1, &items, &n) != TE_OK) {
-    atomic_store(&c->complete, false);
-    c->loaded_seq = 0;
-    pthread_cond_signal(&c->reload);
+    reload_all(c);
     return false;
   }
   bool exists = n == 1 && items[0].token.seq == seq;
@@ -301,11 +316,9 @@ static bool load_one(struct cache_store *c, int64_t seq) {
 /* Forgets everything (under feed_lock): every entry stale, every token to be loaded again. */
 static void forget(struct cache_store *c) {
   atomic_fetch_add(&c->epoch, 1);
-  atomic_store(&c->complete, false);
   ptable_stale_all(c->principals);
   drop_memberships(c, NULL, 0);
-  c->loaded_seq = 0;
-  pthread_cond_signal(&c->reload);
+  reload_all(c);
   metrics_cache_forgotten();
 }
 
@@ -316,9 +329,10 @@ static void forget(struct cache_store *c) {
  * since (once the loader is done; until then it will find them), one before it (made out of seq
  * order) on its own. */
 static void apply(struct cache_store *c, const struct store_change *changes, size_t count) {
-  uint64_t dropped = 0;
   bool made = false;
   atomic_fetch_add(&c->epoch, 1);
+  /* Memberships first: a principal read again below must not meet its user's old ones. */
+  uint64_t dropped = drop_memberships(c, changes, count);
   for (size_t k = 0; k < count; k++) {
     const struct store_change *ch = &changes[k];
     if (ch->kind != CHANGE_TOKEN) {
@@ -326,19 +340,21 @@ static void apply(struct cache_store *c, const struct store_change *changes, siz
       continue;
     }
     struct store_token was;
-    if (ptable_remove_seq(c->principals, ch->id, &was)) {
+    if (ptable_find_seq(c->principals, ch->id, &was)) {
+      /* Read again before anything is dropped: a token changed in place (its expiry, say) is
+       * replaced, never absent meanwhile; a deleted one goes. */
       dropped++;
-      if (!load_one(c, ch->id)) /* deleted, or changed in place (its expiry, say) */
+      if (!load_one(c, ch->id) && ptable_remove_seq(c->principals, ch->id, &was))
         note_revoked(c, &was);
-      else /* the sessions opened with it carry its expiry: read them again too */
-        dropped += ptable_stale_matching(c->principals, ch);
     } else if (ch->id > c->loaded_seq) {
       made = true;
+      continue; /* no token was made with one just made */
     } else {
       load_one(c, ch->id);
     }
+    /* The sessions opened with it carry its expiry, and go with it: read them again. */
+    dropped += ptable_stale_matching(c->principals, ch);
   }
-  dropped += drop_memberships(c, changes, count);
   if (made && atomic_load(&c->complete))
     load_new(c);
   metrics_cache_dropped(dropped);
@@ -402,7 +418,7 @@ static void *load_all(void *arg) {
   struct cache_store *c = arg;
   pthread_mutex_lock(&c->feed_lock);
   while (!c->stopping) {
-    if (atomic_load(&c->complete)) {
+    if (c->loaded) {
       pthread_cond_wait(&c->reload, &c->feed_lock);
       continue;
     }
@@ -418,8 +434,13 @@ static void *load_all(void *arg) {
     }
     c->loaded_seq = store_page(c, items, n, c->loaded_seq);
     free(items);
-    if (n < LOAD_PAGE)
-      atomic_store(&c->complete, true);
+    if (n < LOAD_PAGE) {
+      c->loaded = true;
+      /* What was held before a forget and not loaded again was deleted meanwhile. */
+      metrics_cache_dropped(ptable_sweep(c->principals));
+      /* A table that ran out of room does not hold every token: it refuses nothing itself. */
+      atomic_store(&c->complete, !ptable_overflowed(c->principals));
+    }
     publish_size(c);
     /* Let waiting commits and requests' fills in between pages. */
     pthread_mutex_unlock(&c->feed_lock);

@@ -15,7 +15,7 @@
 #define CHUNK_SIZE (1u << CHUNK_BITS)
 #define CHUNKS_MAX (PTABLE_MAX_ENTRIES / CHUNK_SIZE)
 #define BUCKETS_MIN 1024u
-#define IDENTITY_BUCKETS 4096u
+#define IDENTITY_BUCKETS_MIN 1024u
 
 enum { ENTRY_USED = 1, ENTRY_NEVER_FRESH = 2 };
 
@@ -84,7 +84,11 @@ struct principal_table {
   uint32_t *by_hash, *by_seq;
   uint32_t gen;
   uint64_t versions;
-  struct identity *identity_buckets[IDENTITY_BUCKETS];
+  struct identity **identity_buckets;
+  uint32_t identity_nbuckets; /* a power of two, doubled once there are more identities */
+  uint32_t identity_count;
+  uint32_t with_parent;        /* identities of tokens made with another token (sessions, ...) */
+  bool overflowed;             /* a put found no room: the table does not hold every token */
   struct identity *identities; /* every identity, fresh or stale */
 };
 
@@ -127,6 +131,9 @@ struct principal_table *ptable_new(void) {
     abort();
   pthread_rwlock_init(&t->lock, NULL);
   t->nbuckets = BUCKETS_MIN;
+  t->identity_nbuckets = IDENTITY_BUCKETS_MIN;
+  if (!(t->identity_buckets = calloc(t->identity_nbuckets, sizeof *t->identity_buckets)))
+    abort();
   t->by_hash = big_zeroed(t->nbuckets * sizeof *t->by_hash);
   t->by_seq = big_zeroed(t->nbuckets * sizeof *t->by_seq);
   return t;
@@ -143,18 +150,33 @@ void ptable_free(struct principal_table *t) {
     free(t->chunks[c]);
   free(t->by_hash);
   free(t->by_seq);
+  free(t->identity_buckets);
   pthread_rwlock_destroy(&t->lock);
   free(t);
 }
 
 /* --- identities ----------------------------------------------------------------------------- */
 
-static uint32_t identity_bucket(const struct who *w) {
+/* What identities are interned by: the scalars and the packed texts (of an identity, or of one
+ * being looked up). */
+struct identity_key {
+  const struct who *who;
+  const char *text;
+};
+
+/* An identity's bucket, from its ids and the start of its uuid: a user's, or a machine token's
+ * own id (each machine token is an identity of its own, and a hundred thousand of one
+ * organization's would otherwise share a bucket). */
+static uint32_t identity_bucket(const struct principal_table *t, const struct identity_key *key) {
+  const struct who *w = key->who;
+  uint64_t u[2] = {0, 0};
+  memcpy(u, key->text + w->offset[TEXT_UUID], strnlen(key->text + w->offset[TEXT_UUID], 16));
   uint64_t k = (uint64_t)w->user_id * 0x9E3779B97F4A7C15u ^
                (uint64_t)w->org_id * 0xC2B2AE3D27D4EB4Fu ^
                (uint64_t)w->team_id * 0x165667B19E3779F9u ^ (uint64_t)w->scope_org_id ^
-               (uint64_t)w->parent_seq << 7 ^ (uint64_t)w->kind << 3 ^ (uint64_t)w->text_len << 17;
-  return (uint32_t)(k >> 40) % IDENTITY_BUCKETS;
+               (uint64_t)w->parent_seq << 7 ^ (uint64_t)w->kind << 3 ^ (uint64_t)w->text_len << 17 ^
+               u[0] * 0xFF51AFD7ED558CCDu ^ u[1] * 0xC4CEB9FE1A85EC53u;
+  return (uint32_t)((k * 0x9E3779B97F4A7C15u) >> 32) & (t->identity_nbuckets - 1);
 }
 
 /* Who p stands for: its scalars into *w (zeroed first), its texts packed into text. */
@@ -200,11 +222,32 @@ static const char *who_text(const struct identity *i, int k) {
   return i->text + i->who.offset[k];
 }
 
+static uint32_t identity_bucket_of(const struct principal_table *t, const struct identity *i) {
+  return identity_bucket(t, &(struct identity_key){&i->who, i->text});
+}
+
+/* Doubles the intern buckets once there are more fresh identities than buckets. */
+static void identity_grow(struct principal_table *t) {
+  struct identity **old = t->identity_buckets;
+  uint32_t n = t->identity_nbuckets;
+  t->identity_nbuckets = n * 2;
+  if (!(t->identity_buckets = calloc(t->identity_nbuckets, sizeof *t->identity_buckets)))
+    abort();
+  for (uint32_t b = 0; b < n; b++)
+    for (struct identity *i = old[b], *next; i; i = next) {
+      next = i->bucket_next;
+      uint32_t nb = identity_bucket_of(t, i);
+      i->bucket_next = t->identity_buckets[nb];
+      t->identity_buckets[nb] = i;
+    }
+  free(old);
+}
+
 static struct identity *identity_get(struct principal_table *t, const struct store_principal *p) {
   struct who w;
   char text[WHO_TEXT_MAX];
   who_of(p, &w, text);
-  uint32_t b = identity_bucket(&w);
+  uint32_t b = identity_bucket(t, &(struct identity_key){&w, text});
   for (struct identity *i = t->identity_buckets[b]; i; i = i->bucket_next)
     if (!i->stale && memcmp(&i->who, &w, sizeof w) == 0 && memcmp(i->text, text, w.text_len) == 0) {
       i->refs++;
@@ -217,8 +260,12 @@ static struct identity *identity_get(struct principal_table *t, const struct sto
   memcpy(i->text, text, w.text_len);
   i->version = ++t->versions;
   i->refs = 1;
+  if (++t->identity_count > t->identity_nbuckets)
+    identity_grow(t);
+  b = identity_bucket_of(t, i);
   i->bucket_next = t->identity_buckets[b];
   t->identity_buckets[b] = i;
+  t->with_parent += w.parent_seq != 0;
   i->next = t->identities;
   if (t->identities)
     t->identities->prev = i;
@@ -228,11 +275,13 @@ static struct identity *identity_get(struct principal_table *t, const struct sto
 
 /* Takes a fresh identity out of its intern bucket: no new entry may share it any more. */
 static void identity_unintern(struct principal_table *t, struct identity *i) {
-  struct identity **pp = &t->identity_buckets[identity_bucket(&i->who)];
+  struct identity **pp = &t->identity_buckets[identity_bucket_of(t, i)];
   while (*pp && *pp != i)
     pp = &(*pp)->bucket_next;
-  if (*pp)
+  if (*pp) {
     *pp = i->bucket_next;
+    t->identity_count--;
+  }
   i->bucket_next = NULL;
 }
 
@@ -241,6 +290,7 @@ static void identity_put(struct principal_table *t, struct identity *i) {
     return;
   if (!i->stale)
     identity_unintern(t, i);
+  t->with_parent -= i->who.parent_seq != 0;
   if (i->prev)
     i->prev->next = i->next;
   else
@@ -356,8 +406,10 @@ static uint32_t entry_new(struct principal_table *t) {
 static void entry_remove(struct principal_table *t, uint32_t *hash_link, uint32_t n) {
   struct entry *e = at(t, n - 1);
   *hash_link = e->hash_next;
-  uint32_t *seq_link = find_seq(t, e->seq);
-  if (*seq_link == n)
+  uint32_t *seq_link = &t->by_seq[seq_bucket(t, e->seq)];
+  while (*seq_link && *seq_link != n)
+    seq_link = &at(t, *seq_link - 1)->seq_next;
+  if (*seq_link)
     *seq_link = e->seq_next;
   identity_put(t, e->identity);
   memset(e, 0, sizeof *e);
@@ -447,10 +499,16 @@ uint64_t ptable_put(struct principal_table *t, const struct store_principal *p,
     }
   }
   if (!n) {
+    /* One seq, one entry: the token's hash was changed in place (by hand, in SQL). */
+    uint32_t old = *find_seq(t, tok->seq);
+    if (old)
+      entry_remove(t, find_hash(t, at(t, old - 1)->hash), old);
     if (t->count + 1 > t->nbuckets && t->nbuckets < PTABLE_MAX_ENTRIES)
       grow(t); /* before the new entry exists: grow links every entry in use */
-    if (!(n = entry_new(t)))
+    if (!(n = entry_new(t))) {
+      t->overflowed = true;
       goto done;
+    }
     t->count++;
     e = at(t, n - 1);
     memcpy(e->hash, tok->hash, TOKEN_HASH_LEN);
@@ -494,10 +552,45 @@ bool ptable_remove_seq(struct principal_table *t, int64_t seq, struct store_toke
   return n != 0;
 }
 
-void ptable_remove_hash(struct principal_table *t, const unsigned char hash[TOKEN_HASH_LEN]) {
+bool ptable_find_seq(struct principal_table *t, int64_t seq, struct store_token *was) {
+  pthread_rwlock_rdlock(&t->lock);
+  uint32_t n = *find_seq(t, seq);
+  if (n) {
+    const struct entry *e = at(t, n - 1);
+    memcpy(was->hash, e->hash, TOKEN_HASH_LEN);
+    was->seq = e->seq;
+    was->expires = e->expires;
+  }
+  pthread_rwlock_unlock(&t->lock);
+  return n != 0;
+}
+
+size_t ptable_sweep(struct principal_table *t) {
+  size_t removed = 0;
+  pthread_rwlock_wrlock(&t->lock);
+  for (uint32_t k = 0; k < t->used; k++) {
+    struct entry *e = at(t, k);
+    if ((e->flags & ENTRY_USED) && e->gen != t->gen) {
+      entry_remove(t, find_hash(t, e->hash), k + 1);
+      removed++;
+    }
+  }
+  pthread_rwlock_unlock(&t->lock);
+  return removed;
+}
+
+bool ptable_overflowed(struct principal_table *t) {
+  pthread_rwlock_rdlock(&t->lock);
+  bool full = t->overflowed;
+  pthread_rwlock_unlock(&t->lock);
+  return full;
+}
+
+void ptable_remove_hash(struct principal_table *t, const unsigned char hash[TOKEN_HASH_LEN],
+                        const atomic_uint_fast64_t *epoch, uint64_t expected) {
   pthread_rwlock_wrlock(&t->lock);
   uint32_t *link = find_hash(t, hash);
-  if (*link)
+  if (*link && atomic_load(epoch) == expected)
     entry_remove(t, link, *link);
   pthread_rwlock_unlock(&t->lock);
 }
@@ -526,6 +619,10 @@ static bool depends(const struct identity *i, const struct store_change *ch) {
 size_t ptable_stale_matching(struct principal_table *t, const struct store_change *change) {
   size_t marked = 0;
   pthread_rwlock_wrlock(&t->lock);
+  if (change->kind == CHANGE_TOKEN && !t->with_parent) {
+    pthread_rwlock_unlock(&t->lock);
+    return 0; /* no token was made with another: nothing to walk */
+  }
   for (struct identity *i = t->identities; i; i = i->next)
     if (!i->stale && depends(i, change)) {
       identity_mark_stale(t, i);

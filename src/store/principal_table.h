@@ -51,8 +51,20 @@ uint64_t ptable_put(struct principal_table *t, const struct store_principal *p,
  * Returns whether there was one. */
 bool ptable_remove_seq(struct principal_table *t, int64_t seq, struct store_token *was);
 
-/* Removes the entry of this hash (a stale entry whose token the store no longer has). */
-void ptable_remove_hash(struct principal_table *t, const unsigned char hash[TOKEN_HASH_LEN]);
+/* Whether the token of this seq has an entry; *was gets its hash, seq and expiry. */
+bool ptable_find_seq(struct principal_table *t, int64_t seq, struct store_token *was);
+
+/* Removes the entry of this hash (a stale entry whose token the store no longer has), unless
+ * epoch no longer holds expected (a change was applied since the store said so). */
+void ptable_remove_hash(struct principal_table *t, const unsigned char hash[TOKEN_HASH_LEN],
+                        const atomic_uint_fast64_t *epoch, uint64_t expected);
+
+/* Removes every entry not stored since the last ptable_stale_all: after every token was loaded
+ * again, those of tokens deleted meanwhile (while the feed could not say so). Returns how many. */
+size_t ptable_sweep(struct principal_table *t);
+
+/* Whether a put ever found no room (PTABLE_MAX_ENTRIES): the table cannot hold every token. */
+bool ptable_overflowed(struct principal_table *t);
 
 /* Marks stale every entry whose principal depends on the user, organization, team, issuer or
  * parent token the change names (CHANGE_TOKEN: the tokens made with that token; the token itself

@@ -168,8 +168,9 @@ static int run_inserts(struct writer *w, struct sql_conn *c, const struct write_
     rc = c->driver->run_rows(c, STMT_TOKEN_INSERT, tokens, TOKEN_ROW_PARAMS, ntokens);
   if (!rc && nrecords)
     rc = c->driver->run_rows(c, STMT_AUDIT_INSERT, records, AUDIT_ROW_PARAMS, nrecords);
-  /* New tokens and records are nothing a cache holds (no trigger fires on an insert): no NOTIFY,
-   * and no catch-up before the writes are reported (run_batch). */
+  /* A new token is in the feed (caches hold every token): other nodes hear of it at once. */
+  if (!rc && ntokens)
+    rc = sql_exec(c, STMT_NOTIFY, NULL, 0);
   if (!rc)
     rc = prune_now(w, c);
   if (!rc)

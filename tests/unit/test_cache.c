@@ -339,6 +339,47 @@ static void a_new_cache_loads_every_token_and_refuses_others_from_memory(void **
   assert_int_equal(counted("\ntessera_cache_tokens "), 2501);
 }
 
+/* A revoked token, retried, is refused from memory without spending the store reads a complete
+ * cache keeps for values it does not hold: a token made elsewhere a moment ago is found at once. */
+static void retried_revoked_tokens_spend_no_store_reads(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  const char *misses = "tessera_cache_lookups_total{cache=\"principal\",result=\"miss\"} ";
+  struct store_token t = insert_token(s, f->alice.id);
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, t.id, NULL, NULL, NULL), TE_OK);
+  long long miss = counted(misses);
+  struct store_principal p;
+  for (int i = 0; i < 500; i++)
+    assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+  assert_int_equal(counted(misses), miss);
+  struct store_token made = insert_token(f->other, f->alice.id);
+  assert_int_equal(s->ops->principal_by_token_hash(s, made.hash, &p), TE_OK);
+}
+
+/* A token changed in place while made-up values flood the cache (its reads of the store spent):
+ * the change replaces its entry, and it is never refused meanwhile. */
+static void a_token_changed_in_place_under_a_flood_is_never_refused(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token t = insert_token(s, f->alice.id);
+  char sql[160];
+  snprintf(sql, sizeof sql, "UPDATE tokens SET expires = 4000000000 WHERE id = '%s'", t.id);
+  fixture_sql(f->path, sql);
+  struct store_principal p = {0};
+  for (int round = 0; round < 40 && p.token.expires != 4000000000; round++) {
+    for (int i = 0; i < 300; i++) {
+      unsigned char never[TOKEN_HASH_LEN];
+      memset(never, 0x77, sizeof never);
+      memcpy(never, &i, sizeof i);
+      assert_int_equal(s->ops->principal_by_token_hash(s, never, &p), TE_NOT_FOUND);
+    }
+    assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(p.token.expires, 4000000000);
+}
+
 struct done_flag {
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -449,6 +490,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_token_made_elsewhere_is_loaded_from_the_feed, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(a_token_changed_in_place_is_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(retried_revoked_tokens_spend_no_store_reads, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_token_changed_in_place_under_a_flood_is_never_refused,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(a_new_cache_loads_every_token_and_refuses_others_from_memory,
                                       setup, teardown),
   };

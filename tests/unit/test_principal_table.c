@@ -143,9 +143,54 @@ static void removing_by_seq_forgets_the_hash(void **state) {
   assert_false(ptable_remove_seq(t, 1, NULL));
   assert_int_equal(ptable_get(t, a.token.hash, 1, &out), PTABLE_ABSENT);
   assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_FRESH);
-  ptable_remove_hash(t, b.token.hash);
+  atomic_uint_fast64_t epoch;
+  atomic_init(&epoch, 3);
+  ptable_remove_hash(t, b.token.hash, &epoch, 2); /* a change came in between: kept */
+  assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_FRESH);
+  ptable_remove_hash(t, b.token.hash, &epoch, 3);
   assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_ABSENT);
   assert_int_equal(ptable_count(t), 0);
+  ptable_free(t);
+}
+
+/* A token's hash changed in place (by hand, in SQL): one seq keeps one entry, the old hash goes,
+ * and the seq's chain stays whole for the other tokens in it. */
+static void a_new_hash_for_a_seq_replaces_its_entry(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  struct store_principal a = personal(7, 5), moved = personal(7, 5), other = personal(7, 6), out;
+  moved.token.hash[0] ^= 0xff;
+  ptable_put(t, &a, 1000, NULL, 0);
+  ptable_put(t, &other, 1000, NULL, 0);
+  ptable_put(t, &moved, 1000, NULL, 0);
+  assert_int_equal(ptable_count(t), 2);
+  assert_int_equal(ptable_get(t, a.token.hash, 1, &out), PTABLE_ABSENT);
+  assert_int_equal(ptable_get(t, moved.token.hash, 1, &out), PTABLE_FRESH);
+  struct store_token was;
+  assert_true(ptable_find_seq(t, 5, &was));
+  assert_memory_equal(was.hash, moved.token.hash, TOKEN_HASH_LEN);
+  assert_true(ptable_remove_seq(t, 5, NULL));
+  assert_false(ptable_find_seq(t, 5, &was));
+  assert_true(ptable_remove_seq(t, 6, NULL));
+  assert_int_equal(ptable_count(t), 0);
+  ptable_free(t);
+}
+
+/* After everything was marked stale and the tokens that exist were stored again, the sweep drops
+ * the others: tokens deleted while the feed could not say so. */
+static void the_sweep_drops_what_was_not_stored_again(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  struct store_principal kept = personal(7, 1), gone = personal(7, 2), out;
+  ptable_put(t, &kept, 1000, NULL, 0);
+  ptable_put(t, &gone, 1000, NULL, 0);
+  assert_int_equal(ptable_sweep(t), 0);
+  ptable_stale_all(t);
+  ptable_put(t, &kept, 1000, NULL, 0);
+  assert_int_equal(ptable_sweep(t), 1);
+  assert_int_equal(ptable_get(t, kept.token.hash, 1, &out), PTABLE_FRESH);
+  assert_int_equal(ptable_get(t, gone.token.hash, 1, &out), PTABLE_ABSENT);
+  assert_false(ptable_overflowed(t));
   ptable_free(t);
 }
 
@@ -172,6 +217,23 @@ static void an_id_that_is_no_lowercase_uuid_is_known_but_never_fresh(void **stat
   b.token.id[0] = 'A'; /* upper case would not come back the same */
   ptable_put(t, &b, 1000, NULL, 0);
   assert_int_equal(ptable_get(t, b.token.hash, 1, &out), PTABLE_STALE);
+  ptable_free(t);
+}
+
+/* Each machine token is an identity of its own: 50,000 of one organization's must each find their
+ * intern bucket without walking the others (this took seconds when the bucket ignored the id). */
+static void many_machine_tokens_each_get_their_own_identity(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  uint64_t last = 0;
+  for (int64_t seq = 1; seq <= 50000; seq++) {
+    struct store_principal m = machine(seq);
+    uint64_t v = ptable_put(t, &m, 1000, NULL, 0);
+    assert_true(v > last); /* a new identity each */
+    last = v;
+  }
+  struct store_change org = {.kind = CHANGE_ORG, .id = 40};
+  assert_int_equal(ptable_stale_matching(t, &org), 50000);
   ptable_free(t);
 }
 
@@ -211,8 +273,11 @@ int main(void) {
       cmocka_unit_test(tokens_of_one_user_share_an_identity_that_a_change_to_the_user_makes_stale),
       cmocka_unit_test(machine_tokens_and_sessions_follow_what_they_depend_on),
       cmocka_unit_test(removing_by_seq_forgets_the_hash),
+      cmocka_unit_test(a_new_hash_for_a_seq_replaces_its_entry),
+      cmocka_unit_test(the_sweep_drops_what_was_not_stored_again),
       cmocka_unit_test(a_moved_epoch_stores_nothing),
       cmocka_unit_test(an_id_that_is_no_lowercase_uuid_is_known_but_never_fresh),
+      cmocka_unit_test(many_machine_tokens_each_get_their_own_identity),
       cmocka_unit_test(many_tokens_are_all_found_after_the_indexes_grow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
