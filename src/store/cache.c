@@ -131,6 +131,13 @@ static bool absent_read_allowed(struct cache_store *c, int64_t now_s) {
   return atomic_fetch_add(&c->absent_reads, 1) < ABSENT_READS_PER_SECOND;
 }
 
+/* Whether this second's reads are spent already: a load, which the threads of a flood share
+ * without taking a lock or writing a cache line. */
+static bool absent_reads_spent(struct cache_store *c, int64_t now_s) {
+  return atomic_load(&c->absent_second) == now_s &&
+         atomic_load(&c->absent_reads) >= ABSENT_READS_PER_SECOND;
+}
+
 static int cached_principal_by_token_hash(struct store *store,
                                           const unsigned char hash[TOKEN_HASH_LEN],
                                           struct store_principal *out) {
@@ -143,7 +150,8 @@ static int cached_principal_by_token_hash(struct store *store,
   if (use_memory) {
     found = ptable_get(c->principals, hash, now / 1000, out);
     if (found == PTABLE_FRESH || (found == PTABLE_ABSENT && atomic_load(&c->complete) &&
-                                  (held_revoked(c, hash) || !absent_read_allowed(c, now / 1000)))) {
+                                  (absent_reads_spent(c, now / 1000) || held_revoked(c, hash) ||
+                                   !absent_read_allowed(c, now / 1000)))) {
       metrics_cache_lookup(METRICS_CACHE_PRINCIPAL, true);
       return found == PTABLE_FRESH ? TE_OK : TE_NOT_FOUND;
     }

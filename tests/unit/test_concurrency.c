@@ -65,7 +65,7 @@ static void *cache_work(void *arg) {
     if (s->ops->token_insert(s, &t, NULL, async ? count_done : NULL, w->async_done) != TE_OK)
       w->failures++;
     struct store_principal p;
-    for (int tries = 0; async && tries < 1000; tries++) { /* until its commit is in */
+    for (int tries = 0; async && tries < 10000; tries++) { /* until its commit is in (10 s) */
       if (s->ops->principal_by_token_hash(s, t.hash, &p) == TE_OK)
         break;
       usleep(1000);
