@@ -61,8 +61,11 @@
 
 /* A token deleted before it expired, by its hash. */
 struct revoked_slot {
-  bool used;
-  unsigned char hash[TOKEN_HASH_LEN];
+  /* The hash as four words, read without a lock: every value a flood makes up is looked up
+   * here, by every worker thread, and a lock's cache line passed between them at each one. A
+   * write (under revoked_lock) racing a read can only make the read miss, or match a hash that is
+   * half of each, which no token has. All zero: a free slot (no SHA-256 output is). */
+  atomic_uint_fast64_t words[TOKEN_HASH_LEN / 8];
 };
 
 struct membership_slot {
@@ -87,7 +90,7 @@ struct cache_store {
   pthread_rwlock_t shards[SHARDS];   /* the membership slots' */
   struct membership_slot *memberships;
   struct revoked_slot *revoked;
-  pthread_mutex_t revoked_lock; /* taken inside a shard's lock, never the other way round */
+  pthread_mutex_t revoked_lock; /* one writer of the revoked slots at a time */
   pthread_mutex_t feed_lock;    /* one reader of the feed (or loader of a page) at a time */
   int64_t seen;                 /* the last version read from the feed (under feed_lock) */
   int64_t loaded_seq;           /* tokens up to this seq have been loaded (under feed_lock) */
@@ -224,17 +227,24 @@ static void note_revoked(struct cache_store *c, const struct store_token *was) {
     return;
   struct revoked_slot *slot = &c->revoked[revoked_index(was->hash)];
   pthread_mutex_lock(&c->revoked_lock);
-  slot->used = true;
-  memcpy(slot->hash, was->hash, TOKEN_HASH_LEN);
+  for (int k = 0; k < TOKEN_HASH_LEN / 8; k++) {
+    uint64_t w;
+    memcpy(&w, was->hash + 8 * k, sizeof w);
+    atomic_store_explicit(&slot->words[k], w, memory_order_relaxed);
+  }
   pthread_mutex_unlock(&c->revoked_lock);
 }
 
 static bool held_revoked(struct cache_store *c, const unsigned char hash[TOKEN_HASH_LEN]) {
   struct revoked_slot *slot = &c->revoked[revoked_index(hash)];
-  pthread_mutex_lock(&c->revoked_lock);
-  bool revoked = slot->used && CRYPTO_memcmp(slot->hash, hash, TOKEN_HASH_LEN) == 0;
-  pthread_mutex_unlock(&c->revoked_lock);
-  return revoked;
+  unsigned char held[TOKEN_HASH_LEN];
+  for (int k = 0; k < TOKEN_HASH_LEN / 8; k++) {
+    uint64_t w = atomic_load_explicit(&slot->words[k], memory_order_relaxed);
+    memcpy(held + 8 * k, &w, sizeof w);
+  }
+  static const unsigned char free_slot[TOKEN_HASH_LEN];
+  return CRYPTO_memcmp(held, hash, TOKEN_HASH_LEN) == 0 &&
+         CRYPTO_memcmp(held, free_slot, TOKEN_HASH_LEN) != 0;
 }
 
 static bool cached_token_revoked(struct store *store, const unsigned char hash[TOKEN_HASH_LEN]) {
