@@ -265,6 +265,11 @@ static bool membership_stale(const struct membership_slot *slot, const struct st
 static uint64_t drop_memberships(struct cache_store *c, const struct store_change *changes,
                                  size_t count) {
   uint64_t dropped = 0;
+  bool any = !changes;
+  for (size_t k = 0; k < count && !any; k++)
+    any = changes[k].kind == CHANGE_USER || changes[k].kind == CHANGE_UNKNOWN;
+  if (!any)
+    return 0; /* new and deleted tokens, most commits: no walk of every shard */
   for (int shard = 0; shard < SHARDS; shard++) {
     pthread_rwlock_wrlock(&c->shards[shard]);
     for (size_t i = (size_t)shard; i < MEMBERSHIP_SLOTS; i += SHARDS) {
