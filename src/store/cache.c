@@ -524,8 +524,9 @@ static int passthrough_oidc_issuers_list(struct store *store, int64_t org_id,
 }
 
 static int passthrough_oidc_token_insert(struct store *store, const struct store_token *token,
-                                         const struct audit_record *audit) {
-  return from(store)->inner->ops->oidc_token_insert(from(store)->inner, token, audit);
+                                         const struct audit_record *audit, store_done_fn done,
+                                         void *arg) {
+  return from(store)->inner->ops->oidc_token_insert(from(store)->inner, token, audit, done, arg);
 }
 
 static int passthrough_oidc_issuer_set_keys(struct store *store,

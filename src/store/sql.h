@@ -349,7 +349,7 @@ int sql_oidc_issuer_by_iss(struct store *store, int64_t org_id, const char *iss,
 int sql_oidc_issuers_list(struct store *store, int64_t org_id, struct store_oidc_issuer **out,
                           size_t *count);
 int sql_oidc_token_insert(struct store *store, const struct store_token *token,
-                          const struct audit_record *audit);
+                          const struct audit_record *audit, store_done_fn done, void *arg);
 /* sql_orgs.c */
 int sql_org_by_name(struct store *store, const char *name, struct store_org *out);
 int sql_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role);

@@ -120,7 +120,7 @@ static void exchange_tokens_note_their_issuer_and_its_use(void **state) {
   t.expires = t.created + 600;
   snprintf(t.name, sizeof t.name, "oidc-1");
   snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", a.id);
-  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_OK);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_string_equal(p.token.oidc_issuer, a.id);
@@ -130,11 +130,11 @@ static void exchange_tokens_note_their_issuer_and_its_use(void **state) {
   store_oidc_issuer_clear(&got);
   /* Names are reserved like any org token's. */
   token_fill_secret(&t, value);
-  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_CONFLICT);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL, NULL, NULL), TE_CONFLICT);
   /* An issuer deleted meanwhile issues nothing. */
   assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
   snprintf(t.name, sizeof t.name, "oidc-2");
-  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_NOT_FOUND);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL, NULL, NULL), TE_NOT_FOUND);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
 }
 
@@ -153,7 +153,7 @@ static void exchange_tokens_are_confined_actors(void **state) {
   token_fill_secret(&t, value);
   t.expires = t.created + 600;
   snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", a.id);
-  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_OK);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_false(p.user.site_admin);
@@ -189,7 +189,7 @@ static struct store_token exchange_admin_token(struct fixture *f, const char *is
   t.expires = t.created + 600;
   snprintf(t.name, sizeof t.name, "%s", name);
   snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", issuer_id);
-  assert_int_equal(f->store->ops->oidc_token_insert(f->store, &t, NULL), TE_OK);
+  assert_int_equal(f->store->ops->oidc_token_insert(f->store, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(f->store->ops->principal_by_token_hash(f->store, t.hash, &p), TE_OK);
   assert_string_equal(p.issuer_name, "ci");
