@@ -103,8 +103,18 @@ void ptable_free(struct principal_table *t) {
 
 /* --- identities ----------------------------------------------------------------------------- */
 
+/* The token's name is in the key: an organization's machine tokens (each exchange makes one)
+ * are an identity each, and without it they would all share one bucket, a chain as long as the
+ * organization has tokens, walked for every token loaded. */
+static uint64_t name_hash(const char *name) {
+  uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+  for (; *name; name++)
+    h = (h ^ (unsigned char)*name) * 0x100000001b3u;
+  return h;
+}
+
 static uint32_t identity_bucket(const struct store_principal *p) {
-  uint64_t k = (uint64_t)p->token.user_id * 0x9E3779B97F4A7C15u ^
+  uint64_t k = name_hash(p->token.name) ^ (uint64_t)p->token.user_id * 0x9E3779B97F4A7C15u ^
                (uint64_t)p->token.org_id * 0xC2B2AE3D27D4EB4Fu ^
                (uint64_t)p->token.team_id * 0x165667B19E3779F9u ^ (uint64_t)p->scope_org_id ^
                (uint64_t)p->token.parent_seq << 7 ^ (uint64_t)p->token.kind << 3;
