@@ -18,6 +18,7 @@
 #include "core/token.h"
 #include "http/offload.h"
 #include "oidc/jwk.h"
+#include "oidc/jwk_cache.h"
 #include "oidc/jws.h"
 #include "oidc/policy.h"
 
@@ -261,11 +262,12 @@ static int verify_id_token(const struct request *req, struct store_oidc_issuer *
                            const char **why) {
   *claims = NULL;
   for (int attempt = 0; attempt < 2; attempt++) {
-    struct jwk_set *keys = NULL;
-    int rc = jwk_set_parse(issuer->jwks, strlen(issuer->jwks), &keys, why);
+    const struct jwk_set *keys = NULL;
+    struct jwk_cached *held = NULL;
+    int rc = jwk_cache_get(issuer->id, issuer->jwks, strlen(issuer->jwks), &keys, &held, why);
     if (rc == TE_OK)
       rc = jws_verify(token, strlen(token), keys, claims, why);
-    jwk_set_free(keys);
+    jwk_cache_release(held);
     /* A key the set lacks: the issuer may have rotated its keys. Fetch them again only for a
      * token that would otherwise pass (its issuer, our audience, in date), so that anyone can
      * not make the server fetch by sending made-up key ids. */
