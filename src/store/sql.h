@@ -186,6 +186,10 @@ struct write_job {
   /* A job that only inserts this token (or, with apply NULL, nothing) and its audit record: the
    * writer may insert it with the batch's others in one statement (sql_writer.c's fast path). */
   const struct store_token *insert_only;
+  /* With insert_only: the token is an OIDC exchange's. Its name is reserved in its organization
+   * first (unless it is personal), and its issuer's last use noted, which must find the issuer:
+   * what apply does, done for the whole batch at once on the fast path. */
+  bool oidc_exchange;
   store_done_fn done;
   void *arg;
   struct write_job *next;

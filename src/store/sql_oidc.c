@@ -230,5 +230,7 @@ int sql_oidc_token_insert(struct store *store, const struct store_token *token,
                           const struct audit_record *audit, store_done_fn done, void *arg) {
   struct oidc_job *o = oidc_job_new(apply_token_insert, NULL, NULL, audit);
   o->token = *token;
+  o->job.insert_only = &o->token;
+  o->job.oidc_exchange = true;
   return sql_submit(store, &o->job, done, arg);
 }

@@ -180,7 +180,7 @@ static void queued_exchange_tokens_report_each_result(void **state) {
   static struct store_token tokens[N + 1];
   for (int i = 0; i < N; i++) {
     struct store_token *t = &tokens[i];
-    *t = (struct store_token){.kind = TOKEN_ORG, .org_id = f->acme.id, .created = time_now()};
+    *t = (struct store_token){.kind = TOKEN_ORG, .org_id = f->acme.id, .created = time_now() + i};
     token_fill_secret(t, NULL);
     t->expires = t->created + 600;
     snprintf(t->name, sizeof t->name, "oidc-q%d", i == N - 1 ? 0 : i); /* the last one: taken */
@@ -197,6 +197,14 @@ static void queued_exchange_tokens_report_each_result(void **state) {
     assert_string_equal(p.token.name, tokens[i].name);
   }
   assert_int_equal(r.result[N - 1], TE_CONFLICT);
+  /* The issuer's last use is its last token's, and the names are taken. */
+  struct store_oidc_issuer got;
+  assert_int_equal(s->ops->oidc_issuer_get(s, f->acme.id, a.id, &got), TE_OK);
+  assert_int_equal(got.last_used, tokens[N - 2].created);
+  store_oidc_issuer_clear(&got);
+  token_fill_secret(&tokens[N - 1], NULL);
+  snprintf(tokens[N - 1].name, sizeof tokens[N - 1].name, "oidc-q%d", N - 2);
+  assert_int_equal(s->ops->oidc_token_insert(s, &tokens[N - 1], NULL, NULL, NULL), TE_CONFLICT);
   /* The issuer is gone: a queued exchange issues nothing. */
   assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
   struct store_token *t = &tokens[N];
