@@ -188,8 +188,8 @@ static int run_exchange_parts(struct sql_conn *c, const struct write_job *batch,
 /* The fast path for such a batch: its tokens in one multi-row INSERT, its audit records (chained
  * in memory from the tail read once, under the write lock) in another, no savepoints; a handful of
  * round trips whatever the batch's size (exchanges add their names in one more, and a touch for
- * each issuer). Any failure (say, a colliding hash) undoes it all, and the
- * batch then runs the careful way, a savepoint a job, which tells each job its own result. */
+ * each issuer). Any failure (say, a colliding hash) undoes it all, and the batch then runs the
+ * careful way, a savepoint a job, which tells each job its own result. */
 static int run_inserts(struct writer *w, struct sql_conn *c, const struct write_job *batch,
                        int count, struct audit_tail *tail) {
   struct param *tokens = calloc((size_t)count * TOKEN_ROW_PARAMS, sizeof *tokens);
