@@ -410,7 +410,9 @@ static void writes_by_another_process_are_seen_after_a_poll(void **state) {
 static void organizations_are_read_again_once_the_feed_names_them(void **state) {
   struct fixture *f = *state;
   struct store *s = f->cached;
-  /* A cache that never polls: what it answers after another process's change is its memory. */
+  /* A cache that never polls: what it answers after another process's change is its memory (on
+   * SQLite; on PostgreSQL the other handle's NOTIFY reaches it at once, as it would another
+   * node). */
   struct store *inner, *frozen;
   assert_int_equal(fixture_open(f->path, 1, &inner), TE_OK);
   assert_int_equal(store_cache_wrap(inner, 3600 * 1000, 3600 * 1000, 3600, &frozen), TE_OK);
@@ -421,8 +423,9 @@ static void organizations_are_read_again_once_the_feed_names_them(void **state) 
   assert_int_equal(org.max_token_expiry_days, 0);
   assert_int_equal(f->other->ops->org_set_expiry_policy(f->other, NULL, org.id, 30, NULL), TE_OK);
   assert_int_equal(frozen->ops->org_by_name(frozen, "acme", &again), TE_OK);
-  assert_int_equal(again.max_token_expiry_days, 0);                    /* held */
-  for (int i = 0; i < 100 && again.max_token_expiry_days != 30; i++) { /* polls every 50 ms */
+  if (!fixture_is_pg())
+    assert_int_equal(again.max_token_expiry_days, 0);                  /* held */
+  for (int i = 0; i < 500 && again.max_token_expiry_days != 30; i++) { /* polls every 50 ms */
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);
     assert_int_equal(s->ops->org_by_name(s, "acme", &again), TE_OK);
