@@ -18,6 +18,7 @@
 #include "core/token.h"
 #include "http/offload.h"
 #include "oidc/jwk.h"
+#include "oidc/jwk_cache.h"
 #include "oidc/jws.h"
 #include "oidc/policy.h"
 
@@ -261,11 +262,12 @@ static int verify_id_token(const struct request *req, struct store_oidc_issuer *
                            const char **why) {
   *claims = NULL;
   for (int attempt = 0; attempt < 2; attempt++) {
-    struct jwk_set *keys = NULL;
-    int rc = jwk_set_parse(issuer->jwks, strlen(issuer->jwks), &keys, why);
+    const struct jwk_set *keys = NULL;
+    struct jwk_cached *held = NULL;
+    int rc = jwk_cache_get(issuer->id, issuer->jwks, strlen(issuer->jwks), &keys, &held, why);
     if (rc == TE_OK)
       rc = jws_verify(token, strlen(token), keys, claims, why);
-    jwk_set_free(keys);
+    jwk_cache_release(held);
     /* A key the set lacks: the issuer may have rotated its keys. Fetch them again only for a
      * token that would otherwise pass (its issuer, our audience, in date), so that anyone can
      * not make the server fetch by sending made-up key ids. */
@@ -362,57 +364,56 @@ static const char *created_event(enum token_kind kind) {
                               : "personal-token-created-for-oidc-issuer";
 }
 
-/* Makes and stores the token; replies with it. */
-static void issue(struct request *req, const struct store_org *org,
-                  const struct store_oidc_issuer *issuer, const struct target *t, json_t *claims,
-                  bool manage_access) {
-  struct store_token token = {.kind = t->want.kind,
-                              .org_id = org->id,
-                              .admin = t->want.admin,
-                              .source = TOKEN_SOURCE_OIDC,
-                              .manage_access = manage_access};
-  if (resolve_owner(req, org, t, &token) != TE_OK) {
-    audit_refusal(req, org, issuer->name, "the requested team or user is not in the org");
-    oauth_error(req, METRICS_OIDC_INVALID_GRANT,
-                "the subject token cannot be exchanged for this token");
-    return;
-  }
-  int64_t lifetime =
-      t->expiration < issuer->max_expiration ? t->expiration : issuer->max_expiration;
-  char value[TOKEN_VALUE_LEN + 1];
-  /* The issuer chooses sub: it may hold control characters, and cutting it at a byte count
-   * could split a character, leaving a description that is not UTF-8 and breaks listings. */
-  const char *claimed = json_string_value(json_object_get(claims, "sub"));
+/* An exchange whose token is being stored: everything the reply and a retry need, copied out of
+ * the handler's locals, which are gone by the time the commit is reported. */
+struct pending_exchange {
+  struct request *req;
+  struct target t;
+  char org[LOGIN_MAX + 1];
+  char issuer_id[TOKEN_ID_LEN + 1];
+  char issuer_name[OIDC_NAME_MAX + 1];
   char sub[201];
-  text_escape(claimed ? claimed : "(no sub)", sub, sizeof sub);
-  int rc = TE_CONFLICT;
-  struct audit_record a;
-  /* A generated name can collide with one ever used in the org: try again with a fresh id. */
-  for (int attempt = 0; attempt < 3 && rc == TE_CONFLICT; attempt++) {
-    token_new_id(token.id);
-    token_generate(value);
-    token_hash(value, TOKEN_VALUE_LEN, token.hash);
-    token.created = time_now();
-    token.expires = token.created + lifetime;
-    snprintf(token.oidc_issuer, sizeof token.oidc_issuer, "%s", issuer->id);
-    if (t->want.kind != TOKEN_PERSONAL)
-      snprintf(token.name, sizeof token.name, "oidc-%.8s%.4s", token.id, token.id + 9);
-    snprintf(token.created_by, sizeof token.created_by, "oidc:%.*s", ACTOR_MAX - 5, issuer->name);
-    snprintf(token.description, sizeof token.description, "from OIDC issuer %s for %s",
-             issuer->name, sub);
-    audit_event(&a, req, org->name, created_event(t->want.kind), t->want.admin,
-                "issued %s%s token %s to %s by OIDC issuer %s, for %lld seconds%s",
-                t->want.admin ? "admin " : "", token_kind_name(t->want.kind),
-                token.name[0] ? token.name : token.id, sub, issuer->name, (long long)lifetime,
-                manage_access ? ", with manage-access" : "");
-    if (t->want.kind == TOKEN_PERSONAL)
-      snprintf(a.user, sizeof a.user, "%s", t->user);
-    else
-      snprintf(a.user, sizeof a.user, "%s/%s", org->name, token.name);
-    snprintf(a.token_id, sizeof a.token_id, "%s", token.id);
-    struct store *store = req->app->store;
-    rc = store->ops->oidc_token_insert(store, &token, &a);
-  }
+  int64_t lifetime;
+  bool manage_access;
+  int attempts;
+  struct store_token token;
+  struct audit_record audit;
+  char value[TOKEN_VALUE_LEN + 1];
+};
+
+/* A fresh id, value and name for the token, and its audit record. */
+static void pending_prepare(struct pending_exchange *p) {
+  struct store_token *token = &p->token;
+  const struct target *t = &p->t;
+  struct audit_record *a = &p->audit;
+  token_new_id(token->id);
+  token_generate(p->value);
+  token_hash(p->value, TOKEN_VALUE_LEN, token->hash);
+  token->created = time_now();
+  token->expires = token->created + p->lifetime;
+  snprintf(token->oidc_issuer, sizeof token->oidc_issuer, "%s", p->issuer_id);
+  if (t->want.kind != TOKEN_PERSONAL)
+    snprintf(token->name, sizeof token->name, "oidc-%.8s%.4s", token->id, token->id + 9);
+  snprintf(token->created_by, sizeof token->created_by, "oidc:%.*s", ACTOR_MAX - 5, p->issuer_name);
+  snprintf(token->description, sizeof token->description, "from OIDC issuer %s for %s",
+           p->issuer_name, p->sub);
+  audit_event(a, p->req, p->org, created_event(t->want.kind), t->want.admin,
+              "issued %s%s token %s to %s by OIDC issuer %s, for %lld seconds%s",
+              t->want.admin ? "admin " : "", token_kind_name(t->want.kind),
+              token->name[0] ? token->name : token->id, p->sub, p->issuer_name,
+              (long long)p->lifetime, p->manage_access ? ", with manage-access" : "");
+  if (t->want.kind == TOKEN_PERSONAL)
+    snprintf(a->user, sizeof a->user, "%s", t->user);
+  else
+    snprintf(a->user, sizeof a->user, "%s/%s", p->org, token->name);
+  snprintf(a->token_id, sizeof a->token_id, "%s", token->id);
+  p->attempts++;
+}
+
+/* The answer for the store's result: the token, or an error in RFC 6749's shape. */
+static void reply_issued(struct pending_exchange *p, int rc) {
+  struct request *req = p->req;
+  const struct target *t = &p->t;
   if (rc == TE_OK) {
     metrics_oidc_exchange(METRICS_OIDC_OK);
     char scope[LOGIN_MAX + 8] = "";
@@ -425,9 +426,9 @@ static void issue(struct request *req, const struct store_org *org,
     char type[64];
     snprintf(type, sizeof type, TYPE_PREFIX "%s", token_kind_name(t->want.kind));
     reply_json(req, 200,
-               json_pack("{s:s, s:s, s:s, s:I, s:s}", "access_token", value, "issued_token_type",
-                         type, "token_type", "token", "expires_in", (json_int_t)lifetime, "scope",
-                         scope));
+               json_pack("{s:s, s:s, s:s, s:I, s:s}", "access_token", p->value, "issued_token_type",
+                         type, "token_type", "token", "expires_in", (json_int_t)p->lifetime,
+                         "scope", scope));
   } else if (rc == TE_NOT_FOUND) { /* the issuer was deleted meanwhile */
     oauth_error(req, METRICS_OIDC_INVALID_GRANT,
                 "the subject token cannot be exchanged for this token");
@@ -437,7 +438,84 @@ static void issue(struct request *req, const struct store_org *org,
                json_pack("{s:s, s:s}", "error", metrics_oidc_result_name(METRICS_OIDC_SERVER_ERROR),
                          "error_description", "the token could not be stored; try again"));
   }
-  OPENSSL_cleanse(value, sizeof value);
+}
+
+static void pending_free(struct pending_exchange *p) {
+  OPENSSL_cleanse(p, sizeof *p);
+  free(p);
+}
+
+/* A generated name can collide with one ever used in the org: try again with a fresh id. */
+#define ISSUE_ATTEMPTS 3
+
+/* Runs on the store's writer thread once the token is durable (or failed): a collision is queued
+ * again (that only enqueues), anything else answered and the request resumed. */
+static void exchanged(void *arg, int result) {
+  struct pending_exchange *p = arg;
+  struct store *store = p->req->app->store;
+  if (result == TE_CONFLICT && p->attempts < ISSUE_ATTEMPTS) {
+    pending_prepare(p);
+    store->ops->oidc_token_insert(store, &p->token, &p->audit, exchanged, p);
+    return;
+  }
+  struct request *req = p->req;
+  reply_issued(p, result);
+  pending_free(p);
+  request_resume(req);
+}
+
+/* Makes and stores the token; replies with it. On an HTTP worker the request is suspended while
+ * the token waits for its group commit; on an offload thread (a key refresh came first), which
+ * already holds the request suspended, the write is awaited there. */
+static void issue(struct request *req, const struct store_org *org,
+                  const struct store_oidc_issuer *issuer, const struct target *t, json_t *claims,
+                  bool manage_access) {
+  struct pending_exchange *p = calloc(1, sizeof *p);
+  if (!p)
+    abort();
+  p->req = req;
+  p->token = (struct store_token){.kind = t->want.kind,
+                                  .org_id = org->id,
+                                  .admin = t->want.admin,
+                                  .source = TOKEN_SOURCE_OIDC,
+                                  .manage_access = manage_access};
+  if (resolve_owner(req, org, t, &p->token) != TE_OK) {
+    audit_refusal(req, org, issuer->name, "the requested team or user is not in the org");
+    oauth_error(req, METRICS_OIDC_INVALID_GRANT,
+                "the subject token cannot be exchanged for this token");
+    pending_free(p);
+    return;
+  }
+  p->t = *t;
+  p->t.want.team = p->t.team;
+  p->t.want.user = p->t.user;
+  snprintf(p->org, sizeof p->org, "%s", org->name);
+  snprintf(p->issuer_id, sizeof p->issuer_id, "%s", issuer->id);
+  snprintf(p->issuer_name, sizeof p->issuer_name, "%s", issuer->name);
+  p->lifetime = t->expiration < issuer->max_expiration ? t->expiration : issuer->max_expiration;
+  p->manage_access = manage_access;
+  /* The issuer chooses sub: it may hold control characters, and cutting it at a byte count
+   * could split a character, leaving a description that is not UTF-8 and breaks listings. */
+  const char *claimed = json_string_value(json_object_get(claims, "sub"));
+  text_escape(claimed ? claimed : "(no sub)", p->sub, sizeof p->sub);
+  struct store *store = req->app->store;
+  if (req->offloaded) {
+    int rc = TE_CONFLICT;
+    while (rc == TE_CONFLICT && p->attempts < ISSUE_ATTEMPTS) {
+      pending_prepare(p);
+      rc = store->ops->oidc_token_insert(store, &p->token, &p->audit, NULL, NULL);
+    }
+    reply_issued(p, rc);
+    pending_free(p);
+    return;
+  }
+  pending_prepare(p);
+  /* Suspend first: the commit may finish on the writer thread before this function returns. */
+  if (!request_defer(req)) {
+    pending_free(p);
+    return;
+  }
+  store->ops->oidc_token_insert(store, &p->token, &p->audit, exchanged, p);
 }
 
 /* Whether the issuer's policy allows the request, and whether it grants the issued token the

@@ -1,5 +1,6 @@
-/* A caching decorator over any store: token and membership lookups are answered from memory, so
- * the hot path (authenticating a request) touches no database at all.
+/* A caching decorator over any store: token, membership and organization lookups are answered
+ * from memory, so the hot path (authenticating a request) touches no database at all, and an
+ * OIDC exchange reads its organization without one.
  *
  * The principal cache holds every token (store/principal_table.h, about a hundred bytes a token):
  * at start a loader thread reads them all, page by page, while requests are served (from the
@@ -53,6 +54,7 @@
 #define FEED_PAGE 4096        /* a fuller page than this (a huge commit) forgets everything */
 #define REVOKED_SLOTS 1024    /* direct-mapped by hash: a later deletion may take an earlier's */
 #define LOAD_PAGE 1000        /* tokens the loader reads at a time, holding the feed's lock */
+#define ORG_SLOTS 256         /* organizations by name, direct-mapped */
 /* Values the complete cache does not hold that it still asks the store about, a second: a token
  * made by another process or node a moment ago, whose change the feed has not brought yet, is
  * then found at once (say, one `tessera admin` just printed). Past that, in a flood of made-up
@@ -76,6 +78,14 @@ struct membership_slot {
   struct store_membership items[MEMBERSHIPS_CACHED];
 };
 
+/* An organization by its name; dropped when the feed names it (renamed, its expiry policy
+ * changed, deleted). */
+struct org_slot {
+  uint64_t version; /* 0: empty */
+  int64_t expires_ms;
+  struct store_org org;
+};
+
 struct cache_store {
   struct store base;
   struct store *inner;
@@ -90,6 +100,8 @@ struct cache_store {
   pthread_rwlock_t shards[SHARDS];   /* the membership slots' */
   struct membership_slot *memberships;
   struct revoked_slot *revoked;
+  struct org_slot *orgs;
+  pthread_mutex_t org_lock;
   pthread_mutex_t revoked_lock; /* one writer of the revoked slots at a time */
   pthread_mutex_t feed_lock;    /* one reader of the feed (or loader of a page) at a time */
   int64_t seen;                 /* the last version read from the feed (under feed_lock) */
@@ -212,6 +224,68 @@ static int cached_memberships(struct store *store, int64_t user_id, struct store
     pthread_rwlock_unlock(lock);
   }
   return rc;
+}
+
+static size_t org_index(const char *name) {
+  uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+  for (; *name; name++)
+    h = (h ^ (unsigned char)*name) * 0x100000001b3u;
+  return (size_t)(h % ORG_SLOTS);
+}
+
+/* As memberships: from memory while the feed is trusted, and a fill kept only if no change was
+ * applied since the epoch it read first. Only what the store found is kept (a new organization
+ * is no change the feed names), under the name it was asked for. */
+static int cached_org_by_name(struct store *store, const char *name, struct store_org *out) {
+  struct cache_store *c = from(store);
+  struct org_slot *slot = &c->orgs[org_index(name)];
+  int64_t now = time_monotonic_ms();
+  bool use_memory = trusted(c, now);
+  uint64_t epoch = atomic_load(&c->epoch);
+  if (use_memory) {
+    pthread_mutex_lock(&c->org_lock);
+    bool hit = slot->version && slot->expires_ms > now && strcmp(slot->org.name, name) == 0;
+    if (hit)
+      *out = slot->org;
+    pthread_mutex_unlock(&c->org_lock);
+    if (hit)
+      return TE_OK;
+  }
+  int rc = c->inner->ops->org_by_name(c->inner, name, out);
+  if (rc == TE_OK && use_memory && strcmp(out->name, name) == 0) {
+    pthread_mutex_lock(&c->org_lock);
+    if (atomic_load(&c->epoch) == epoch) {
+      slot->org = *out;
+      slot->version = atomic_fetch_add(&c->fills, 1) + 1;
+      slot->expires_ms = now + c->ttl_ms;
+    }
+    pthread_mutex_unlock(&c->org_lock);
+  }
+  return rc;
+}
+
+/* Drops the organizations one of the changes names (all when changes is NULL). */
+static uint64_t drop_orgs(struct cache_store *c, const struct store_change *changes, size_t count) {
+  uint64_t dropped = 0;
+  bool any = !changes;
+  for (size_t k = 0; k < count && !any; k++)
+    any = changes[k].kind == CHANGE_ORG || changes[k].kind == CHANGE_UNKNOWN;
+  if (!any)
+    return 0; /* most commits name no organization: no walk */
+  pthread_mutex_lock(&c->org_lock);
+  for (size_t i = 0; i < ORG_SLOTS; i++) {
+    struct org_slot *slot = &c->orgs[i];
+    bool stale = false;
+    for (size_t k = 0; slot->version && !stale && k < (changes ? count : 1); k++)
+      stale = !changes || changes[k].kind == CHANGE_UNKNOWN ||
+              (changes[k].kind == CHANGE_ORG && changes[k].id == slot->org.id);
+    if (stale) {
+      slot->version = 0;
+      dropped++;
+    }
+  }
+  pthread_mutex_unlock(&c->org_lock);
+  return dropped;
 }
 
 static size_t revoked_index(const unsigned char hash[TOKEN_HASH_LEN]) {
@@ -341,6 +415,7 @@ static void forget(struct cache_store *c) {
   atomic_fetch_add(&c->epoch, 1);
   ptable_stale_all(c->principals);
   drop_memberships(c, NULL, 0);
+  drop_orgs(c, NULL, 0);
   reload_all(c);
   metrics_cache_forgotten();
 }
@@ -354,8 +429,9 @@ static void forget(struct cache_store *c) {
 static void apply(struct cache_store *c, const struct store_change *changes, size_t count) {
   bool made = false;
   atomic_fetch_add(&c->epoch, 1);
-  /* Memberships first: a principal read again below must not meet its user's old ones. */
-  uint64_t dropped = drop_memberships(c, changes, count);
+  /* Memberships (and organizations) first: a principal read again below must not meet its
+   * user's old ones. */
+  uint64_t dropped = drop_memberships(c, changes, count) + drop_orgs(c, changes, count);
   for (size_t k = 0; k < count; k++) {
     const struct store_change *ch = &changes[k];
     if (ch->kind != CHANGE_TOKEN) {
@@ -570,8 +646,9 @@ static int passthrough_oidc_issuers_list(struct store *store, int64_t org_id,
 }
 
 static int passthrough_oidc_token_insert(struct store *store, const struct store_token *token,
-                                         const struct audit_record *audit) {
-  return from(store)->inner->ops->oidc_token_insert(from(store)->inner, token, audit);
+                                         const struct audit_record *audit, store_done_fn done,
+                                         void *arg) {
+  return from(store)->inner->ops->oidc_token_insert(from(store)->inner, token, audit, done, arg);
 }
 
 static int passthrough_oidc_issuer_set_keys(struct store *store,
@@ -633,10 +710,6 @@ static int passthrough_tokens_touch(struct store *store, const struct store_last
     for (size_t k = 0; k < count; k++)
       ptable_touch(c->principals, updates[k].seq, updates[k].last_used);
   return rc;
-}
-
-static int passthrough_org_by_name(struct store *store, const char *name, struct store_org *out) {
-  return from(store)->inner->ops->org_by_name(from(store)->inner, name, out);
 }
 
 static int passthrough_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role) {
@@ -759,10 +832,12 @@ static void free_cache(struct cache_store *c) {
     pthread_rwlock_destroy(&c->shards[i]);
   pthread_mutex_destroy(&c->feed_lock);
   pthread_mutex_destroy(&c->revoked_lock);
+  pthread_mutex_destroy(&c->org_lock);
   pthread_cond_destroy(&c->reload);
   ptable_free(c->principals);
   free(c->memberships);
   free(c->revoked);
+  free(c->orgs);
   free(c);
 }
 
@@ -808,7 +883,7 @@ static const struct store_ops cache_ops = {
     .oidc_token_insert = passthrough_oidc_token_insert,
     .audit_append = passthrough_audit_append,
     .audit_list = passthrough_audit_list,
-    .org_by_name = passthrough_org_by_name,
+    .org_by_name = cached_org_by_name,
     .org_role = passthrough_org_role,
     .org_members = passthrough_org_members,
     .org_member_add = passthrough_org_member_add,
@@ -836,7 +911,8 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
   struct cache_store *c = calloc(1, sizeof *c);
   if (!c || !(c->principals = ptable_new()) ||
       !(c->memberships = calloc(MEMBERSHIP_SLOTS, sizeof *c->memberships)) ||
-      !(c->revoked = calloc(REVOKED_SLOTS, sizeof *c->revoked)))
+      !(c->revoked = calloc(REVOKED_SLOTS, sizeof *c->revoked)) ||
+      !(c->orgs = calloc(ORG_SLOTS, sizeof *c->orgs)))
     abort();
   c->base.ops = &cache_ops;
   c->inner = inner;
@@ -848,6 +924,7 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
     pthread_rwlock_init(&c->shards[i], NULL);
   pthread_mutex_init(&c->feed_lock, NULL);
   pthread_mutex_init(&c->revoked_lock, NULL);
+  pthread_mutex_init(&c->org_lock, NULL);
   pthread_cond_init(&c->reload, NULL);
   /* The feed starts now: nothing is cached yet that an earlier change could have touched. */
   struct store_change_page page;

@@ -186,6 +186,10 @@ struct write_job {
   /* A job that only inserts this token (or, with apply NULL, nothing) and its audit record: the
    * writer may insert it with the batch's others in one statement (sql_writer.c's fast path). */
   const struct store_token *insert_only;
+  /* With insert_only: the token is an OIDC exchange's. Its name is reserved in its organization
+   * first (unless it is personal), and its issuer's last use noted, which must find the issuer:
+   * what apply does, done for the whole batch at once on the fast path. */
+  bool oidc_exchange;
   store_done_fn done;
   void *arg;
   struct write_job *next;
@@ -349,7 +353,7 @@ int sql_oidc_issuer_by_iss(struct store *store, int64_t org_id, const char *iss,
 int sql_oidc_issuers_list(struct store *store, int64_t org_id, struct store_oidc_issuer **out,
                           size_t *count);
 int sql_oidc_token_insert(struct store *store, const struct store_token *token,
-                          const struct audit_record *audit);
+                          const struct audit_record *audit, store_done_fn done, void *arg);
 /* sql_orgs.c */
 int sql_org_by_name(struct store *store, const char *name, struct store_org *out);
 int sql_org_role(struct store *store, int64_t org_id, int64_t user_id, char *role);

@@ -1,5 +1,6 @@
 /* OIDC issuers and their authorization policies in the SQL stores, and the tokens that
- * exchanges issue. Writes are synchronous and re-check the actor like the other org writes. */
+ * exchanges issue. Issuer writes are synchronous and re-check the actor like the other org
+ * writes; an exchange's token may be queued (group commit). */
 
 #include "store/sql.h"
 
@@ -223,9 +224,13 @@ static int apply_token_insert(struct sql_conn *c, struct write_job *job) {
   return sql_write(c, STMT_OIDC_TOUCH, touch, 2, true);
 }
 
+/* The exchange's write: queued like a token creation, so that concurrent exchanges share a
+ * commit. The job holds no strings of its own (no issuer), so nothing is left to free here. */
 int sql_oidc_token_insert(struct store *store, const struct store_token *token,
-                          const struct audit_record *audit) {
+                          const struct audit_record *audit, store_done_fn done, void *arg) {
   struct oidc_job *o = oidc_job_new(apply_token_insert, NULL, NULL, audit);
   o->token = *token;
-  return submit(store, o);
+  o->job.insert_only = &o->token;
+  o->job.oidc_exchange = true;
+  return sql_submit(store, &o->job, done, arg);
 }

@@ -126,7 +126,7 @@ static int run_jobs(struct writer *w, struct sql_conn *c, struct write_job *batc
 }
 
 /* Whether every job of the batch only inserts a token or an audit record: the common case, token
- * creations through the API. */
+ * creations through the API and OIDC exchanges. */
 static bool inserts_only(const struct write_job *batch) {
   for (const struct write_job *j = batch; j; j = j->next)
     if (j->apply && !j->insert_only)
@@ -136,10 +136,60 @@ static bool inserts_only(const struct write_job *batch) {
 
 #define TOKEN_ROW_PARAMS 17
 
+/* The OIDC issuers an exchange batch touches, each with the creation time of its last token in
+ * the batch: what the careful path's one touch a job leaves behind. */
+struct touch {
+  const char *issuer;
+  int64_t last_used;
+};
+
+static void note_touch(struct touch *touches, int *count, const struct store_token *t) {
+  for (int i = 0; i < *count; i++)
+    if (strcmp(touches[i].issuer, t->oidc_issuer) == 0) {
+      touches[i].last_used = t->created;
+      return;
+    }
+  touches[(*count)++] = (struct touch){t->oidc_issuer, t->created};
+}
+
+/* An exchange batch's names, in one statement, and its issuers' last use (must_change: an issuer
+ * deleted since the exchange began fails the batch, whose careful run then fails only its jobs). */
+static int run_exchange_parts(struct sql_conn *c, const struct write_job *batch, int count) {
+  struct param *names = calloc((size_t)count * 2, sizeof *names);
+  struct touch *touches = calloc((size_t)count, sizeof *touches);
+  if (!names || !touches)
+    abort();
+  int nnames = 0, ntouches = 0, rc = TE_OK;
+  for (const struct write_job *j = batch; j; j = j->next) {
+    const struct store_token *t = j->insert_only;
+    if (!j->oidc_exchange)
+      continue;
+    if (t->kind != TOKEN_PERSONAL) {
+      names[nnames * 2] = PARAM_I(t->org_id);
+      names[nnames * 2 + 1] = PARAM_T(t->name);
+      nnames++;
+    }
+    note_touch(touches, &ntouches, t);
+  }
+  if (nnames)
+    rc = c->driver->run_rows(c, STMT_TOKEN_NAME_RESERVE, names, 2, nnames);
+  for (int i = 0; i < ntouches && !rc; i++) {
+    struct param p[] = {PARAM_T(touches[i].issuer), PARAM_I(touches[i].last_used)};
+    rc = sql_write(c, STMT_OIDC_TOUCH, p, 2, true);
+  }
+  /* The careful path announces any change; keep other nodes hearing of exchanges as before. */
+  if (!rc && ntouches)
+    rc = sql_exec(c, STMT_NOTIFY, NULL, 0);
+  free(names);
+  free(touches);
+  return rc;
+}
+
 /* The fast path for such a batch: its tokens in one multi-row INSERT, its audit records (chained
  * in memory from the tail read once, under the write lock) in another, no savepoints; a handful of
- * round trips whatever the batch's size. Any failure (say, a colliding hash) undoes it all, and the
- * batch then runs the careful way, a savepoint a job, which tells each job its own result. */
+ * round trips whatever the batch's size (exchanges add their names in one more, and a touch for
+ * each issuer). Any failure (say, a colliding hash) undoes it all, and the batch then runs the
+ * careful way, a savepoint a job, which tells each job its own result. */
 static int run_inserts(struct writer *w, struct sql_conn *c, const struct write_job *batch,
                        int count, struct audit_tail *tail) {
   struct param *tokens = calloc((size_t)count * TOKEN_ROW_PARAMS, sizeof *tokens);
@@ -155,6 +205,8 @@ static int run_inserts(struct writer *w, struct sql_conn *c, const struct write_
     rc = sql_exec(c, STMT_WRITE_LOCK, NULL, 0);
   if (!rc)
     rc = audit_tail_read(c, &seq, prev);
+  if (!rc)
+    rc = run_exchange_parts(c, batch, count);
   for (const struct write_job *j = batch; j && !rc; j = j->next) {
     if (j->insert_only)
       token_insert_params(j->insert_only, &tokens[ntokens++ * TOKEN_ROW_PARAMS]);

@@ -365,9 +365,12 @@ struct store_ops {
                            size_t *count);
   /* Inserts a token made by an exchange (token->oidc_issuer set; an org or team token's name is
    * reserved like any other), records the exchange's audit record, and notes the issuer's last
-   * use, in one transaction. Synchronous. */
+   * use, in one transaction: TE_NOT_FOUND when the issuer is gone, TE_CONFLICT when the name was
+   * ever used. With done == NULL it blocks until durable and returns the result; otherwise it
+   * returns 0 at once and reports through done(arg, result) later, sharing a group commit with
+   * other writes (token_insert's contract). */
   int (*oidc_token_insert)(struct store *store, const struct store_token *token,
-                           const struct audit_record *audit);
+                           const struct audit_record *audit, store_done_fn done, void *arg);
 
   /* A page of audit records; *out freed with free(). */
   int (*audit_list)(struct store *store, const struct store_audit_query *query,

@@ -4,6 +4,7 @@
 // GetAuthPolicy/UpdateAuthPolicy, the Token exchange, explain, and the audit trail.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { api, assert401, memberAdd, nowSeconds, orgAdd, poll, sleep, startServer, tokenCreate, userAdd, validate, startMockIssuer } from './helpers.mjs';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -350,6 +351,45 @@ test('a personal token from an exchange acts only in the issuer\'s org, without 
   assert.equal((await api(srv, 'GET', `/api/orgs/acme/oidc/issuers/${issuer.id}`, { token: robot })).status, 200);
   tok.ciAlice = ci;
   assert.equal((await setPolicies([allowOrg({ sub: 'repo:acme/*' }), { decision: 'deny', tokenType: 'organization', authorizedPermissions: [], rules: { sub: '*:ref:refs/heads/feature*' } }])).status, 200);
+});
+
+test('a static key set replaced, a policy changed or an issuer deleted right after an exchange is honoured by the next one', async () => {
+  const ISS = 'https://static.example.invalid'; // never fetched: the key set is static
+  const keyA = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyB = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwks = (k) => ({ keys: [{ ...k.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }] });
+  const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+  const mint = (k) => {
+    const iat = nowSeconds();
+    const input = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${b64({ iss: ISS, aud: AUD, sub: SUB, iat, exp: iat + 300 })}`;
+    return `${input}.${sign('sha256', Buffer.from(input), k.privateKey).toString('base64url')}`;
+  };
+  const org = (subject) => exchange({ subject_token: subject, requested_token_type: TYPE('organization') });
+  const reg = await api(srv, 'POST', '/api/orgs/acme/oidc/issuers', { token: tok.alice, json: { name: 'static', url: ISS, jwks: jwks(keyA) } });
+  assert.equal(reg.status, 200, reg.text);
+  const policy = await api(srv, 'GET', `/api/orgs/acme/auth/policies/oidcissuers/${reg.json.id}`, { token: tok.alice });
+  const setStatic = (policies) => api(srv, 'PATCH', `/api/orgs/acme/auth/policies/${policy.json.id}`, { token: tok.alice, json: { policies } });
+  assert.equal((await setStatic([allowOrg()])).status, 200);
+  assert.equal((await org(mint(keyA))).status, 200);
+  assert.equal((await org(mint(keyA))).status, 200);
+  // The same kid, another key: the old key is refused at once, the new one accepted.
+  const rotated = await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${reg.json.id}`, { token: tok.alice, json: { jwks: jwks(keyB) } });
+  assert.equal(rotated.status, 200, rotated.text);
+  assert.equal((await org(mint(keyA))).json.error, 'invalid_grant');
+  const withB = await org(mint(keyB));
+  assert.equal(withB.status, 200, JSON.stringify(withB.json));
+  // A policy that no longer allows the subject.
+  assert.equal((await setStatic([allowOrg({ sub: 'repo:someone-else/*' })])).status, 200);
+  assert.equal((await org(mint(keyB))).json.error, 'invalid_grant');
+  assert.equal((await setStatic([allowOrg()])).status, 200);
+  assert.equal((await org(mint(keyB))).status, 200);
+  // Back to the first key set: the second key is refused again.
+  assert.equal((await api(srv, 'PATCH', `/api/orgs/acme/oidc/issuers/${reg.json.id}`, { token: tok.alice, json: { jwks: jwks(keyA) } })).status, 200);
+  assert.equal((await org(mint(keyB))).json.error, 'invalid_grant');
+  assert.equal((await org(mint(keyA))).status, 200);
+  assert.equal((await api(srv, 'DELETE', `/api/orgs/acme/oidc/issuers/${reg.json.id}`, { token: tok.alice })).status, 204);
+  assert.equal((await org(mint(keyA))).json.error, 'invalid_grant');
+  assert401(await api(srv, 'GET', '/api/user', { token: withB.json.access_token }));
 });
 
 test('update, regenerate and delete; a deleted issuer exchanges nothing', async () => {

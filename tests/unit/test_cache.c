@@ -336,6 +336,12 @@ static void a_new_cache_loads_every_token_and_refuses_others_from_memory(void **
   assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, a.id, NULL, NULL, NULL),
                    TE_OK);
   assert_int_equal(until_gone(s, a.hash), TE_NOT_FOUND);
+  /* The gauge is published once the whole page of the feed is applied, a moment after the entry
+   * went (applying a deletion reads the store again). */
+  for (int i = 0; i < 200 && counted("\ntessera_cache_tokens ") != 2501; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
   assert_int_equal(counted("\ntessera_cache_tokens "), 2501);
 }
 
@@ -446,6 +452,44 @@ static void writes_by_another_process_are_seen_after_a_poll(void **state) {
   assert_int_equal(n, 1);
 }
 
+/* Organizations by name come from memory until the feed names them: a change by another process
+ * is seen after a poll, one through the cache at once, and a deleted one is no longer found. */
+static void organizations_are_read_again_once_the_feed_names_them(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  /* A cache that never polls: what it answers after another process's change is its memory (on
+   * SQLite; on PostgreSQL the other handle's NOTIFY reaches it at once, as it would another
+   * node). */
+  struct store *inner, *frozen;
+  assert_int_equal(fixture_open(f->path, 1, &inner), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 3600 * 1000, 3600 * 1000, 3600, &frozen), TE_OK);
+  assert_int_equal(f->other->ops->org_create(f->other, "acme"), TE_OK);
+  struct store_org org, again;
+  assert_int_equal(s->ops->org_by_name(s, "acme", &org), TE_OK);
+  assert_int_equal(frozen->ops->org_by_name(frozen, "acme", &org), TE_OK);
+  assert_int_equal(org.max_token_expiry_days, 0);
+  assert_int_equal(f->other->ops->org_set_expiry_policy(f->other, NULL, org.id, 30, NULL), TE_OK);
+  assert_int_equal(frozen->ops->org_by_name(frozen, "acme", &again), TE_OK);
+  if (!fixture_is_pg())
+    assert_int_equal(again.max_token_expiry_days, 0);                  /* held */
+  for (int i = 0; i < 500 && again.max_token_expiry_days != 30; i++) { /* polls every 50 ms */
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(s->ops->org_by_name(s, "acme", &again), TE_OK);
+  }
+  assert_int_equal(again.max_token_expiry_days, 30);
+  assert_int_equal(again.id, org.id);
+  /* Through the cache itself: seen by the very next read. */
+  assert_int_equal(s->ops->org_set_expiry_policy(s, NULL, org.id, 7, NULL), TE_OK);
+  assert_int_equal(s->ops->org_by_name(s, "acme", &again), TE_OK);
+  assert_int_equal(again.max_token_expiry_days, 7);
+  /* A name never found is asked of the store each time. */
+  assert_int_equal(s->ops->org_by_name(s, "later", &again), TE_NOT_FOUND);
+  assert_int_equal(f->other->ops->org_create(f->other, "later"), TE_OK);
+  assert_int_equal(s->ops->org_by_name(s, "later", &again), TE_OK);
+  frozen->ops->close(frozen);
+}
+
 static void entries_expire_after_their_ttl(void **state) {
   struct fixture *f = *state;
   /* A cache that never polls, with a 1 s TTL: only the TTL can refresh it. */
@@ -485,6 +529,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(an_async_delete_invalidates_before_it_reports, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(writes_by_another_process_are_seen_after_a_poll, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(organizations_are_read_again_once_the_feed_names_them, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(entries_expire_after_their_ttl, setup, teardown),
       cmocka_unit_test_setup_teardown(a_token_made_elsewhere_is_loaded_from_the_feed, setup,

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "oidc/jwk.h"
+#include "oidc/jwk_cache.h"
 #include "oidc/jws.h"
 
 #include <openssl/bio.h>
@@ -939,6 +940,83 @@ static void base64url_decoding_is_strict(void **state) {
   assert_int_equal(jwk_base64url_decode("QU\0D", 4, &out, &len), TE_BAD_REQUEST);
 }
 
+/* ---- the parsed-JWKS cache ---- */
+
+/* {"keys": [the public JWK of pkey as kid "k"]} as text. */
+static char *jwks_text(EVP_PKEY *pkey) {
+  json_t *root = json_pack("{s:[o]}", "keys", public_jwk(pkey, "k"));
+  char *text = json_dumps(root, 0);
+  json_decref(root);
+  assert_non_null(text);
+  return text;
+}
+
+static int verify_cached(const char *owner, const char *jwks, const char *token,
+                         const struct jwk_set **seen) {
+  const struct jwk_set *keys = NULL;
+  struct jwk_cached *held = NULL;
+  const char *why = NULL;
+  int rc = jwk_cache_get(owner, jwks, strlen(jwks), &keys, &held, &why);
+  if (rc == TE_OK)
+    rc = verify(token, keys, &why);
+  if (seen)
+    *seen = keys;
+  jwk_cache_release(held);
+  return rc;
+}
+
+static void jwk_cache_reuses_a_set_only_for_the_same_text(void **state) {
+  (void)state;
+  char *text_a = jwks_text(rsa_a), *text_b = jwks_text(rsa_b);
+  char *token_a = sign_token("{\"alg\":\"RS256\",\"kid\":\"k\"}", claims_json, rsa_a);
+  char *token_b = sign_token("{\"alg\":\"RS256\",\"kid\":\"k\"}", claims_json, rsa_b);
+  const struct jwk_set *first = NULL, *again = NULL, *other = NULL;
+  assert_int_equal(verify_cached("issuer-1", text_a, token_a, &first), TE_OK);
+  assert_int_equal(verify_cached("issuer-1", text_a, token_a, &again), TE_OK);
+  assert_ptr_equal(first, again); /* parsed once */
+  /* The issuer's keys rotated (same kid, another key): the old key no longer verifies. */
+  assert_int_equal(verify_cached("issuer-1", text_b, token_a, &other), TE_FORBIDDEN);
+  assert_ptr_not_equal(other, first);
+  assert_int_equal(verify_cached("issuer-1", text_b, token_b, NULL), TE_OK);
+  /* Another owner with the first text has keys of its own; the first owner's stay rotated. */
+  assert_int_equal(verify_cached("issuer-2", text_a, token_a, NULL), TE_OK);
+  assert_int_equal(verify_cached("issuer-1", text_b, token_a, NULL), TE_FORBIDDEN);
+  /* A text that does not parse is refused as jwk_set_parse refuses it, every time. */
+  const struct jwk_set *keys = (const struct jwk_set *)1;
+  struct jwk_cached *held = (struct jwk_cached *)1;
+  const char *why = NULL;
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(jwk_cache_get("issuer-1", "{\"keys\":7}", 11, &keys, &held, &why),
+                     TE_BAD_REQUEST);
+    assert_null(keys);
+    assert_null(held);
+  }
+  assert_int_equal(verify_cached("issuer-1", text_b, token_b, NULL), TE_OK);
+  jwk_cache_clear();
+  free(token_a);
+  free(token_b);
+  free(text_a);
+  free(text_b);
+}
+
+/* Keys a caller holds outlive their entry's replacement and the cache's clearing. */
+static void jwk_cache_keeps_held_keys_valid(void **state) {
+  (void)state;
+  char *text_a = jwks_text(rsa_a), *text_b = jwks_text(rsa_b);
+  char *token_a = sign_token("{\"alg\":\"RS256\",\"kid\":\"k\"}", claims_json, rsa_a);
+  const struct jwk_set *keys = NULL;
+  struct jwk_cached *held = NULL;
+  const char *why = NULL;
+  assert_int_equal(jwk_cache_get("issuer-1", text_a, strlen(text_a), &keys, &held, &why), TE_OK);
+  assert_int_equal(verify_cached("issuer-1", text_b, token_a, NULL), TE_FORBIDDEN);
+  jwk_cache_clear();
+  assert_int_equal(verify(token_a, keys, &why), TE_OK);
+  jwk_cache_release(held);
+  free(token_a);
+  free(text_a);
+  free(text_b);
+}
+
 static int make_keys(void **state) {
   (void)state;
   rsa_a = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -962,6 +1040,8 @@ static int free_keys(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(rs256_token_verifies),
+      cmocka_unit_test(jwk_cache_reuses_a_set_only_for_the_same_text),
+      cmocka_unit_test(jwk_cache_keeps_held_keys_valid),
       cmocka_unit_test(es256_token_verifies),
       cmocka_unit_test(token_is_read_by_length),
       cmocka_unit_test(tampered_payload_is_forbidden),

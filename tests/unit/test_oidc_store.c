@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "store_fixture.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ static void exchange_tokens_note_their_issuer_and_its_use(void **state) {
   t.expires = t.created + 600;
   snprintf(t.name, sizeof t.name, "oidc-1");
   snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", a.id);
-  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_OK);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_string_equal(p.token.oidc_issuer, a.id);
@@ -130,12 +131,92 @@ static void exchange_tokens_note_their_issuer_and_its_use(void **state) {
   store_oidc_issuer_clear(&got);
   /* Names are reserved like any org token's. */
   token_fill_secret(&t, value);
-  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_CONFLICT);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL, NULL, NULL), TE_CONFLICT);
   /* An issuer deleted meanwhile issues nothing. */
   assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
   snprintf(t.name, sizeof t.name, "oidc-2");
-  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_NOT_FOUND);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL, NULL, NULL), TE_NOT_FOUND);
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_NOT_FOUND);
+}
+
+/* Queued exchanges (done != NULL): each is reported once with its own result, and those queued
+ * together share commits; a taken name, or an issuer deleted meanwhile, fails only its own job. */
+struct results {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int reported;
+  int result[64];
+};
+
+struct slot {
+  struct results *all;
+  int index;
+};
+
+static void note_result(void *arg, int result) {
+  struct slot *slot = arg;
+  pthread_mutex_lock(&slot->all->lock);
+  slot->all->result[slot->index] = result;
+  slot->all->reported++;
+  pthread_cond_signal(&slot->all->cond);
+  pthread_mutex_unlock(&slot->all->lock);
+}
+
+static void wait_reported(struct results *r, int n) {
+  pthread_mutex_lock(&r->lock);
+  while (r->reported < n)
+    pthread_cond_wait(&r->cond, &r->lock);
+  pthread_mutex_unlock(&r->lock);
+}
+
+static void queued_exchange_tokens_report_each_result(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->store;
+  enum { N = 40 };
+  struct store_oidc_issuer a = make_issuer(f->acme.id, "https://ci.example");
+  assert_int_equal(s->ops->oidc_issuer_insert(s, NULL, &a, NULL), TE_OK);
+  static struct results r = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}};
+  static struct slot slots[N + 1];
+  static struct store_token tokens[N + 1];
+  for (int i = 0; i < N; i++) {
+    struct store_token *t = &tokens[i];
+    *t = (struct store_token){.kind = TOKEN_ORG, .org_id = f->acme.id, .created = time_now() + i};
+    token_fill_secret(t, NULL);
+    t->expires = t->created + 600;
+    snprintf(t->name, sizeof t->name, "oidc-q%d", i == N - 1 ? 0 : i); /* the last one: taken */
+    snprintf(t->oidc_issuer, sizeof t->oidc_issuer, "%s", a.id);
+    slots[i] = (struct slot){&r, i};
+    r.result[i] = 1;
+    assert_int_equal(s->ops->oidc_token_insert(s, t, NULL, note_result, &slots[i]), TE_OK);
+  }
+  wait_reported(&r, N);
+  for (int i = 0; i < N - 1; i++) {
+    assert_int_equal(r.result[i], TE_OK);
+    struct store_principal p;
+    assert_int_equal(s->ops->principal_by_token_hash(s, tokens[i].hash, &p), TE_OK);
+    assert_string_equal(p.token.name, tokens[i].name);
+  }
+  assert_int_equal(r.result[N - 1], TE_CONFLICT);
+  /* The issuer's last use is its last token's, and the names are taken. */
+  struct store_oidc_issuer got;
+  assert_int_equal(s->ops->oidc_issuer_get(s, f->acme.id, a.id, &got), TE_OK);
+  assert_int_equal(got.last_used, tokens[N - 2].created);
+  store_oidc_issuer_clear(&got);
+  token_fill_secret(&tokens[N - 1], NULL);
+  snprintf(tokens[N - 1].name, sizeof tokens[N - 1].name, "oidc-q%d", N - 2);
+  assert_int_equal(s->ops->oidc_token_insert(s, &tokens[N - 1], NULL, NULL, NULL), TE_CONFLICT);
+  /* The issuer is gone: a queued exchange issues nothing. */
+  assert_int_equal(s->ops->oidc_issuer_delete(s, NULL, f->acme.id, a.id, NULL), TE_OK);
+  struct store_token *t = &tokens[N];
+  *t = tokens[0];
+  token_fill_secret(t, NULL);
+  snprintf(t->name, sizeof t->name, "oidc-late");
+  slots[N] = (struct slot){&r, N};
+  assert_int_equal(s->ops->oidc_token_insert(s, t, NULL, note_result, &slots[N]), TE_OK);
+  wait_reported(&r, N + 1);
+  assert_int_equal(r.result[N], TE_NOT_FOUND);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, t->hash, &p), TE_NOT_FOUND);
 }
 
 /* The in-transaction actor check for a token an exchange made: confined to the issuer's org,
@@ -153,7 +234,7 @@ static void exchange_tokens_are_confined_actors(void **state) {
   token_fill_secret(&t, value);
   t.expires = t.created + 600;
   snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", a.id);
-  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL), TE_OK);
+  assert_int_equal(s->ops->oidc_token_insert(s, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_false(p.user.site_admin);
@@ -189,7 +270,7 @@ static struct store_token exchange_admin_token(struct fixture *f, const char *is
   t.expires = t.created + 600;
   snprintf(t.name, sizeof t.name, "%s", name);
   snprintf(t.oidc_issuer, sizeof t.oidc_issuer, "%s", issuer_id);
-  assert_int_equal(f->store->ops->oidc_token_insert(f->store, &t, NULL), TE_OK);
+  assert_int_equal(f->store->ops->oidc_token_insert(f->store, &t, NULL, NULL, NULL), TE_OK);
   struct store_principal p;
   assert_int_equal(f->store->ops->principal_by_token_hash(f->store, t.hash, &p), TE_OK);
   assert_string_equal(p.issuer_name, "ci");
@@ -286,6 +367,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(updates_and_policies_change_what_they_say, setup, teardown),
       cmocka_unit_test_setup_teardown(exchange_tokens_note_their_issuer_and_its_use, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(queued_exchange_tokens_report_each_result, setup, teardown),
       cmocka_unit_test_setup_teardown(exchange_tokens_are_confined_actors, setup, teardown),
       cmocka_unit_test_setup_teardown(key_refreshes_never_undo_a_change, setup, teardown),
       cmocka_unit_test_setup_teardown(exchange_tokens_change_access_only_when_granted, setup,
