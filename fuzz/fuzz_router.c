@@ -355,7 +355,7 @@ static void populate(void) {
   snprintf(a.org, sizeof a.org, "acme");
   snprintf(a.event, sizeof a.event, "personal-token-created-for-oidc-issuer");
   snprintf(a.user, sizeof a.user, "bob");
-  must(s->ops->oidc_token_insert(s, &oidc, &a), "oidc_token_insert");
+  must(s->ops->oidc_token_insert(s, &oidc, &a, NULL, NULL), "oidc_token_insert");
 
   add_session(&alice);
   memcpy(fx.value[CRED_BEARER], fx.value[CRED_ORG_ADMIN], TOKEN_VALUE_LEN + 1);
