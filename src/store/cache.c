@@ -264,13 +264,19 @@ static int cached_org_by_name(struct store *store, const char *name, struct stor
   return rc;
 }
 
+/* Whether the changes (all of them when changes is NULL) may name something of this kind. */
+static bool names_kind(const struct store_change *changes, size_t count,
+                       enum store_change_kind kind) {
+  for (size_t k = 0; changes && k < count; k++)
+    if (changes[k].kind == kind || changes[k].kind == CHANGE_UNKNOWN)
+      return true;
+  return !changes;
+}
+
 /* Drops the organizations one of the changes names (all when changes is NULL). */
 static uint64_t drop_orgs(struct cache_store *c, const struct store_change *changes, size_t count) {
   uint64_t dropped = 0;
-  bool any = !changes;
-  for (size_t k = 0; k < count && !any; k++)
-    any = changes[k].kind == CHANGE_ORG || changes[k].kind == CHANGE_UNKNOWN;
-  if (!any)
+  if (!names_kind(changes, count, CHANGE_ORG))
     return 0; /* most commits name no organization: no walk */
   pthread_mutex_lock(&c->org_lock);
   for (size_t i = 0; i < ORG_SLOTS; i++) {
@@ -339,10 +345,7 @@ static bool membership_stale(const struct membership_slot *slot, const struct st
 static uint64_t drop_memberships(struct cache_store *c, const struct store_change *changes,
                                  size_t count) {
   uint64_t dropped = 0;
-  bool any = !changes;
-  for (size_t k = 0; k < count && !any; k++)
-    any = changes[k].kind == CHANGE_USER || changes[k].kind == CHANGE_UNKNOWN;
-  if (!any)
+  if (!names_kind(changes, count, CHANGE_USER))
     return 0; /* new and deleted tokens, most commits: no walk of every shard */
   for (int shard = 0; shard < SHARDS; shard++) {
     pthread_rwlock_wrlock(&c->shards[shard]);

@@ -536,16 +536,20 @@ done:
   return version;
 }
 
+/* What a caller learns of an entry's token: its hash, seq and expiry. */
+static void entry_token(const struct entry *e, struct store_token *was) {
+  memcpy(was->hash, e->hash, TOKEN_HASH_LEN);
+  was->seq = e->seq;
+  was->expires = e->expires;
+}
+
 bool ptable_remove_seq(struct principal_table *t, int64_t seq, struct store_token *was) {
   pthread_rwlock_wrlock(&t->lock);
   uint32_t n = *find_seq(t, seq);
   if (n) {
     struct entry *e = at(t, n - 1);
-    if (was) {
-      memcpy(was->hash, e->hash, TOKEN_HASH_LEN);
-      was->seq = e->seq;
-      was->expires = e->expires;
-    }
+    if (was)
+      entry_token(e, was);
     entry_remove(t, find_hash(t, e->hash), n);
   }
   pthread_rwlock_unlock(&t->lock);
@@ -556,10 +560,7 @@ bool ptable_find_seq(struct principal_table *t, int64_t seq, struct store_token 
   pthread_rwlock_rdlock(&t->lock);
   uint32_t n = *find_seq(t, seq);
   if (n) {
-    const struct entry *e = at(t, n - 1);
-    memcpy(was->hash, e->hash, TOKEN_HASH_LEN);
-    was->seq = e->seq;
-    was->expires = e->expires;
+    entry_token(at(t, n - 1), was);
   }
   pthread_rwlock_unlock(&t->lock);
   return n != 0;
