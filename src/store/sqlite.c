@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "store/sql.h"
 #include "store/sqlite_schema.h"
+#include "store/sqlite_checkpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -226,6 +227,7 @@ struct sqlite_conn {
 struct sqlite_store {
   struct sql_store base;
   struct sqlite_conn *writer_conn;
+  struct sqlite_checkpointer *checkpointer;
   pthread_mutex_t pool_lock;
   pthread_cond_t pool_free;
   struct sqlite_conn **readers; /* stack of idle read connections */
@@ -460,6 +462,7 @@ static void writer_release(struct sql_store *base, struct sql_conn *c) {
 
 static void backend_close(struct sql_store *base) {
   struct sqlite_store *s = (struct sqlite_store *)base;
+  sqlite_checkpointer_stop(s->checkpointer);
   conn_close(s->writer_conn);
   for (int i = 0; i < s->idle_readers; i++)
     conn_close(s->readers[i]);
@@ -510,6 +513,8 @@ int store_sqlite_open(const char *path, int read_connections, struct store **out
   for (int i = 0; rc == TE_OK && i < read_connections; i++)
     if ((rc = conn_open(path, CONN_READER, &s->readers[i])) == TE_OK)
       s->idle_readers = i + 1;
+  if (rc == TE_OK)
+    rc = sqlite_checkpointer_start(path, writer_conn->db, &s->checkpointer);
   if (rc == TE_OK)
     rc = sql_store_start(&s->base, &writer_conn->base, key_path, head_path);
   if (rc != TE_OK) {
