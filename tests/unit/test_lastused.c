@@ -18,6 +18,7 @@ struct fake_store {
   pthread_mutex_t lock;
   int calls;
   int fail_next;
+  int fail_call; /* the call (1, 2, ...) that fails, 0 for none */
   struct store_last_used written[64];
   size_t written_count;
   size_t touched; /* every update written, also past the 64 kept */
@@ -27,8 +28,10 @@ static int fake_touch(struct store *store, const struct store_last_used *u, size
   struct fake_store *f = (struct fake_store *)store;
   pthread_mutex_lock(&f->lock);
   int rc = TE_OK;
-  if (f->fail_next) {
-    f->fail_next--;
+  if (f->fail_next || (f->fail_call && f->calls + 1 == f->fail_call)) {
+    f->fail_call = 0;
+    if (f->fail_next)
+      f->fail_next--;
     rc = TE_INTERNAL;
   } else {
     f->calls++;
@@ -107,6 +110,7 @@ static void uses_of_many_tokens_are_each_written_once(void **state) {
   assert_int_equal(lastused_effective(lu, 49999, 0), now);
   assert_int_equal(lastused_flush(lu), TE_OK);
   assert_int_equal(f->touched, 50000);
+  assert_int_equal(f->calls, 50); /* a thousand a commit, so creations queue behind no more */
   assert_int_equal(lastused_effective(lu, 49999, now), now);
   assert_int_equal(lastused_effective(lu, 49999, 0), 0); /* forgotten: the store has it */
   assert_int_equal(lastused_flush(lu), TE_OK);
@@ -127,6 +131,26 @@ static void a_failed_write_is_retried(void **state) {
   assert_int_equal(lastused_effective(lu, 3, 0), now);
   assert_int_equal(lastused_flush(lu), TE_OK);
   assert_int_equal(f->written_count, 2);
+  lastused_stop(lu);
+}
+
+/* A write that fails part-way: what was committed before it is not written again, the rest is. */
+static void a_write_failing_part_way_retries_only_the_rest(void **state) {
+  struct fake_store *f = *state;
+  struct lastused *lu;
+  assert_int_equal(lastused_start(&f->base, 60, NO_TICK, &lu), TE_OK);
+  int64_t now = time_now();
+  for (int64_t seq = 1; seq <= 2500; seq++)
+    lastused_note(lu, seq, 0, now);
+  f->fail_call = 2;
+  assert_int_equal(lastused_flush(lu), TE_INTERNAL);
+  assert_int_equal(f->touched, 1000);
+  assert_int_equal(f->calls, 1); /* the third part was not tried after the second failed */
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->touched, 2500);
+  assert_int_equal(f->calls, 3);
+  for (int64_t seq = 1; seq <= 2500; seq++)
+    assert_int_equal(lastused_effective(lu, seq, 0), 0); /* all written: all forgotten */
   lastused_stop(lu);
 }
 
@@ -168,6 +192,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(many_uses_become_one_write, setup, teardown),
       cmocka_unit_test_setup_teardown(uses_of_many_tokens_are_each_written_once, setup, teardown),
       cmocka_unit_test_setup_teardown(a_failed_write_is_retried, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_write_failing_part_way_retries_only_the_rest, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(stopping_writes_what_is_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(the_background_thread_writes_within_seconds, setup, teardown),
   };
