@@ -135,11 +135,22 @@ static void written(struct lastused *lu, const struct store_last_used *u, size_t
   }
 }
 
+static int by_seq(const void *a, const void *b) {
+  int64_t x = ((const struct store_last_used *)a)->seq,
+          y = ((const struct store_last_used *)b)->seq;
+  return (x > y) - (x < y);
+}
+
 int lastused_flush(struct lastused *lu) {
   size_t n;
   pthread_mutex_lock(&lu->lock);
   struct store_last_used *updates = take_pending(lu, &n);
   pthread_mutex_unlock(&lu->lock);
+  /* In seq order before they are split: each commit then covers a run of neighbouring rows, a
+   * few pages of token_uses, where taken in bucket order each of its thousand uses had a page
+   * of its own (100k uses over a million tokens: 360 MB of log, against 13 MB). */
+  if (n > 1)
+    qsort(updates, n, sizeof *updates, by_seq);
   int rc = TE_OK;
   for (size_t from = 0; from < n; from += USES_A_COMMIT) {
     size_t part = n - from < USES_A_COMMIT ? n - from : USES_A_COMMIT;
