@@ -219,16 +219,8 @@ struct touch_job {
  * array of integer pairs (STMT_TOKEN_TOUCH reads it with json_each or jsonb_array_elements):
  * with a million tokens in use, tens of thousands a second, which one statement each made a
  * round trip each on PostgreSQL. */
-static int by_seq(const void *a, const void *b) {
-  int64_t x = ((const struct store_last_used *)a)->seq,
-          y = ((const struct store_last_used *)b)->seq;
-  return (x > y) - (x < y);
-}
-
 static int apply_tokens_touch(struct sql_conn *c, struct write_job *job) {
   struct touch_job *tj = (struct touch_job *)job;
-  /* In seq order: neighbouring rows share pages, which the statement then visits once. */
-  qsort(tj->updates, tj->count, sizeof tj->updates[0], by_seq);
   size_t cap = 2 + 44 * TOUCHES_A_STATEMENT; /* "[seq,time]," is at most 43 bytes */
   char *json = malloc(cap);
   if (!json)

@@ -393,7 +393,10 @@ struct store_ops {
   /* A page of tokens, newest first; *out is freed with free(). */
   int (*token_list)(struct store *store, const struct store_token_query *query,
                     struct store_token **out, size_t *count);
-  /* Raises last_used of each token to the given value (never lowers it). Blocks until durable. */
+  /* Raises last_used of each token to the given value (never lowers it). Blocks until durable.
+   * The caller (store/lastused.c) passes them in seq order: neighbouring rows share pages, which
+   * a statement then visits once, and nodes touching the same rows take their locks in one
+   * order. */
   int (*tokens_touch)(struct store *store, const struct store_last_used *updates, size_t count);
   /* The change feed after version `after`: at most limit changes (store_change_page). */
   int (*changes_since)(struct store *store, int64_t after, int limit,
