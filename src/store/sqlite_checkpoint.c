@@ -25,12 +25,17 @@ struct sqlite_checkpointer {
   pthread_cond_t wake;
   bool wanted, stopping;
   unsigned long runs;
+  int last_pages;         /* the writer's thread only */
+  unsigned long restarts; /* times the log was seen starting again (the writer's thread only) */
 };
 
 /* Runs on the writer's thread after each commit: a flag and a signal, unless the log is long. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages) {
   (void)name;
   struct sqlite_checkpointer *cp = arg;
+  if (pages < cp->last_pages)
+    __atomic_add_fetch(&cp->restarts, 1, __ATOMIC_RELAXED);
+  cp->last_pages = pages;
   if (pages >= RESTART_PAGES) {
     /* Busy: the thread is at it; the next commit tries again (and signals no more meanwhile, so
      * the thread is idle by then). */
@@ -103,7 +108,7 @@ int sqlite_checkpointer_start(const char *path, sqlite3 *writer, struct sqlite_c
 void sqlite_checkpointer_stop(struct sqlite_checkpointer *cp) {
   if (!cp)
     return;
-  sqlite3_wal_hook(cp->writer, NULL, NULL);
+  sqlite3_wal_autocheckpoint(cp->writer, CHECKPOINT_PAGES); /* SQLite's own hook, back */
   pthread_mutex_lock(&cp->lock);
   cp->stopping = true;
   pthread_cond_signal(&cp->wake);
@@ -113,6 +118,10 @@ void sqlite_checkpointer_stop(struct sqlite_checkpointer *cp) {
   pthread_cond_destroy(&cp->wake);
   sqlite3_close(cp->db);
   free(cp);
+}
+
+unsigned long sqlite_checkpointer_restarts(struct sqlite_checkpointer *cp) {
+  return __atomic_load_n(&cp->restarts, __ATOMIC_RELAXED);
 }
 
 unsigned long sqlite_checkpointer_runs(struct sqlite_checkpointer *cp) {

@@ -29,9 +29,10 @@ static int fake_touch(struct store *store, const struct store_last_used *u, size
   pthread_mutex_lock(&f->lock);
   int rc = TE_OK;
   if (f->fail_next || (f->fail_call && f->calls + 1 == f->fail_call)) {
-    f->fail_call = 0;
     if (f->fail_next)
       f->fail_next--;
+    else
+      f->fail_call = 0;
     rc = TE_INTERNAL;
   } else {
     f->calls++;

@@ -80,13 +80,15 @@ static void the_thread_checkpoints_once_the_log_is_long(void **state) {
 }
 
 /* Commits back to back, each beginning while the checkpoint of the one before may still run:
- * the log is nevertheless started again once it passes 4000 pages. */
+ * the log is nevertheless started again (by the thread's checkpoint or, past 4000 pages, the
+ * writer's own), so the file stays shorter than the 10000 pages that went through it. */
 static void under_steady_writes_the_log_stays_bounded(void **state) {
   struct fixture *f = *state;
   struct sqlite_checkpointer *cp;
   assert_int_equal(sqlite_checkpointer_start(f->path, f->writer, &cp), TE_OK);
   write_pages(f->writer, 25); /* 10000 pages */
-  assert_true(file_size(f->wal) < 6000 * 4096);
+  assert_true(sqlite_checkpointer_restarts(cp) >= 1);
+  assert_true(file_size(f->wal) < 9000 * 4096);
   sqlite_checkpointer_stop(cp);
 }
 
@@ -105,12 +107,14 @@ static void stopping_leaves_the_writer_usable(void **state) {
   assert_int_equal(sqlite_checkpointer_start(f->path, f->writer, &cp), TE_OK);
   write_pages(f->writer, 1);
   sqlite_checkpointer_stop(cp);
-  write_pages(f->writer, 1);
+  off_t before = file_size(f->path);
+  write_pages(f->writer, 3); /* past 1000 pages: SQLite's own checkpoint is back */
+  assert_true(file_size(f->path) > before);
   sqlite3_stmt *st;
   assert_int_equal(sqlite3_prepare_v2(f->writer, "SELECT count(*) FROM t", -1, &st, NULL),
                    SQLITE_OK);
   assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int(st, 0), 800);
+  assert_int_equal(sqlite3_column_int(st, 0), 1600);
   sqlite3_finalize(st);
 }
 
