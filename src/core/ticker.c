@@ -1,6 +1,7 @@
 #include "core/ticker.h"
 
 #include "core/error.h"
+#include "core/timeutil.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,14 +22,7 @@ static void *ticker_main(void *arg) {
   struct ticker *t = arg;
   pthread_mutex_lock(&t->lock);
   while (!t->stopping) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += t->period_ms / 1000;
-    deadline.tv_nsec += (long)(t->period_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-      deadline.tv_sec++;
-      deadline.tv_nsec -= 1000000000;
-    }
+    struct timespec deadline = time_deadline(CLOCK_REALTIME, t->period_ms);
     pthread_cond_timedwait(&t->wake, &t->lock, &deadline);
     if (t->stopping)
       break;

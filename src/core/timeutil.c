@@ -120,3 +120,15 @@ void time_format_rfc3339(int64_t seconds, char out[RFC3339_LEN + 1]) {
            (unsigned)tm.tm_mday % 100, (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100,
            (unsigned)tm.tm_sec % 100);
 }
+
+struct timespec time_deadline(clockid_t clock, int64_t ms) {
+  struct timespec t;
+  clock_gettime(clock, &t);
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}

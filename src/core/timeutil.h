@@ -2,6 +2,7 @@
 #define TESSERA_CORE_TIMEUTIL_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define RFC3339_LEN 20 /* "YYYY-MM-DDTHH:MM:SSZ" */
 
@@ -11,6 +12,10 @@ int64_t time_now(void);
 /* Monotonic clock, for durations and expiry of in-memory entries (never goes back). */
 int64_t time_monotonic_us(void);
 int64_t time_monotonic_ms(void);
+
+/* The moment ms milliseconds from now on clock, for pthread_cond_timedwait (whose condition
+ * variable must be set to that clock). */
+struct timespec time_deadline(clockid_t clock, int64_t ms);
 
 /* The same two clocks as the kernel last ticked them: a few milliseconds behind (its tick, 4 ms
  * here), a quarter of the cost (8 ns against 30 in a VM, no TSC read). For deadlines and ages of

@@ -1,6 +1,7 @@
 #include "store/pg_pool.h"
 
 #include "core/error.h"
+#include "core/timeutil.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -190,14 +191,7 @@ static int connect_slot(struct pg_pool *p, struct slot *s, PGconn **out) {
 }
 
 int pg_pool_acquire(struct pg_pool *p, PGconn **out) {
-  struct timespec deadline;
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  deadline.tv_sec += p->wait_ms / 1000;
-  deadline.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  struct timespec deadline = time_deadline(CLOCK_MONOTONIC, p->wait_ms);
   pthread_mutex_lock(&p->lock);
   if (now_ms() < p->down_until_ms) { /* found down a moment ago: say so at once */
     pthread_mutex_unlock(&p->lock);

@@ -51,13 +51,7 @@ static struct write_job *take_batch(struct writer *w, bool *stop) {
   while (!w->head && !w->stopping)
     pthread_cond_wait(&w->wake, &w->lock);
   if (!w->stopping && time_monotonic_ms() - w->last_commit_ms < GATHER_AFTER_MS) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += GATHER_MS * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = time_deadline(CLOCK_MONOTONIC, GATHER_MS);
     while (!w->stopping && !gathered(w) && pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
       ;
   }

@@ -141,6 +141,23 @@ static void relative_times_read_naturally(void **state) {
   assert_string_equal(out, "moments ago");
 }
 
+/* A deadline is the clock now plus the milliseconds, its nanoseconds always below a second. */
+static void deadlines_lie_ahead_by_the_milliseconds(void **state) {
+  (void)state;
+  const int64_t steps[] = {0, 3, 999, 1000, 1999, 2500, 86400000};
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+    struct timespec before, after;
+    clock_gettime(CLOCK_MONOTONIC, &before);
+    struct timespec d = time_deadline(CLOCK_MONOTONIC, steps[i]);
+    clock_gettime(CLOCK_MONOTONIC, &after);
+    assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+    int64_t d_ns = (int64_t)d.tv_sec * 1000000000 + d.tv_nsec;
+    int64_t lo = (int64_t)before.tv_sec * 1000000000 + before.tv_nsec + steps[i] * 1000000;
+    int64_t hi = (int64_t)after.tv_sec * 1000000000 + after.tv_nsec + steps[i] * 1000000;
+    assert_true(d_ns >= lo && d_ns <= hi);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(rfc3339_forms_parse_to_unix_seconds),
@@ -150,6 +167,7 @@ int main(void) {
       cmocka_unit_test(expiry_text_accepts_seconds_and_dates),
       cmocka_unit_test(expiry_bounds),
       cmocka_unit_test(relative_times_read_naturally),
+      cmocka_unit_test(deadlines_lie_ahead_by_the_milliseconds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
