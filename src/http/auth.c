@@ -11,7 +11,8 @@
 #include <string.h>
 
 /* One message for every kind of failure, so a caller learns nothing about why a token failed. */
-#define UNAUTHORIZED_DETAIL "No credentials provided or are invalid."
+static struct fixed_error unauthorized =
+    FIXED_ERROR(TE_UNAUTHORIZED, "No credentials provided or are invalid.");
 
 /* The credential after the scheme, with surrounding blanks trimmed; NULL for another scheme. */
 static const char *credential(const char *header, size_t *len) {
@@ -119,14 +120,14 @@ bool auth_authenticate(struct request *req) {
     len = SESSION_VALUE_LEN;
   } else if (!value || !token_is_well_formed(value, len)) {
     req->auth_result = METRICS_AUTH_UNKNOWN;
-    reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
+    reply_fixed_error(req, &unauthorized);
     return false;
   }
   int64_t now = time_now();
   int rc =
       principal_of(req->app->store, value, len, session, now, &req->principal, &req->auth_result);
   if (rc == TE_UNAUTHORIZED) {
-    reply_error(req, TE_UNAUTHORIZED, UNAUTHORIZED_DETAIL);
+    reply_fixed_error(req, &unauthorized);
     return false;
   }
   if (rc != TE_OK) {

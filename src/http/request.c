@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,23 @@ void reply_error(struct request *req, int err, const char *detail_fmt, ...) {
   /* Details quote what clients sent (a login, a field name, a path): a token value pasted there
    * must not come back in a reply, which proxies and clients may log. */
   set_reply(req, status, error_body(status, token_redact(detail, redacted, sizeof redacted)));
+}
+
+static void keep_fixed(void *body) {
+  (void)body; /* rendered once, for the process's life */
+}
+
+void reply_fixed_error(struct request *req, struct fixed_error *fixed) {
+  char *body = atomic_load_explicit(&fixed->body, memory_order_acquire);
+  if (!body) {
+    char *rendered = error_body(error_http_status(fixed->err), fixed->detail);
+    if (atomic_compare_exchange_strong_explicit(&fixed->body, &body, rendered, memory_order_acq_rel,
+                                                memory_order_acquire))
+      body = rendered;
+    else
+      free(rendered); /* another thread rendered it first; body is now theirs */
+  }
+  reply_shared(req, error_http_status(fixed->err), body, strlen(body), keep_fixed, NULL);
 }
 
 void reply_failure(struct request *req, int err, const char *detail) {

@@ -114,6 +114,17 @@ void reply_json(struct request *req, int status, json_t *json);
  * wrong, the table decides the status. The detail is token-redacted. */
 void reply_error(struct request *req, int err, const char *detail_fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* An error whose detail never changes, rendered on first use and then sent as the same bytes
+ * each time: the 401 every refused credential gets costs a flood of bad tokens no formatting, no
+ * JSON and no allocation per request. Declare one per call site with FIXED_ERROR. */
+struct fixed_error {
+  int err;            /* a TE_* code */
+  const char *detail; /* a literal, not token-redacted: it quotes nothing a client sent */
+  _Atomic(char *) body;
+};
+#define FIXED_ERROR(e, d)                                                                          \
+  { .err = (e), .detail = (d), .body = NULL }
+void reply_fixed_error(struct request *req, struct fixed_error *fixed);
 /* Sends the error for a TE_* code with the given detail (a generic one for 5xx: no internals). */
 void reply_failure(struct request *req, int err, const char *detail);
 /* Sends an empty body (204). */

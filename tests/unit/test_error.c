@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "http/request.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,11 +68,68 @@ static void replies_are_made_from_codes(void **state) {
   free(req.reply_body);
 }
 
+/* A fixed error is the body reply_error would render, made once: every reply after the first
+ * sends the very same bytes, and letting go of a reply leaves them for the next one. */
+static void fixed_errors_are_rendered_once(void **state) {
+  (void)state;
+  static struct fixed_error refused = FIXED_ERROR(TE_UNAUTHORIZED, "bad credentials.");
+  struct request a, b, c;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  memset(&c, 0, sizeof c);
+  reply_error(&c, TE_UNAUTHORIZED, "bad credentials.");
+  reply_fixed_error(&a, &refused);
+  reply_fixed_error(&b, &refused);
+  assert_int_equal(a.status, 401);
+  assert_int_equal(b.status, 401);
+  assert_string_equal(a.reply_body, c.reply_body);
+  assert_int_equal(a.reply_len, strlen(c.reply_body));
+  assert_ptr_equal(a.reply_body, b.reply_body);
+  const char *shared = a.reply_body;
+  request_reply_clear(&a); /* must not free what b still sends */
+  assert_null(a.reply_body);
+  assert_string_equal(b.reply_body, c.reply_body);
+  request_reply_clear(&b);
+  reply_fixed_error(&a, &refused);
+  assert_ptr_equal(a.reply_body, shared);
+  request_reply_clear(&a);
+  request_reply_clear(&c);
+}
+
+static struct fixed_error raced = FIXED_ERROR(TE_FORBIDDEN, "raced.");
+
+static void *reply_raced(void *out) {
+  struct request req;
+  memset(&req, 0, sizeof req);
+  reply_fixed_error(&req, &raced);
+  *(const char **)out = req.reply_body;
+  request_reply_clear(&req);
+  return NULL;
+}
+
+/* Threads whose first use races all get the one body that won (the losers' are freed: LeakSanitizer
+ * and TSan check that under make test's sanitizer builds). */
+static void fixed_errors_race_to_one_body(void **state) {
+  (void)state;
+  enum { THREADS = 8 };
+  pthread_t threads[THREADS];
+  const char *bodies[THREADS];
+  for (int i = 0; i < THREADS; i++)
+    assert_int_equal(pthread_create(&threads[i], NULL, reply_raced, &bodies[i]), 0);
+  for (int i = 0; i < THREADS; i++)
+    assert_int_equal(pthread_join(threads[i], NULL), 0);
+  for (int i = 1; i < THREADS; i++)
+    assert_ptr_equal(bodies[i], bodies[0]);
+  assert_string_equal(bodies[0], "{\"code\":403,\"message\":\"Forbidden: raced.\"}");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_code_has_its_status_and_phrase),
       cmocka_unit_test(unknown_codes_are_internal_errors),
       cmocka_unit_test(replies_are_made_from_codes),
+      cmocka_unit_test(fixed_errors_are_rendered_once),
+      cmocka_unit_test(fixed_errors_race_to_one_body),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
