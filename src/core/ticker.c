@@ -1,6 +1,7 @@
 #include "core/ticker.h"
 
 #include "core/error.h"
+#include "core/threadname.h"
 #include "core/timeutil.h"
 
 #include <pthread.h>
@@ -34,7 +35,8 @@ static void *ticker_main(void *arg) {
   return NULL;
 }
 
-int ticker_start(int period_ms, void (*fn)(void *arg), void *arg, struct ticker **out) {
+int ticker_start(const char *name, int period_ms, void (*fn)(void *arg), void *arg,
+                 struct ticker **out) {
   struct ticker *t = calloc(1, sizeof *t);
   if (!t)
     abort();
@@ -47,6 +49,7 @@ int ticker_start(int period_ms, void (*fn)(void *arg), void *arg, struct ticker 
     free(t);
     return TE_INTERNAL;
   }
+  thread_name(t->thread, name);
   *out = t;
   return TE_OK;
 }

@@ -182,7 +182,7 @@ static void flush_tick(void *arg) {
 
 void accesslog_start(int fd) {
   log_fd = fd;
-  if (ticker_start(FLUSH_MS, flush_tick, NULL, &flusher) != 0)
+  if (ticker_start("accesslog", FLUSH_MS, flush_tick, NULL, &flusher) != 0)
     flusher = NULL; /* lines are then written when a buffer fills, a second passes, or at stop */
 }
 

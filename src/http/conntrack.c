@@ -230,7 +230,7 @@ int conntrack_start(const struct conntrack_config *config, struct conntrack **ou
    * worker can still accept the connection that makes room. */
   c->high_water = config->max_connections - config->max_connections / 10 - 1;
   c->reported_ms = time_coarse_ms();
-  if (ticker_start(TICK_MS, tick, c, &c->ticker) != 0) {
+  if (ticker_start("conntrack", TICK_MS, tick, c, &c->ticker) != 0) {
     pthread_mutex_destroy(&c->lock);
     free(c);
     return TE_INTERNAL;

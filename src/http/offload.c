@@ -1,6 +1,7 @@
 #include "http/offload.h"
 
 #include "core/error.h"
+#include "core/threadname.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -49,9 +50,11 @@ int offload_start(struct offload **out) {
     abort();
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->wake, NULL);
-  for (; p->started < OFFLOAD_THREADS; p->started++)
+  for (; p->started < OFFLOAD_THREADS; p->started++) {
     if (pthread_create(&p->threads[p->started], NULL, run, p) != 0)
       break;
+    thread_name(p->threads[p->started], "offload");
+  }
   if (p->started == 0) {
     offload_stop(p);
     return TE_INTERNAL;

@@ -38,6 +38,7 @@
 
 #include "core/error.h"
 #include "core/metrics.h"
+#include "core/threadname.h"
 #include "core/ticker.h"
 #include "core/timeutil.h"
 #include "store/principal_table.h"
@@ -938,10 +939,12 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
     atomic_init(&c->feed_read_ms, time_monotonic_ms());
     inner->ops->watch(inner, on_commit, c);
     publish_size(c); /* empty, and not complete until the loader says so */
-    rc = ticker_start(poll_ms, poll_for_changes, c, &c->poller);
+    rc = ticker_start("feed-poller", poll_ms, poll_for_changes, c, &c->poller);
     if (rc == TE_OK && pthread_create(&c->loader, NULL, load_all, c) != 0) {
       ticker_stop(c->poller);
       rc = TE_INTERNAL;
+    } else if (rc == TE_OK) {
+      thread_name(c->loader, "cache-loader");
     }
   }
   if (rc != TE_OK) {

@@ -183,7 +183,7 @@ int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
   if (!(lu->buckets = calloc(lu->nbuckets, sizeof *lu->buckets)))
     abort();
   pthread_mutex_init(&lu->lock, NULL);
-  if (ticker_start(tick_ms, flush_tick, lu, &lu->flusher) != TE_OK) {
+  if (ticker_start("lastused", tick_ms, flush_tick, lu, &lu->flusher) != TE_OK) {
     pthread_mutex_destroy(&lu->lock);
     free(lu->buckets);
     free(lu);

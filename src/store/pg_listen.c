@@ -2,6 +2,7 @@
 #include "store/pg_listen.h"
 
 #include "core/error.h"
+#include "core/threadname.h"
 #include "store/pg_pool.h"
 
 #include <fcntl.h>
@@ -114,6 +115,7 @@ int pg_listener_start(const char *conninfo, const char *channel, void (*fn)(void
     free(l);
     return TE_INTERNAL;
   }
+  thread_name(l->thread, "pg-listen");
   *out = l;
   return TE_OK;
 }

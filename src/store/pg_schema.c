@@ -242,6 +242,14 @@ static const char *const migrations[] = {
      * writes a small row version, not a new version of the wide token row. */
     ("CREATE TABLE token_uses (seq bigint PRIMARY KEY REFERENCES tokens(seq) ON DELETE CASCADE,"
      "  last_used bigint NOT NULL);"),
+    /* 4: partial indexes, as the SQLite store's migration 13 has them: a token has no entry of
+     * NULLs for the kinds no query looks it up by (x = $1 implies x IS NOT NULL). */
+    ("DROP INDEX tokens_by_user;"
+     "CREATE INDEX tokens_by_user ON tokens (user_id, seq) WHERE user_id IS NOT NULL;"
+     "DROP INDEX tokens_by_org;"
+     "CREATE INDEX tokens_by_org ON tokens (org_id, seq) WHERE org_id IS NOT NULL;"
+     "DROP INDEX tokens_by_team;"
+     "CREATE INDEX tokens_by_team ON tokens (team_id, seq) WHERE team_id IS NOT NULL;"),
 };
 
 int pg_schema_version_latest(void) {

@@ -1,6 +1,7 @@
 #include "store/sqlite_checkpoint.h"
 
 #include "core/error.h"
+#include "core/threadname.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -99,6 +100,7 @@ int sqlite_checkpointer_start(const char *path, sqlite3 *writer, struct sqlite_c
     free(cp);
     return TE_INTERNAL;
   }
+  thread_name(cp->thread, "checkpointer");
   /* Replaces the automatic checkpoint (itself a hook of this kind) on the writer. */
   sqlite3_wal_hook(writer, on_wal_commit, cp);
   *out = cp;

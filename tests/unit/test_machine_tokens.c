@@ -1,6 +1,6 @@
 /* Organization and team tokens in the store (store/sql_machine_tokens.c, on both stores), the
- * actor re-check for token actors, the token-lifetime policy column, and migration 4 from a
- * database of the previous schema (SQLite). */
+ * actor re-check for token actors, the token-lifetime policy column, and migrations 4 and 13
+ * from a database of an earlier schema (SQLite). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -359,6 +359,99 @@ static void migration_4_keeps_tokens_and_never_reuses_seq(void **state) {
   temp_db_remove(dir);
 }
 
+/* How SQLite would run sql on the database at path: its EXPLAIN QUERY PLAN's details, joined. */
+static void query_plan(const char *path, const char *sql, char *out, size_t size) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  char explain[512];
+  snprintf(explain, sizeof explain, "EXPLAIN QUERY PLAN %s", sql);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
+  out[0] = '\0';
+  while (sqlite3_step(st) == SQLITE_ROW)
+    snprintf(out + strlen(out), size - strlen(out), "%s;",
+             (const char *)sqlite3_column_text(st, 3));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+/* Migration 13 makes the owner indexes partial (no entries of NULLs): a database of schema 12
+ * keeps every kind of token listed by its owner, the lookups still go through the indexes, and
+ * a deleted team still takes its tokens with it. */
+static void migration_13_keeps_owner_lookups_on_their_indexes(void **state) {
+  (void)state;
+  SQLITE_ONLY(); /* SQLite's own migration; PostgreSQL's 4 is the same indexes */
+  char dir[64], path[96];
+  temp_db_make(dir, path, "migrate13");
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite_schema_migrate_to(db, 12), TE_OK);
+  const char *rows =
+      "INSERT INTO users (id, uuid, login, name, email, created) VALUES (1, 'u1', 'alice', '', '',"
+      "  0);"
+      "INSERT INTO orgs (id, name, created) VALUES (1, 'acme', 0);"
+      "INSERT INTO teams (id, org_id, name, display_name, description, created)"
+      "  VALUES (1, 1, 'ops', '', '', 0);"
+      "INSERT INTO tokens (id, hash, kind, user_id, org_id, team_id, name, description, "
+      "  created_by, created) VALUES "
+      "('p1', randomblob(32), 'personal', 1, NULL, NULL, '', 'laptop', 'alice', 0),"
+      "('o1', randomblob(32), 'organization', NULL, 1, NULL, 'ci', '', 'alice', 0),"
+      "('t1', randomblob(32), 'team', NULL, 1, 1, 'deploy', '', 'alice', 0);";
+  assert_int_equal(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+
+  struct store *s;
+  assert_int_equal(fixture_open(path, 1, &s), TE_OK); /* migrates to the latest */
+  static const struct {
+    enum token_kind kind;
+    const char *id;
+  } owners[] = {{TOKEN_PERSONAL, "p1"}, {TOKEN_ORG, "o1"}, {TOKEN_TEAM, "t1"}};
+  for (size_t i = 0; i < sizeof owners / sizeof owners[0]; i++) {
+    struct store_token_query q = {owners[i].kind, 1, TOKEN_FILTER_ALL, time_now(), INT64_MAX, 10};
+    struct store_token *items;
+    size_t n;
+    assert_int_equal(s->ops->token_list(s, &q, &items, &n), TE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(items[0].id, owners[i].id);
+    free(items);
+  }
+  s->ops->close(s);
+
+  char plan[512];
+  query_plan(path, "SELECT seq FROM tokens WHERE user_id = 1 ORDER BY seq DESC", plan, sizeof plan);
+  assert_non_null(strstr(plan, "tokens_by_user"));
+  query_plan(path, "SELECT seq FROM tokens WHERE org_id = 1 AND kind = 'organization'", plan,
+             sizeof plan);
+  assert_non_null(strstr(plan, "tokens_by_org"));
+  query_plan(path, "SELECT seq FROM tokens WHERE team_id = 1 ORDER BY seq DESC", plan, sizeof plan);
+  assert_non_null(strstr(plan, "tokens_by_team"));
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  /* Partial: the personal token has no entry in the organization's index, nor the others in
+   * the user's. */
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                      "AND name LIKE 'tokens_by_%' AND sql LIKE '%IS NOT NULL'",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 3);
+  sqlite3_finalize(st);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON; DELETE FROM teams WHERE id = 1",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(db, "SELECT group_concat(id) FROM (SELECT id FROM tokens ORDER BY seq)",
+                         -1, &st, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "p1,o1");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  temp_db_remove(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(org_tokens_act_as_their_organization, setup, teardown),
@@ -373,6 +466,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(the_expiry_policy_is_kept_per_organization, setup, teardown),
       cmocka_unit_test(migration_4_keeps_tokens_and_never_reuses_seq),
+      cmocka_unit_test(migration_13_keeps_owner_lookups_on_their_indexes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
