@@ -37,17 +37,12 @@ struct writer {
   pthread_mutex_t lock;
   pthread_cond_t wake;
   struct write_job *head, *tail;
+  int queued;     /* jobs from head to tail */
+  bool gathering; /* in take_batch's timed wait: a job short of GATHER_JOBS need not wake it */
   bool stopping;
   int64_t last_commit_ms; /* monotonic; when the last batch ended */
   unsigned commits;       /* this writer's, for pruning the feed now and then */
 };
-
-static bool gathered(const struct writer *w) {
-  int n = 0;
-  for (const struct write_job *j = w->head; j && n < GATHER_JOBS; j = j->next)
-    n++;
-  return n >= GATHER_JOBS;
-}
 
 static struct write_job *take_batch(struct writer *w, bool *stop) {
   pthread_mutex_lock(&w->lock);
@@ -55,12 +50,17 @@ static struct write_job *take_batch(struct writer *w, bool *stop) {
     pthread_cond_wait(&w->wake, &w->lock);
   if (!w->stopping && time_monotonic_ms() - w->last_commit_ms < GATHER_AFTER_MS) {
     struct timespec until = time_deadline(CLOCK_MONOTONIC, GATHER_MS);
-    while (!w->stopping && !gathered(w) && pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
+    w->gathering = true;
+    while (!w->stopping && w->queued < GATHER_JOBS &&
+           pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
       ;
+    w->gathering = false;
   }
   struct write_job *batch = w->head, *last = w->head;
-  for (int n = 1; last && last->next && n < BATCH_MAX; n++)
+  int n = batch ? 1 : 0;
+  for (; last && last->next && n < BATCH_MAX; n++)
     last = last->next;
+  w->queued -= n;
   if (last) {
     w->head = last->next;
     if (!w->head)
@@ -349,7 +349,10 @@ void writer_submit(struct writer *w, struct write_job *job) {
   else
     w->head = job;
   w->tail = job;
-  pthread_cond_signal(&w->wake);
+  /* A writer gathering sleeps on until its deadline or a full batch: waking it for each job
+   * (500 a second) only to sleep again cost a futex call and two context switches a job. */
+  if (++w->queued >= GATHER_JOBS || !w->gathering)
+    pthread_cond_signal(&w->wake);
   pthread_mutex_unlock(&w->lock);
 }
 
