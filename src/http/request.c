@@ -106,6 +106,10 @@ static void keep_fixed(void *body) {
 }
 
 void reply_fixed_error(struct request *req, struct fixed_error *fixed) {
+  if (fixed->err >= TE_OK) { /* not a TE_* error: reply_error says so, and answers 500 */
+    reply_error(req, fixed->err, "%s", fixed->detail);
+    return;
+  }
   char *body = atomic_load_explicit(&fixed->body, memory_order_acquire);
   if (!body) {
     char *rendered = error_body(error_http_status(fixed->err), fixed->detail);

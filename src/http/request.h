@@ -116,7 +116,8 @@ void reply_error(struct request *req, int err, const char *detail_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* An error whose detail never changes, rendered on first use and then sent as the same bytes
  * each time: the 401 every refused credential gets costs a flood of bad tokens no formatting, no
- * JSON and no allocation per request. Declare one per call site with FIXED_ERROR. */
+ * JSON and no allocation per request. Declare one per distinct error (code and detail) with
+ * FIXED_ERROR, static: its body lives as long as the process. */
 struct fixed_error {
   int err;            /* a TE_* code */
   const char *detail; /* a literal, not token-redacted: it quotes nothing a client sent */

@@ -243,13 +243,17 @@ static const char *const migrations[] = {
     ("CREATE TABLE token_uses (seq bigint PRIMARY KEY REFERENCES tokens(seq) ON DELETE CASCADE,"
      "  last_used bigint NOT NULL);"),
     /* 4: partial indexes, as the SQLite store's migration 13 has them: a token has no entry of
-     * NULLs for the kinds no query looks it up by (x = $1 implies x IS NOT NULL). */
+     * NULLs for the kinds no query looks it up by (x = $1 implies x IS NOT NULL), nor for a
+     * parent it does not have. The rebuild locks the tokens table for its length (seconds at a
+     * million tokens): step() lifts the statement timeout for it. */
     ("DROP INDEX tokens_by_user;"
      "CREATE INDEX tokens_by_user ON tokens (user_id, seq) WHERE user_id IS NOT NULL;"
      "DROP INDEX tokens_by_org;"
      "CREATE INDEX tokens_by_org ON tokens (org_id, seq) WHERE org_id IS NOT NULL;"
      "DROP INDEX tokens_by_team;"
-     "CREATE INDEX tokens_by_team ON tokens (team_id, seq) WHERE team_id IS NOT NULL;"),
+     "CREATE INDEX tokens_by_team ON tokens (team_id, seq) WHERE team_id IS NOT NULL;"
+     "DROP INDEX tokens_by_parent;"
+     "CREATE INDEX tokens_by_parent ON tokens (parent_seq) WHERE parent_seq IS NOT NULL;"),
 };
 
 int pg_schema_version_latest(void) {
@@ -303,12 +307,16 @@ static int read_version(PGconn *conn) {
 }
 
 /* One migration, or none when another node has done it: the lock is taken first, then the
- * version read, so two nodes never both apply the same step. */
+ * version read, so two nodes never both apply the same step. The connection's statement timeout
+ * (6 s, for requests) is lifted for the transaction: a step may rebuild an index of a million
+ * tokens, and a node starting beside the one migrating waits for the lock that long; rolled back
+ * at 6 s, the step would fail the same way at every start. */
 static int step(PGconn *conn, int *version) {
   char lock[96];
   snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)MIGRATION_LOCK);
   PGresult *res = NULL;
-  bool good = exec(conn, "BEGIN", "begin");
+  bool good = exec(conn, "BEGIN", "begin") &&
+              exec(conn, "SET LOCAL statement_timeout = 0", "migration statement timeout");
   if (good) {
     res = PQexec(conn, lock);
     good = ok(conn, res, PGRES_TUPLES_OK, "migration lock");

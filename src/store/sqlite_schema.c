@@ -242,15 +242,16 @@ static const char *const migrations[] = {
      * A personal token wrote an entry of NULLs into tokens_by_org and tokens_by_team, and an
      * organization's token one into tokens_by_user, that no query reads: a lookup by x = ?
      * implies x IS NOT NULL, so the partial indexes serve every query the full ones did (and
-     * the foreign keys' cascades). The feed keeps its separate index on version rather than
-     * making it the key: after a restore the version may go back and meet rows it left, and a
-     * write must not fail for that (the cache forgets instead: test_cache). */
+     * the foreign keys' cascades). And tokens_by_parent, which the SQLite store lacked: the
+     * cascade from a deleted token to the ones made with it (parent_seq) scanned the whole
+     * table at every deletion; PostgreSQL has had it (its migration 4 makes it partial too). */
     ("DROP INDEX tokens_by_user;"
      "CREATE INDEX tokens_by_user ON tokens(user_id, seq) WHERE user_id IS NOT NULL;"
      "DROP INDEX tokens_by_org;"
      "CREATE INDEX tokens_by_org ON tokens(org_id, seq) WHERE org_id IS NOT NULL;"
      "DROP INDEX tokens_by_team;"
-     "CREATE INDEX tokens_by_team ON tokens(team_id, seq) WHERE team_id IS NOT NULL;"),
+     "CREATE INDEX tokens_by_team ON tokens(team_id, seq) WHERE team_id IS NOT NULL;"
+     "CREATE INDEX tokens_by_parent ON tokens(parent_seq) WHERE parent_seq IS NOT NULL;"),
 };
 
 int sqlite_schema_version_latest(void) {

@@ -62,6 +62,10 @@ static void replies_are_made_from_codes(void **state) {
   assert_int_equal(req.status, 500);
   reply_error(&req, TE_OK, "not an error");
   assert_int_equal(req.status, 500);
+  static struct fixed_error not_an_error = FIXED_ERROR(401, "a status where a code belongs");
+  reply_fixed_error(&req, &not_an_error);
+  assert_int_equal(req.status, 500);
+  assert_null(not_an_error.body); /* nothing rendered, nothing kept */
   reply_failure(&req, TE_UNAVAILABLE, "internal detail");
   assert_int_equal(req.status, 503);
   assert_null(strstr(req.reply_body, "internal detail"));
@@ -97,10 +101,12 @@ static void fixed_errors_are_rendered_once(void **state) {
 }
 
 static struct fixed_error raced = FIXED_ERROR(TE_FORBIDDEN, "raced.");
+static pthread_barrier_t start_together;
 
 static void *reply_raced(void *out) {
   struct request req;
   memset(&req, 0, sizeof req);
+  pthread_barrier_wait(&start_together); /* so that first uses really overlap */
   reply_fixed_error(&req, &raced);
   *(const char **)out = req.reply_body;
   request_reply_clear(&req);
@@ -114,10 +120,12 @@ static void fixed_errors_race_to_one_body(void **state) {
   enum { THREADS = 8 };
   pthread_t threads[THREADS];
   const char *bodies[THREADS];
+  assert_int_equal(pthread_barrier_init(&start_together, NULL, THREADS), 0);
   for (int i = 0; i < THREADS; i++)
     assert_int_equal(pthread_create(&threads[i], NULL, reply_raced, &bodies[i]), 0);
   for (int i = 0; i < THREADS; i++)
     assert_int_equal(pthread_join(threads[i], NULL), 0);
+  pthread_barrier_destroy(&start_together);
   for (int i = 1; i < THREADS; i++)
     assert_ptr_equal(bodies[i], bodies[0]);
   assert_string_equal(bodies[0], "{\"code\":403,\"message\":\"Forbidden: raced.\"}");

@@ -84,6 +84,9 @@ static void the_thread_is_named(void **state) {
   assert_int_equal(threads_named("a-name-over-fif"), 1);
   ticker_stop(a);
   ticker_stop(b);
+  /* Joined, the thread may linger in /proc/self/task a moment: wait (bounded) for it to go. */
+  for (int i = 0; i < 200 && threads_named("tick-named") != 0; i++)
+    sleep_ms(5);
   assert_int_equal(threads_named("tick-named"), 0);
 }
 
