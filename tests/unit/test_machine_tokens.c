@@ -311,6 +311,16 @@ static void the_expiry_policy_is_kept_per_organization(void **state) {
   assert_int_equal(members, 1);
 }
 
+/* A new SQLite database at path, migrated to schema version (an earlier release's), open with
+ * foreign keys on as the store has them. */
+static sqlite3 *database_at_schema(const char *path, int version) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite_schema_migrate_to(db, version), TE_OK);
+  return db;
+}
+
 /* A database made by the previous release (schema 3) keeps its tokens, their creators, and its
  * seq counter: a deleted token's seq is not handed out again after the tokens table is rebuilt. */
 static void migration_4_keeps_tokens_and_never_reuses_seq(void **state) {
@@ -318,10 +328,7 @@ static void migration_4_keeps_tokens_and_never_reuses_seq(void **state) {
   SQLITE_ONLY(); /* SQLite's own migrations from an earlier release */
   char dir[64], path[96];
   temp_db_make(dir, path, "migrate");
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
-  assert_int_equal(sqlite_schema_migrate_to(db, 3), TE_OK);
+  sqlite3 *db = database_at_schema(path, 3);
   const char *old_rows =
       "INSERT INTO users (id, uuid, login, name, email, created) VALUES "
       "(1, 'u1', 'alice', '', '', 0), (2, 'u2', 'bob', '', '', 0);"
@@ -384,10 +391,7 @@ static void migration_13_keeps_owner_lookups_on_their_indexes(void **state) {
   SQLITE_ONLY(); /* SQLite's own migration; PostgreSQL's 4 is the same indexes */
   char dir[64], path[96];
   temp_db_make(dir, path, "migrate13");
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
-  assert_int_equal(sqlite_schema_migrate_to(db, 12), TE_OK);
+  sqlite3 *db = database_at_schema(path, 12);
   const char *rows =
       "INSERT INTO users (id, uuid, login, name, email, created) VALUES (1, 'u1', 'alice', '', '',"
       "  0);"
