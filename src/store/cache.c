@@ -529,9 +529,7 @@ static void *load_all(void *arg) {
     size_t n;
     if (c->inner->ops->principals_after(c->inner, c->loaded_seq, LOAD_PAGE, &items, &n) != TE_OK) {
       /* Try again a little later; meanwhile lookups go to the store. */
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_sec += 1;
+      struct timespec until = time_deadline(CLOCK_REALTIME, 1000);
       pthread_cond_timedwait(&c->reload, &c->feed_lock, &until);
       continue;
     }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/error.h"
+#include "core/timeutil.h"
 #include "store/pg_listen.h"
 
 #include "pg_cluster.h"
@@ -32,14 +33,7 @@ static void called(void *arg) {
 
 /* Waits (bounded) until more than `than` calls were made; returns the count. */
 static int wait_beyond(struct calls *c, int than, int ms) {
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += ms / 1000;
-  deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  struct timespec deadline = time_deadline(CLOCK_REALTIME, ms);
   pthread_mutex_lock(&c->lock);
   while (c->count <= than && pthread_cond_timedwait(&c->moved, &c->lock, &deadline) == 0)
     ;
