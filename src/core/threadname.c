@@ -4,7 +4,9 @@
 #include <stdio.h>
 
 void thread_name(pthread_t thread, const char *name) {
-  char kept[16]; /* the kernel's limit, its NUL included; longer names are refused, not cut */
+  /* The kernel's limit, its NUL included: pthread_setname_np refuses a longer name (ERANGE)
+   * rather than cutting it, so it is cut here. */
+  char kept[16];
   snprintf(kept, sizeof kept, "%s", name);
   pthread_setname_np(thread, kept);
 }
