@@ -110,16 +110,17 @@ void reply_fixed_error(struct request *req, struct fixed_error *fixed) {
     reply_error(req, fixed->err, "%s", fixed->detail);
     return;
   }
+  int status = error_http_status(fixed->err);
   char *body = atomic_load_explicit(&fixed->body, memory_order_acquire);
   if (!body) {
-    char *rendered = error_body(error_http_status(fixed->err), fixed->detail);
+    char *rendered = error_body(status, fixed->detail);
     if (atomic_compare_exchange_strong_explicit(&fixed->body, &body, rendered, memory_order_acq_rel,
                                                 memory_order_acquire))
       body = rendered;
     else
       free(rendered); /* another thread rendered it first; body is now theirs */
   }
-  reply_shared(req, error_http_status(fixed->err), body, strlen(body), keep_fixed, NULL);
+  reply_shared(req, status, body, strlen(body), keep_fixed, NULL);
 }
 
 void reply_failure(struct request *req, int err, const char *detail) {
