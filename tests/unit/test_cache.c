@@ -512,6 +512,43 @@ static void entries_expire_after_their_ttl(void **state) {
   s->ops->close(s);
 }
 
+/* Every entry is read again in the background before its ttl is up: past the ttl, a request finds
+ * every token it held fresh, without reading the store itself. One deleted meanwhile, which the
+ * walk no longer finds (and a cache that never polls is not told of), is read again once its ttl
+ * is up, and refused. */
+static void entries_are_read_again_before_their_ttl_is_up(void **state) {
+  struct fixture *f = *state;
+  enum { TOKENS = 600 }; /* more than two of the walk's pages */
+  static struct store_token t[TOKENS];
+  for (int i = 0; i < TOKENS; i++)
+    t[i] = insert_token(f->other, f->alice.id);
+  struct store *inner, *s;
+  assert_int_equal(fixture_open(f->path, 1, &inner), TE_OK);
+  assert_int_equal(store_cache_wrap(inner, 3600 * 1000, 3600 * 1000, 4, &s), TE_OK);
+  const char *misses = "tessera_cache_lookups_total{cache=\"principal\",result=\"miss\"} ";
+  struct store_principal p;
+  long long before = -1;
+  for (int round = 0; round < 500 && counted(misses) != before; round++) { /* loaded: all held */
+    before = counted(misses);
+    for (int i = 0; i < TOKENS; i++)
+      assert_int_equal(s->ops->principal_by_token_hash(s, t[i].hash, &p), TE_OK);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(counted(misses), before);
+  assert_int_equal(f->other->ops->token_delete(f->other, f->alice.id, t[0].id, NULL, NULL, NULL),
+                   TE_OK);
+  sleep(5); /* past the ttl of everything the loader read */
+  before = counted(misses);
+  for (int i = 1; i < TOKENS; i++) {
+    assert_int_equal(s->ops->principal_by_token_hash(s, t[i].hash, &p), TE_OK);
+    assert_string_equal(p.token.id, t[i].id);
+  }
+  assert_int_equal(counted(misses), before);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t[0].hash, &p), TE_NOT_FOUND);
+  s->ops->close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(lookups_carry_a_version_that_moves_with_what_they_show, setup,
@@ -534,6 +571,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(organizations_are_read_again_once_the_feed_names_them, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(entries_expire_after_their_ttl, setup, teardown),
+      cmocka_unit_test_setup_teardown(entries_are_read_again_before_their_ttl_is_up, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(a_token_made_elsewhere_is_loaded_from_the_feed, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(a_token_changed_in_place_is_read_again, setup, teardown),
