@@ -70,8 +70,11 @@
 /* Values the complete cache does not hold that it still asks the store about, a second: a token
  * made by another process or node a moment ago, whose change the feed has not brought yet, is
  * then found at once (say, one `tessera admin` just printed). Past that, in a flood of made-up
- * values, the cache refuses them from memory: a few hundred reads a second, whatever the flood. */
-#define ABSENT_READS_PER_SECOND 200
+ * values, the cache refuses them from memory. Each such read holds its HTTP worker thread and
+ * every connection on it: on PostgreSQL, with the cores busy, a few milliseconds, so 200 a
+ * second cost a flood 30 % of its rate (45k against 63k a second). A feed that names a token
+ * made elsewhere within a millisecond (NOTIFY) or 100 ms (a poll) leaves this little to do. */
+#define ABSENT_READS_PER_SECOND 20
 
 /* A token deleted before it expired, by its hash. */
 struct revoked_slot {

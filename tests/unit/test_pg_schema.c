@@ -168,6 +168,46 @@ static void the_feed_records_a_version_a_statement(void **state) {
   PQfinish(conn);
 }
 
+/* A token's uses go with it, however it goes (deleted, by its user's cascade, by TRUNCATE), by a
+ * trigger rather than a foreign key: a use takes no lock on the token's row (the key's check
+ * took KEY SHARE, writing the wide row's page at every token's first use). */
+static void uses_go_with_their_token_and_lock_no_token(void **state) {
+  (void)state;
+  PGconn *conn = fresh("uses");
+  assert_int_equal(pg_schema_migrate(conn), TE_OK);
+  sql(conn, "INSERT INTO users (uuid, login, name, email, created) VALUES ('u1', 'ann', '', ''"
+            ", 1), ('u2', 'bob', '', '', 1)");
+  sql(conn, "INSERT INTO tokens (id, hash, kind, user_id, name, description, created_by, created) "
+            "SELECT 't' || i, sha256(i::text::bytea), 'personal', 1 + i % 2, '', '', '', 1 "
+            "FROM generate_series(1, 10) i");
+  /* As STMT_TOKEN_TOUCH writes them. */
+  sql(conn, "INSERT INTO token_uses (seq, last_used) SELECT seq, 5 FROM tokens");
+  /* A first use while another transaction holds the token's row (as a delete or an update of it
+   * does) does not wait for it: the key's check would, for the lock it takes. */
+  sql(conn, "DELETE FROM token_uses WHERE seq = (SELECT seq FROM tokens WHERE id = 't2')");
+  PGconn *other = pg_cluster_connect(&cluster, "uses");
+  assert_int_equal(PQstatus(other), CONNECTION_OK);
+  sql(other, "BEGIN");
+  sql(other, "SELECT 1 FROM tokens WHERE id = 't2' FOR UPDATE");
+  sql(conn, "SET statement_timeout = '5s'");
+  sql(conn, "INSERT INTO token_uses (seq, last_used) SELECT t.seq, 6 FROM tokens t "
+            "WHERE t.id = 't2' ON CONFLICT (seq) DO UPDATE SET last_used = excluded.last_used");
+  sql(other, "ROLLBACK");
+  PQfinish(other);
+  assert_int_equal(number(conn, "SELECT count(*) FROM token_uses WHERE last_used = 6"), 1);
+  sql(conn, "DELETE FROM tokens WHERE id = 't1'");
+  assert_int_equal(number(conn, "SELECT count(*) FROM token_uses"), 9);
+  assert_int_equal(number(conn, "SELECT count(*) FROM token_uses u WHERE NOT EXISTS (SELECT 1 "
+                                "FROM tokens t WHERE t.seq = u.seq)"),
+                   0);
+  sql(conn, "DELETE FROM users WHERE login = 'ann'"); /* its 5 tokens by cascade */
+  assert_int_equal(number(conn, "SELECT count(*) FROM tokens"), 4);
+  assert_int_equal(number(conn, "SELECT count(*) FROM token_uses"), 4);
+  sql(conn, "TRUNCATE tokens");
+  assert_int_equal(number(conn, "SELECT count(*) FROM token_uses"), 0);
+  PQfinish(conn);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(an_empty_database_reaches_the_latest_version_once),
@@ -175,6 +215,7 @@ int main(void) {
       cmocka_unit_test(a_newer_database_is_refused),
       cmocka_unit_test(names_are_unique_without_regard_to_case),
       cmocka_unit_test(the_feed_records_a_version_a_statement),
+      cmocka_unit_test(uses_go_with_their_token_and_lock_no_token),
   };
   return cmocka_run_group_tests(tests, pg_cluster_group_setup, pg_cluster_group_teardown);
 }
