@@ -26,13 +26,12 @@
  * one). A gap in the feed marks everything stale and loads every token again.
  *
  * Every entry is also read again within ttl, a bound on anything the feed could miss: once the
- * cache is complete, the loader walks every token again, a page at a time, spread over ttl/2, and
- * each entry it reads (or the loader or the feed did) is fresh for ttl. A request therefore never
+ * cache is complete, the loader walks every token again, a page at a time, spread over ttl/2 (and
+ * at least a page a second), and every entry read from the store is fresh for ttl. A request never
  * waits on the store for an entry whose time is up: with a million tokens that was a read for every
  * few requests, on the request's own thread, five minutes after start (PostgreSQL's rate fell from
  * 54k to 15k a second). An entry the walk does not find again (a token deleted while the feed could
- * not say so) is read again on its next use once ttl has passed, and goes. Entries read by a
- * request (one the loader had not reached yet, say) are fresh for ttl/2..ttl, by their hash.
+ * not say so) is read again on its first use once its ttl is up, and goes.
  * Principals carry a version that changes whenever who they stand for changes, so callers can
  * cache what they derive from them (api/view_cache.c).
  *
@@ -50,7 +49,6 @@
 #include "core/timeutil.h"
 #include "store/principal_table.h"
 
-#include <errno.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -66,6 +64,7 @@
 /* Tokens the walk reads again at a time, also holding it: a few milliseconds on PostgreSQL, that
  * a commit's own read of the feed may wait. */
 #define REFRESH_PAGE 250
+#define REFRESH_WAIT_MAX_MS 1000
 #define ORG_SLOTS 256 /* organizations by name, direct-mapped */
 /* Values the complete cache does not hold that it still asks the store about, a second: a token
  * made by another process or node a moment ago, whose change the feed has not brought yet, is
@@ -123,6 +122,7 @@ struct cache_store {
   int64_t loaded_seq;           /* tokens up to this seq have been loaded (under feed_lock) */
   bool loaded;                  /* the loader has read every token (under feed_lock) */
   int64_t refreshed_seq;        /* the walk has read tokens up to this seq again (loader only) */
+  int64_t refresh_due_ms;       /* when the walk reads its next page (monotonic; loader only) */
   pthread_cond_t reload;        /* with feed_lock: the loader is wanted (or stopping) */
   bool stopping;                /* under feed_lock */
   pthread_t loader;
@@ -142,11 +142,10 @@ static void publish_size(struct cache_store *c) {
   metrics_cache_tokens(ptable_count(c->principals), atomic_load(&c->complete));
 }
 
-/* When an entry filled at now_ms is read again: ttl/2..ttl after, by the hash's last byte. */
-static int64_t fresh_until_s(const struct cache_store *c, int64_t now_ms,
-                             const unsigned char hash[TOKEN_HASH_LEN]) {
-  int64_t half = c->ttl_ms / 2;
-  return (now_ms + half + half * hash[TOKEN_HASH_LEN - 1] / 255) / 1000;
+/* The monotonic second until which an entry read from the store now is fresh: ttl, by when the
+ * walk (refresh_page) has read it again. */
+static int64_t fresh_until(const struct cache_store *c) {
+  return (time_monotonic_ms() + c->ttl_ms) / 1000;
 }
 
 /* Whether the hash is of a token the feed said was deleted (revoked_slot), which a complete cache
@@ -192,7 +191,7 @@ static int cached_principal_by_token_hash(struct store *store,
   int rc = c->inner->ops->principal_by_token_hash(c->inner, hash, out);
   out->version = 0; /* unless it is kept below: nothing derived from it is cached */
   if (rc == TE_OK && use_memory)
-    out->version = ptable_put(c->principals, out, fresh_until_s(c, now, hash), &c->epoch, epoch);
+    out->version = ptable_put(c->principals, out, fresh_until(c), &c->epoch, epoch);
   else if (rc == TE_NOT_FOUND && found == PTABLE_STALE)
     ptable_remove_hash(c->principals, hash, &c->epoch, epoch); /* gone while the feed could not
                                                                   say so (a gap) */
@@ -390,9 +389,9 @@ static void reload_all(struct cache_store *c) {
  * walk reads them again before then); returns the last seq. */
 static int64_t store_page(struct cache_store *c, const struct store_principal *items, size_t n,
                           int64_t last) {
-  int64_t fresh_until = (time_monotonic_ms() + c->ttl_ms) / 1000;
+  int64_t until = fresh_until(c);
   for (size_t k = 0; k < n; k++) {
-    ptable_put(c->principals, &items[k], fresh_until, NULL, 0);
+    ptable_put(c->principals, &items[k], until, NULL, 0);
     last = items[k].token.seq;
   }
   return last;
@@ -530,11 +529,12 @@ static void poll_for_changes(void *arg) {
   catch_up(arg, false);
 }
 
-/* How long the walk waits between pages: every token read again in ttl/2. */
+/* The walk's time from one page to the next: every token read again in ttl/2, and at least a page
+ * a second, so that tokens made in bulk into a small table are not first walked a pass later. */
 static int64_t refresh_interval_ms(struct cache_store *c) {
   size_t pages = (ptable_count(c->principals) + REFRESH_PAGE - 1) / REFRESH_PAGE;
   int64_t ms = c->ttl_ms / 2 / (int64_t)(pages ? pages : 1);
-  return ms > 1 ? ms : 1;
+  return ms < 1 ? 1 : ms > REFRESH_WAIT_MAX_MS ? REFRESH_WAIT_MAX_MS : ms;
 }
 
 /* Reads the walk's next page of tokens again (under feed_lock, as the loader's pages are); after
@@ -559,17 +559,30 @@ static void *load_all(void *arg) {
   pthread_mutex_lock(&c->feed_lock);
   while (!c->stopping) {
     if (c->loaded) {
-      struct timespec until = time_deadline(CLOCK_REALTIME, refresh_interval_ms(c));
-      if (pthread_cond_timedwait(&c->reload, &c->feed_lock, &until) == ETIMEDOUT && c->loaded &&
-          !c->stopping)
-        refresh_page(c);
+      int64_t now = time_monotonic_ms();
+      if (now < c->refresh_due_ms) {
+        struct timespec until = time_deadline(CLOCK_MONOTONIC, c->refresh_due_ms - now);
+        pthread_cond_timedwait(&c->reload, &c->feed_lock, &until);
+        continue;
+      }
+      refresh_page(c);
+      /* Due by the schedule, not from the end of the read, so that a pass takes ttl/2 whatever
+       * its reads cost; a walk behind by more than a pass (the store was down) starts again from
+       * now rather than race through its pages. */
+      if (c->refresh_due_ms < now - c->ttl_ms / 2)
+        c->refresh_due_ms = now;
+      c->refresh_due_ms += refresh_interval_ms(c);
+      /* The poller's try for the lock may have failed meanwhile: its read of the feed is done. */
+      catch_up_locked(c, false);
+      pthread_mutex_unlock(&c->feed_lock);
+      pthread_mutex_lock(&c->feed_lock);
       continue;
     }
     struct store_principal *items;
     size_t n;
     if (c->inner->ops->principals_after(c->inner, c->loaded_seq, LOAD_PAGE, &items, &n) != TE_OK) {
       /* Try again a little later; meanwhile lookups go to the store. */
-      struct timespec until = time_deadline(CLOCK_REALTIME, 1000);
+      struct timespec until = time_deadline(CLOCK_MONOTONIC, 1000);
       pthread_cond_timedwait(&c->reload, &c->feed_lock, &until);
       continue;
     }
@@ -578,6 +591,7 @@ static void *load_all(void *arg) {
     if (n < LOAD_PAGE) {
       c->loaded = true;
       c->refreshed_seq = 0;
+      c->refresh_due_ms = time_monotonic_ms();
       /* What was held before a forget and not loaded again was deleted meanwhile. */
       metrics_cache_dropped(ptable_sweep(c->principals));
       /* A table that ran out of room does not hold every token: it refuses nothing itself. */
@@ -968,7 +982,11 @@ int store_cache_wrap(struct store *inner, int poll_ms, int stale_ms, int ttl_sec
   pthread_mutex_init(&c->feed_lock, NULL);
   pthread_mutex_init(&c->revoked_lock, NULL);
   pthread_mutex_init(&c->org_lock, NULL);
-  pthread_cond_init(&c->reload, NULL);
+  pthread_condattr_t attr; /* the loader's waits are timed on the monotonic clock */
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&c->reload, &attr);
+  pthread_condattr_destroy(&attr);
   /* The feed starts now: nothing is cached yet that an earlier change could have touched. */
   struct store_change_page page;
   int rc = inner->ops->changes_since(inner, INT64_MAX, 1, &page);

@@ -182,8 +182,8 @@ static void uses_go_with_their_token_and_lock_no_token(void **state) {
             "FROM generate_series(1, 10) i");
   /* As STMT_TOKEN_TOUCH writes them. */
   sql(conn, "INSERT INTO token_uses (seq, last_used) SELECT seq, 5 FROM tokens");
-  /* A first use while another transaction holds the token's row (as a delete or an update of it
-   * does) does not wait for it: the key's check would, for the lock it takes. */
+  /* A first use while another transaction holds the token's row (as a delete does, or FOR UPDATE)
+   * does not wait for it: the key's check would, for the KEY SHARE lock it takes. */
   sql(conn, "DELETE FROM token_uses WHERE seq = (SELECT seq FROM tokens WHERE id = 't2')");
   PGconn *other = pg_cluster_connect(&cluster, "uses");
   assert_int_equal(PQstatus(other), CONNECTION_OK);
