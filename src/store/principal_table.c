@@ -536,6 +536,45 @@ done:
   return version;
 }
 
+/* Whether entry e holds what p says (its lastUsed apart, which changes outside the feed). */
+static bool holds(const struct entry *e, const struct store_principal *p) {
+  const struct store_token *tok = &p->token;
+  unsigned char id[16];
+  struct who w;
+  char text[WHO_TEXT_MAX];
+  if (e->seq != tok->seq || (e->flags & ENTRY_NEVER_FRESH) || !parse_uuid(tok->id, id) ||
+      memcmp(e->id, id, sizeof id) != 0 || !fits_u32(tok->created) || !fits_u32(tok->expires) ||
+      e->created != (uint32_t)tok->created || e->expires != (uint32_t)tok->expires)
+    return false;
+  who_of(p, &w, text);
+  const struct identity *i = e->identity;
+  return memcmp(&i->who, &w, sizeof w) == 0 && memcmp(i->text, text, w.text_len) == 0;
+}
+
+size_t ptable_confirm(struct principal_table *t, const struct store_principal *items, size_t n,
+                      int64_t fresh_until_s) {
+  size_t confirmed = 0;
+  if (!fits_u32(fresh_until_s))
+    return 0;
+  pthread_rwlock_wrlock(&t->lock);
+  for (size_t k = 0; k < n; k++) {
+    uint32_t found = *find_hash(t, items[k].token.hash);
+    struct entry *e = found ? at(t, found - 1) : NULL;
+    if (!e || e->identity->stale)
+      continue;
+    if (!holds(e, &items[k])) {
+      e->fresh_until = 0;
+      continue;
+    }
+    e->fresh_until = (uint32_t)fresh_until_s;
+    if (fits_u32(items[k].token.last_used) && e->last_used < (uint32_t)items[k].token.last_used)
+      e->last_used = (uint32_t)items[k].token.last_used;
+    confirmed++;
+  }
+  pthread_rwlock_unlock(&t->lock);
+  return confirmed;
+}
+
 /* What a caller learns of an entry's token: its hash, seq and expiry. */
 static void entry_token(const struct entry *e, struct store_token *was) {
   memcpy(was->hash, e->hash, TOKEN_HASH_LEN);

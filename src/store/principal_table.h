@@ -47,6 +47,15 @@ enum ptable_found ptable_get(struct principal_table *t, const unsigned char hash
 uint64_t ptable_put(struct principal_table *t, const struct store_principal *p,
                     int64_t fresh_until_s, const atomic_uint_fast64_t *epoch, uint64_t expected);
 
+/* Extends to fresh_until_s the entries that still hold what the principals say (read from the
+ * store a moment ago, with no lock held that the change feed needs: store/cache.c's walk). An
+ * entry that holds something else is made stale, to be read again on its next use: the store
+ * changed after the read and the feed stored the newer state (one read too many), or the feed
+ * missed a change. No entry is added, and none that is gone or stale comes back: a deletion or
+ * change the feed applied meanwhile stands. Returns how many were extended. */
+size_t ptable_confirm(struct principal_table *t, const struct store_principal *items, size_t n,
+                      int64_t fresh_until_s);
+
 /* Removes the entry of the token of this seq; *was (if given) gets its hash, seq and expiry.
  * Returns whether there was one. */
 bool ptable_remove_seq(struct principal_table *t, int64_t seq, struct store_token *was);

@@ -267,12 +267,40 @@ static void many_tokens_are_all_found_after_the_indexes_grow(void **state) {
   ptable_free(t);
 }
 
+/* The cache's walk: a page read again extends what it confirms, makes stale what no longer
+ * matches, and brings back nothing that is gone or stale. */
+static void a_confirmation_extends_only_what_still_matches(void **state) {
+  (void)state;
+  struct principal_table *t = ptable_new();
+  struct store_principal same = personal(1, 1), changed = personal(1, 2), gone = personal(1, 3),
+                         held_stale = personal(2, 4), out;
+  ptable_put(t, &same, 10, NULL, 0);
+  ptable_put(t, &changed, 10, NULL, 0);
+  ptable_put(t, &gone, 10, NULL, 0);
+  ptable_put(t, &held_stale, 10, NULL, 0);
+  assert_true(ptable_remove_seq(t, 3, NULL));
+  struct store_change user2 = {.kind = CHANGE_USER, .id = 2};
+  assert_int_equal(ptable_stale_matching(t, &user2), 1);
+  struct store_principal page[4] = {same, changed, gone, held_stale};
+  page[0].token.last_used = 1750000000;
+  page[1].token.expires = 1800000001; /* changed in the store, the feed not told */
+  assert_int_equal(ptable_confirm(t, page, 4, 100), 1);
+  assert_int_equal(ptable_get(t, same.token.hash, 50, &out), PTABLE_FRESH); /* past 10 */
+  assert_int_equal(out.token.last_used, 1750000000);
+  assert_int_equal(ptable_get(t, changed.token.hash, 5, &out), PTABLE_STALE);
+  assert_int_equal(ptable_get(t, gone.token.hash, 5, &out), PTABLE_ABSENT);
+  assert_int_equal(ptable_get(t, held_stale.token.hash, 5, &out), PTABLE_STALE);
+  assert_int_equal(ptable_count(t), 3);
+  ptable_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_stored_principal_comes_back_as_it_was_but_for_the_long_texts),
       cmocka_unit_test(tokens_of_one_user_share_an_identity_that_a_change_to_the_user_makes_stale),
       cmocka_unit_test(machine_tokens_and_sessions_follow_what_they_depend_on),
       cmocka_unit_test(removing_by_seq_forgets_the_hash),
+      cmocka_unit_test(a_confirmation_extends_only_what_still_matches),
       cmocka_unit_test(a_new_hash_for_a_seq_replaces_its_entry),
       cmocka_unit_test(the_sweep_drops_what_was_not_stored_again),
       cmocka_unit_test(a_moved_epoch_stores_nothing),
