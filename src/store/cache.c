@@ -29,13 +29,12 @@
  * cache is complete, the loader walks every token again, a page at a time, spread over ttl/2 (and
  * at least a page a second), without the feed's lock: a page only extends the entries that still
  * hold what it read (ptable_confirm), and makes stale those that do not. Every entry read from
- * the store is fresh for ttl. A request never
- * waits on the store for an entry whose time is up: with a million tokens that was a read for every
- * few requests, on the request's own thread, five minutes after start (PostgreSQL's rate fell from
- * 54k to 15k a second). An entry the walk does not find again (a token deleted while the feed could
- * not say so) is read again on its first use once its ttl is up, and goes.
- * Principals carry a version that changes whenever who they stand for changes, so callers can
- * cache what they derive from them (api/view_cache.c).
+ * the store is fresh for ttl. A request never waits on the store for an entry whose time is up:
+ * with a million tokens that was a read for every few requests, on the request's own thread, five
+ * minutes after start (PostgreSQL's rate fell from 54k to 15k a second). An entry the walk does not
+ * find again (a token deleted while the feed could not say so) is read again on its first use once
+ * its ttl is up, and goes. Principals carry a version that changes whenever who they stand for
+ * changes, so callers can cache what they derive from them (api/view_cache.c).
  *
  * A deleted token's row is gone, so the store cannot tell a revoked token from one never made;
  * the cache can, for the tokens it held: when the feed names an entry's token as deleted, its
@@ -58,16 +57,14 @@
 #include <string.h>
 
 #define MEMBERSHIP_SLOTS 1024
-#define MEMBERSHIPS_CACHED 16 /* users in more orgs than this are always read from the store */
-#define SHARDS 64             /* readers of different slots rarely share a lock */
-#define FEED_PAGE 4096        /* a fuller page than this (a huge commit) forgets everything */
-#define REVOKED_SLOTS 1024    /* direct-mapped by hash: a later deletion may take an earlier's */
-#define LOAD_PAGE 1000        /* tokens the loader reads at a time, holding the feed's lock */
-/* Tokens the walk reads again at a time, also holding it: a few milliseconds on PostgreSQL, that
- * a commit's own read of the feed may wait. */
-#define REFRESH_PAGE 250
-#define REFRESH_WAIT_MAX_MS 1000
-#define ORG_SLOTS 256 /* organizations by name, direct-mapped */
+#define MEMBERSHIPS_CACHED 16    /* users in more orgs than this are always read from the store */
+#define SHARDS 64                /* readers of different slots rarely share a lock */
+#define FEED_PAGE 4096           /* a fuller page than this (a huge commit) forgets everything */
+#define REVOKED_SLOTS 1024       /* direct-mapped by hash: a later deletion may take an earlier's */
+#define LOAD_PAGE 1000           /* tokens the loader reads at a time, holding the feed's lock */
+#define REFRESH_PAGE 250         /* tokens the walk reads again at a time (no lock held) */
+#define REFRESH_WAIT_MAX_MS 1000 /* the walk's longest wait between two pages */
+#define ORG_SLOTS 256            /* organizations by name, direct-mapped */
 /* Values the complete cache does not hold that it still asks the store about, a second: a token
  * made by another process or node a moment ago, whose change the feed has not brought yet, is
  * then found at once (say, one `tessera admin` just printed). Past that, in a flood of made-up
@@ -552,7 +549,7 @@ static void refresh_page(struct cache_store *c) {
       TE_OK)
     return;
   ptable_confirm(c->principals, items, n, fresh_until(c));
-  c->refreshed_seq = n < REFRESH_PAGE ? 0 : n ? items[n - 1].token.seq : 0;
+  c->refreshed_seq = n < REFRESH_PAGE ? 0 : items[n - 1].token.seq;
   free(items);
 }
 

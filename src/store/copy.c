@@ -72,11 +72,16 @@ static int column_count(const char *columns) {
   return n;
 }
 
+/* The condition of the rows of t a copy copies. */
+static const char *copied_rows(const struct table *t) {
+  return t->rows ? t->rows : "1 = 1";
+}
+
 /* The rows of t: all of them, or only those a copy copies. */
 static int count_rows(struct sql_conn *c, const struct table *t, bool copied, int64_t *out) {
   char sql[160];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE %s", t->name,
-           copied && t->rows ? t->rows : "1 = 1");
+           copied ? copied_rows(t) : "1 = 1");
   *out = -1;
   return c->driver->run_text(c, sql, NULL, 0, read_int64, out, NULL);
 }
@@ -147,13 +152,13 @@ static int copy_table(struct sql_conn *from, struct sql_conn *to, const struct t
   char q = from->driver->param_prefix;
   if (!t->paging) {
     snprintf(select, sizeof select, "SELECT %s FROM %s WHERE %s ORDER BY %s", t->columns, t->name,
-             t->rows ? t->rows : "1 = 1", t->order);
+             copied_rows(t), t->order);
     int rc = from->driver->run_text(from, select, NULL, 0, copy_row, &cp, NULL);
     *copied = cp.copied;
     return rc ? rc : cp.rc;
   }
   snprintf(select, sizeof select, "SELECT %s FROM %s WHERE %s > %c1 AND %s ORDER BY %s LIMIT %c2",
-           t->columns, t->name, t->paging, q, t->rows ? t->rows : "1 = 1", t->order, q);
+           t->columns, t->name, t->paging, q, copied_rows(t), t->order, q);
   cp.last_key = INT64_MIN;
   for (int64_t before = -1; cp.rc == TE_OK && cp.copied != before;) {
     before = cp.copied;
