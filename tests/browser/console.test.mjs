@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -103,6 +104,26 @@ function dateInDays(days) {
   }, days);
 }
 
+// Chromium starts in well under a second here, yet once in CI it printed nothing for 15 s and
+// every test failed. A launch gets 60 s and one more try; a failed try prints what the machine
+// looked like (load, memory, the temp and shared-memory file systems), so a repeat is diagnosable.
+async function launchChromium() {
+  for (let attempt = 1; ; attempt++) {
+    const started = Date.now();
+    try {
+      return await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'], timeout: 60000 });
+    } catch (err) {
+      const df = spawnSync('df', ['-h', os.tmpdir(), '/dev/shm'], { encoding: 'utf8' }).stdout;
+      console.log(
+        `# Chromium launch ${attempt} failed after ${Date.now() - started} ms: ${err.message.split('\n')[0]}\n` +
+          `# load ${os.loadavg().join(' ')}, free memory ${Math.round(os.freemem() / 2 ** 20)} MiB\n` +
+          df.replace(/^/gm, '# '),
+      );
+      if (attempt === 2) throw err;
+    }
+  }
+}
+
 async function signInWithPassword(p = page, password = PASSWORD) {
   await p.getByLabel('Login', { exact: true }).fill('alice');
   await p.getByLabel('Password', { exact: true }).fill(password);
@@ -126,7 +147,7 @@ before(
         assert.equal(r.status, 0, `tessera admin user passwd failed: ${r.stderr}`);
       },
     });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'], timeout: 15000 });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.url });
     // CSP violations also reach the console as errors; this makes sure none is missed.
@@ -140,7 +161,7 @@ before(
     page.setDefaultNavigationTimeout(10000);
     watch(page);
   },
-  { timeout: 40000 },
+  { timeout: 150000 },
 );
 
 after(
