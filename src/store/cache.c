@@ -761,12 +761,29 @@ static int passthrough_member_set(struct store *store, const char *org, const ch
 static int passthrough_tokens_touch(struct store *store, const struct store_last_used *updates,
                                     size_t count) {
   struct cache_store *c = from(store);
+  /* A cache that holds every token knows which of these are gone (deleted since their use):
+   * their uses are left out, which the store's statement does not check (pg_sql.c). */
+  struct store_last_used *kept = NULL;
+  if (atomic_load(&c->complete)) {
+    size_t n = 0;
+    for (size_t k = 0; k < count; k++)
+      if (ptable_find_seq(c->principals, updates[k].seq, NULL)) {
+        if (!kept && !(kept = malloc(count * sizeof *kept)))
+          abort();
+        kept[n++] = updates[k];
+      }
+    if (n == 0)
+      return TE_OK;
+    updates = kept;
+    count = n;
+  }
   int rc = c->inner->ops->tokens_touch(c->inner, updates, count);
   /* No change in the feed names a lastUsed; the entries learn this node's own writes here, so a
    * hit sees the time just written and does not note the use again (store/lastused.c). */
   if (rc == TE_OK)
     for (size_t k = 0; k < count; k++)
       ptable_touch(c->principals, updates[k].seq, updates[k].last_used);
+  free(kept);
   return rc;
 }
 

@@ -108,6 +108,32 @@ static inline void fixture_sql(const char *db, const char *sql) {
   sqlite3_close(handle);
 }
 
+/* The number the query (one row, one integer column) answers, read behind the store's back. */
+static inline long long fixture_number(const char *db, const char *sql) {
+  long long v = -1;
+  if (fixture_is_pg()) {
+    PGconn *conn = PQconnectdb(db);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+      fail_msg("SQL failed: %s: %s", sql, PQerrorMessage(conn));
+    v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(conn);
+    return v;
+  }
+  sqlite3 *handle;
+  sqlite3_stmt *stmt;
+  assert_int_equal(sqlite3_open(db, &handle), SQLITE_OK);
+  sqlite3_busy_timeout(handle, 5000);
+  if (sqlite3_prepare_v2(handle, sql, -1, &stmt, NULL) != SQLITE_OK ||
+      sqlite3_step(stmt) != SQLITE_ROW)
+    fail_msg("SQL failed: %s: %s", sql, sqlite3_errmsg(handle));
+  v = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(handle);
+  return v;
+}
+
 /* For a test about one store only. */
 #define SQLITE_ONLY()                                                                              \
   do {                                                                                             \

@@ -216,6 +216,32 @@ static void a_token_changed_in_place_is_read_again(void **state) {
   free(page.items);
 }
 
+/* A cache that holds every token leaves out the uses of tokens it knows are gone: PostgreSQL's
+ * statement writes every use it is given (pg_sql.c), without a look at tokens. */
+static void uses_of_tokens_gone_are_left_out(void **state) {
+  struct fixture *f = *state;
+  struct store *s = f->cached;
+  struct store_token kept = insert_token(s, f->alice.id), gone = insert_token(s, f->alice.id);
+  struct store_principal p;
+  assert_int_equal(s->ops->principal_by_token_hash(s, kept.hash, &p), TE_OK);
+  int64_t kept_seq = p.token.seq;
+  assert_int_equal(s->ops->principal_by_token_hash(s, gone.hash, &p), TE_OK);
+  int64_t gone_seq = p.token.seq;
+  assert_int_equal(s->ops->token_delete(s, f->alice.id, gone.id, NULL, NULL, NULL), TE_OK);
+  struct store_last_used uses[] = {
+      {gone_seq, 2000000000}, {kept_seq, 2000000000}, {kept_seq + 1000000, 2000000000}};
+  assert_int_equal(s->ops->tokens_touch(s, uses, 3), TE_OK);
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM token_uses WHERE seq = %lld",
+           (long long)kept_seq);
+  assert_int_equal(fixture_number(f->path, sql), 1);
+  assert_int_equal(fixture_number(f->path, "SELECT count(*) FROM token_uses"), 1);
+  /* Only gone ones: nothing to write, and no error. */
+  assert_int_equal(s->ops->tokens_touch(s, uses, 1), TE_OK);
+  assert_int_equal(s->ops->principal_by_token_hash(s, kept.hash, &p), TE_OK);
+  assert_int_equal(p.token.last_used, 2000000000);
+}
+
 static void a_delete_through_the_cache_is_seen_at_once(void **state) {
   struct fixture *f = *state;
   struct store *s = f->cached;
@@ -563,6 +589,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_version_that_went_back_makes_the_cache_forget, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(a_delete_through_the_cache_is_seen_at_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(uses_of_tokens_gone_are_left_out, setup, teardown),
       cmocka_unit_test_setup_teardown(a_deleted_token_it_held_is_known_as_revoked, setup, teardown),
       cmocka_unit_test_setup_teardown(lookups_and_drops_are_counted, setup, teardown),
       cmocka_unit_test_setup_teardown(an_async_delete_invalidates_before_it_reports, setup,
