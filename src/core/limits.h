@@ -11,7 +11,7 @@
 #define ACTOR_MAX (LOGIN_MAX + 1 + TOKEN_NAME_MAX) /* "org/token-name": who a machine token is */
 #define EXPIRY_POLICY_DAYS_MAX 3650 /* an organization's cap on token lifetimes, days */
 #define BODY_MAX (64 * 1024)        /* request bodies */
-#define HEADERS_MAX (16 * 1024)     /* all request header lines together */
+#define HEADERS_MAX (8 * 1024)      /* all request header lines together */
 #define URL_MAX 4096                /* path and query */
 #define JSON_DEPTH_MAX 16           /* nesting of request JSON */
 #define PAGE_DEFAULT 100            /* list pages */

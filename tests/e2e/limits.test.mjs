@@ -128,10 +128,19 @@ test('a URL over 4096 bytes, query string included, gets a JSON 414', async () =
   assert.equal(ok.status, 200);
 });
 
-test('headers over 16 KiB get a JSON 431, not the HTTP library\'s HTML page', async () => {
-  const res = await api(srv, 'GET', '/api/user', { token: srv.token, headers: { 'X-Pad': 'y'.repeat(17 * 1024) } });
-  assert.equal(res.status, 431);
+test('headers over 8 KiB get a JSON 431, not the HTTP library\'s HTML page', async () => {
+  for (const kib of [9, 14]) {
+    const res = await api(srv, 'GET', '/api/user', { token: srv.token, headers: { 'X-Pad': 'y'.repeat(kib * 1024) } });
+    assert.equal(res.status, 431);
+    assert.match(res.json.message, /larger than 8192 bytes/);
+  }
   assert.equal((await api(srv, 'GET', '/api/user', { token: srv.token })).status, 200);
+});
+
+test('a head at both limits at once (a 4 KiB URL and 8 KiB of headers) is served', async () => {
+  const res = await api(srv, 'GET', `/api/user/tokens?pad=${'x'.repeat(3900)}`, { token: srv.token, headers: { 'X-Pad': 'y'.repeat(7900) } });
+  assert.equal(res.status, 200);
+  assert.ok(Array.isArray(res.json.tokens));
 });
 
 test('the URL limit counts the URI as sent: a long percent-encoded path gets 414', async () => {
