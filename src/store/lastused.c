@@ -8,14 +8,20 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define BUCKETS_MIN 4096 /* and doubled whenever there are twice as many entries */
+#define BUCKETS_MIN 1024 /* a shard's, doubled whenever it holds twice as many entries */
 
 /* Uses written a commit. A write holds the store's one writer: 100k uses in one job held it for
  * a second or more on a million tokens (each a row on a page of its own), and every creation
  * queued behind it waited as long. A thousand take about 15 ms, and what was queued meanwhile
  * goes first. */
 #define USES_A_COMMIT 1000
+
+/* The table in shards of their own lock, by seq: with a million tokens each used once, every
+ * request notes a use, and one lock for all of them had the worker threads queue and sleep on it
+ * (the first use of each token, 100k a second). */
+#define SHARDS 16
 
 /* A token used since its lastUsed was last written by this process. Its entry goes once that use
  * is written: from then on the caller's stored value is recent (the caching store records each
@@ -28,50 +34,66 @@ struct entry {
   struct entry *next;
 };
 
+struct shard {
+  pthread_mutex_t lock;
+  struct entry **buckets;
+  size_t nbuckets, count;
+  /* Entries written and let go, kept for the next uses: they are noted on the worker threads
+   * and let go on the flusher's, where each free went to glibc's shared arena. */
+  struct entry *spare;
+} __attribute__((aligned(64)));
+
 struct lastused {
   struct store *store;
   int64_t interval;
-  pthread_mutex_t lock;
   struct ticker *flusher;
-  struct entry **buckets;
-  size_t nbuckets, count;
+  struct shard shards[SHARDS];
 };
 
-static struct entry **slot(struct lastused *lu, int64_t seq) {
-  struct entry **e = &lu->buckets[(uint64_t)seq % lu->nbuckets];
+_Static_assert(SHARDS == 16, "shard_of takes the top four bits of the seq's hash");
+
+static struct shard *shard_of(struct lastused *lu, int64_t seq) {
+  return &lu->shards[((uint64_t)seq * 0x9E3779B97F4A7C15u) >> 60]; /* SHARDS = 2^4 */
+}
+
+static struct entry **slot(struct shard *sh, int64_t seq) {
+  struct entry **e = &sh->buckets[(uint64_t)seq % sh->nbuckets];
   while (*e && (*e)->seq != seq)
     e = &(*e)->next;
   return e;
 }
 
-static void grow(struct lastused *lu) {
-  size_t n = lu->nbuckets * 2;
+static void grow(struct shard *sh) {
+  size_t n = sh->nbuckets * 2;
   struct entry **buckets = calloc(n, sizeof *buckets);
   if (!buckets)
     abort();
-  for (size_t b = 0; b < lu->nbuckets; b++)
-    for (struct entry *e = lu->buckets[b], *next; e; e = next) {
+  for (size_t b = 0; b < sh->nbuckets; b++)
+    for (struct entry *e = sh->buckets[b], *next; e; e = next) {
       next = e->next;
       e->next = buckets[(uint64_t)e->seq % n];
       buckets[(uint64_t)e->seq % n] = e;
     }
-  free(lu->buckets);
-  lu->buckets = buckets;
-  lu->nbuckets = n;
+  free(sh->buckets);
+  sh->buckets = buckets;
+  sh->nbuckets = n;
 }
 
-static struct entry *entry_get_or_add(struct lastused *lu, int64_t seq) {
-  struct entry **e = slot(lu, seq);
+static struct entry *entry_get_or_add(struct shard *sh, int64_t seq) {
+  struct entry **e = slot(sh, seq);
   if (!*e) {
-    if (lu->count + 1 > 2 * lu->nbuckets) {
-      grow(lu);
-      e = slot(lu, seq);
+    if (sh->count + 1 > 2 * sh->nbuckets) {
+      grow(sh);
+      e = slot(sh, seq);
     }
-    *e = calloc(1, sizeof **e);
-    if (!*e)
+    struct entry *fresh = sh->spare;
+    if (fresh)
+      sh->spare = fresh->next;
+    else if (!(fresh = malloc(sizeof *fresh)))
       abort();
-    (*e)->seq = seq;
-    lu->count++;
+    *fresh = (struct entry){.seq = seq};
+    *e = fresh;
+    sh->count++;
   }
   return *e;
 }
@@ -79,39 +101,47 @@ static struct entry *entry_get_or_add(struct lastused *lu, int64_t seq) {
 void lastused_note(struct lastused *lu, int64_t seq, int64_t stored, int64_t now) {
   if (now - stored < lu->interval)
     return;
-  pthread_mutex_lock(&lu->lock);
-  struct entry *e = entry_get_or_add(lu, seq);
+  struct shard *sh = shard_of(lu, seq);
+  pthread_mutex_lock(&sh->lock);
+  struct entry *e = entry_get_or_add(sh, seq);
   if (e->pending || now - e->writing >= lu->interval)
     e->pending = now;
-  pthread_mutex_unlock(&lu->lock);
+  pthread_mutex_unlock(&sh->lock);
 }
 
 int64_t lastused_effective(struct lastused *lu, int64_t seq, int64_t stored) {
-  pthread_mutex_lock(&lu->lock);
-  struct entry *e = *slot(lu, seq);
+  struct shard *sh = shard_of(lu, seq);
+  pthread_mutex_lock(&sh->lock);
+  struct entry *e = *slot(sh, seq);
   int64_t pending = e ? (e->pending > e->writing ? e->pending : e->writing) : 0;
-  pthread_mutex_unlock(&lu->lock);
+  pthread_mutex_unlock(&sh->lock);
   return pending > stored ? pending : stored;
 }
 
-/* Takes the pending uses out of the table, each entry now writing its use. */
+/* Takes the pending uses out of the table, each entry now writing its use; one shard at a time,
+ * so a worker waits for at most one shard's walk. */
 static struct store_last_used *take_pending(struct lastused *lu, size_t *count) {
   size_t n = 0, cap = 0;
   struct store_last_used *updates = NULL;
-  for (size_t b = 0; b < lu->nbuckets; b++) {
-    for (struct entry *e = lu->buckets[b]; e; e = e->next) {
-      if (!e->pending)
-        continue;
-      if (n == cap) {
-        cap = cap ? cap * 2 : 64;
-        updates = realloc(updates, cap * sizeof *updates);
-        if (!updates)
-          abort();
+  for (int k = 0; k < SHARDS; k++) {
+    struct shard *sh = &lu->shards[k];
+    pthread_mutex_lock(&sh->lock);
+    for (size_t b = 0; b < sh->nbuckets; b++) {
+      for (struct entry *e = sh->buckets[b]; e; e = e->next) {
+        if (!e->pending)
+          continue;
+        if (n == cap) {
+          cap = cap ? cap * 2 : 64;
+          updates = realloc(updates, cap * sizeof *updates);
+          if (!updates)
+            abort();
+        }
+        updates[n++] = (struct store_last_used){e->seq, e->pending};
+        e->writing = e->pending;
+        e->pending = 0;
       }
-      updates[n++] = (struct store_last_used){e->seq, e->pending};
-      e->writing = e->pending;
-      e->pending = 0;
     }
+    pthread_mutex_unlock(&sh->lock);
   }
   *count = n;
   return updates;
@@ -121,17 +151,21 @@ static struct store_last_used *take_pending(struct lastused *lu, size_t *count) 
  * for the next flush. */
 static void written(struct lastused *lu, const struct store_last_used *u, size_t n, bool ok) {
   for (size_t i = 0; i < n; i++) {
-    struct entry **link = slot(lu, u[i].seq), *e = *link;
-    if (!e)
-      continue;
-    if (!ok && e->pending < e->writing)
-      e->pending = e->writing;
-    e->writing = 0;
-    if (!e->pending) {
-      *link = e->next;
-      free(e);
-      lu->count--;
+    struct shard *sh = shard_of(lu, u[i].seq);
+    pthread_mutex_lock(&sh->lock);
+    struct entry **link = slot(sh, u[i].seq), *e = *link;
+    if (e) {
+      if (!ok && e->pending < e->writing)
+        e->pending = e->writing;
+      e->writing = 0;
+      if (!e->pending) {
+        *link = e->next;
+        e->next = sh->spare;
+        sh->spare = e;
+        sh->count--;
+      }
     }
+    pthread_mutex_unlock(&sh->lock);
   }
 }
 
@@ -143,9 +177,7 @@ static int by_seq(const void *a, const void *b) {
 
 int lastused_flush(struct lastused *lu) {
   size_t n;
-  pthread_mutex_lock(&lu->lock);
   struct store_last_used *updates = take_pending(lu, &n);
-  pthread_mutex_unlock(&lu->lock);
   /* In seq order before they are split: each commit then covers a run of neighbouring rows, a
    * few pages of token_uses, where taken in bucket order each of its thousand uses had a page
    * of its own (100k uses over a million tokens: 360 MB of log, against 13 MB). */
@@ -159,9 +191,7 @@ int lastused_flush(struct lastused *lu) {
     if (part_rc && !rc)
       fprintf(stderr, "tessera: could not record last use of %zu tokens; will retry\n", n - from);
     rc = part_rc;
-    pthread_mutex_lock(&lu->lock);
     written(lu, updates + from, part, part_rc == TE_OK);
-    pthread_mutex_unlock(&lu->lock);
   }
   free(updates);
   return rc;
@@ -172,20 +202,40 @@ static void flush_tick(void *arg) {
   lastused_flush(arg);
 }
 
+static void shards_free(struct lastused *lu) {
+  for (int k = 0; k < SHARDS; k++) {
+    struct shard *sh = &lu->shards[k];
+    for (size_t b = 0; b < sh->nbuckets; b++)
+      for (struct entry *e = sh->buckets[b], *next; e; e = next) {
+        next = e->next;
+        free(e);
+      }
+    for (struct entry *e = sh->spare, *next; e; e = next) {
+      next = e->next;
+      free(e);
+    }
+    free(sh->buckets);
+    pthread_mutex_destroy(&sh->lock);
+  }
+}
+
 int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
                    struct lastused **out) {
-  struct lastused *lu = calloc(1, sizeof *lu);
+  struct lastused *lu = aligned_alloc(64, sizeof *lu);
   if (!lu)
     abort();
+  memset(lu, 0, sizeof *lu);
   lu->store = store;
   lu->interval = interval_seconds > 0 ? interval_seconds : 1;
-  lu->nbuckets = BUCKETS_MIN;
-  if (!(lu->buckets = calloc(lu->nbuckets, sizeof *lu->buckets)))
-    abort();
-  pthread_mutex_init(&lu->lock, NULL);
+  for (int k = 0; k < SHARDS; k++) {
+    struct shard *sh = &lu->shards[k];
+    sh->nbuckets = BUCKETS_MIN;
+    if (!(sh->buckets = calloc(sh->nbuckets, sizeof *sh->buckets)))
+      abort();
+    pthread_mutex_init(&sh->lock, NULL);
+  }
   if (ticker_start("lastused", tick_ms, flush_tick, lu, &lu->flusher) != TE_OK) {
-    pthread_mutex_destroy(&lu->lock);
-    free(lu->buckets);
+    shards_free(lu);
     free(lu);
     return TE_INTERNAL;
   }
@@ -196,13 +246,6 @@ int lastused_start(struct store *store, int64_t interval_seconds, int tick_ms,
 void lastused_stop(struct lastused *lu) {
   ticker_stop(lu->flusher);
   lastused_flush(lu);
-  for (size_t b = 0; b < lu->nbuckets; b++) {
-    for (struct entry *e = lu->buckets[b], *next; e; e = next) {
-      next = e->next;
-      free(e);
-    }
-  }
-  free(lu->buckets);
-  pthread_mutex_destroy(&lu->lock);
+  shards_free(lu);
   free(lu);
 }

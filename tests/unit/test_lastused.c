@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#define SEQS_TRACKED 8192
+
 struct fake_store {
   struct store base;
   pthread_mutex_t lock;
@@ -21,7 +23,8 @@ struct fake_store {
   int fail_call; /* the call (1, 2, ...) that fails, 0 for none */
   struct store_last_used written[64];
   size_t written_count;
-  size_t touched; /* every update written, also past the 64 kept */
+  size_t touched;               /* every update written, also past the 64 kept */
+  int64_t by_seq[SEQS_TRACKED]; /* the last value written for each small seq */
 };
 
 static int fake_touch(struct store *store, const struct store_last_used *u, size_t n) {
@@ -39,6 +42,9 @@ static int fake_touch(struct store *store, const struct store_last_used *u, size
     f->touched += n;
     for (size_t i = 0; i < n && f->written_count < 64; i++)
       f->written[f->written_count++] = u[i];
+    for (size_t i = 0; i < n; i++)
+      if (u[i].seq >= 0 && u[i].seq < SEQS_TRACKED)
+        f->by_seq[u[i].seq] = u[i].last_used;
   }
   pthread_mutex_unlock(&f->lock);
   return rc;
@@ -187,6 +193,47 @@ static void the_background_thread_writes_within_seconds(void **state) {
   lastused_stop(lu);
 }
 
+/* Worker threads noting uses of the same tokens while the flusher writes them: every token
+ * used is written, with a time one of its uses had, and nothing is left pending. (Also run under
+ * ThreadSanitizer, which checks the sharded locks.) */
+#define NOTERS 4
+#define NOTED_SEQS 5000
+struct noter {
+  struct lastused *lu;
+  int64_t base;
+};
+
+static void *note_many(void *arg) {
+  struct noter *n = arg;
+  for (int round = 0; round < 20; round++)
+    for (int64_t seq = 1; seq <= NOTED_SEQS; seq++)
+      lastused_note(n->lu, seq, 0, n->base + round);
+  return NULL;
+}
+
+static void uses_noted_by_many_threads_while_flushing_are_all_written(void **state) {
+  struct fake_store *f = *state;
+  struct lastused *lu;
+  assert_int_equal(lastused_start(&f->base, 60, NO_TICK, &lu), TE_OK);
+  struct noter n = {lu, time_now()};
+  pthread_t threads[NOTERS];
+  for (int t = 0; t < NOTERS; t++)
+    assert_int_equal(pthread_create(&threads[t], NULL, note_many, &n), 0);
+  for (int i = 0; i < 20; i++)
+    assert_int_equal(lastused_flush(lu), TE_OK);
+  for (int t = 0; t < NOTERS; t++)
+    pthread_join(threads[t], NULL);
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  for (int64_t seq = 1; seq <= NOTED_SEQS; seq++) {
+    assert_true(f->by_seq[seq] >= n.base && f->by_seq[seq] < n.base + 20);
+    assert_int_equal(lastused_effective(lu, seq, f->by_seq[seq]), f->by_seq[seq]);
+  }
+  size_t touched = f->touched;
+  assert_int_equal(lastused_flush(lu), TE_OK);
+  assert_int_equal(f->touched, touched); /* nothing was left pending */
+  lastused_stop(lu);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(recently_stored_uses_are_not_written, setup, teardown),
@@ -197,6 +244,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(stopping_writes_what_is_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(the_background_thread_writes_within_seconds, setup, teardown),
+      cmocka_unit_test_setup_teardown(uses_noted_by_many_threads_while_flushing_are_all_written,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
