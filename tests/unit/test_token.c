@@ -47,6 +47,14 @@ static void look_alikes_are_rejected(void **state) {
   assert_false(token_is_well_formed(bad, strlen(bad)));
 
   strcpy(bad, value);
+  bad[36] = bad[36] == 'f' ? 'e' : 'f'; /* its first (most significant) digit */
+  assert_false(token_is_well_formed(bad, strlen(bad)));
+
+  strcpy(bad, value);
+  bad[40] = 'G'; /* not a digit at all, in the checksum */
+  assert_false(token_is_well_formed(bad, strlen(bad)));
+
+  strcpy(bad, value);
   bad[20] = 'A'; /* uppercase is not Pulumi's alphabet */
   assert_false(token_is_well_formed(bad, strlen(bad)));
 
