@@ -61,6 +61,7 @@
 #define SHARDS 64                /* readers of different slots rarely share a lock */
 #define FEED_PAGE 4096           /* a fuller page than this (a huge commit) forgets everything */
 #define REVOKED_SLOTS 1024       /* direct-mapped by hash: a later deletion may take an earlier's */
+#define GONE_SEQS 4096           /* deleted tokens' seqs, direct-mapped, for their last uses */
 #define LOAD_PAGE 1000           /* tokens the loader reads at a time, holding the feed's lock */
 #define REFRESH_PAGE 250         /* tokens the walk reads again at a time (no lock held) */
 #define REFRESH_WAIT_MAX_MS 1000 /* the walk's longest wait between two pages */
@@ -116,14 +117,17 @@ struct cache_store {
   struct org_slot *orgs;
   pthread_mutex_t org_lock;
   pthread_mutex_t revoked_lock; /* one writer of the revoked slots at a time */
-  pthread_mutex_t feed_lock;    /* one reader of the feed (or loader of a page) at a time */
-  int64_t seen;                 /* the last version read from the feed (under feed_lock) */
-  int64_t loaded_seq;           /* tokens up to this seq have been loaded (under feed_lock) */
-  bool loaded;                  /* the loader has read every token (under feed_lock) */
-  int64_t refreshed_seq;        /* the walk has read tokens up to this seq again (loader only) */
-  int64_t refresh_due_ms;       /* when the walk reads its next page (monotonic; loader only) */
-  pthread_cond_t reload;        /* with feed_lock: the loader is wanted (or stopping) */
-  bool stopping;                /* under feed_lock */
+  /* The seqs of the tokens the feed said were deleted, the last few thousand (a later may take
+   * an earlier's slot): their uses still pending are not written (passthrough_tokens_touch). */
+  atomic_int_fast64_t gone_seqs[GONE_SEQS];
+  pthread_mutex_t feed_lock; /* one reader of the feed (or loader of a page) at a time */
+  int64_t seen;              /* the last version read from the feed (under feed_lock) */
+  int64_t loaded_seq;        /* tokens up to this seq have been loaded (under feed_lock) */
+  bool loaded;               /* the loader has read every token (under feed_lock) */
+  int64_t refreshed_seq;     /* the walk has read tokens up to this seq again (loader only) */
+  int64_t refresh_due_ms;    /* when the walk reads its next page (monotonic; loader only) */
+  pthread_cond_t reload;     /* with feed_lock: the loader is wanted (or stopping) */
+  bool stopping;             /* under feed_lock */
   pthread_t loader;
   struct ticker *poller;
 };
@@ -461,8 +465,11 @@ static void apply(struct cache_store *c, const struct store_change *changes, siz
       /* Read again before anything is dropped: a token changed in place (its expiry, say) is
        * replaced, never absent meanwhile; a deleted one goes. */
       dropped++;
-      if (!load_one(c, ch->id) && ptable_remove_seq(c->principals, ch->id, &was))
+      if (!load_one(c, ch->id) && ptable_remove_seq(c->principals, ch->id, &was)) {
         note_revoked(c, &was);
+        atomic_store_explicit(&c->gone_seqs[(uint64_t)ch->id % GONE_SEQS], ch->id,
+                              memory_order_relaxed);
+      }
     } else if (ch->id > c->loaded_seq) {
       made = true;
       continue; /* no token was made with one just made */
@@ -761,19 +768,29 @@ static int passthrough_member_set(struct store *store, const char *org, const ch
 static int passthrough_tokens_touch(struct store *store, const struct store_last_used *updates,
                                     size_t count) {
   struct cache_store *c = from(store);
-  /* A cache that holds every token knows which of these are gone (deleted since their use):
-   * their uses are left out, which the store's statement does not check (pg_sql.c). */
+  /* The uses of tokens the feed said were deleted since are left out, which the store's
+   * statement does not check (pg_sql.c). By their seqs, not by the absence of an entry: a token
+   * made elsewhere a moment ago can be used (read from the store) before its entry is kept. */
   struct store_last_used *kept = NULL;
-  if (atomic_load(&c->complete)) {
-    size_t n = 0;
-    for (size_t k = 0; k < count; k++)
-      if (ptable_find_seq(c->principals, updates[k].seq, NULL)) {
-        if (!kept && !(kept = malloc(count * sizeof *kept)))
-          abort();
-        kept[n++] = updates[k];
-      }
-    if (n == 0)
+  size_t n = 0;
+  for (size_t k = 0; k < count; k++) {
+    int64_t seq = updates[k].seq;
+    bool gone =
+        atomic_load_explicit(&c->gone_seqs[(uint64_t)seq % GONE_SEQS], memory_order_relaxed) == seq;
+    if (gone && !kept) { /* the first one gone: those before it are kept */
+      if (!(kept = malloc(count * sizeof *kept)))
+        abort();
+      memcpy(kept, updates, k * sizeof *kept);
+      n = k;
+    }
+    if (!gone && kept)
+      kept[n++] = updates[k];
+  }
+  if (kept) {
+    if (n == 0) {
+      free(kept);
       return TE_OK;
+    }
     updates = kept;
     count = n;
   }

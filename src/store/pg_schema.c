@@ -258,10 +258,9 @@ static const char *const migrations[] = {
      * token's first use, took a KEY SHARE lock on the token's row: a write to a random page of
      * the wide tokens table (and a full-page image in the WAL after each checkpoint) for what is
      * a read. With a million tokens each used once, that was 500 bytes of WAL a use against 190
-     * without, and 2 to 3 times the database's time on the inserts. The use's own statement joins
-     * tokens (STMT_TOKEN_TOUCH), so no use is written for a token already gone; one written by one
-     * node while another deletes its token can outlive it, unread (every read joins tokens), and
-     * its seq is never issued again. */
+     * without, and 2 to 3 times the database's time on the inserts. A use written for a token
+     * already gone (STMT_TOKEN_TOUCH says when) can outlive it, unread (every read joins
+     * tokens), and its seq is never issued again. */
     ("ALTER TABLE token_uses DROP CONSTRAINT token_uses_seq_fkey;"
      "CREATE FUNCTION tessera_token_uses_gone() RETURNS trigger LANGUAGE plpgsql "
      "  SET search_path FROM CURRENT AS $$ BEGIN "

@@ -137,6 +137,15 @@ test('headers over 8 KiB get a JSON 431, not the HTTP library\'s HTML page', asy
   assert.equal((await api(srv, 'GET', '/api/user', { token: srv.token })).status, 200);
 });
 
+test('a console page asked with 100 cookies in 8 KiB (a shared domain\'s) is served', async () => {
+  const cookie = Array.from({ length: 100 }, (_, i) => `c${i}=${'v'.repeat(73)}`).join('; ');
+  assert.ok(cookie.length > 7800 && cookie.length < 8000);
+  const res = await fetch(`${srv.url}/`, { headers: { Cookie: cookie }, signal: AbortSignal.timeout(10000) });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /text\/html/);
+  assert.match(await res.text(), /<html/i);
+});
+
 test('a head at both limits at once (a 4 KiB URL and 8 KiB of headers) is served', async () => {
   const res = await api(srv, 'GET', `/api/user/tokens?pad=${'x'.repeat(3900)}`, { token: srv.token, headers: { 'X-Pad': 'y'.repeat(7900) } });
   assert.equal(res.status, 200);

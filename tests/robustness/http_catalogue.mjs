@@ -157,8 +157,9 @@ export function catalogue(token) {
   add('200 header fields', get('/healthz', ['Host: a', ...Array.from({ length: 199 }, (_, i) => `X-${i}: v`)]), { status: 431, close: true });
   add('headers over 8 KiB', get('/healthz', ['Host: a', `X-Pad: ${'y'.repeat(9 * 1024)}`]), { status: 431, close: true });
   add('headers of 14 KiB', get('/healthz', ['Host: a', `X-Pad: ${'y'.repeat(14 * 1024)}`]), { status: 431, close: true });
-  add('many header fields over the pool', get('/healthz', ['Host: a', ...Array.from({ length: 400 }, (_, i) => `X-${i}: v`)]), { mhd: { status: 431, note: 'each header costs a record in the fixed 16 KiB pool; libmicrohttpd answers before the head is whole' } });
-  add('headers over 16 KiB', get('/healthz', ['Host: a', `X-Pad: ${'y'.repeat(17 * 1024)}`]), { mhd: { status: 431, note: 'the head no longer fits libmicrohttpd\'s read buffer' } });
+  add('headers of 22 KiB', get('/healthz', ['Host: a', `X-Pad: ${'y'.repeat(22 * 1024)}`]), { status: 431, close: true });
+  add('many header fields over the pool', get('/healthz', ['Host: a', ...Array.from({ length: 500 }, (_, i) => `X-${i}: v`)]), { mhd: { status: 431, note: 'each header costs a record in the fixed 24 KiB pool; libmicrohttpd answers before the head is whole' } });
+  add('headers over 24 KiB', get('/healthz', ['Host: a', `X-Pad: ${'y'.repeat(25 * 1024)}`]), { mhd: { status: 431, note: 'the head no longer fits libmicrohttpd\'s read buffer' } });
 
   // ---- Content-Length
   for (const [what, values] of [

@@ -9,7 +9,6 @@
 
 #include "core/error.h"
 #include "store/pg_schema.h"
-#include "store/pg_sql.h"
 
 #include "pg_cluster.h"
 
@@ -209,46 +208,12 @@ static void uses_go_with_their_token_and_lock_no_token(void **state) {
   PQfinish(conn);
 }
 
-/* A use written after its token's deletion (STMT_TOKEN_TOUCH does not look at tokens) goes when
- * the feed's record of the deletion is pruned; other uses, and other kinds of change, stay. */
-static void pruning_the_feed_removes_uses_left_by_deleted_tokens(void **state) {
-  (void)state;
-  PGconn *conn = fresh("orphans");
-  assert_int_equal(pg_schema_migrate(conn), TE_OK);
-  sql(conn, "INSERT INTO users (uuid, login, name, email, created) VALUES ('u1', 'ann', '', ''"
-            ", 1)");
-  sql(conn, "INSERT INTO tokens (id, hash, kind, user_id, name, description, created_by, created) "
-            "SELECT 't' || i, sha256(i::text::bytea), 'personal', 1, '', '', '', 1 "
-            "FROM generate_series(1, 4) i");
-  long long gone = number(conn, "SELECT seq FROM tokens WHERE id = 't1'");
-  sql(conn, "DELETE FROM tokens WHERE id = 't1'");
-  /* The statement itself, as the writer runs it, a moment after the deletion. */
-  char uses[160];
-  snprintf(uses, sizeof uses, "[[%lld,7],[%lld,7]]", gone,
-           number(conn, "SELECT seq FROM tokens WHERE id = 't2'"));
-  const char *values[] = {uses};
-  PGresult *res =
-      PQexecParams(conn, pg_statement_sql[STMT_TOKEN_TOUCH], 1, NULL, values, NULL, NULL, 0);
-  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-  PQclear(res);
-  assert_int_equal(number(conn, "SELECT count(*) FROM token_uses"), 2);
-  sql(conn, "UPDATE tessera_version SET pruned = v");
-  sql(conn, pg_statement_sql[STMT_CHANGES_PRUNE]);
-  assert_int_equal(number(conn, "SELECT count(*) FROM changes"), 0);
-  assert_int_equal(number(conn, "SELECT count(*) FROM token_uses"), 1);
-  assert_int_equal(number(conn, "SELECT count(*) FROM token_uses u JOIN tokens t USING (seq) "
-                                "WHERE t.id = 't2' AND u.last_used = 7"),
-                   1);
-  PQfinish(conn);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(an_empty_database_reaches_the_latest_version_once),
       cmocka_unit_test(nodes_starting_together_migrate_once),
       cmocka_unit_test(a_newer_database_is_refused),
       cmocka_unit_test(names_are_unique_without_regard_to_case),
-      cmocka_unit_test(pruning_the_feed_removes_uses_left_by_deleted_tokens),
       cmocka_unit_test(the_feed_records_a_version_a_statement),
       cmocka_unit_test(uses_go_with_their_token_and_lock_no_token),
   };

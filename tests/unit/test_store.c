@@ -220,7 +220,7 @@ static void touch_only_raises_last_used(void **state) {
   assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
   assert_int_equal(p.token.last_used, 2000);
   /* More uses than one statement takes, with seqs of no token (deleted meanwhile): no error;
-   * SQLite skips them, PostgreSQL keeps them unread until the feed is pruned (pg_sql.c). */
+   * SQLite skips them, PostgreSQL keeps them, unread (pg_sql.c). */
   static struct store_last_used many[6001];
   for (int i = 0; i < 6000; i++)
     many[i] = (struct store_last_used){1000000 + i, 5000};
