@@ -771,35 +771,23 @@ static int passthrough_tokens_touch(struct store *store, const struct store_last
   /* The uses of tokens the feed said were deleted since are left out, which the store's
    * statement does not check (pg_sql.c). By their seqs, not by the absence of an entry: a token
    * made elsewhere a moment ago can be used (read from the store) before its entry is kept. */
-  struct store_last_used *kept = NULL;
+  if (count == 0)
+    return TE_OK;
+  struct store_last_used *kept = malloc(count * sizeof *kept);
+  if (!kept)
+    abort();
   size_t n = 0;
   for (size_t k = 0; k < count; k++) {
     int64_t seq = updates[k].seq;
-    bool gone =
-        atomic_load_explicit(&c->gone_seqs[(uint64_t)seq % GONE_SEQS], memory_order_relaxed) == seq;
-    if (gone && !kept) { /* the first one gone: those before it are kept */
-      if (!(kept = malloc(count * sizeof *kept)))
-        abort();
-      memcpy(kept, updates, k * sizeof *kept);
-      n = k;
-    }
-    if (!gone && kept)
+    if (atomic_load_explicit(&c->gone_seqs[(uint64_t)seq % GONE_SEQS], memory_order_relaxed) != seq)
       kept[n++] = updates[k];
   }
-  if (kept) {
-    if (n == 0) {
-      free(kept);
-      return TE_OK;
-    }
-    updates = kept;
-    count = n;
-  }
-  int rc = c->inner->ops->tokens_touch(c->inner, updates, count);
+  int rc = n ? c->inner->ops->tokens_touch(c->inner, kept, n) : TE_OK;
   /* No change in the feed names a lastUsed; the entries learn this node's own writes here, so a
    * hit sees the time just written and does not note the use again (store/lastused.c). */
   if (rc == TE_OK)
-    for (size_t k = 0; k < count; k++)
-      ptable_touch(c->principals, updates[k].seq, updates[k].last_used);
+    for (size_t k = 0; k < n; k++)
+      ptable_touch(c->principals, kept[k].seq, kept[k].last_used);
   free(kept);
   return rc;
 }

@@ -598,8 +598,9 @@ bool ptable_remove_seq(struct principal_table *t, int64_t seq, struct store_toke
 bool ptable_find_seq(struct principal_table *t, int64_t seq, struct store_token *was) {
   pthread_rwlock_rdlock(&t->lock);
   uint32_t n = *find_seq(t, seq);
-  if (n && was)
+  if (n) {
     entry_token(at(t, n - 1), was);
+  }
   pthread_rwlock_unlock(&t->lock);
   return n != 0;
 }

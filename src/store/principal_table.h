@@ -60,7 +60,7 @@ size_t ptable_confirm(struct principal_table *t, const struct store_principal *i
  * Returns whether there was one. */
 bool ptable_remove_seq(struct principal_table *t, int64_t seq, struct store_token *was);
 
-/* Whether the token of this seq has an entry; *was (if given) gets its hash, seq and expiry. */
+/* Whether the token of this seq has an entry; *was gets its hash, seq and expiry. */
 bool ptable_find_seq(struct principal_table *t, int64_t seq, struct store_token *was);
 
 /* Removes the entry of this hash (a stale entry whose token the store no longer has), unless
