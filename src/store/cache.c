@@ -117,19 +117,19 @@ struct cache_store {
   struct org_slot *orgs;
   pthread_mutex_t org_lock;
   pthread_mutex_t revoked_lock; /* one writer of the revoked slots at a time */
+  pthread_mutex_t feed_lock;    /* one reader of the feed (or loader of a page) at a time */
+  int64_t seen;                 /* the last version read from the feed (under feed_lock) */
+  int64_t loaded_seq;           /* tokens up to this seq have been loaded (under feed_lock) */
+  bool loaded;                  /* the loader has read every token (under feed_lock) */
+  int64_t refreshed_seq;        /* the walk has read tokens up to this seq again (loader only) */
+  int64_t refresh_due_ms;       /* when the walk reads its next page (monotonic; loader only) */
+  pthread_cond_t reload;        /* with feed_lock: the loader is wanted (or stopping) */
+  bool stopping;                /* under feed_lock */
+  pthread_t loader;
+  struct ticker *poller;
   /* The seqs of the tokens the feed said were deleted, the last few thousand (a later may take
    * an earlier's slot): their uses still pending are not written (passthrough_tokens_touch). */
   atomic_int_fast64_t gone_seqs[GONE_SEQS];
-  pthread_mutex_t feed_lock; /* one reader of the feed (or loader of a page) at a time */
-  int64_t seen;              /* the last version read from the feed (under feed_lock) */
-  int64_t loaded_seq;        /* tokens up to this seq have been loaded (under feed_lock) */
-  bool loaded;               /* the loader has read every token (under feed_lock) */
-  int64_t refreshed_seq;     /* the walk has read tokens up to this seq again (loader only) */
-  int64_t refresh_due_ms;    /* when the walk reads its next page (monotonic; loader only) */
-  pthread_cond_t reload;     /* with feed_lock: the loader is wanted (or stopping) */
-  bool stopping;             /* under feed_lock */
-  pthread_t loader;
-  struct ticker *poller;
 };
 
 static struct cache_store *from(struct store *store) {
