@@ -46,6 +46,9 @@ struct pg_store {
   struct pg_conn writer_conn;
   char *conninfo;
   struct pg_listener *listener; /* other nodes' commits, once a cache watches */
+  /* The writer connection's backend: its commits' notifications are not other nodes' (the
+   * writer catches up after each commit itself; heard again, each cost three more reads). */
+  atomic_int writer_pid;
 };
 
 /* The highest $n in a statement: the number of parameters it is prepared with. */
@@ -161,6 +164,8 @@ static int run_statement(struct sql_conn *base, enum stmt_id id, const char *sql
   struct pg_params text;
   if (changed)
     *changed = 0;
+  if (c->broken)
+    return TE_UNAVAILABLE; /* found gone, or left mid-pipeline: nothing more on it */
   if (convert_params(params, n, &text) != TE_OK)
     return TE_INTERNAL;
   PGresult *res = sql ? pg_pool_exec_text(c->pool, c->conn, sql, n, text.values)
@@ -209,26 +214,64 @@ static char *rows_sql(const char *sql, int columns, int rows) {
   return out;
 }
 
-static int pg_run_rows(struct sql_conn *base, enum stmt_id id, const struct param *params,
-                       int columns, int rows) {
+/* The steps as one pipeline: their parameters' text side by side in one allocation, a multi-row
+ * step's statement built as pg_run_rows builds it. Results are read in order until the first
+ * that failed, which says why (the server ran none after it). */
+static int pg_run_chain(struct sql_conn *base, const struct sql_step *steps, int count) {
   struct pg_conn *c = (struct pg_conn *)base;
-  int n = columns * rows;
-  char *sql = rows_sql(pg_statement_sql[id], columns, rows);
-  const char **values = calloc((size_t)n, sizeof *values);
-  number_text *numbers = calloc((size_t)n, sizeof *numbers);
-  blob_text *blobs = calloc((size_t)n, sizeof *blobs);
+  struct pg_query queries[SQL_CHAIN_MAX];
+  PGresult *results[SQL_CHAIN_MAX];
+  char *texts[SQL_CHAIN_MAX] = {NULL};
+  if (count < 1 || count > SQL_CHAIN_MAX)
+    return TE_INTERNAL;
+  if (c->broken)
+    return TE_UNAVAILABLE;
+  size_t total = 0;
+  for (int i = 0; i < count; i++)
+    total += (size_t)steps[i].n * (size_t)(steps[i].rows ? steps[i].rows : 1);
+  const char **values = calloc(total ? total : 1, sizeof *values);
+  number_text *numbers = calloc(total ? total : 1, sizeof *numbers);
+  blob_text *blobs = calloc(total ? total : 1, sizeof *blobs);
   if (!values || !numbers || !blobs)
     abort();
-  int rc = sql && n <= 65535 ? to_text(params, n, values, numbers, blobs) : TE_INTERNAL;
-  if (rc == TE_OK) {
-    PGresult *res = pg_pool_exec_text(c->pool, c->conn, sql, n, values);
-    rc = take_result(c, res, id, NULL, NULL, NULL);
+  int rc = TE_OK;
+  size_t at = 0;
+  for (int i = 0; i < count && rc == TE_OK; i++) {
+    const struct sql_step *st = &steps[i];
+    int n = st->n * (st->rows ? st->rows : 1);
+    if (st->rows && !(texts[i] = rows_sql(pg_statement_sql[st->id], st->n, st->rows)))
+      rc = TE_INTERNAL;
+    if (rc == TE_OK && n > (st->rows ? 65535 : PARAMS_MAX))
+      rc = TE_INTERNAL;
+    if (rc == TE_OK)
+      rc = to_text(st->params, n, values + at, numbers + at, blobs + at);
+    queries[i] = (struct pg_query){(int)st->id, texts[i], st->rows, n, values + at};
+    at += (size_t)n;
   }
-  free(sql);
+  if (rc == TE_OK) {
+    pg_pool_exec_chain(c->pool, c->conn, queries, count, results);
+    /* Nothing in time, or a lost connection: the first result's NULL says so. */
+    for (int i = 0; i < count; i++) {
+      if (rc == TE_OK)
+        rc = take_result(c, results[i], steps[i].id, steps[i].each, steps[i].arg, NULL);
+      else
+        PQclear(results[i]);
+    }
+  }
+  for (int i = 0; i < count; i++)
+    free(texts[i]);
   free(values);
   free(numbers);
   free(blobs);
   return rc;
+}
+
+/* A batch's INSERT as a chain of one: prepared once a connection for up to PG_ROWS_PREPARED rows.
+ */
+static int pg_run_rows(struct sql_conn *c, enum stmt_id id, const struct param *params, int columns,
+                       int rows) {
+  struct sql_step step = {.id = id, .params = params, .n = columns, .rows = rows};
+  return pg_run_chain(c, &step, 1);
 }
 
 static enum sql_type pg_type(const struct sql_row *r, int col) {
@@ -298,6 +341,7 @@ static const struct sql_driver pg_driver = {
     .run_text = pg_run_text,
     .param_prefix = '$',
     .run_rows = pg_run_rows,
+    .run_chain = pg_run_chain,
     .type = pg_type,
     .integer = pg_integer,
     .text = pg_text,
@@ -332,13 +376,16 @@ static int writer_acquire(struct sql_store *base, struct sql_conn **out) {
   if (rc)
     return rc;
   s->writer_conn = (struct pg_conn){{&pg_driver}, s->writer, conn, false};
+  atomic_store(&s->writer_pid, PQbackendPID(conn)); /* before any commit on it */
   *out = &s->writer_conn.base;
   return TE_OK;
 }
 
 static void writer_release(struct sql_store *base, struct sql_conn *sc) {
   struct pg_conn *c = (struct pg_conn *)sc;
-  (void)base;
+  struct pg_store *s = (struct pg_store *)base;
+  if (c->broken) /* closed: its process id may be another backend's soon */
+    atomic_store(&s->writer_pid, 0);
   pg_pool_release(c->pool, c->conn, c->broken);
 }
 
@@ -346,7 +393,7 @@ static void writer_release(struct sql_store *base, struct sql_conn *sc) {
 static void announce_start(struct sql_store *base) {
   struct pg_store *s = (struct pg_store *)base;
   if (!s->listener && pg_listener_start(s->conninfo, "tessera_changes", base->watch_fn,
-                                        base->watch_arg, &s->listener) != TE_OK)
+                                        base->watch_arg, &s->writer_pid, &s->listener) != TE_OK)
     fprintf(stderr, "tessera: PostgreSQL: cannot listen for other nodes' commits; polling only\n");
 }
 

@@ -22,7 +22,8 @@ struct pg_listener {
   char listen[96]; /* "LISTEN <channel>" */
   void (*fn)(void *arg);
   void *arg;
-  int stop_pipe[2]; /* a byte written here ends the thread's wait */
+  const atomic_int *own; /* the backend whose notifications are not passed on, or NULL */
+  int stop_pipe[2];      /* a byte written here ends the thread's wait */
   pthread_t thread;
 };
 
@@ -37,8 +38,9 @@ static PGconn *connect_and_listen(struct pg_listener *l) {
 }
 
 /* Reads what has arrived: false when the connection failed. *called: the LISTEN took effect
- * (the caller catches up, for what was sent while it was away), or a notification came. */
-static bool take_input(PGconn *conn, bool *listening, bool *called) {
+ * (the caller catches up, for what was sent while it was away), or a notification came from
+ * another backend than own's. */
+static bool take_input(PGconn *conn, const atomic_int *own, bool *listening, bool *called) {
   if (!PQconsumeInput(conn))
     return false;
   while (!PQisBusy(conn)) {
@@ -53,7 +55,8 @@ static bool take_input(PGconn *conn, bool *listening, bool *called) {
       *listening = *called = true;
   }
   for (PGnotify *n; (n = PQnotifies(conn)) != NULL; PQfreemem(n))
-    *called = true;
+    if (!own || n->be_pid != atomic_load(own))
+      *called = true;
   return true;
 }
 
@@ -83,7 +86,7 @@ static void *listen_main(void *arg) {
       break;
     if (!readable)
       continue;
-    if (!take_input(conn, &listening, &called)) { /* the server went away: reconnect */
+    if (!take_input(conn, l->own, &listening, &called)) { /* the server went away: reconnect */
       PQfinish(conn);
       conn = NULL;
       continue;
@@ -96,13 +99,14 @@ static void *listen_main(void *arg) {
 }
 
 int pg_listener_start(const char *conninfo, const char *channel, void (*fn)(void *arg), void *arg,
-                      struct pg_listener **out) {
+                      const atomic_int *own, struct pg_listener **out) {
   struct pg_listener *l = calloc(1, sizeof *l);
   if (!l || !(l->conninfo = strdup(conninfo)))
     abort();
   snprintf(l->listen, sizeof l->listen, "LISTEN %s", channel);
   l->fn = fn;
   l->arg = arg;
+  l->own = own;
   if (pipe2(l->stop_pipe, O_CLOEXEC) != 0) {
     free(l->conninfo);
     free(l);

@@ -14,7 +14,7 @@
 struct slot {
   PGconn *conn;   /* NULL until first needed, and after a broken one is closed */
   bool in_use;    /* lent out, or being connected by the caller that reserved it */
-  bool *prepared; /* per statement: prepared on this connection */
+  bool *prepared; /* per statement, then per multi-row form (flag_of): prepared on this one */
 };
 
 /* A database that does not answer (frozen, partitioned: TCP still accepts) must not hold a
@@ -45,6 +45,12 @@ static void quiet(void *arg, const char *message) {
   (void)message;
 }
 
+/* A connection's prepared flags: one a statement, and PG_ROWS_PREPARED more each for its
+ * multi-row forms. */
+static size_t flags_count(int count) {
+  return (size_t)(count ? count : 1) * (1 + PG_ROWS_PREPARED);
+}
+
 int pg_pool_create(const char *conninfo, int size, int wait_ms,
                    const struct pg_statement *statements, int count, struct pg_pool **out) {
   if (size < 1 || wait_ms < 0 || count < 0)
@@ -54,7 +60,7 @@ int pg_pool_create(const char *conninfo, int size, int wait_ms,
       !(p->slots = calloc((size_t)size, sizeof *p->slots)))
     abort();
   for (int i = 0; i < size; i++)
-    if (!(p->slots[i].prepared = calloc((size_t)(count ? count : 1), sizeof(bool))))
+    if (!(p->slots[i].prepared = calloc(flags_count(count), sizeof(bool))))
       abort();
   p->size = size;
   p->wait_ms = wait_ms;
@@ -100,7 +106,7 @@ static void forget(struct pg_pool *p, struct slot *s) {
   if (s->conn)
     PQfinish(s->conn);
   s->conn = NULL;
-  memset(s->prepared, 0, sizeof(bool) * (size_t)(p->count ? p->count : 1));
+  memset(s->prepared, 0, sizeof(bool) * flags_count(p->count));
 }
 
 static int64_t now_ms(void) {
@@ -246,36 +252,52 @@ void pg_pool_release(struct pg_pool *p, PGconn *conn, bool broken) {
   pthread_mutex_unlock(&p->lock);
 }
 
+static int64_t query_deadline(struct pg_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  int64_t deadline = now_ms() + p->query_timeout_ms;
+  pthread_mutex_unlock(&p->lock);
+  return deadline;
+}
+
+/* The next result on conn by the deadline (NULL: the end of a query's results), or NULL with
+ * *late set when the server did not answer in time or the connection failed. PQgetResult blocks
+ * when libpq is busy, so it is called only once input makes it not. */
+static PGresult *next_result(PGconn *conn, int64_t deadline, bool *late) {
+  while (!*late && PQisBusy(conn)) {
+    int64_t left = deadline - now_ms();
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    int ready = left > 0 && pfd.fd >= 0 ? poll(&pfd, 1, (int)left) : 0;
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0 || !PQconsumeInput(conn))
+      *late = true; /* out of time, or the connection failed */
+  }
+  return *late ? NULL : PQgetResult(conn);
+}
+
+/* The last of one query's results (the one before the NULL that ends them), read by the
+ * deadline; NULL with *late set as next_result says. */
+static PGresult *last_result(PGconn *conn, int64_t deadline, bool *late) {
+  PGresult *last = NULL;
+  for (PGresult *res; (res = next_result(conn, deadline, late)) != NULL;) {
+    PQclear(last);
+    last = res;
+  }
+  if (*late) {
+    PQclear(last);
+    return NULL;
+  }
+  return last;
+}
+
 /* The result of what was just sent on conn, waiting at most the pool's query timeout: the last
  * result (libpq's exec functions' convention), or NULL when the server did not answer in time or
  * the connection failed. A connection that timed out is unusable (a reply may still come): it
  * is closed and the database taken to be down for a moment. */
 static PGresult *await_result(struct pg_pool *p, PGconn *conn, bool sent) {
-  pthread_mutex_lock(&p->lock);
-  int64_t deadline = now_ms() + p->query_timeout_ms;
-  pthread_mutex_unlock(&p->lock);
   bool late = !sent;
-  PGresult *last = NULL;
-  for (;;) {
-    /* Every result, the end of them included, within the deadline: PQgetResult blocks when
-     * libpq is busy, so it is called only once input makes it not. */
-    while (!late && PQisBusy(conn)) {
-      int64_t left = deadline - now_ms();
-      struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-      int ready = left > 0 && pfd.fd >= 0 ? poll(&pfd, 1, (int)left) : 0;
-      if (ready < 0 && errno == EINTR)
-        continue;
-      if (ready <= 0 || !PQconsumeInput(conn))
-        late = true; /* out of time, or the connection failed */
-    }
-    PGresult *res = late ? NULL : PQgetResult(conn);
-    if (!res)
-      break;
-    PQclear(last);
-    last = res;
-  }
+  PGresult *last = late ? NULL : last_result(conn, query_deadline(p), &late);
   if (late) {
-    PQclear(last);
     mark_down(p);
     /* The caller releases the connection as broken (a reply may still come) and the pool
      * closes it; the server ends the statement itself (statement_timeout, pg_connect). */
@@ -311,6 +333,107 @@ PGresult *pg_pool_exec(struct pg_pool *p, PGconn *conn, int index, const char *c
 PGresult *pg_pool_exec_text(struct pg_pool *p, PGconn *conn, const char *sql, int n,
                             const char *const *values) {
   return await_result(p, conn, PQsendQueryParams(conn, sql, n, NULL, values, NULL, NULL, 0));
+}
+
+#define CHAIN_MAX 16 /* sql.h's SQL_CHAIN_MAX, which the driver checks first */
+
+/* The prepared flag of a query (and its statement's name into name), or -1 for text run as it
+ * is: a numbered statement's own, or that of its multi-row form of q->rows rows. */
+static int flag_of(const struct pg_pool *p, const struct pg_query *q, char name[24]) {
+  if (!q->sql) {
+    snprintf(name, 24, "s%d", q->index);
+    return q->index;
+  }
+  if (q->index < 0 || q->rows < 1 || q->rows > PG_ROWS_PREPARED)
+    return -1;
+  snprintf(name, 24, "s%dr%d", q->index, q->rows);
+  return p->count + q->index * PG_ROWS_PREPARED + q->rows - 1;
+}
+
+/* Sends the chain: each query, preceded by its statement's preparation where this connection has
+ * not prepared it (flags[i] >= 0 then: preparing it), then the Sync that ends the pipeline. */
+static bool send_chain(struct pg_pool *p, struct slot *s, PGconn *conn, const struct pg_query *q,
+                       int count, int *flags) {
+  for (int i = 0; i < count; i++) {
+    char name[24];
+    int flag = flag_of(p, &q[i], name);
+    if (flag < 0) {
+      if (!PQsendQueryParams(conn, q[i].sql, q[i].n, NULL, q[i].values, NULL, NULL, 0))
+        return false;
+      continue;
+    }
+    pthread_mutex_lock(&p->lock);
+    bool preparing = !s->prepared[flag];
+    pthread_mutex_unlock(&p->lock);
+    for (int j = 0; j < i && preparing; j++) /* a statement twice in the chain: once */
+      preparing = flags[j] != flag;
+    flags[i] = preparing ? flag : -1;
+    const char *sql = q[i].sql ? q[i].sql : p->statements[q[i].index].sql;
+    int params = q[i].sql ? q[i].n : p->statements[q[i].index].params;
+    if ((preparing && !PQsendPrepare(conn, name, sql, params, NULL)) ||
+        !PQsendQueryPrepared(conn, name, params, q[i].values, NULL, NULL, 0))
+      return false;
+  }
+  return PQpipelineSync(conn) == 1;
+}
+
+bool pg_pool_exec_chain(struct pg_pool *p, PGconn *conn, const struct pg_query *q, int count,
+                        PGresult **results) {
+  if (count < 1 || count > CHAIN_MAX)
+    return false;
+  int flags[CHAIN_MAX];
+  for (int i = 0; i < count; i++) {
+    results[i] = NULL;
+    flags[i] = -1;
+  }
+  pthread_mutex_lock(&p->lock);
+  struct slot *s = slot_of(p, conn);
+  pthread_mutex_unlock(&p->lock);
+  /* A numbered statement gets exactly its parameters; one left in a pipeline (a chain that
+   * timed out) takes nothing more: libpq would queue it behind what never came. */
+  bool valid = s && PQpipelineStatus(conn) == PQ_PIPELINE_OFF;
+  for (int i = 0; valid && i < count; i++)
+    valid = (q[i].index >= 0 && q[i].index < p->count &&
+             (q[i].sql || q[i].n == p->statements[q[i].index].params)) ||
+            (q[i].index == -1 && q[i].sql);
+  if (!valid)
+    return false;
+  int64_t deadline = query_deadline(p);
+  bool late = !PQenterPipelineMode(conn) || !send_chain(p, s, conn, q, count, flags);
+  for (int i = 0; i < count && !late; i++) {
+    if (flags[i] >= 0) {
+      /* A preparation that failed (or was not run, after a failure) says why, and the query
+       * after it was not run; one that worked is remembered once the chain is through. */
+      PGresult *prepared = last_result(conn, deadline, &late);
+      if (!prepared || PQresultStatus(prepared) != PGRES_COMMAND_OK)
+        flags[i] = -1;
+      if (prepared && flags[i] < 0) {
+        results[i] = prepared;
+        PQclear(last_result(conn, deadline, &late));
+        continue;
+      }
+      PQclear(prepared);
+    }
+    results[i] = last_result(conn, deadline, &late);
+  }
+  /* The Sync's own result ends the pipeline. */
+  PGresult *sync = late ? NULL : next_result(conn, deadline, &late);
+  late |= !sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC || !PQexitPipelineMode(conn);
+  PQclear(sync);
+  if (late) {
+    for (int i = 0; i < count; i++) {
+      PQclear(results[i]);
+      results[i] = NULL;
+    }
+    mark_down(p);
+    return false;
+  }
+  pthread_mutex_lock(&p->lock);
+  for (int i = 0; i < count; i++)
+    if (flags[i] >= 0) /* by now: prepared */
+      s->prepared[flags[i]] = true;
+  pthread_mutex_unlock(&p->lock);
+  return true;
 }
 
 int pg_pool_open_count(struct pg_pool *p) {

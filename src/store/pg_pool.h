@@ -42,6 +42,31 @@ PGresult *pg_pool_exec(struct pg_pool *pool, PGconn *conn, int index, const char
 PGresult *pg_pool_exec_text(struct pg_pool *pool, PGconn *conn, const char *sql, int n,
                             const char *const *values);
 
+/* One query of pg_pool_exec_chain: statement `index` (prepared as pg_pool_exec does), or with sql
+ * not NULL that text (as pg_pool_exec_text), with n text parameters. Text that is statement
+ * index's multi-row form for `rows` rows (pg.c's run_rows) is prepared too, under a name of its
+ * own, up to PG_ROWS_PREPARED rows: a batch's INSERT is then parsed and planned once a
+ * connection, not at every commit (index -1: text of no statement, never prepared). The pair
+ * (index, rows) must always stand for the same text: the first one prepared is the one run. A
+ * numbered statement's n must be its number of parameters. */
+#define PG_ROWS_PREPARED 16
+struct pg_query {
+  int index;
+  const char *sql;
+  int rows;
+  int n;
+  const char *const *values;
+};
+
+/* Sends count queries at once (libpq's pipeline mode: one round trip, not count) and waits for
+ * their results, bounded in time as pg_pool_exec is: results[i] is query i's (the caller's, to
+ * PQclear; after a failed one, the server runs none of the rest: PGRES_PIPELINE_ABORTED). With
+ * no answer in time, or a failed connection, every result is NULL and false is returned: the
+ * connection is then to be released as broken. Without an explicit BEGIN, the queries share one
+ * transaction, as statements before a Sync do. */
+bool pg_pool_exec_chain(struct pg_pool *pool, PGconn *conn, const struct pg_query *queries,
+                        int count, PGresult **results);
+
 /* A statement that has not answered within query_timeout_ms gets NULL (its connection is then to
  * be released as broken); a timeout or a failed connection makes acquire answer TE_UNAVAILABLE at
  * once for down_ms. Defaults: 5000 and 1000. */

@@ -271,6 +271,19 @@ static const char *const migrations[] = {
      "  FOR EACH STATEMENT EXECUTE FUNCTION tessera_token_uses_gone();"
      "CREATE TRIGGER tokens_truncated_uses AFTER TRUNCATE ON tokens "
      "  FOR EACH STATEMENT EXECUTE FUNCTION tessera_token_uses_gone();"),
+    /* 6: new tokens noted by a function of their own, as tessera_note would note them: the
+     * general one turned each new row into JSON to read its seq and called tessera_note, a
+     * second function with a search_path of its own to set and reset: about 170 µs of the
+     * database's time an INSERT of a batch of five, a third of it. */
+    ("CREATE FUNCTION tessera_tokens_inserted() RETURNS trigger LANGUAGE plpgsql "
+     "  SET search_path FROM CURRENT AS $$ DECLARE version bigint; BEGIN "
+     "  IF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF; "
+     "  UPDATE tessera_version SET v = v + 1 RETURNING v INTO version; "
+     "  INSERT INTO changes SELECT version, 'token', seq::text FROM new_rows; "
+     "  RETURN NULL; END $$;"
+     "DROP TRIGGER tokens_inserted ON tokens;"
+     "CREATE TRIGGER tokens_inserted AFTER INSERT ON tokens REFERENCING NEW TABLE AS new_rows "
+     "  FOR EACH STATEMENT EXECUTE FUNCTION tessera_tokens_inserted();"),
 };
 
 int pg_schema_version_latest(void) {

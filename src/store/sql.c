@@ -65,6 +65,20 @@ int sql_exec(struct sql_conn *c, enum stmt_id id, const struct param *p, int n) 
   return c->driver->run(c, id, p, n, NULL, NULL, NULL);
 }
 
+int sql_chain(struct sql_conn *c, const struct sql_step *steps, int count) {
+  if (count > SQL_CHAIN_MAX)
+    return TE_INTERNAL;
+  if (c->driver->run_chain)
+    return c->driver->run_chain(c, steps, count);
+  int rc = TE_OK;
+  for (int i = 0; i < count && rc == TE_OK; i++) {
+    const struct sql_step *s = &steps[i];
+    rc = s->rows ? c->driver->run_rows(c, s->id, s->params, s->n, s->rows)
+                 : c->driver->run(c, s->id, s->params, s->n, s->each, s->arg, NULL);
+  }
+  return rc;
+}
+
 int sql_write(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, bool must_change) {
   int64_t changed = 0;
   int rc = c->driver->run(c, id, p, n, NULL, NULL, &changed);
@@ -91,14 +105,8 @@ int sql_one(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, r
   return rc == TE_OK && !f.seen ? TE_NOT_FOUND : rc;
 }
 
-struct all_rows {
-  row_reader read;
-  size_t item_size, count, cap;
-  char *items;
-};
-
 static void take_each(const struct sql_row *row, void *arg) {
-  struct all_rows *a = arg;
+  struct sql_all_rows *a = arg;
   if (a->count == a->cap) {
     a->cap = a->cap ? a->cap * 2 : 8;
     if (!(a->items = realloc(a->items, a->cap * a->item_size)))
@@ -110,7 +118,7 @@ static void take_each(const struct sql_row *row, void *arg) {
 
 int sql_all(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, size_t item_size,
             row_reader read, void **out, size_t *count) {
-  struct all_rows a = {read, item_size, 0, 0, NULL};
+  struct sql_all_rows a = {read, item_size, 0, 0, NULL};
   int rc = c->driver->run(c, id, p, n, take_each, &a, NULL);
   if (rc != TE_OK) {
     free(a.items);
@@ -121,6 +129,11 @@ int sql_all(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, s
   *out = a.items;
   *count = a.count;
   return TE_OK;
+}
+
+struct sql_step sql_all_step(enum stmt_id id, const struct param *p, int n,
+                             struct sql_all_rows *into) {
+  return (struct sql_step){.id = id, .params = p, .n = n, .each = take_each, .arg = into};
 }
 
 int sql_read_one(struct store *store, enum stmt_id id, const struct param *params, int n,

@@ -117,6 +117,18 @@ struct sql_row;
 
 enum sql_type { SQL_NULL, SQL_INTEGER, SQL_TEXT, SQL_BLOB, SQL_OTHER };
 
+/* One statement of a chain (sql_chain): run as sql_exec runs it, each row handed to each (when
+ * not NULL); with rows > 0, as run_rows runs it, n being then the columns of a row. */
+struct sql_step {
+  enum stmt_id id;
+  const struct param *params;
+  int n, rows;
+  void (*each)(const struct sql_row *row, void *arg);
+  void *arg;
+};
+#define SQL_STEP(stmt) ((struct sql_step){.id = (stmt)})
+#define SQL_CHAIN_MAX 16
+
 /* The driver of a backend: how to run a statement on one of its connections and read a row. */
 struct sql_driver {
   /* Runs statement id; calls each(row, arg) for every row when each is not NULL, and reports the
@@ -134,6 +146,10 @@ struct sql_driver {
    * trip for a batch), else row by row. */
   int (*run_rows)(struct sql_conn *c, enum stmt_id id, const struct param *params, int columns,
                   int rows);
+  /* Runs up to SQL_CHAIN_MAX steps in one round trip (PostgreSQL's pipeline), stopping at the
+   * first that fails: its code, as run's; none after it is run. NULL: sql_chain runs them one
+   * by one (SQLite, in the process, has no round trips to save). */
+  int (*run_chain)(struct sql_conn *c, const struct sql_step *steps, int count);
   enum sql_type (*type)(const struct sql_row *r, int col);
   int64_t (*integer)(const struct sql_row *r, int col); /* booleans read as 0 or 1 */
   /* A text column's bytes (NUL-terminated, valid while the row is) and length. */
@@ -171,6 +187,19 @@ bool row_strict_int(const struct sql_row *r, int col, int64_t *out);
 int sql_exec(struct sql_conn *c, enum stmt_id id, const struct param *p, int n);
 /* A write; with must_change, one that changed no row is TE_NOT_FOUND. */
 int sql_write(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, bool must_change);
+/* Steps in order, stopping at the first that fails (its code); where the backend can, in one
+ * round trip: the writer's transaction (BEGIN, lock, inserts, COMMIT) and a read of the change
+ * feed each cost one wait for the database, not one a statement. */
+int sql_chain(struct sql_conn *c, const struct sql_step *steps, int count);
+/* A step whose rows are read into a growing malloc'd array, as sql_all reads them: into->items
+ * (char *: count items of item_size; NULL when there were none) is the caller's to free. */
+struct sql_all_rows {
+  row_reader read;
+  size_t item_size, count, cap;
+  char *items;
+};
+struct sql_step sql_all_step(enum stmt_id id, const struct param *p, int n,
+                             struct sql_all_rows *into);
 /* The first row read into out; TE_NOT_FOUND when there is none. */
 int sql_one(struct sql_conn *c, enum stmt_id id, const struct param *p, int n, row_reader read,
             void *out);
@@ -286,6 +315,12 @@ int audit_key_setup(struct sql_conn *c, const char *key_path, unsigned char key[
 /* The log's last record (seq 0 and zeros when it has none), read inside the writer's
  * transaction, which holds the write lock: nobody else appends meanwhile. */
 int audit_tail_read(struct sql_conn *c, int64_t *seq, unsigned char chain[32]);
+/* The same read as a step of a chain, into *out (left as it is, zeros, when the log is empty). */
+struct audit_tail_row {
+  int64_t seq;
+  unsigned char chain[32];
+};
+struct sql_step audit_tail_step(struct audit_tail_row *out);
 /* The next record after *seq (whose chain value is prev): its chain value into chain and the
  * parameters of STMT_AUDIT_INSERT into p (pointing into a and chain); moves *seq on. */
 int audit_row(const unsigned char key[AUDIT_KEY_LEN], int64_t *seq, const unsigned char prev[32],

@@ -101,16 +101,15 @@ int audit_head_beside_key(const char *key_path, const char *db_id, char *out, si
   return (size_t)snprintf(out, size, "%s.%s.audit-head", real, db_id) < size ? TE_OK : TE_INTERNAL;
 }
 
-struct audit_tail_row {
-  int64_t seq;
-  unsigned char chain[32];
-};
-
 static void read_tail(const struct sql_row *r, void *out) {
   struct audit_tail_row *t = out;
   t->seq = row_int(r, 0);
   if (!row_blob(r, 1, t->chain, 32))
     memset(t->chain, 0, 32);
+}
+
+struct sql_step audit_tail_step(struct audit_tail_row *out) {
+  return (struct sql_step){.id = STMT_AUDIT_LAST, .each = read_tail, .arg = out};
 }
 
 int audit_tail_read(struct sql_conn *c, int64_t *seq, unsigned char chain[32]) {

@@ -179,27 +179,32 @@ static int sql_changes_since(struct store *store, int64_t after, int limit,
   int rc = s->backend->reader_acquire(s, &c);
   if (rc)
     return rc;
-  struct feed_state state = {0, 0};
-  rc = sql_one(c, STMT_CHANGES_STATE, NULL, 0, read_state, &state);
+  /* The three reads in one chain (one round trip on PostgreSQL); the rows are read even when
+   * the state before them tells of a gap, and then left out. */
+  struct feed_state state = {-1, 0}, again = {-1, 0};
+  struct param p[] = {PARAM_I(after), PARAM_I(limit)};
+  struct sql_all_rows rows = {read_change, sizeof *page->items, 0, 0, NULL};
+  struct sql_step steps[] = {
+      {.id = STMT_CHANGES_STATE, .each = read_state, .arg = &state},
+      sql_all_step(STMT_CHANGES_SINCE, p, 2, &rows),
+      {.id = STMT_CHANGES_STATE, .each = read_state, .arg = &again},
+  };
+  rc = sql_chain(c, steps, 3);
+  s->backend->reader_release(s, c);
+  if (rc == TE_OK && (state.current < 0 || again.current < 0))
+    rc = TE_INTERNAL; /* the version row is missing */
   if (rc == TE_OK) {
     page->current = state.current;
-    page->gap = after < state.pruned || (after != INT64_MAX && state.current < after);
-    struct param p[] = {PARAM_I(after), PARAM_I(limit)};
-    if (!page->gap)
-      rc = sql_all(c, STMT_CHANGES_SINCE, p, 2, sizeof *page->items, read_change,
-                   (void **)&page->items, &page->count);
-    struct feed_state again = {0, 0};
-    if (rc == TE_OK && !page->gap &&
-        (rc = sql_one(c, STMT_CHANGES_STATE, NULL, 0, read_state, &again)) == TE_OK &&
-        after < again.pruned) {
-      page->gap = true;
-      free(page->items);
-      page->items = NULL;
-      page->count = 0;
+    page->gap = after < state.pruned || (after != INT64_MAX && state.current < after) ||
+                after < again.pruned;
+    if (!page->gap) {
+      page->items = (struct store_change *)(void *)rows.items;
+      page->count = rows.count;
+      rows.items = NULL;
     }
   }
-  s->backend->reader_release(s, c);
-  return rc == TE_NOT_FOUND ? TE_INTERNAL : rc;
+  free(rows.items);
+  return rc;
 }
 
 static void sql_watch(struct store *store, void (*fn)(void *arg), void *arg) {

@@ -22,12 +22,14 @@
  * would each get a commit of their own: its fsync, its pages written again (the tokens table's
  * last page, the feed's), the cache's read of the feed. Once a commit ended less than
  * GATHER_AFTER_MS ago, so that writes are arriving steadily, the writer waits up to GATHER_MS
- * for GATHER_JOBS jobs before it begins: at 500 a second about five share each commit then, for
- * that much more latency (measured on 78k tokens: 8 ms cut the server's CPU a creation by about
- * a quarter against 3 ms, which shared two or three; creations' p50 went from 4 to 6.5 ms). A
- * write after a pause, and a batch already GATHER_JOBS long, begin at once. */
+ * for GATHER_JOBS jobs before it begins: at 500 a second about eight share each commit then,
+ * for that much more latency. A commit's cost is mostly its own, not its jobs': on PostgreSQL at
+ * 500 creations a second, 16 ms took the server and the database 340 µs of CPU a creation
+ * against 500 with 8 ms (which shared about five; p50 12 ms against 8); on 78k SQLite tokens, 8
+ * ms had cut the server's CPU a creation by a quarter against 3 ms. A write after a pause, and a
+ * batch already GATHER_JOBS long, begin at once. */
 #define GATHER_AFTER_MS 10
-#define GATHER_MS 8
+#define GATHER_MS 16
 #define GATHER_JOBS 16
 
 struct writer {
@@ -42,6 +44,7 @@ struct writer {
   bool stopping;
   int64_t last_commit_ms; /* monotonic; when the last batch ended */
   unsigned commits;       /* this writer's, for pruning the feed now and then */
+  unsigned pruned_at;     /* commits when the feed was last pruned */
 };
 
 static struct write_job *take_batch(struct writer *w, bool *stop) {
@@ -112,25 +115,53 @@ static int apply_one(struct writer *w, struct sql_conn *c, struct write_job *job
 #define CHANGES_KEPT 100000
 #define PRUNE_EVERY 1024
 
-static int prune_now(struct writer *w, struct sql_conn *c) {
-  if (++w->commits % PRUNE_EVERY != 0)
-    return TE_OK;
-  struct param p[] = {PARAM_I(CHANGES_KEPT)};
-  int rc = sql_exec(c, STMT_CHANGES_PRUNE_MARK, p, 1);
-  return rc ? rc : sql_exec(c, STMT_CHANGES_PRUNE, NULL, 0);
+static const struct param changes_kept[] = {PARAM_I(CHANGES_KEPT)};
+
+/* The steps before the COMMIT of a transaction which changed something, from *k on in steps:
+ * the announcement to other nodes (delivered at commit) and, once PRUNE_EVERY commits have
+ * gone by, the feed's pruning. *pruning: it is among them. */
+static void changed_steps(const struct writer *w, struct sql_step *steps, int *k, bool *pruning) {
+  steps[(*k)++] = SQL_STEP(STMT_NOTIFY);
+  *pruning = w->commits - w->pruned_at >= PRUNE_EVERY;
+  if (*pruning) {
+    steps[(*k)++] =
+        (struct sql_step){.id = STMT_CHANGES_PRUNE_MARK, .params = changes_kept, .n = 1};
+    steps[(*k)++] = SQL_STEP(STMT_CHANGES_PRUNE);
+  }
 }
 
-/* BEGIN, then the write lock (other processes and nodes wait here, so audit records chain in
- * commit order, and the feed's versions grow in it), the jobs, the announcement to other nodes
- * when any job changed something, COMMIT. */
+/* The chain, then COMMIT on its own: a chain that ended in COMMIT could still commit after the
+ * client gave up on it (its statements are all in the server's hands; a late answer was taken
+ * for a failure and the jobs told to try again), where a transaction whose COMMIT was never
+ * sent is rolled back when its connection closes. Counts the commit. */
+static int chain_then_commit(struct writer *w, struct sql_conn *c, const struct sql_step *steps,
+                             int k, bool pruning) {
+  int rc = k ? sql_chain(c, steps, k) : TE_OK;
+  if (rc == TE_OK)
+    rc = sql_exec(c, STMT_COMMIT, NULL, 0);
+  if (rc) {
+    sql_exec(c, STMT_ROLLBACK, NULL, 0);
+    return rc;
+  }
+  w->commits++;
+  if (pruning)
+    w->pruned_at = w->commits;
+  return TE_OK;
+}
+
+/* BEGIN with the write lock (other processes and nodes wait here, so audit records chain in
+ * commit order, and the feed's versions grow in it), the jobs, then, when any job changed
+ * something, the announcement to other nodes and COMMIT. */
 static int run_jobs(struct writer *w, struct sql_conn *c, struct write_job *batch, int *results,
                     struct audit_tail *tail) {
   bool broken = false, changed = false;
   /* Why the batch was abandoned: a lost connection is TE_UNAVAILABLE (503: try again), not a
    * fault of ours. */
   int cause = TE_INTERNAL;
-  int n = 0, rc = sql_exec(c, STMT_BEGIN, NULL, 0);
-  if (!rc && (rc = sql_exec(c, STMT_WRITE_LOCK, NULL, 0)) != 0)
+  struct sql_step steps[4] = {SQL_STEP(STMT_BEGIN), SQL_STEP(STMT_WRITE_LOCK)};
+  bool pruning = false;
+  int n = 0, k = 0, rc = sql_chain(c, steps, 2);
+  if (rc)
     sql_exec(c, STMT_ROLLBACK, NULL, 0);
   for (struct write_job *j = batch; j; j = j->next) {
     bool was_broken = broken;
@@ -141,16 +172,13 @@ static int run_jobs(struct writer *w, struct sql_conn *c, struct write_job *batc
   }
   if (rc)
     return rc;
-  if (!broken && changed &&
-      ((rc = sql_exec(c, STMT_NOTIFY, NULL, 0)) != 0 || (rc = prune_now(w, c)) != 0))
-    broken = true;
   if (broken) {
     sql_exec(c, STMT_ROLLBACK, NULL, 0);
-    return rc ? rc : cause;
+    return cause;
   }
-  if ((rc = sql_exec(c, STMT_COMMIT, NULL, 0)) != 0)
-    sql_exec(c, STMT_ROLLBACK, NULL, 0);
-  return rc;
+  if (changed)
+    changed_steps(w, steps, &k, &pruning);
+  return chain_then_commit(w, c, steps, k, pruning);
 }
 
 /* Whether every job of the batch only inserts a token or an audit record: the common case, token
@@ -205,9 +233,8 @@ static int run_exchange_parts(struct sql_conn *c, const struct write_job *batch,
     struct param p[] = {PARAM_T(touches[i].issuer), PARAM_I(touches[i].last_used)};
     rc = sql_write(c, STMT_OIDC_TOUCH, p, 2, true);
   }
-  /* The careful path announces any change; keep other nodes hearing of exchanges as before. */
-  if (!rc && ntouches)
-    rc = sql_exec(c, STMT_NOTIFY, NULL, 0);
+  /* (Other nodes hear of the batch by the NOTIFY before its COMMIT: every exchange makes a
+   * token.) */
   free(names);
   free(touches);
   return rc;
@@ -225,16 +252,29 @@ static int run_inserts(struct writer *w, struct sql_conn *c, const struct write_
   unsigned char(*chains)[32] = calloc((size_t)count, 32);
   if (!tokens || !records || !chains)
     abort();
-  int ntokens = 0, nrecords = 0;
-  int64_t seq = 0;
-  unsigned char prev[32] = {0};
-  int rc = sql_exec(c, STMT_BEGIN, NULL, 0);
-  if (!rc)
-    rc = sql_exec(c, STMT_WRITE_LOCK, NULL, 0);
-  if (!rc)
-    rc = audit_tail_read(c, &seq, prev);
-  if (!rc)
+  int ntokens = 0, nrecords = 0, k = 0, rc = TE_OK;
+  bool audited = false, exchanges = false, pruning = false;
+  for (const struct write_job *j = batch; j; j = j->next) {
+    audited |= j->has_audit;
+    exchanges |= j->oidc_exchange;
+  }
+  struct audit_tail_row last = {0, {0}};
+  struct sql_step steps[SQL_CHAIN_MAX] = {SQL_STEP(STMT_BEGIN), SQL_STEP(STMT_WRITE_LOCK)};
+  k = 2;
+  /* Records chain from the log's tail, and an exchange's checks must pass before anything is
+   * committed: both first, in a round trip of their own. Personal tokens need neither: the
+   * whole transaction is then two round trips, its COMMIT the second. */
+  if (audited)
+    steps[k++] = audit_tail_step(&last);
+  if (audited || exchanges) {
+    rc = sql_chain(c, steps, k);
+    k = 0;
+  }
+  if (!rc && exchanges)
     rc = run_exchange_parts(c, batch, count);
+  int64_t seq = last.seq;
+  unsigned char prev[32];
+  memcpy(prev, last.chain, 32);
   for (const struct write_job *j = batch; j && !rc; j = j->next) {
     if (j->insert_only)
       token_insert_params(j->insert_only, &tokens[ntokens++ * TOKEN_ROW_PARAMS]);
@@ -244,23 +284,23 @@ static int run_inserts(struct writer *w, struct sql_conn *c, const struct write_
       memcpy(prev, chains[nrecords++], 32);
     }
   }
-  if (!rc && ntokens)
-    rc = c->driver->run_rows(c, STMT_TOKEN_INSERT, tokens, TOKEN_ROW_PARAMS, ntokens);
-  if (!rc && nrecords)
-    rc = c->driver->run_rows(c, STMT_AUDIT_INSERT, records, AUDIT_ROW_PARAMS, nrecords);
+  if (ntokens)
+    steps[k++] = (struct sql_step){
+        .id = STMT_TOKEN_INSERT, .params = tokens, .n = TOKEN_ROW_PARAMS, .rows = ntokens};
+  if (nrecords)
+    steps[k++] = (struct sql_step){
+        .id = STMT_AUDIT_INSERT, .params = records, .n = AUDIT_ROW_PARAMS, .rows = nrecords};
   /* A new token is in the feed (caches hold every token): other nodes hear of it at once. */
-  if (!rc && ntokens)
-    rc = sql_exec(c, STMT_NOTIFY, NULL, 0);
+  if (ntokens)
+    changed_steps(w, steps, &k, &pruning);
   if (!rc)
-    rc = prune_now(w, c);
-  if (!rc)
-    rc = sql_exec(c, STMT_COMMIT, NULL, 0);
-  if (rc)
+    rc = chain_then_commit(w, c, steps, k, pruning);
+  else
     sql_exec(c, STMT_ROLLBACK, NULL, 0);
-  else if (nrecords)
+  if (!rc && nrecords) {
     *tail = (struct audit_tail){.seq = seq, .records = (unsigned)nrecords};
-  if (!rc && nrecords)
     memcpy(tail->chain, prev, 32);
+  }
   free(tokens);
   free(records);
   free(chains);

@@ -1,5 +1,6 @@
 /* store/pg_listen.c against a real PostgreSQL 15 (a throwaway cluster, pg_cluster.h): a
- * notification on the channel calls back; one on another channel does not; a listener whose
+ * notification on the channel calls back; one on another channel, or from the backend named as
+ * the caller's own, does not; a listener whose
  * connection the server killed reconnects by itself and calls back once it is listening again
  * (what was sent meanwhile is lost, so its caller catches up then); stopping it ends its thread
  * promptly. */
@@ -55,7 +56,7 @@ static void sql(const char *text) {
 /* The first call comes once the listener is connected and listening. */
 static struct pg_listener *listening(struct calls *c) {
   struct pg_listener *l;
-  assert_int_equal(pg_listener_start(cluster.conninfo, "tessera_test", called, c, &l), TE_OK);
+  assert_int_equal(pg_listener_start(cluster.conninfo, "tessera_test", called, c, NULL, &l), TE_OK);
   assert_true(wait_beyond(c, 0, 10000) >= 1);
   return l;
 }
@@ -81,6 +82,29 @@ static void another_channel_does_not(void **state) {
   pg_listener_stop(l);
 }
 
+/* The store's own writer catches up after its commits itself: what its backend sends is not
+ * passed on, what any other sends is. */
+static void the_own_backends_notifications_are_not_passed_on(void **state) {
+  (void)state;
+  struct calls c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  PGconn *mine = pg_cluster_connect(&cluster, NULL);
+  atomic_int own = PQbackendPID(mine);
+  struct pg_listener *l;
+  assert_int_equal(pg_listener_start(cluster.conninfo, "tessera_test", called, &c, &own, &l),
+                   TE_OK);
+  assert_true(wait_beyond(&c, 0, 10000) >= 1);
+  int before = wait_beyond(&c, 0, 0);
+  PGresult *res = PQexec(mine, "NOTIFY tessera_test");
+  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+  PQclear(res);
+  sql("SELECT pg_sleep(0.3)"); /* time for it to arrive, had it been passed on */
+  assert_int_equal(wait_beyond(&c, before, 0), before);
+  sql("NOTIFY tessera_test"); /* another backend's */
+  assert_true(wait_beyond(&c, before, 10000) > before);
+  pg_listener_stop(l);
+  PQfinish(mine);
+}
+
 static void a_killed_connection_comes_back_by_itself(void **state) {
   (void)state;
   struct calls c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
@@ -102,7 +126,7 @@ static void stopping_is_prompt_even_while_the_database_is_unreachable(void **sta
   struct pg_listener *l;
   /* Nothing listens on port 1: the listener keeps retrying until asked to stop. */
   assert_int_equal(pg_listener_start("host=127.0.0.1 port=1 user=tessera connect_timeout=2",
-                                     "tessera_test", called, &c, &l),
+                                     "tessera_test", called, &c, NULL, &l),
                    TE_OK);
   struct timespec pause = {0, 200 * 1000 * 1000};
   nanosleep(&pause, NULL);
@@ -114,6 +138,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_notification_on_the_channel_calls_back),
       cmocka_unit_test(another_channel_does_not),
+      cmocka_unit_test(the_own_backends_notifications_are_not_passed_on),
       cmocka_unit_test(a_killed_connection_comes_back_by_itself),
       cmocka_unit_test(stopping_is_prompt_even_while_the_database_is_unreachable),
   };

@@ -2,7 +2,8 @@
  * a caller that finds every connection in use waits, then gets TE_UNAVAILABLE; statements are
  * prepared once per connection; a connection the server closed is replaced before it costs a
  * request; one handed back inside a transaction is closed; many threads share a few connections;
- * an unreachable database is TE_UNAVAILABLE, never a hang. */
+ * an unreachable database is TE_UNAVAILABLE, never a hang; a chain (pipeline) answers each of
+ * its queries, ends at the first that fails, and times out as a statement does. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -207,6 +208,106 @@ static void a_database_that_stops_answering_times_out(void **state) {
   pg_pool_free(p);
 }
 
+static const char *text_of(PGresult *res) {
+  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+  return PQgetvalue(res, 0, 0);
+}
+
+static int prepared_count(PGconn *conn, const char *name) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_prepared_statements WHERE name = '%s'", name);
+  PGresult *res = PQexec(conn, sql);
+  int n = atoi(text_of(res));
+  PQclear(res);
+  return n;
+}
+
+/* Every query's own result, in order; a statement twice in one chain, and a multi-row form, are
+ * prepared once each, and not again by the next chain (which PostgreSQL would refuse). */
+static void a_chain_answers_each_query(void **state) {
+  (void)state;
+  struct pg_pool *p = pool_of(1, 1000);
+  PGconn *conn;
+  assert_int_equal(pg_pool_acquire(p, &conn), TE_OK);
+  const char *v41[] = {"41"}, *v1[] = {"1"}, *va[] = {"a"}, *v2[] = {"2", "3"};
+  const struct pg_query q[] = {
+      {.index = 0, .n = 1, .values = v41},
+      {.index = 1},
+      {.index = 0, .n = 1, .values = v1},
+      {.index = -1, .sql = "SELECT $1::text || 'b'", .n = 1, .values = va},
+      {.index = 0, .sql = "SELECT $1::int + $2::int", .rows = 2, .n = 2, .values = v2},
+  };
+  for (int round = 0; round < 2; round++) {
+    PGresult *res[5];
+    assert_true(pg_pool_exec_chain(p, conn, q, 5, res));
+    assert_string_equal(text_of(res[0]), "42");
+    assert_int_equal(atoi(text_of(res[1])), PQbackendPID(conn));
+    assert_string_equal(text_of(res[2]), "2");
+    assert_string_equal(text_of(res[3]), "ab");
+    assert_string_equal(text_of(res[4]), "5");
+    for (int i = 0; i < 5; i++)
+      PQclear(res[i]);
+  }
+  assert_int_equal(prepared_count(conn, "s0"), 1);
+  assert_int_equal(prepared_count(conn, "s1"), 1);
+  assert_int_equal(prepared_count(conn, "s0r2"), 1);
+  PGresult *all = PQexec(conn, "SELECT count(*) FROM pg_prepared_statements");
+  assert_string_equal(text_of(all), "3"); /* the plain text is never prepared */
+  PQclear(all);
+  pg_pool_release(p, conn, false);
+  pg_pool_free(p);
+}
+
+/* A failed query says why; the server runs none after it (their preparations included: a
+ * statement whose preparation was skipped is prepared when next used), and the connection
+ * serves the next statement. */
+static void a_failed_query_ends_the_chain(void **state) {
+  (void)state;
+  struct pg_pool *p = pool_of(1, 1000);
+  PGconn *conn;
+  assert_int_equal(pg_pool_acquire(p, &conn), TE_OK);
+  const char *v1[] = {"1"};
+  const struct pg_query q[] = {
+      {.index = 0, .n = 1, .values = v1},
+      {.index = -1, .sql = "SELECT 1 / 0"},
+      {.index = 1},
+  };
+  PGresult *res[3];
+  assert_true(pg_pool_exec_chain(p, conn, q, 3, res));
+  assert_string_equal(text_of(res[0]), "2");
+  assert_int_equal(PQresultStatus(res[1]), PGRES_FATAL_ERROR);
+  assert_string_equal(PQresultErrorField(res[1], PG_DIAG_SQLSTATE), "22012");
+  assert_int_equal(PQresultStatus(res[2]), PGRES_PIPELINE_ABORTED);
+  for (int i = 0; i < 3; i++)
+    PQclear(res[i]);
+  assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+  assert_int_equal(backend_pid(p, conn), PQbackendPID(conn));
+  assert_int_equal(plus_one(p, conn, 1), 2);
+  pg_pool_release(p, conn, false);
+  pg_pool_free(p);
+}
+
+/* As a single statement does: no answer within the timeout, and the chain gets nothing. */
+static void a_chain_that_gets_no_answer_times_out(void **state) {
+  (void)state;
+  struct pg_pool *p = pool_of(1, 1000);
+  pg_pool_set_timeouts(p, 300, 0);
+  PGconn *conn;
+  assert_int_equal(pg_pool_acquire(p, &conn), TE_OK);
+  int pid = backend_pid(p, conn);
+  const char *v1[] = {"1"};
+  const struct pg_query q[] = {{.index = 0, .n = 1, .values = v1}, {.index = 1}};
+  PGresult *res[2] = {NULL, NULL};
+  assert_int_equal(kill(pid, SIGSTOP), 0);
+  bool answered = pg_pool_exec_chain(p, conn, q, 2, res);
+  assert_int_equal(kill(pid, SIGCONT), 0);
+  assert_false(answered);
+  assert_null(res[0]);
+  assert_null(res[1]);
+  pg_pool_release(p, conn, true);
+  pg_pool_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(at_most_size_connections_then_unavailable),
@@ -216,6 +317,9 @@ int main(void) {
       cmocka_unit_test(many_threads_share_a_few_connections),
       cmocka_unit_test(an_unreachable_database_is_unavailable),
       cmocka_unit_test(a_database_that_stops_answering_times_out),
+      cmocka_unit_test(a_chain_answers_each_query),
+      cmocka_unit_test(a_failed_query_ends_the_chain),
+      cmocka_unit_test(a_chain_that_gets_no_answer_times_out),
   };
   return cmocka_run_group_tests(tests, pg_cluster_group_setup, pg_cluster_group_teardown);
 }

@@ -129,9 +129,10 @@ static long long number(PGconn *conn, const char *query) {
 }
 
 /* The change feed's triggers: a statement's changes share one version however many rows it
- * touched (a version a row made big deletes quadratic, holding the write lock); one that touched
- * nothing records nothing; TRUNCATE, which fires no row's trigger, records 'all'; an issuer's
- * last use is no change, its new name is. */
+ * touched (a version a row made big deletes quadratic, holding the write lock), each change
+ * naming its row; one that touched nothing (an insert of no rows too) records nothing; TRUNCATE,
+ * which fires no row's trigger, records 'all'; an issuer's last use is no change, its new name is.
+ */
 static void the_feed_records_a_version_a_statement(void **state) {
   (void)state;
   PGconn *conn = fresh("feed");
@@ -146,6 +147,14 @@ static void the_feed_records_a_version_a_statement(void **state) {
   assert_int_equal(number(conn, "SELECT count(DISTINCT version) FROM changes WHERE kind = 'token'"),
                    1);
   assert_int_equal(number(conn, "SELECT count(*) FROM changes WHERE kind = 'token'"), 20000);
+  /* Each change names its token's seq. */
+  assert_int_equal(number(conn, "SELECT count(*) FROM changes c JOIN tokens t ON c.key = "
+                                "t.seq::text WHERE c.kind = 'token'"),
+                   20000);
+  sql(conn, "INSERT INTO tokens (id, hash, kind, user_id, name, description, created_by, created) "
+            "SELECT id, hash, kind, user_id, name, description, created_by, created FROM tokens "
+            "WHERE false"); /* no row: no version */
+  assert_int_equal(number(conn, "SELECT v FROM tessera_version"), v);
   sql(conn, "DELETE FROM tokens WHERE user_id = 1");
   assert_int_equal(number(conn, "SELECT v FROM tessera_version"), v + 1);
   assert_int_equal(number(conn, "SELECT count(*) FROM changes WHERE kind = 'token'"), 40000);
