@@ -19,7 +19,9 @@
  *    made on another node is therefore accepted here once the feed has said so: at once after
  *    the NOTIFY (bench/README.md measures the same path for revocations), poll_ms at worst.
  * A fill that races with a drop is not kept: the epoch moves before anything is dropped, and a
- * fill is stored only if the epoch it read before reading the store is still current. The loader
+ * fill is stored only if the epoch it read before reading the store is still current (a token
+ * the complete cache did not hold is then read again under the feed's lock and kept, or its next
+ * lookup could be refused from memory, read_absent_again). The loader
  * reads and stores each page under the feed's lock, so no deletion can be applied between the
  * two. If the feed cannot be read for stale_ms, nothing is answered from memory, not even a
  * refusal, until it can (fail closed: the store's own answer, or its 503, instead of a stale
@@ -171,6 +173,22 @@ static bool absent_reads_spent(struct cache_store *c, int64_t now_s) {
          atomic_load(&c->absent_reads) >= ABSENT_READS_PER_SECOND;
 }
 
+/* Reads a token the complete cache did not hold again under the feed's lock, and keeps it: its
+ * first read found it while a change was applied, which the fill could not be kept across (the
+ * change might be its deletion). Left out, the token was accepted once and then, a moment later,
+ * refused from memory once the second's reads of absent values were spent, until the feed
+ * brought it: a token just made on another node failing its second request. No change is
+ * applied while the lock is held, so this read's fill is kept. */
+static int read_absent_again(struct cache_store *c, const unsigned char hash[TOKEN_HASH_LEN],
+                             struct store_principal *out) {
+  pthread_mutex_lock(&c->feed_lock);
+  uint64_t epoch = atomic_load(&c->epoch);
+  int rc = c->inner->ops->principal_by_token_hash(c->inner, hash, out);
+  out->version = rc == TE_OK ? ptable_put(c->principals, out, fresh_until(c), &c->epoch, epoch) : 0;
+  pthread_mutex_unlock(&c->feed_lock);
+  return rc;
+}
+
 static int cached_principal_by_token_hash(struct store *store,
                                           const unsigned char hash[TOKEN_HASH_LEN],
                                           struct store_principal *out) {
@@ -193,9 +211,12 @@ static int cached_principal_by_token_hash(struct store *store,
 
   int rc = c->inner->ops->principal_by_token_hash(c->inner, hash, out);
   out->version = 0; /* unless it is kept below: nothing derived from it is cached */
-  if (rc == TE_OK && use_memory)
+  if (rc == TE_OK && use_memory) {
     out->version = ptable_put(c->principals, out, fresh_until(c), &c->epoch, epoch);
-  else if (rc == TE_NOT_FOUND && found == PTABLE_STALE)
+    if (!out->version && found == PTABLE_ABSENT && atomic_load(&c->complete) &&
+        atomic_load(&c->epoch) != epoch)
+      rc = read_absent_again(c, hash, out);
+  } else if (rc == TE_NOT_FOUND && found == PTABLE_STALE)
     ptable_remove_hash(c->principals, hash, &c->epoch, epoch); /* gone while the feed could not
                                                                   say so (a gap) */
   return rc;

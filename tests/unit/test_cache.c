@@ -11,6 +11,7 @@
 #include "store_fixture.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,115 @@ static void a_token_changed_in_place_under_a_flood_is_never_refused(void **state
   assert_int_equal(p.token.expires, 4000000000);
 }
 
+/* --- a store whose feed lags, and whose lookup of one hash has a change applied meanwhile ---
+ * Its ops table is a copy of the real store's with three entries replaced, set on the real
+ * store itself, so every other op still gets the object it expects. */
+static struct {
+  const struct store_ops *real;
+  struct store_ops ops;
+  int64_t visible;                          /* the feed shows changes up to this version */
+  int64_t apply_meanwhile;                  /* > 0: the version the armed lookup lets through */
+  unsigned char armed_hash[TOKEN_HASH_LEN]; /* the lookup during which a change is applied */
+  void (*watcher)(void *arg);
+  void *watcher_arg;
+} lag;
+
+static int lag_changes_since(struct store *store, int64_t after, int limit,
+                             struct store_change_page *page) {
+  int rc = lag.real->changes_since(store, after, limit, page);
+  if (rc == TE_OK) {
+    int64_t visible = atomic_load(&lag.visible);
+    while (page->count && page->items[page->count - 1].version > visible)
+      page->count--;
+    if (page->current > visible)
+      page->current = visible;
+  }
+  return rc;
+}
+
+static void lag_watch(struct store *store, void (*fn)(void *arg), void *arg) {
+  lag.watcher = fn;
+  lag.watcher_arg = arg;
+  lag.real->watch(store, fn, arg);
+}
+
+static int lag_lookup(struct store *store, const unsigned char hash[TOKEN_HASH_LEN],
+                      struct store_principal *out) {
+  int rc = lag.real->principal_by_token_hash(store, hash, out);
+  if (lag.apply_meanwhile && memcmp(hash, lag.armed_hash, TOKEN_HASH_LEN) == 0) {
+    atomic_store(&lag.visible, lag.apply_meanwhile); /* the feed brings a change meanwhile */
+    lag.apply_meanwhile = 0;
+    lag.watcher(lag.watcher_arg);
+  }
+  return rc;
+}
+
+static int64_t feed_now(struct store *s) {
+  struct store_change_page page;
+  assert_int_equal(lag.real->changes_since(s, INT64_MAX, 1, &page), TE_OK);
+  free(page.items);
+  return page.current;
+}
+
+/* A token made elsewhere, which the feed has not brought yet, found by a read of the store while
+ * the feed applies another change (which could have been its deletion, so that read's fill is not
+ * kept): its next lookup, when made-up values have spent the second's reads of the store, is
+ * answered from memory all the same. It was refused: accepted once, then not, until the feed
+ * caught up. */
+static void a_token_found_while_a_change_is_applied_stays_accepted(void **state) {
+  struct fixture *f = *state;
+  f->cached->ops->close(f->cached);
+  struct store *inner, *s;
+  assert_int_equal(fixture_open(f->path, 2, &inner), TE_OK);
+  lag.real = inner->ops;
+  lag.ops = *inner->ops;
+  lag.ops.changes_since = lag_changes_since;
+  lag.ops.watch = lag_watch;
+  lag.ops.principal_by_token_hash = lag_lookup;
+  atomic_store(&lag.visible, INT64_MAX);
+  lag.apply_meanwhile = 0;
+  inner->ops = &lag.ops;
+  assert_int_equal(store_cache_wrap(inner, 50, 60000, 3600, &s), TE_OK);
+  f->cached = s;
+  until_complete();
+
+  assert_int_equal(f->other->ops->org_create(f->other, "acme"), TE_OK);
+  atomic_store(&lag.visible, feed_now(inner)); /* from here the feed shows nothing new */
+  /* The change applied meanwhile: alice's memberships (a new token's, loading it, would not do). */
+  assert_int_equal(f->other->ops->member_set(f->other, "acme", "alice", "member"), TE_OK);
+  int64_t joined = feed_now(inner);
+  assert_true(joined > atomic_load(&lag.visible));
+  struct store_token t = insert_token(f->other, f->alice.id);
+  memcpy(lag.armed_hash, t.hash, TOKEN_HASH_LEN);
+  struct store_principal p;
+  /* The first lookup reads the store unless this second's reads are spent already: then the
+   * next second's. */
+  lag.apply_meanwhile = joined;
+  for (int i = 0; i < 30 && lag.apply_meanwhile; i++) {
+    if (s->ops->principal_by_token_hash(s, t.hash, &p) == TE_OK)
+      break;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(lag.apply_meanwhile, 0);
+  assert_int_equal(atomic_load(&lag.visible), joined);
+  /* Made-up values until one is refused without a read of the store: this second's are spent. */
+  const char *misses = "tessera_cache_lookups_total{cache=\"principal\",result=\"miss\"} ";
+  bool spent = false;
+  for (int i = 0; i < 1000 && !spent; i++) {
+    unsigned char never[TOKEN_HASH_LEN];
+    memset(never, 0x3c, sizeof never);
+    memcpy(never, &i, sizeof i);
+    long long miss = counted(misses);
+    assert_int_equal(s->ops->principal_by_token_hash(s, never, &p), TE_NOT_FOUND);
+    spent = counted(misses) == miss;
+  }
+  assert_true(spent);
+  assert_int_equal(s->ops->principal_by_token_hash(s, t.hash, &p), TE_OK);
+  assert_string_equal(p.token.id, t.id);
+  atomic_store(&lag.visible, INT64_MAX);
+}
+
 struct done_flag {
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -616,6 +726,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(a_new_cache_loads_every_token_and_refuses_others_from_memory,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(a_token_found_while_a_change_is_applied_stays_accepted, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
