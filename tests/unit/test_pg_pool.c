@@ -3,7 +3,8 @@
  * prepared once per connection; a connection the server closed is replaced before it costs a
  * request; one handed back inside a transaction is closed; many threads share a few connections;
  * an unreachable database is TE_UNAVAILABLE, never a hang; a chain (pipeline) answers each of
- * its queries, ends at the first that fails, and times out as a statement does. */
+ * its queries, ends at the first that fails, and times out as a statement does; every connection
+ * has its statement timeout and plans joins in the order written. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,8 @@
 #include "pg_cluster.h"
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const struct pg_statement statements[] = {
     {"SELECT $1::int + 1", 1},
@@ -74,6 +77,31 @@ static void statements_are_prepared_once_per_connection(void **state) {
   assert_string_equal(PQgetvalue(res, 0, 0), "1"); /* only the statement used, and once */
   PQclear(res);
   assert_null(pg_pool_exec(p, conn, 2, NULL)); /* no such statement */
+  pg_pool_release(p, conn, false);
+  pg_pool_free(p);
+}
+
+static char *setting(PGconn *conn, const char *name) {
+  char sql[64];
+  snprintf(sql, sizeof sql, "SHOW %s", name);
+  PGresult *res = PQexec(conn, sql);
+  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+  char *v = strdup(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  return v;
+}
+
+/* Every connection ends an abandoned statement itself, and plans joins in the order written. */
+static void connections_carry_their_settings(void **state) {
+  (void)state;
+  struct pg_pool *p = pool_of(1, 1000);
+  PGconn *conn;
+  assert_int_equal(pg_pool_acquire(p, &conn), TE_OK);
+  char *timeout = setting(conn, "statement_timeout"), *joins = setting(conn, "join_collapse_limit");
+  assert_string_equal(timeout, "6s");
+  assert_string_equal(joins, "1");
+  free(timeout);
+  free(joins);
   pg_pool_release(p, conn, false);
   pg_pool_free(p);
 }
@@ -312,6 +340,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(at_most_size_connections_then_unavailable),
       cmocka_unit_test(statements_are_prepared_once_per_connection),
+      cmocka_unit_test(connections_carry_their_settings),
       cmocka_unit_test(a_connection_the_server_closed_is_replaced),
       cmocka_unit_test(one_handed_back_inside_a_transaction_is_closed),
       cmocka_unit_test(many_threads_share_a_few_connections),
