@@ -24,6 +24,17 @@ static void generated_tokens_have_pulumi_shape_and_checksum(void **state) {
   assert_true(token_is_well_formed(value, strlen(value)));
 }
 
+/* Tokens issued by any earlier version stay well formed: checksums computed apart (Python's
+ * zlib.crc32), with a high bit set in the first's and in the second's leading digits. */
+static void tokens_of_known_checksums_are_well_formed(void **state) {
+  (void)state;
+  static const char *const known[] = {"pul-0123456789abcdef0123456789abcdefe5c625db",
+                                      "pul-ffffffffffffffffffffffffffffffffe2fcf6c4"};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    assert_true(token_is_well_formed(known[i], strlen(known[i])));
+  assert_false(token_is_well_formed("pul-0123456789abcdef0123456789abcdefe5c625dc", 44));
+}
+
 static void generated_tokens_differ(void **state) {
   (void)state;
   char a[TOKEN_VALUE_LEN + 1], b[TOKEN_VALUE_LEN + 1];
@@ -144,6 +155,7 @@ static void redaction_hides_tokens_and_near_misses(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(generated_tokens_have_pulumi_shape_and_checksum),
+      cmocka_unit_test(tokens_of_known_checksums_are_well_formed),
       cmocka_unit_test(generated_tokens_differ),
       cmocka_unit_test(look_alikes_are_rejected),
       cmocka_unit_test(hash_is_sha256_of_the_value),
