@@ -81,12 +81,16 @@ static void statements_are_prepared_once_per_connection(void **state) {
   pg_pool_free(p);
 }
 
+static const char *text_of(PGresult *res) {
+  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+  return PQgetvalue(res, 0, 0);
+}
+
 static char *setting(PGconn *conn, const char *name) {
   char sql[64];
   snprintf(sql, sizeof sql, "SHOW %s", name);
   PGresult *res = PQexec(conn, sql);
-  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-  char *v = strdup(PQgetvalue(res, 0, 0));
+  char *v = strdup(text_of(res));
   PQclear(res);
   return v;
 }
@@ -238,11 +242,6 @@ static void a_database_that_stops_answering_times_out(void **state) {
   assert_int_equal(plus_one(p, other, 41), 42);
   pg_pool_release(p, other, false);
   pg_pool_free(p);
-}
-
-static const char *text_of(PGresult *res) {
-  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-  return PQgetvalue(res, 0, 0);
 }
 
 static int prepared_count(PGconn *conn, const char *name) {
