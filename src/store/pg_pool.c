@@ -139,19 +139,16 @@ PGconn *pg_connect(const char *conninfo) {
   /* Ours first: what the URL (dbname, expanded) says comes later and so wins. The server ends a
    * statement a little after the client stopped waiting for it, so that one abandoned cannot
    * hold the write lock. Joins are planned in the order written (each statement's, pg_sql.c, is
-   * the token first and then what it points at): searching the join orders of the cache's read
-   * of the tokens after a seq (PRINCIPALS_AFTER, seven tables) took 1.2 ms of the database's CPU
-   * a plan (0.33 ms in written order) on a million tokens, and it was planned afresh after every
-   * commit that made tokens: a sixth of the machine's CPU during the OIDC benchmark, the search
-   * two thirds of that (pg_sql.c now has it keep one plan). No parallel plans: every statement
-   * here reads a few rows or a page, and workers cost more to start than they save; the generic
-   * plan of PRINCIPALS_AFTER was a parallel one, 8-19 ms for 11 rows or a page of 1000, against
-   * 0.05 and 3.3 ms without. */
+   * the token first and then what it points at): the cache's read of the tokens after a seq
+   * (PRINCIPALS_AFTER, seven tables) gets a custom plan at every execution, since a generic one
+   * cannot know that the range holds a few rows, and searching its join orders took 1.2 ms of
+   * the database's CPU each time (0.33 ms in written order) on a million tokens: after every
+   * commit that made tokens; planning was a sixth of the machine's CPU during the OIDC
+   * benchmark, the join-order search two thirds of that. */
   const char *const keys[] = {"connect_timeout", "options", "dbname", NULL};
-  const char *const values[] = {CONNECT_TIMEOUT,
-                                "-c statement_timeout=" STATEMENT_TIMEOUT_MS
-                                " -c join_collapse_limit=1 -c max_parallel_workers_per_gather=0",
-                                conninfo, NULL};
+  const char *const values[] = {
+      CONNECT_TIMEOUT, "-c statement_timeout=" STATEMENT_TIMEOUT_MS " -c join_collapse_limit=1",
+      conninfo, NULL};
   PGconn *conn = PQconnectdbParams(keys, values, 1);
   if (conn)
     PQsetNoticeProcessor(conn, quiet, NULL);

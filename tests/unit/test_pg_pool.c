@@ -4,7 +4,7 @@
  * request; one handed back inside a transaction is closed; many threads share a few connections;
  * an unreachable database is TE_UNAVAILABLE, never a hang; a chain (pipeline) answers each of
  * its queries, ends at the first that fails, and times out as a statement does; every connection
- * has its statement timeout, plans joins in the order written and makes no parallel plans. */
+ * has its statement timeout and plans joins in the order written. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -95,21 +95,17 @@ static char *setting(PGconn *conn, const char *name) {
   return v;
 }
 
-/* Every connection ends an abandoned statement itself, plans joins in the order written, and
- * makes no parallel plans. */
+/* Every connection ends an abandoned statement itself, and plans joins in the order written. */
 static void connections_carry_their_settings(void **state) {
   (void)state;
   struct pg_pool *p = pool_of(1, 1000);
   PGconn *conn;
   assert_int_equal(pg_pool_acquire(p, &conn), TE_OK);
-  char *timeout = setting(conn, "statement_timeout"), *joins = setting(conn, "join_collapse_limit"),
-       *workers = setting(conn, "max_parallel_workers_per_gather");
+  char *timeout = setting(conn, "statement_timeout"), *joins = setting(conn, "join_collapse_limit");
   assert_string_equal(timeout, "6s");
   assert_string_equal(joins, "1");
-  assert_string_equal(workers, "0");
   free(timeout);
   free(joins);
-  free(workers);
   pg_pool_release(p, conn, false);
   pg_pool_free(p);
 }

@@ -1,17 +1,14 @@
 /* store/pg_schema.c against a real PostgreSQL 15 (a throwaway cluster, pg_cluster.h): an empty
  * database reaches the latest version; running again changes nothing; four nodes migrating one
  * database at once apply each step once; a database newer than the binary is refused; the
- * schema keeps names unique without regard to case, as the SQLite store does; the cache's read of
- * the tokens after a seq keeps one plan on a connection of the store's, and not a parallel one. */
+ * schema keeps names unique without regard to case, as the SQLite store does. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include "core/error.h"
-#include "store/pg_pool.h"
 #include "store/pg_schema.h"
-#include "store/pg_sql.h"
 
 #include "pg_cluster.h"
 
@@ -220,65 +217,6 @@ static void uses_go_with_their_token_and_lock_no_token(void **state) {
   PQfinish(conn);
 }
 
-/* PRINCIPALS_AFTER runs after every commit that made tokens, and pages through them all as the
- * cache loads: planned afresh each time, it cost more than it ran (pg_sql.c). On a connection as
- * the store makes them, it keeps a generic plan from its sixth execution, whatever the seq and the
- * limit, and that plan is a walk of the seq index, not a parallel one, even where parallel plans
- * look cheap. */
-static void the_read_of_new_tokens_keeps_one_plan(void **state) {
-  (void)state;
-  PGconn *setup = fresh("plans");
-  assert_int_equal(pg_schema_migrate(setup), TE_OK);
-  sql(setup,
-      "INSERT INTO users (uuid, login, name, email, created) VALUES ('u1', 'ann', '', '', 1)");
-  sql(setup, "INSERT INTO tokens (id, hash, kind, user_id, name, description, created_by, created) "
-             "SELECT 't' || i, sha256(i::text::bytea), 'personal', 1, '', '', '', 1 "
-             "FROM generate_series(1, 50000) i");
-  sql(setup, "ANALYZE");
-  /* A database that makes parallel plans cheap: only the connection's own setting prevents one. */
-  sql(setup, "ALTER DATABASE plans SET parallel_setup_cost = 0");
-  sql(setup, "ALTER DATABASE plans SET parallel_tuple_cost = 0");
-  sql(setup, "ALTER DATABASE plans SET min_parallel_index_scan_size = 0");
-  sql(setup, "ALTER DATABASE plans SET min_parallel_table_scan_size = 0");
-  PQfinish(setup);
-  char info[200];
-  snprintf(info, sizeof info, "host=127.0.0.1 port=%d user=tessera dbname=plans connect_timeout=10",
-           cluster.port);
-  PGconn *conn = pg_connect(info);
-  assert_int_equal(PQstatus(conn), CONNECTION_OK);
-  PGresult *res = PQprepare(conn, "after", pg_statement_sql[STMT_PRINCIPALS_AFTER], 2, NULL);
-  assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-  PQclear(res);
-  /* As the cache reads them: a page from the start, the few after a recent seq, one by its seq. */
-  static const char *const runs[][3] = {{"0", "1000", "1000"},     {"49990", "1000", "10"},
-                                        {"49999", "1", "1"},       {"25000", "1000", "1000"},
-                                        {"49995", "1000", "5"},    {"12344", "1", "1"},
-                                        {"49000", "1000", "1000"}, {"49997", "1000", "3"},
-                                        {"49990", "1000", "10"},   {"0", "1000", "1000"}};
-  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-    const char *params[] = {runs[i][0], runs[i][1]};
-    res = PQexecPrepared(conn, "after", 2, params, NULL, NULL, 0);
-    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-    assert_int_equal(PQntuples(res), atoi(runs[i][2]));
-    PQclear(res);
-  }
-  assert_int_equal(
-      number(conn, "SELECT custom_plans FROM pg_prepared_statements WHERE name = 'after'"), 5);
-  assert_int_equal(
-      number(conn, "SELECT generic_plans FROM pg_prepared_statements WHERE name = 'after'"), 5);
-  res = PQexec(conn, "EXPLAIN EXECUTE after(49990, 1000)");
-  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-  bool walks_the_index = false;
-  for (int r = 0; r < PQntuples(res); r++) {
-    const char *line = PQgetvalue(res, r, 0);
-    assert_null(strstr(line, "Gather"));
-    walks_the_index |= strstr(line, "Index Scan using tokens_pkey on tokens t ") != NULL;
-  }
-  PQclear(res);
-  assert_true(walks_the_index);
-  PQfinish(conn);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(an_empty_database_reaches_the_latest_version_once),
@@ -287,7 +225,6 @@ int main(void) {
       cmocka_unit_test(names_are_unique_without_regard_to_case),
       cmocka_unit_test(the_feed_records_a_version_a_statement),
       cmocka_unit_test(uses_go_with_their_token_and_lock_no_token),
-      cmocka_unit_test(the_read_of_new_tokens_keeps_one_plan),
   };
   return cmocka_run_group_tests(tests, pg_cluster_group_setup, pg_cluster_group_teardown);
 }
