@@ -21,7 +21,6 @@ local requests, count
 local started = false
 local WAIT_SECONDS = 120 -- the others' init; then it goes on, and a line on stderr says so
 
-local threads = {}
 local next_id = 1
 local barrier_path -- in the main state: the file the threads' inits add their lines to
 
@@ -30,7 +29,6 @@ function setup(thread)
   thread:set("barrier", barrier_path)
   thread:set("thread_id", next_id)
   next_id = next_id + 1
-  table.insert(threads, thread)
 end
 
 function init(args)
